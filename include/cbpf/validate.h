@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libcbpf — the kernel's acceptance check for classic BPF.
+ *
+ * cbpf_validate() accepts exactly the programs that
+ * setsockopt(SO_ATTACH_FILTER) accepts on Linux (rules V2, V4-V12 of
+ * net/core/filter.c: length, opcode whitelist, constant division and
+ * shift, scratch index, jump ranges, ancillary offsets, final RET, and the
+ * scratch read-before-write check with its RET quirk), and returns the
+ * errno the kernel would set (-EINVAL). Memory charging (V14, ENOMEM
+ * against net.core.optmem_max) depends on the host and is not modelled.
+ */
+#ifndef CBPF_VALIDATE_H
+#define CBPF_VALIDATE_H
+
+#include <stddef.h>
+#include <linux/filter.h>
+#include "prog.h"
+
+/* 0 if the kernel would accept insns[0..len), else -EINVAL with err
+ * (if non-NULL) naming the instruction and the rule. */
+int cbpf_validate(const struct sock_filter *insns, size_t len,
+		  struct cbpf_error *err);
+
+#endif

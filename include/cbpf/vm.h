@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libcbpf — a userspace VM that gives the kernel's verdict.
+ *
+ * For every program cbpf_validate() accepts and every packet, cbpf_run()
+ * returns what the kernel's classic BPF returns for that packet at a hook
+ * described by struct cbpf_ctx: 32-bit wrapping ALU, shifts by X masked
+ * to 31, LD IND offsets wrapping at 32 bits, SKF_NET_OFF/SKF_LL_OFF
+ * offsets, out-of-bounds loads and division by X == 0 ending the run with
+ * 0, ancillary loads read from the context (IFINDEX and HATYPE end the run
+ * returning A when there is no device, as the kernel does).
+ *
+ * It never reads or writes outside the packet and its own state, even for
+ * a program that was never validated: an unknown opcode, a jump past the
+ * end, a scratch index >= 16 or running off the end all end the run with
+ * 0 (CBPF_EXIT_INVALID).
+ */
+#ifndef CBPF_VM_H
+#define CBPF_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/filter.h>
+#include "prog.h"
+
+#define CBPF_NO_HEADER (-1)
+
+/*
+ * What the kernel's skb would hold at the hook. Zero it and set what you
+ * need, or use cbpf_ctx_unix() for the AF_UNIX datagram context (the
+ * default when a NULL context is passed): no device, every field 0,
+ * network header at packet offset 0, no link-layer header.
+ */
+struct cbpf_ctx {
+	bool has_dev;		/* skb->dev != NULL */
+	uint32_t ifindex;	/* SKF_AD_IFINDEX, if has_dev */
+	uint16_t hatype;	/* SKF_AD_HATYPE, if has_dev */
+	uint16_t protocol;	/* SKF_AD_PROTOCOL, host order (ntohs'ed) */
+	uint8_t pkt_type;	/* SKF_AD_PKTTYPE, 3 bits */
+	uint32_t mark;		/* SKF_AD_MARK */
+	uint16_t queue;		/* SKF_AD_QUEUE */
+	uint32_t rxhash;	/* SKF_AD_RXHASH */
+	uint32_t cpu;		/* SKF_AD_CPU */
+	uint16_t vlan_tci;	/* SKF_AD_VLAN_TAG */
+	bool vlan_present;	/* SKF_AD_VLAN_TAG_PRESENT */
+	uint16_t vlan_tpid;	/* SKF_AD_VLAN_TPID, host order */
+	uint32_t pay_offset;	/* SKF_AD_PAY_OFFSET (the flow dissector's answer) */
+	uint32_t (*random)(void *arg);	/* SKF_AD_RANDOM; NULL reads 0 */
+	void *random_arg;
+	/* Offsets into the packet buffer of the network and link-layer
+	 * headers, for SKF_NET_OFF and SKF_LL_OFF loads, or CBPF_NO_HEADER. */
+	int32_t net_off;
+	int32_t ll_off;
+};
+
+/* The context of a datagram on an AF_UNIX SOCK_DGRAM socket. */
+struct cbpf_ctx cbpf_ctx_unix(void);
+
+/* Why a run ended. */
+enum cbpf_exit {
+	CBPF_EXIT_RET,		/* a RET instruction */
+	CBPF_EXIT_OOB,		/* a packet load out of bounds: verdict 0 */
+	CBPF_EXIT_DIV0,		/* DIV/MOD by X == 0: verdict 0 */
+	CBPF_EXIT_NODEV,	/* IFINDEX/HATYPE without a device: verdict A */
+	CBPF_EXIT_INVALID,	/* not a valid program: verdict 0 */
+};
+
+/* One executed instruction, for tracing: the state after it ran. */
+struct cbpf_step {
+	uint32_t pc;
+	struct sock_filter insn;
+	uint32_t a, x;
+	int mem_index;		/* scratch word read or written, or -1 */
+	uint32_t mem_value;	/* its value after the instruction */
+};
+
+struct cbpf_result {
+	uint32_t verdict;
+	enum cbpf_exit exit;
+	uint32_t pc;		/* instruction that ended the run */
+	uint64_t steps;		/* instructions executed */
+};
+
+typedef void (*cbpf_trace_fn)(const struct cbpf_step *step, void *arg);
+
+/* The verdict for pkt[0..len). ctx may be NULL (AF_UNIX context). */
+uint32_t cbpf_run(const struct cbpf_prog *prog, const uint8_t *pkt,
+		  size_t len, const struct cbpf_ctx *ctx);
+
+/* The same, filling res (non-NULL) and calling trace (if non-NULL) after
+ * every executed instruction. */
+uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
+			size_t len, const struct cbpf_ctx *ctx,
+			struct cbpf_result *res, cbpf_trace_fn trace,
+			void *arg);
+
+/*
+ * A program prepared for fast repeated runs (the form the benchmark and
+ * busy receivers use). cbpf_vm_new() copies the program; it returns NULL
+ * with *err set (-ENOMEM, or -EINVAL if the program is not valid per
+ * cbpf_validate()). cbpf_vm_run() gives exactly cbpf_run()'s verdict.
+ */
+struct cbpf_vm;
+struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err);
+uint32_t cbpf_vm_run(const struct cbpf_vm *vm, const uint8_t *pkt,
+		     size_t len, const struct cbpf_ctx *ctx);
+void cbpf_vm_free(struct cbpf_vm *vm);
+
+#endif

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* In progress. */
+#include "cbpf.h"
