@@ -1,3 +1,614 @@
 /* SPDX-License-Identifier: MIT */
-/* In progress. */
-#include "cbpf.h"
+/*
+ * Readers for the numeric forms of a program: tcpdump -ddd (a count line,
+ * then "code jt jf k" lines), tcpdump -dd ("{ 0x28, 0, 0, 0x0000000c },"
+ * lines, also bpf_asm -c output) and the one-line comma form that
+ * bpf_asm, bpf_dbg and xt_bpf use ("N,code jt jf k,...", trailing comma
+ * optional, any whitespace or newlines between numbers).
+ *
+ * The readers read; they do not judge. Any count up to
+ * CBPF_TEXT_MAXINSNS is accepted, so that a 4097-instruction program
+ * reaches cbpf_validate() and is refused there with the kernel's rule
+ * (and so that an empty program is refused as the kernel refuses it).
+ * Blank lines and comments (`#` first on a line, `;` or `//` to the end
+ * of the line, C block comments) are allowed around numbers.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+struct cursor {
+	const char *p, *end;
+	int line, col;		/* 1-based, of *p */
+	bool line_blank;	/* nothing but blanks before p on its line */
+};
+
+struct reader {
+	struct cursor c;
+	struct cbpf_error *err;
+	int insn;		/* instruction being read, or -1 */
+	struct sock_filter *insns;
+	size_t len, cap;
+};
+
+static void cursor_init(struct cursor *c, const char *text, size_t len)
+{
+	*c = (struct cursor){
+		.p = text, .end = text + len, .line = 1, .col = 1,
+		.line_blank = true,
+	};
+}
+
+static int peek(const struct cursor *c)
+{
+	return c->p < c->end ? (unsigned char)*c->p : -1;
+}
+
+static int peek2(const struct cursor *c)
+{
+	return c->end - c->p > 1 ? (unsigned char)c->p[1] : -1;
+}
+
+static bool is_blank(int ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' ||
+	       ch == '\f';
+}
+
+static bool is_word(int ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
+static void advance(struct cursor *c)
+{
+	if (*c->p == '\n') {
+		c->line++;
+		c->col = 1;
+		c->line_blank = true;
+	} else {
+		c->col++;
+		if (!is_blank(*c->p))
+			c->line_blank = false;
+	}
+	c->p++;
+}
+
+/* A short, printable rendering of the token at p, for messages. */
+static void token_text(const char *p, const char *end, char *buf, size_t size)
+{
+	size_t n = 0;
+	int ch;
+
+	while (p < end && n + 5 < size) {
+		ch = (unsigned char)*p;
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+			break;
+		if (ch >= 0x21 && ch < 0x7f)
+			buf[n++] = (char)ch;
+		else
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch);
+		p++;
+		if (is_word(ch) != is_word(p < end ? (unsigned char)*p : ' '))
+			break;
+	}
+	buf[n] = '\0';
+}
+
+static int fail_at(struct reader *r, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail_at(struct reader *r, int line, int col, const char *fmt, ...)
+{
+	char msg[sizeof(r->err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	error_set(r->err, -EINVAL, r->insn, "%s", msg);
+	if (r->err) {
+		r->err->line = line;
+		r->err->column = col;
+	}
+	return -EINVAL;
+}
+
+/* "got 'tok'" or "got end of input" for the byte at the cursor. */
+static int fail_got(struct reader *r, const char *expected)
+{
+	char tok[48];
+
+	if (r->c.p >= r->c.end)
+		return fail_at(r, r->c.line, r->c.col,
+			       "expected %s, got end of input", expected);
+	if (peek(&r->c) == '\n')
+		return fail_at(r, r->c.line, r->c.col,
+			       "expected %s, got end of line", expected);
+	token_text(r->c.p, r->c.end, tok, sizeof(tok));
+	return fail_at(r, r->c.line, r->c.col, "expected %s, got '%s'",
+		       expected, tok);
+}
+
+/* Skips blanks and comments, and newlines too if asked. */
+static int skip_space(struct reader *r, bool newlines)
+{
+	struct cursor *c = &r->c;
+	int line, col, ch;
+
+	while ((ch = peek(c)) >= 0) {
+		if (is_blank(ch) || (newlines && ch == '\n')) {
+			advance(c);
+		} else if ((ch == '#' && c->line_blank) || ch == ';' ||
+			   (ch == '/' && peek2(c) == '/')) {
+			while (peek(c) >= 0 && peek(c) != '\n')
+				advance(c);
+		} else if (ch == '/' && peek2(c) == '*') {
+			line = c->line;
+			col = c->col;
+			advance(c);
+			advance(c);
+			while (peek(c) >= 0 && !(peek(c) == '*' && peek2(c) == '/'))
+				advance(c);
+			if (peek(c) < 0)
+				return fail_at(r, line, col,
+					       "unterminated /* comment");
+			advance(c);
+			advance(c);
+		} else {
+			break;
+		}
+	}
+	return 0;
+}
+
+struct number {
+	uint64_t v;		/* saturates at UINT64_MAX */
+	int line, col;
+	char text[48];
+};
+
+static int digit_value(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return 99;
+}
+
+/* Value of s[0..len) in base, or false if a digit is not of the base. */
+static bool digits_value(const char *s, size_t len, unsigned int base,
+			 uint64_t *v)
+{
+	unsigned int d;
+	size_t i;
+
+	if (!len)
+		return false;
+	*v = 0;
+	for (i = 0; i < len; i++) {
+		d = (unsigned int)digit_value((unsigned char)s[i]);
+		if (d >= base)
+			return false;
+		if (*v > (UINT64_MAX - d) / base)
+			*v = UINT64_MAX;
+		else
+			*v = *v * base + d;
+	}
+	return true;
+}
+
+/* One unsigned integer: 0x hex, decimal, and in C syntax (c_octal) a
+ * leading 0 for octal, as bpf_asm -c prints zero ("0000"). */
+static int read_number(struct reader *r, const char *what, bool c_octal,
+		       struct number *n)
+{
+	const char *s = r->c.p;
+	size_t len = 0;
+	bool ok;
+
+	n->line = r->c.line;
+	n->col = r->c.col;
+	if (peek(&r->c) < '0' || peek(&r->c) > '9')
+		return fail_got(r, what);
+	while (s + len < r->c.end && is_word((unsigned char)s[len]))
+		len++;
+	token_text(s, s + len, n->text, sizeof(n->text));
+	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		ok = digits_value(s + 2, len - 2, 16, &n->v);
+	else if (c_octal && len > 1 && s[0] == '0')
+		ok = digits_value(s + 1, len - 1, 8, &n->v);
+	else
+		ok = digits_value(s, len, 10, &n->v);
+	if (!ok)
+		return fail_at(r, n->line, n->col, "%s '%s' is not a number",
+			       what, n->text);
+	while (len--)
+		advance(&r->c);
+	return 0;
+}
+
+static int check_range(struct reader *r, const struct number *n,
+		       const char *what, uint64_t max)
+{
+	if (n->v <= max)
+		return 0;
+	return fail_at(r, n->line, n->col, "%s '%s' is out of range (max %llu)",
+		       what, n->text, (unsigned long long)max);
+}
+
+static const char *const field_names[4] = { "code", "jt", "jf", "k" };
+static const uint64_t field_max[4] = { 0xffff, 0xff, 0xff, 0xffffffff };
+
+static int store_field(struct reader *r, const struct number *n, int field,
+		       struct sock_filter *f)
+{
+	int ret = check_range(r, n, field_names[field], field_max[field]);
+
+	if (ret)
+		return ret;
+	switch (field) {
+	case 0:
+		f->code = (uint16_t)n->v;
+		break;
+	case 1:
+		f->jt = (uint8_t)n->v;
+		break;
+	case 2:
+		f->jf = (uint8_t)n->v;
+		break;
+	default:
+		f->k = (uint32_t)n->v;
+		break;
+	}
+	return 0;
+}
+
+static int reserve(struct reader *r, size_t want)
+{
+	struct sock_filter *insns;
+
+	if (want <= r->cap)
+		return 0;
+	insns = realloc(r->insns, want * sizeof(*insns));
+	if (!insns)
+		return error_set(r->err, -ENOMEM, -1, "out of memory");
+	r->insns = insns;
+	r->cap = want;
+	return 0;
+}
+
+static int append(struct reader *r, const struct sock_filter *f)
+{
+	int ret;
+
+	if (r->len >= CBPF_TEXT_MAXINSNS)
+		return fail_at(r, r->c.line, r->c.col,
+			       "more than %d instructions", CBPF_TEXT_MAXINSNS);
+	if (r->len + 1 >= r->cap) {
+		ret = reserve(r, r->cap ? 2 * r->cap : 64);
+		if (ret)
+			return ret;
+	}
+	r->insns[r->len++] = *f;
+	return 0;
+}
+
+static int read_count(struct reader *r, size_t *count)
+{
+	struct number n;
+	int ret;
+
+	ret = read_number(r, "the instruction count", false, &n);
+	if (!ret)
+		ret = check_range(r, &n, "instruction count",
+				  CBPF_TEXT_MAXINSNS);
+	if (!ret) {
+		*count = (size_t)n.v;
+		ret = reserve(r, *count + 1);
+	}
+	return ret;
+}
+
+static int fail_short(struct reader *r, size_t count)
+{
+	return fail_at(r, r->c.line, r->c.col,
+		       "the count says %zu instructions, but %zu follow",
+		       count, r->len);
+}
+
+/* tcpdump -ddd: one instruction per line, its four numbers on it. */
+static int read_ddd_line(struct reader *r, struct sock_filter *f)
+{
+	struct number n;
+	int field, ret;
+
+	for (field = 0; field < 4; field++) {
+		if (field > 0) {
+			ret = skip_space(r, false);
+			if (ret)
+				return ret;
+		}
+		if (peek(&r->c) < 0 || peek(&r->c) == '\n')
+			return fail_at(r, r->c.line, r->c.col,
+				       "instruction %d has %d of 4 numbers "
+				       "(code jt jf k)", r->insn, field);
+		ret = read_number(r, field_names[field], false, &n);
+		if (!ret)
+			ret = store_field(r, &n, field, f);
+		if (ret)
+			return ret;
+	}
+	ret = skip_space(r, false);
+	if (!ret && peek(&r->c) >= 0 && peek(&r->c) != '\n')
+		ret = fail_got(r, "the end of the line after 'code jt jf k'");
+	return ret;
+}
+
+static int read_ddd(struct reader *r)
+{
+	struct sock_filter f = { 0 };
+	size_t count;
+	int ret;
+
+	ret = skip_space(r, true);
+	if (!ret)
+		ret = read_count(r, &count);
+	if (!ret)
+		ret = skip_space(r, false);
+	if (!ret && peek(&r->c) >= 0 && peek(&r->c) != '\n')
+		ret = fail_got(r, "the end of the count line");
+	while (!ret && r->len < count) {
+		r->insn = (int)r->len;
+		ret = skip_space(r, true);
+		if (ret)
+			break;
+		if (peek(&r->c) < 0)
+			return fail_short(r, count);
+		ret = read_ddd_line(r, &f);
+		if (!ret)
+			ret = append(r, &f);
+	}
+	r->insn = -1;
+	if (!ret)
+		ret = skip_space(r, true);
+	if (!ret && peek(&r->c) >= 0)
+		ret = fail_at(r, r->c.line, r->c.col,
+			      "more instructions than the count (%zu)", count);
+	return ret;
+}
+
+/* The comma form: "N," then "code jt jf k," N times, last comma
+ * optional. Whitespace and newlines may appear anywhere between numbers. */
+static int read_comma_insn(struct reader *r, struct sock_filter *f)
+{
+	struct number n;
+	int field, ret;
+
+	for (field = 0; field < 4; field++) {
+		ret = skip_space(r, true);
+		if (ret)
+			return ret;
+		if (field > 0 && peek(&r->c) == ',')
+			return fail_at(r, r->c.line, r->c.col,
+				       "instruction %d has %d of 4 numbers "
+				       "(code jt jf k)", r->insn, field);
+		ret = read_number(r, field_names[field], false, &n);
+		if (!ret)
+			ret = store_field(r, &n, field, f);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int read_comma(struct reader *r)
+{
+	struct sock_filter f = { 0 };
+	size_t count;
+	int ret;
+
+	ret = skip_space(r, true);
+	if (!ret)
+		ret = read_count(r, &count);
+	if (!ret)
+		ret = skip_space(r, true);
+	if (ret)
+		return ret;
+	if (peek(&r->c) != ',')
+		return fail_got(r, "',' after the count");
+	advance(&r->c);
+	while (r->len < count) {
+		r->insn = (int)r->len;
+		ret = skip_space(r, true);
+		if (ret)
+			return ret;
+		if (peek(&r->c) < 0)
+			return fail_short(r, count);
+		ret = read_comma_insn(r, &f);
+		if (!ret)
+			ret = append(r, &f);
+		if (!ret)
+			ret = skip_space(r, true);
+		if (ret)
+			return ret;
+		if (peek(&r->c) == ',')
+			advance(&r->c);
+		else if (r->len < count && peek(&r->c) >= 0)
+			return fail_got(r, "',' after an instruction");
+	}
+	r->insn = -1;
+	ret = skip_space(r, true);
+	if (!ret && peek(&r->c) >= 0)
+		ret = fail_at(r, r->c.line, r->c.col,
+			      "more instructions than the count (%zu)", count);
+	return ret;
+}
+
+static int expect_char(struct reader *r, int ch, const char *what)
+{
+	int ret = skip_space(r, true);
+
+	if (ret)
+		return ret;
+	if (peek(&r->c) != ch)
+		return fail_got(r, what);
+	advance(&r->c);
+	return 0;
+}
+
+/* tcpdump -dd: "{ code, jt, jf, k }," per instruction; C number syntax. */
+static int read_dd_insn(struct reader *r, struct sock_filter *f)
+{
+	struct number n;
+	int field, ret;
+
+	ret = expect_char(r, '{', "'{'");
+	for (field = 0; !ret && field < 4; field++) {
+		if (field > 0)
+			ret = expect_char(r, ',', "','");
+		if (!ret)
+			ret = skip_space(r, true);
+		if (!ret)
+			ret = read_number(r, field_names[field], true, &n);
+		if (!ret)
+			ret = store_field(r, &n, field, f);
+	}
+	if (!ret)
+		ret = expect_char(r, '}', "'}'");
+	return ret;
+}
+
+static int read_dd(struct reader *r)
+{
+	struct sock_filter f = { 0 };
+	int ret;
+
+	for (;;) {
+		r->insn = (int)r->len;
+		ret = skip_space(r, true);
+		if (ret || peek(&r->c) < 0)
+			break;
+		ret = read_dd_insn(r, &f);
+		if (!ret)
+			ret = append(r, &f);
+		if (!ret)
+			ret = skip_space(r, true);
+		if (ret)
+			break;
+		if (peek(&r->c) == ',')
+			advance(&r->c);
+	}
+	r->insn = -1;
+	return ret;
+}
+
+/* Moves the cursor to the first byte that is not blank or comment. */
+static enum cbpf_text_form detect(struct reader *r)
+{
+	struct cursor num;
+	int ch;
+
+	if (skip_space(r, true))
+		return CBPF_FORM_UNKNOWN;
+	ch = peek(&r->c);
+	if (ch == '{')
+		return CBPF_FORM_DD;
+	if (ch >= '0' && ch <= '9') {
+		num = r->c;
+		while (is_word(peek(&num)))
+			advance(&num);
+		while (is_blank(peek(&num)))
+			advance(&num);
+		return peek(&num) == ',' ? CBPF_FORM_COMMA : CBPF_FORM_DDD;
+	}
+	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_')
+		return CBPF_FORM_ASM;
+	return CBPF_FORM_UNKNOWN;
+}
+
+enum cbpf_text_form cbpf_detect_form(const char *text, size_t len)
+{
+	struct reader r = { .err = NULL, .insn = -1 };
+
+	cursor_init(&r.c, text, len);
+	return detect(&r);
+}
+
+static int finish(struct reader *r, int ret, struct cbpf_prog *prog)
+{
+	if (ret) {
+		free(r->insns);
+		return ret;
+	}
+	/* Length 0 still gets a (1-element) array, as cbpf_prog_from_array
+	 * does, so insns is never NULL on success. */
+	if (!r->insns && reserve(r, 1))
+		return -ENOMEM;
+	prog->insns = r->insns;
+	prog->len = r->len;
+	return 0;
+}
+
+int cbpf_parse_prog(const char *text, size_t len, struct cbpf_prog *prog,
+		    struct cbpf_error *err)
+{
+	struct reader r = { .err = err, .insn = -1 };
+	int ret;
+
+	*prog = (struct cbpf_prog){ 0 };
+	cursor_init(&r.c, text, len);
+	switch (detect(&r)) {
+	case CBPF_FORM_DDD:
+		cursor_init(&r.c, text, len);
+		ret = read_ddd(&r);
+		break;
+	case CBPF_FORM_COMMA:
+		cursor_init(&r.c, text, len);
+		ret = read_comma(&r);
+		break;
+	case CBPF_FORM_DD:
+		cursor_init(&r.c, text, len);
+		ret = read_dd(&r);
+		break;
+	default:
+		cursor_init(&r.c, text, len);
+		ret = skip_space(&r, true);
+		if (!ret)
+			ret = fail_got(&r, "a tcpdump -ddd, -dd or comma-form "
+				       "program");
+		break;
+	}
+	return finish(&r, ret, prog);
+}
+
+int cbpf_parse_any(const char *text, size_t len, struct cbpf_prog *prog,
+		   struct cbpf_error *err)
+{
+	struct reader r = { .err = err, .insn = -1 };
+
+	*prog = (struct cbpf_prog){ 0 };
+	cursor_init(&r.c, text, len);
+	switch (detect(&r)) {
+	case CBPF_FORM_DDD:
+	case CBPF_FORM_DD:
+	case CBPF_FORM_COMMA:
+		return cbpf_parse_prog(text, len, prog, err);
+	default:
+		break;
+	}
+	/* "(000) ldh [12]" lost its jump offsets to absolute targets and
+	 * its k to formatting; say which forms do round-trip. */
+	if (peek(&r.c) == '(')
+		return fail_at(&r, r.c.line, r.c.col,
+			       "tcpdump -d output cannot be read back; use "
+			       "tcpdump -dd or -ddd");
+	return cbpf_parse_asm(text, len, prog, err);
+}

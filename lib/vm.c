@@ -1,3 +1,835 @@
 /* SPDX-License-Identifier: MIT */
-/* In progress. */
+/*
+ * libcbpf — the VM: classic BPF with the kernel's runtime semantics
+ * (kernel-cbpf.md B.2, R1-R10).
+ *
+ * Every instruction is first decoded into a struct vm_insn: a dense op
+ * number that already says which path a load takes (plain offset,
+ * header-relative negative offset, indirect, ancillary), absolute jump
+ * targets, and VM_INVALID for anything the kernel would not accept on its
+ * own (unknown opcode, jump past the end, scratch index >= 16, constant
+ * division by 0, constant shift >= 32, unknown ancillary). The run loop
+ * then needs no further checks to stay inside the packet and its state:
+ * the only bounds it tests are the packet's.
+ *
+ * cbpf_vm_new() decodes the whole program once, appends a VM_INVALID
+ * sentinel (running off the end) and then cuts the number of dispatches,
+ * which is where an interpreter's time goes: a packet load followed by a
+ * conditional jump on a constant becomes one op, so does "ldxb
+ * 4*([k]&0xf)" followed by "ld [x + k]", a chain of "jeq #k" with one
+ * shared true target (tcpdump's port lists) becomes one membership test.
+ * cbpf_run() and cbpf_run_trace() decode each instruction as they reach
+ * it, so they need no allocation, accept any array and trace every
+ * original instruction. All three share vm_exec(), inlined with constant
+ * arguments, so there is one definition of what every op does.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cbpf.h"
+
+enum vm_op {
+	VM_INVALID = 0,
+	VM_RET_K, VM_RET_A,
+	VM_LD_IMM, VM_LD_LEN, VM_LD_MEM,
+	VM_LD_W, VM_LD_H, VM_LD_B,		/* ABS, 0 <= k < 2^31 */
+	VM_LD_NEG_W, VM_LD_NEG_H, VM_LD_NEG_B,	/* ABS, header-relative k */
+	VM_LD_IND_W, VM_LD_IND_H, VM_LD_IND_B,
+	VM_LDX_IMM, VM_LDX_LEN, VM_LDX_MEM, VM_LDX_MSH,
+	VM_ST, VM_STX,
+	VM_ADD_K, VM_SUB_K, VM_MUL_K, VM_DIV_K, VM_MOD_K,
+	VM_OR_K, VM_AND_K, VM_XOR_K, VM_LSH_K, VM_RSH_K,
+	VM_ADD_X, VM_SUB_X, VM_MUL_X, VM_DIV_X, VM_MOD_X,
+	VM_OR_X, VM_AND_X, VM_XOR_X, VM_LSH_X, VM_RSH_X,
+	VM_NEG, VM_TAX, VM_TXA,
+	VM_JA,
+	VM_JEQ_K, VM_JGT_K, VM_JGE_K, VM_JSET_K,
+	VM_JEQ_X, VM_JGT_X, VM_JGE_X, VM_JSET_X,
+	/* Ancillary loads, SKF_AD_OFF + n, in the order of n / 4. */
+	VM_ANC_PROTOCOL, VM_ANC_PKTTYPE, VM_ANC_IFINDEX, VM_ANC_NLATTR,
+	VM_ANC_NLATTR_NEST, VM_ANC_MARK, VM_ANC_QUEUE, VM_ANC_HATYPE,
+	VM_ANC_RXHASH, VM_ANC_CPU, VM_ANC_ALU_XOR_X, VM_ANC_VLAN_TAG,
+	VM_ANC_VLAN_TAG_PRESENT, VM_ANC_PAY_OFFSET, VM_ANC_RANDOM,
+	VM_ANC_VLAN_TPID,
+	/* Only made by vm_fuse(): */
+	VM_JIN,			/* A in set[k2..k2+n) ? jt : jf */
+	VM_MSH_IND_W, VM_MSH_IND_H, VM_MSH_IND_B,	/* X = MSH k; A = P[X+k2] */
+	/* A load, then a conditional jump with the constant k2 (JIN: the
+	 * set k2, n). Each group in the order of VM_JEQ_K..VM_JSET_K, JIN. */
+#define VM_FUSED_GROUP(l) \
+	VM_##l##_JEQ, VM_##l##_JGT, VM_##l##_JGE, VM_##l##_JSET, VM_##l##_JIN
+	VM_FUSED_GROUP(LD_W), VM_FUSED_GROUP(LD_H), VM_FUSED_GROUP(LD_B),
+	VM_FUSED_GROUP(IND_W), VM_FUSED_GROUP(IND_H), VM_FUSED_GROUP(IND_B),
+#undef VM_FUSED_GROUP
+	VM_OP_COUNT
+};
+
+/* Absolute jump targets fit in 16 bits: programs are at most 4096 long. */
+struct vm_insn {
+	uint32_t k;
+	uint32_t k2;		/* fused ops: the jump's constant or set */
+	uint16_t jt, jf;	/* absolute targets (JA: jt) */
+	uint16_t n;		/* JIN: set size */
+	uint8_t op;
+};
+
+struct cbpf_vm {
+	uint32_t len;
+	bool uses_mem;		/* has LD/LDX MEM: scratch must start zeroed */
+	uint32_t *set;		/* the JIN constants */
+	struct vm_insn code[];	/* len + 1: code[len] is VM_INVALID */
+};
+
+/*
+ * The kernel's 49 opcodes (chk_code_allowed), each mapped to its op.
+ * LD ABS is refined by vm_decode() (negative and ancillary offsets).
+ * Anything not listed is 0, VM_INVALID.
+ */
+static const uint8_t vm_code_op[256] = {
+	[BPF_ALU | BPF_ADD | BPF_K] = VM_ADD_K,
+	[BPF_ALU | BPF_ADD | BPF_X] = VM_ADD_X,
+	[BPF_ALU | BPF_SUB | BPF_K] = VM_SUB_K,
+	[BPF_ALU | BPF_SUB | BPF_X] = VM_SUB_X,
+	[BPF_ALU | BPF_MUL | BPF_K] = VM_MUL_K,
+	[BPF_ALU | BPF_MUL | BPF_X] = VM_MUL_X,
+	[BPF_ALU | BPF_DIV | BPF_K] = VM_DIV_K,
+	[BPF_ALU | BPF_DIV | BPF_X] = VM_DIV_X,
+	[BPF_ALU | BPF_MOD | BPF_K] = VM_MOD_K,
+	[BPF_ALU | BPF_MOD | BPF_X] = VM_MOD_X,
+	[BPF_ALU | BPF_AND | BPF_K] = VM_AND_K,
+	[BPF_ALU | BPF_AND | BPF_X] = VM_AND_X,
+	[BPF_ALU | BPF_OR | BPF_K] = VM_OR_K,
+	[BPF_ALU | BPF_OR | BPF_X] = VM_OR_X,
+	[BPF_ALU | BPF_XOR | BPF_K] = VM_XOR_K,
+	[BPF_ALU | BPF_XOR | BPF_X] = VM_XOR_X,
+	[BPF_ALU | BPF_LSH | BPF_K] = VM_LSH_K,
+	[BPF_ALU | BPF_LSH | BPF_X] = VM_LSH_X,
+	[BPF_ALU | BPF_RSH | BPF_K] = VM_RSH_K,
+	[BPF_ALU | BPF_RSH | BPF_X] = VM_RSH_X,
+	[BPF_ALU | BPF_NEG] = VM_NEG,
+	[BPF_LD | BPF_W | BPF_ABS] = VM_LD_W,
+	[BPF_LD | BPF_H | BPF_ABS] = VM_LD_H,
+	[BPF_LD | BPF_B | BPF_ABS] = VM_LD_B,
+	[BPF_LD | BPF_W | BPF_LEN] = VM_LD_LEN,
+	[BPF_LD | BPF_W | BPF_IND] = VM_LD_IND_W,
+	[BPF_LD | BPF_H | BPF_IND] = VM_LD_IND_H,
+	[BPF_LD | BPF_B | BPF_IND] = VM_LD_IND_B,
+	[BPF_LD | BPF_IMM] = VM_LD_IMM,
+	[BPF_LD | BPF_MEM] = VM_LD_MEM,
+	[BPF_LDX | BPF_W | BPF_LEN] = VM_LDX_LEN,
+	[BPF_LDX | BPF_B | BPF_MSH] = VM_LDX_MSH,
+	[BPF_LDX | BPF_IMM] = VM_LDX_IMM,
+	[BPF_LDX | BPF_MEM] = VM_LDX_MEM,
+	[BPF_ST] = VM_ST,
+	[BPF_STX] = VM_STX,
+	[BPF_MISC | BPF_TAX] = VM_TAX,
+	[BPF_MISC | BPF_TXA] = VM_TXA,
+	[BPF_RET | BPF_K] = VM_RET_K,
+	[BPF_RET | BPF_A] = VM_RET_A,
+	[BPF_JMP | BPF_JA] = VM_JA,
+	[BPF_JMP | BPF_JEQ | BPF_K] = VM_JEQ_K,
+	[BPF_JMP | BPF_JEQ | BPF_X] = VM_JEQ_X,
+	[BPF_JMP | BPF_JGE | BPF_K] = VM_JGE_K,
+	[BPF_JMP | BPF_JGE | BPF_X] = VM_JGE_X,
+	[BPF_JMP | BPF_JGT | BPF_K] = VM_JGT_K,
+	[BPF_JMP | BPF_JGT | BPF_X] = VM_JGT_X,
+	[BPF_JMP | BPF_JSET | BPF_K] = VM_JSET_K,
+	[BPF_JMP | BPF_JSET | BPF_X] = VM_JSET_X,
+};
+
+/* LD ABS: the kernel treats k >= SKF_AD_OFF as an ancillary load of any
+ * width (R10), any other negative k as header-relative (R4). */
+static uint8_t vm_decode_ld_abs(uint8_t op, uint32_t k)
+{
+	uint32_t n;
+
+	if (k >= (uint32_t)SKF_AD_OFF) {
+		n = k - (uint32_t)SKF_AD_OFF;
+		if (n >= SKF_AD_MAX || n % 4)
+			return VM_INVALID;
+		return VM_ANC_PROTOCOL + n / 4;
+	}
+	if ((int32_t)k < 0)
+		return op + (VM_LD_NEG_W - VM_LD_W);
+	return op;
+}
+
+/* Decodes insn pc of prog[0..len); pc >= len is running off the end. */
+static inline struct vm_insn vm_decode(const struct sock_filter *prog,
+				       uint32_t len, uint32_t pc)
+{
+	struct vm_insn in = { .op = VM_INVALID };
+	const struct sock_filter *f;
+	uint32_t room;
+
+	if (pc >= len)
+		return in;
+	f = &prog[pc];
+	if (f->code >= sizeof(vm_code_op))
+		return in;
+	in.k = f->k;
+	in.op = vm_code_op[f->code];
+	room = len - pc - 1;	/* instructions after this one */
+
+	switch (in.op) {
+	case VM_LD_W:
+	case VM_LD_H:
+	case VM_LD_B:
+		in.op = vm_decode_ld_abs(in.op, f->k);
+		break;
+	case VM_LD_MEM:
+	case VM_LDX_MEM:
+	case VM_ST:
+	case VM_STX:
+		if (f->k >= CBPF_MEMWORDS)
+			in.op = VM_INVALID;
+		break;
+	case VM_DIV_K:
+	case VM_MOD_K:
+		if (f->k == 0)
+			in.op = VM_INVALID;
+		break;
+	case VM_LSH_K:
+	case VM_RSH_K:
+		if (f->k >= 32)
+			in.op = VM_INVALID;
+		break;
+	case VM_JA:
+		if (f->k >= room)
+			in.op = VM_INVALID;
+		else
+			in.jt = pc + 1 + f->k;
+		break;
+	case VM_JEQ_K: case VM_JGT_K: case VM_JGE_K: case VM_JSET_K:
+	case VM_JEQ_X: case VM_JGT_X: case VM_JGE_X: case VM_JSET_X:
+		if (f->jt >= room || f->jf >= room)
+			in.op = VM_INVALID;
+		in.jt = pc + 1 + f->jt;
+		in.jf = pc + 1 + f->jf;
+		break;
+	}
+	return in;
+}
+
+static const struct cbpf_ctx vm_unix_ctx = {
+	.net_off = 0,
+	.ll_off = CBPF_NO_HEADER,
+};
+
+struct cbpf_ctx cbpf_ctx_unix(void)
+{
+	return vm_unix_ctx;
+}
+
+static inline uint32_t vm_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint32_t vm_get16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+static inline uint32_t vm_get8(const uint8_t *p)
+{
+	return p[0];
+}
+
+/* The network or link-layer header relative load of a negative offset
+ * (bpf_internal_load_pointer_neg_helper): NULL when it fails. */
+static const uint8_t *vm_ptr_neg(const uint8_t *pkt, size_t len,
+				 const struct cbpf_ctx *ctx, int32_t off,
+				 size_t size)
+{
+	int64_t base, pos;
+
+	if (off >= SKF_NET_OFF) {
+		base = ctx->net_off;
+		pos = (int64_t)off - SKF_NET_OFF;
+	} else if (off >= SKF_LL_OFF) {
+		base = ctx->ll_off;
+		pos = (int64_t)off - SKF_LL_OFF;
+	} else {
+		return NULL;
+	}
+	if (base < 0)
+		return NULL;
+	pos += base;
+	if ((uint64_t)pos > len || size > len - (uint64_t)pos)
+		return NULL;
+	return pkt + pos;
+}
+
+/* A packet load at (int)offset of size bytes, or NULL (R4). */
+static inline const uint8_t *vm_ptr(const uint8_t *pkt, size_t len,
+				    const struct cbpf_ctx *ctx, int32_t off,
+				    size_t size)
+{
+	if (off < 0)
+		return vm_ptr_neg(pkt, len, ctx, off, size);
+	if ((size_t)off > len || size > len - (size_t)off)
+		return NULL;
+	return pkt + off;
+}
+
+static inline uint16_t vm_host16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+#define VM_NLA_HDRLEN 4		/* sizeof(struct nlattr), aligned */
+#define VM_NLA_TYPE_MASK 0x3fff	/* ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) */
+
+/*
+ * The kernel's nla_find() over pkt[off..off + rem): walks attributes while
+ * nla_ok() holds (rem >= 4, 4 <= nla_len <= rem), stepping by the 4-byte
+ * aligned length. nla_len and nla_type are host-endian, as in the kernel.
+ * Returns the attribute's offset in the packet, or 0.
+ */
+static uint32_t vm_nla_find(const uint8_t *pkt, size_t off, int64_t rem,
+			    uint32_t type)
+{
+	while (rem >= VM_NLA_HDRLEN) {
+		uint16_t nla_len = vm_host16(pkt + off);
+		uint16_t nla_type = vm_host16(pkt + off + 2);
+		uint32_t step;
+
+		if (nla_len < VM_NLA_HDRLEN || nla_len > rem)
+			break;
+		if ((uint32_t)(nla_type & VM_NLA_TYPE_MASK) == type)
+			return off;
+		step = (nla_len + 3U) & ~3U;
+		rem -= step;
+		off += step;
+	}
+	return 0;
+}
+
+/* SKF_AD_NLATTR (bpf_skb_get_nlattr): find attribute X from offset A. */
+static uint32_t vm_nlattr(const uint8_t *pkt, size_t len, uint32_t a,
+			  uint32_t x)
+{
+	if (len < VM_NLA_HDRLEN || a > len - VM_NLA_HDRLEN)
+		return 0;
+	return vm_nla_find(pkt, a, (int64_t)(len - a), x);
+}
+
+/* SKF_AD_NLATTR_NEST: the attribute at A must fit the packet; search the
+ * attributes nested inside it. */
+static uint32_t vm_nlattr_nest(const uint8_t *pkt, size_t len, uint32_t a,
+			       uint32_t x)
+{
+	uint16_t nla_len;
+
+	if (len < VM_NLA_HDRLEN || a > len - VM_NLA_HDRLEN)
+		return 0;
+	nla_len = vm_host16(pkt + a);
+	if (nla_len > len - a)
+		return 0;
+	return vm_nla_find(pkt, (size_t)a + VM_NLA_HDRLEN,
+			   (int64_t)nla_len - VM_NLA_HDRLEN, x);
+}
+
+/* Everything a run leaves behind, for cbpf_run_trace(). */
+struct vm_out {
+	struct cbpf_result *res;
+	cbpf_trace_fn trace;
+	void *arg;
+	const struct sock_filter *raw;
+};
+
+static void vm_step(const struct vm_out *out, uint32_t pc, uint32_t a,
+		    uint32_t x, int mem_index, const uint32_t *mem)
+{
+	struct cbpf_step step = {
+		.pc = pc,
+		.insn = out->raw[pc],
+		.a = a,
+		.x = x,
+		.mem_index = mem_index,
+		.mem_value = mem_index >= 0 ? mem[mem_index] : 0,
+	};
+
+	out->res->steps++;
+	if (out->trace)
+		out->trace(&step, out->arg);
+}
+
+/*
+ * Conditional jumps are written so that the compiler emits a branch, not
+ * a conditional move: with cmov the next instruction's address waits for
+ * the comparison, which serialises the whole run; a predicted branch lets
+ * the CPU fetch ahead. The probability is only a hint to that end.
+ */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_expect_with_probability)
+#define VM_LIKELY_HALF(c) __builtin_expect_with_probability(!!(c), 1, 0.9999)
+#endif
+#endif
+#ifndef VM_LIKELY_HALF
+#define VM_LIKELY_HALF(c) (c)
+#endif
+
+#define VM_JUMP(cond)							\
+	do {								\
+		if (VM_LIKELY_HALF(cond))				\
+			next = in->jt;					\
+		else							\
+			next = in->jf;					\
+	} while (0)
+
+/* A load of size bytes at the 32-bit offset off into A (R4, R5). */
+#define VM_LD_ANY(off, size, get)					\
+	do {								\
+		p = vm_ptr(pkt, len, ctx, (int32_t)(off), (size));	\
+		if (!p)							\
+			goto oob;					\
+		a = get(p);						\
+	} while (0)
+
+/* LD ABS with 0 <= k < 2^31: no header arithmetic, one bounds check. */
+#define VM_LD_POS(size, get)						\
+	do {								\
+		if ((size_t)in->k + (size) > len)			\
+			goto oob;					\
+		a = get(pkt + in->k);					\
+	} while (0)
+
+#define VM_LD_IND(size, get) VM_LD_ANY(x + in->k, size, get)
+
+/* R6: X = 4 * (P[k] & 0xf), through the LD ABS path; A is kept. */
+#define VM_LD_MSH()							\
+	do {								\
+		p = vm_ptr(pkt, len, ctx, (int32_t)in->k, 1);		\
+		if (!p)							\
+			goto oob;					\
+		x = (*p & 0xfU) << 2;					\
+	} while (0)
+
+/* The five jump kinds after a fused load, in VM_JEQ_K order. */
+#define VM_FUSED_CASES(l, load)						\
+	case VM_##l##_JEQ: load; VM_JUMP(a == in->k2); break;		\
+	case VM_##l##_JGT: load; VM_JUMP(a > in->k2); break;		\
+	case VM_##l##_JGE: load; VM_JUMP(a >= in->k2); break;		\
+	case VM_##l##_JSET: load; VM_JUMP(a & in->k2); break;		\
+	case VM_##l##_JIN: load;					\
+		VM_JUMP(vm_in_set(a, set + in->k2, in->n)); break
+
+static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (set[i] == a)
+			return true;
+	return false;
+}
+
+/*
+ * The one interpreter. code is the pre-decoded program (cbpf_vm_new), or
+ * NULL to decode raw[pc] on the fly. out is NULL for a plain run, or
+ * where to count steps and report them. Always inlined into its three
+ * callers, so the unused variants fold away.
+ */
+static inline __attribute__((always_inline)) uint32_t
+vm_exec(const struct vm_insn *code, const uint32_t *set, bool zero_mem,
+	const struct sock_filter *raw, uint32_t prog_len, const uint8_t *pkt,
+	size_t len, const struct cbpf_ctx *ctx, const struct vm_out *out)
+{
+	uint32_t mem[CBPF_MEMWORDS];
+	uint32_t a = 0, x = 0, pc = 0, verdict = 0;	/* R1 */
+	enum cbpf_exit exit_kind;
+	const uint8_t *p;
+
+	/* R1: the kernel leaves scratch uninitialised, and V12 makes sure
+	 * no valid program can tell; zero it all the same for any program
+	 * that reads it, so that even an invalid one is deterministic. */
+	if (zero_mem)
+		memset(mem, 0, sizeof(mem));
+	if (!ctx)
+		ctx = &vm_unix_ctx;
+
+	for (;;) {
+		struct vm_insn decoded;
+		const struct vm_insn *in = code ? &code[pc] :
+			(decoded = vm_decode(raw, prog_len, pc), &decoded);
+		uint32_t next = pc + 1;
+		int mem_index = -1;
+
+		switch ((enum vm_op)in->op) {
+		case VM_INVALID:
+			exit_kind = CBPF_EXIT_INVALID;
+			goto done;
+		case VM_RET_K:
+			verdict = in->k;
+			exit_kind = CBPF_EXIT_RET;
+			goto last;
+		case VM_RET_A:
+			verdict = a;
+			exit_kind = CBPF_EXIT_RET;
+			goto last;
+		case VM_LD_IMM:
+			a = in->k;
+			break;
+		case VM_LD_LEN:
+			a = (uint32_t)len;
+			break;
+		case VM_LD_MEM:
+			a = mem[in->k];
+			mem_index = in->k;
+			break;
+		case VM_LD_W: VM_LD_POS(4, vm_get32); break;
+		case VM_LD_H: VM_LD_POS(2, vm_get16); break;
+		case VM_LD_B: VM_LD_POS(1, vm_get8); break;
+		case VM_LD_NEG_W: VM_LD_ANY(in->k, 4, vm_get32); break;
+		case VM_LD_NEG_H: VM_LD_ANY(in->k, 2, vm_get16); break;
+		case VM_LD_NEG_B: VM_LD_ANY(in->k, 1, vm_get8); break;
+		/* R5: X + k wraps at 32 bits, then is taken as signed. */
+		case VM_LD_IND_W: VM_LD_IND(4, vm_get32); break;
+		case VM_LD_IND_H: VM_LD_IND(2, vm_get16); break;
+		case VM_LD_IND_B: VM_LD_IND(1, vm_get8); break;
+		case VM_LDX_IMM:
+			x = in->k;
+			break;
+		case VM_LDX_LEN:
+			x = (uint32_t)len;
+			break;
+		case VM_LDX_MEM:
+			x = mem[in->k];
+			mem_index = in->k;
+			break;
+		case VM_LDX_MSH:
+			VM_LD_MSH();
+			break;
+		case VM_ST:
+			mem[in->k] = a;
+			mem_index = in->k;
+			break;
+		case VM_STX:
+			mem[in->k] = x;
+			mem_index = in->k;
+			break;
+		case VM_ADD_K: a += in->k; break;
+		case VM_SUB_K: a -= in->k; break;
+		case VM_MUL_K: a *= in->k; break;
+		case VM_DIV_K: a /= in->k; break;
+		case VM_MOD_K: a %= in->k; break;
+		case VM_OR_K: a |= in->k; break;
+		case VM_AND_K: a &= in->k; break;
+		case VM_XOR_K: a ^= in->k; break;
+		case VM_LSH_K: a <<= in->k; break;
+		case VM_RSH_K: a >>= in->k; break;
+		case VM_ADD_X: a += x; break;
+		case VM_SUB_X: a -= x; break;
+		case VM_MUL_X: a *= x; break;
+		case VM_DIV_X:
+			if (!x)
+				goto div0;
+			a /= x;
+			break;
+		case VM_MOD_X:
+			if (!x)
+				goto div0;
+			a %= x;
+			break;
+		case VM_OR_X: a |= x; break;
+		case VM_AND_X: a &= x; break;
+		case VM_XOR_X: a ^= x; break;
+		case VM_LSH_X: a <<= x & 31; break;	/* R3 */
+		case VM_RSH_X: a >>= x & 31; break;
+		case VM_NEG: a = 0U - a; break;
+		case VM_TAX: x = a; break;
+		case VM_TXA: a = x; break;
+		case VM_JA: next = in->jt; break;
+		case VM_JEQ_K: VM_JUMP(a == in->k); break;
+		case VM_JGT_K: VM_JUMP(a > in->k); break;
+		case VM_JGE_K: VM_JUMP(a >= in->k); break;
+		case VM_JSET_K: VM_JUMP(a & in->k); break;
+		case VM_JEQ_X: VM_JUMP(a == x); break;
+		case VM_JGT_X: VM_JUMP(a > x); break;
+		case VM_JGE_X: VM_JUMP(a >= x); break;
+		case VM_JSET_X: VM_JUMP(a & x); break;
+		case VM_ANC_PROTOCOL: a = ctx->protocol; break;
+		case VM_ANC_PKTTYPE: a = ctx->pkt_type & 7U; break;
+		case VM_ANC_IFINDEX:
+			if (!ctx->has_dev)
+				goto nodev;
+			a = ctx->ifindex;
+			break;
+		case VM_ANC_NLATTR:
+			a = vm_nlattr(pkt, len, a, x);
+			break;
+		case VM_ANC_NLATTR_NEST:
+			a = vm_nlattr_nest(pkt, len, a, x);
+			break;
+		case VM_ANC_MARK: a = ctx->mark; break;
+		case VM_ANC_QUEUE: a = ctx->queue; break;
+		case VM_ANC_HATYPE:
+			if (!ctx->has_dev)
+				goto nodev;
+			a = ctx->hatype;
+			break;
+		case VM_ANC_RXHASH: a = ctx->rxhash; break;
+		case VM_ANC_CPU: a = ctx->cpu; break;
+		case VM_ANC_ALU_XOR_X: a ^= x; break;
+		case VM_ANC_VLAN_TAG: a = ctx->vlan_tci; break;
+		case VM_ANC_VLAN_TAG_PRESENT: a = ctx->vlan_present; break;
+		case VM_ANC_PAY_OFFSET: a = ctx->pay_offset; break;
+		case VM_ANC_RANDOM:
+			a = ctx->random ? ctx->random(ctx->random_arg) : 0;
+			break;
+		case VM_ANC_VLAN_TPID: a = ctx->vlan_tpid; break;
+		case VM_JIN: VM_JUMP(vm_in_set(a, set + in->k2, in->n)); break;
+		case VM_MSH_IND_W:
+			VM_LD_MSH();
+			VM_LD_ANY(x + in->k2, 4, vm_get32);
+			break;
+		case VM_MSH_IND_H:
+			VM_LD_MSH();
+			VM_LD_ANY(x + in->k2, 2, vm_get16);
+			break;
+		case VM_MSH_IND_B:
+			VM_LD_MSH();
+			VM_LD_ANY(x + in->k2, 1, vm_get8);
+			break;
+		VM_FUSED_CASES(LD_W, VM_LD_POS(4, vm_get32));
+		VM_FUSED_CASES(LD_H, VM_LD_POS(2, vm_get16));
+		VM_FUSED_CASES(LD_B, VM_LD_POS(1, vm_get8));
+		VM_FUSED_CASES(IND_W, VM_LD_IND(4, vm_get32));
+		VM_FUSED_CASES(IND_H, VM_LD_IND(2, vm_get16));
+		VM_FUSED_CASES(IND_B, VM_LD_IND(1, vm_get8));
+		case VM_OP_COUNT:
+		default:
+			/* in->op only ever comes from vm_decode() and the
+			 * vm_fuse_*() passes, so this is never reached; saying
+			 * so spares every dispatch a range check. */
+			__builtin_unreachable();
+		}
+		if (out)
+			vm_step(out, pc, a, x, mem_index, mem);
+		pc = next;
+		continue;
+
+oob:		/* R4: the kernel zeroes A and returns it */
+		a = 0;
+		exit_kind = CBPF_EXIT_OOB;
+		goto last;
+div0:		/* R2: "if X == 0 { A = 0; exit }" */
+		a = 0;
+		exit_kind = CBPF_EXIT_DIV0;
+		goto last;
+nodev:		/* R10: "if dev == NULL: exit", returning A */
+		verdict = a;
+		exit_kind = CBPF_EXIT_NODEV;
+		goto last;
+last:
+		if (out)
+			vm_step(out, pc, a, x, mem_index, mem);
+		goto done;
+	}
+done:
+	if (out) {
+		out->res->verdict = verdict;
+		out->res->exit = exit_kind;
+		out->res->pc = pc;
+	}
+	return verdict;
+}
+
+#undef VM_JUMP
+#undef VM_LD_ANY
+#undef VM_LD_POS
+#undef VM_LD_IND
+#undef VM_LD_MSH
+#undef VM_FUSED_CASES
+
+/* Programs longer than the kernel allows are not run at all: their jump
+ * targets would not fit struct vm_insn. */
+static uint32_t vm_prog_len(const struct cbpf_prog *prog)
+{
+	if (!prog || !prog->insns || prog->len > CBPF_MAXINSNS)
+		return 0;
+	return (uint32_t)prog->len;
+}
+
+uint32_t cbpf_run(const struct cbpf_prog *prog, const uint8_t *pkt,
+		  size_t len, const struct cbpf_ctx *ctx)
+{
+	uint32_t n = vm_prog_len(prog);
+
+	return vm_exec(NULL, NULL, true, n ? prog->insns : NULL, n, pkt, len,
+		       ctx, NULL);
+}
+
+uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
+			size_t len, const struct cbpf_ctx *ctx,
+			struct cbpf_result *res, cbpf_trace_fn trace,
+			void *arg)
+{
+	uint32_t n = vm_prog_len(prog);
+	struct vm_out out = {
+		.res = res,
+		.trace = trace,
+		.arg = arg,
+		.raw = n ? prog->insns : NULL,
+	};
+
+	memset(res, 0, sizeof(*res));
+	return vm_exec(NULL, NULL, true, out.raw, n, pkt, len, ctx, &out);
+}
+
+uint32_t cbpf_vm_run(const struct cbpf_vm *vm, const uint8_t *pkt,
+		     size_t len, const struct cbpf_ctx *ctx)
+{
+	return vm_exec(vm->code, vm->set, vm->uses_mem, NULL, vm->len, pkt,
+		       len, ctx, NULL);
+}
+
+/*
+ * The fusions below keep every original instruction where it was: a fused
+ * op at i does the work of i and i + 1 (and jumps on itself), and i + 1
+ * stays as it was for jumps that land on it. So any path through the
+ * fused code executes the same instructions in the same order, only with
+ * fewer dispatches. cbpf_vm_run() does not trace, so nothing else can
+ * tell.
+ */
+
+static bool vm_is_jeq_k(const struct vm_insn *in)
+{
+	return in->op == VM_JEQ_K;
+}
+
+/*
+ * A chain "jeq #k1, T, next; jeq #k2, T, next; ...; jeq #kn, T, F" is
+ * "A in {k1..kn} ? T : F". Every member but the last becomes that test
+ * over the rest of the chain, so a jump into the middle stays right.
+ * Returns the number of set words used, at most len.
+ */
+static uint32_t vm_fuse_jeq_chains(struct vm_insn *code, uint32_t len,
+				   uint32_t *set)
+{
+	uint32_t used = 0, s = 0, e, m;
+
+	while (s < len) {
+		if (!vm_is_jeq_k(&code[s])) {
+			s++;
+			continue;
+		}
+		e = s;
+		while (e + 1 < len && code[e].jf == e + 1 &&
+		       vm_is_jeq_k(&code[e + 1]) && code[e + 1].jt == code[s].jt)
+			e++;
+		for (m = s; m < e; m++) {
+			code[m].op = VM_JIN;
+			code[m].k2 = used + (m - s);
+			code[m].n = (uint16_t)(e - m + 1);
+			code[m].jf = code[e].jf;
+		}
+		for (m = s; m <= e && e > s; m++)
+			set[used++] = code[m].k;
+		s = e + 1;
+	}
+	return used;
+}
+
+/* "ldxb 4*([k]&0xf); ld [x + k2]": the IPv4 header length, then a load
+ * from the transport header. */
+static void vm_fuse_msh(struct vm_insn *code, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		uint8_t next = code[i + 1].op;
+
+		if (code[i].op != VM_LDX_MSH || next < VM_LD_IND_W ||
+		    next > VM_LD_IND_B)
+			continue;
+		code[i].op = VM_MSH_IND_W + (next - VM_LD_IND_W);
+		code[i].k2 = code[i + 1].k;
+	}
+}
+
+/* A packet load, then a conditional jump on a constant (or a set). */
+static void vm_fuse_load_jump(struct vm_insn *code, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		struct vm_insn *ld = &code[i];
+		const struct vm_insn *j = &code[i + 1];
+		uint8_t base, cond;
+
+		switch (ld->op) {
+		case VM_LD_W: base = VM_LD_W_JEQ; break;
+		case VM_LD_H: base = VM_LD_H_JEQ; break;
+		case VM_LD_B: base = VM_LD_B_JEQ; break;
+		case VM_LD_IND_W: base = VM_IND_W_JEQ; break;
+		case VM_LD_IND_H: base = VM_IND_H_JEQ; break;
+		case VM_LD_IND_B: base = VM_IND_B_JEQ; break;
+		default: continue;
+		}
+		switch (j->op) {
+		case VM_JEQ_K: cond = 0; break;
+		case VM_JGT_K: cond = 1; break;
+		case VM_JGE_K: cond = 2; break;
+		case VM_JSET_K: cond = 3; break;
+		case VM_JIN: cond = 4; break;
+		default: continue;
+		}
+		ld->op = base + cond;
+		ld->k2 = j->op == VM_JIN ? j->k2 : j->k;
+		ld->n = j->n;
+		ld->jt = j->jt;
+		ld->jf = j->jf;
+	}
+}
+
+struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err)
+{
+	struct cbpf_vm *vm;
+	uint32_t i, n;
+	int ret;
+
+	if (!prog || !prog->insns) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	ret = cbpf_validate(prog->insns, prog->len, NULL);
+	if (ret < 0)
+		goto fail;
+	n = (uint32_t)prog->len;	/* <= CBPF_MAXINSNS once valid */
+	/* One allocation: the code, its sentinel, then the set words. */
+	vm = malloc(sizeof(*vm) + (n + 1) * sizeof(vm->code[0]) +
+		    n * sizeof(uint32_t));
+	if (!vm) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	vm->len = n;
+	vm->uses_mem = false;
+	vm->set = (uint32_t *)&vm->code[n + 1];
+	for (i = 0; i <= n; i++) {
+		vm->code[i] = vm_decode(prog->insns, n, i);
+		if (vm->code[i].op == VM_LD_MEM || vm->code[i].op == VM_LDX_MEM)
+			vm->uses_mem = true;
+	}
+	vm_fuse_jeq_chains(vm->code, n, vm->set);
+	vm_fuse_msh(vm->code, n);
+	vm_fuse_load_jump(vm->code, n);
+	return vm;
+
+fail:
+	if (err)
+		*err = ret;
+	return NULL;
+}
+
+void cbpf_vm_free(struct cbpf_vm *vm)
+{
+	free(vm);
+}

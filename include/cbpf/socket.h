@@ -19,7 +19,10 @@ enum cbpf_attach_flags {
 };
 
 /* Attach (or atomically replace) the socket filter. With DRAIN, returns
- * the number of datagrams drained (>= 0). */
+ * the number of datagrams drained (>= 0). prog is attached once before
+ * the drain too, so a program the kernel refuses (or a locked socket)
+ * leaves the socket unchanged. DRAIN on a SOCK_STREAM socket (whose data
+ * it would eat) is -EOPNOTSUPP; unknown flags are -EINVAL. */
 int cbpf_attach(int fd, const struct cbpf_prog *prog, unsigned int flags);
 
 /* Remove the filter; 0 also when there was none (ENOENT, old ENONET). */
@@ -39,6 +42,7 @@ int cbpf_get_filter(int fd, struct cbpf_prog *prog);
 /* SO_ATTACH_REUSEPORT_CBPF: the program sees the UDP payload and returns
  * the index of the socket in the reuseport group. */
 int cbpf_attach_reuseport(int fd, const struct cbpf_prog *prog);
+/* 0 also when no program was attached (ENOENT). */
 int cbpf_detach_reuseport(int fd);
 
 /* SO_BPF_EXTENSIONS: the kernel's ancillary-load count (SKF_AD_MAX). */

@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Rounds and the event loop.
+ *
+ * A round: read the WireGuard device again (peers come and go, ports and
+ * marks change), (re)open the raw sockets if the port, mark or source
+ * address moved, and register with the full consent list. Replies and
+ * NOTIFYs then arrive at any time; each endpoint offered is decided on
+ * by punch_decide() against the device as last read, and applied.
+ *
+ * Nothing blocks: one poll() over the two raw sockets and a signalfd,
+ * with a timeout that is the earliest of the next retransmission, the
+ * next round and (for "up") the deadline.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sodium.h>
+#include "client.h"
+#include "endpoint.h"
+#include "key.h"
+#include "log.h"
+#include "punch.h"
+
+uint64_t client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct timespec now_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+static const char *key_b64(const uint8_t key[static WGP_KEY_LEN],
+			   char buf[static WGP_KEY_B64_SIZE])
+{
+	wgp_key_to_base64(buf, key);
+	return buf;
+}
+
+struct client_peer *client_find_peer(struct client *c,
+				     const uint8_t key[static WGP_KEY_LEN])
+{
+	for (size_t i = 0; i < c->num_peers; i++) {
+		if (!memcmp(c->peers[i].key, key, WGP_KEY_LEN))
+			return &c->peers[i];
+	}
+	return NULL;
+}
+
+/* Peers. */
+
+static void set_status(struct client_peer *p, enum peer_status st,
+		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void set_status(struct client_peer *p, enum peer_status st,
+		       const char *fmt, ...)
+{
+	va_list ap;
+
+	p->status = st;
+	va_start(ap, fmt);
+	vsnprintf(p->why, sizeof(p->why), fmt, ap);
+	va_end(ap);
+}
+
+static int sync_peers(struct client *c)
+{
+	struct timespec now = now_realtime();
+	char k[WGP_KEY_B64_SIZE];
+
+	for (size_t i = 0; i < c->num_peers; i++)
+		c->peers[i].present = false;
+	for (size_t i = 0; i < c->dev.num_peers; i++) {
+		const struct wg_peer *wp = &c->dev.peers[i];
+		struct client_peer *p = client_find_peer(c, wp->public_key);
+
+		if (!p) {
+			p = reallocarray(c->peers, c->num_peers + 1, sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			c->peers = p;
+			p = &c->peers[c->num_peers++];
+			memset(p, 0, sizeof(*p));
+			memcpy(p->key, wp->public_key, WGP_KEY_LEN);
+			wgp_consent_digest(p->digest, p->key);
+			log_debug("peer %s: new", key_b64(p->key, k));
+		}
+		p->present = true;
+		if (handshake_fresh(&wp->last_handshake, &now)) {
+			set_status(p, PEER_FRESH, "latest handshake %ld s ago: left alone",
+				   handshake_age(&wp->last_handshake, &now));
+		} else if (p->status == PEER_FRESH) {
+			log_info("peer %s: latest handshake %ld s ago: punching again",
+				 key_b64(p->key, k),
+				 handshake_age(&wp->last_handshake, &now));
+			p->status = PEER_WAITING;
+		}
+	}
+	/* Forget peers removed from the interface. */
+	for (size_t i = 0; i < c->num_peers;) {
+		if (c->peers[i].present) {
+			i++;
+			continue;
+		}
+		log_debug("peer %s: removed from the interface",
+			  key_b64(c->peers[i].key, k));
+		c->peers[i] = c->peers[--c->num_peers];
+	}
+	if (c->dev.num_peers > WGP_MAX_CONSENT)
+		log_warn("%zu peers: only the first %u can be registered",
+			 c->dev.num_peers, WGP_MAX_CONSENT);
+	return 0;
+}
+
+static void apply_endpoint(struct client *c, struct client_peer *p)
+{
+	struct wg_peer *wp = wg_find_peer(&c->dev, p->key);
+	struct timespec now = now_realtime();
+	char k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
+	struct sockaddr_storage ss;
+	unsigned int sym = 0;
+	uint16_t ka;
+	int ret;
+
+	if (!wp || !p->have_ep)
+		return;
+	p->have_ep = false;
+	if (!wgp_endpoint_to_sockaddr(&p->ep, &ss))
+		return;
+	if (c->nat == NAT_SYMMETRIC)
+		sym |= NAT_SIDE_OURS;
+	if (p->ep_flags & WGP_F_SYMMETRIC)
+		sym |= NAT_SIDE_PEERS;
+	ka = keepalive_for(wp, c->o->keepalive);
+	key_b64(p->key, k);
+	endpoint_format((struct sockaddr *)&ss, ep);
+
+	switch (punch_decide(wp, &now, sym, (struct sockaddr *)&ss, ka)) {
+	case PUNCH_LEAVE_FRESH:
+		set_status(p, PEER_FRESH, "latest handshake %ld s ago: left alone",
+			   handshake_age(&wp->last_handshake, &now));
+		break;
+	case PUNCH_ALREADY_SET:
+		set_status(p, PEER_SET, "endpoint %s, keepalive %u s (already set)",
+			   ep, ka);
+		break;
+	case PUNCH_SYMMETRIC:
+		if (p->status != PEER_SYMMETRIC)
+			log_warn("peer %s: cannot be punched directly: %s NAT uses "
+				 "endpoint-dependent mapping (symmetric); a relay "
+				 "is needed", k, nat_side_name(sym));
+		set_status(p, PEER_SYMMETRIC, "cannot be punched directly: %s NAT "
+			   "uses endpoint-dependent mapping (symmetric); a relay "
+			   "is needed", nat_side_name(sym));
+		break;
+	case PUNCH_SET:
+		ret = wg_set_peer_endpoint(c->o->ifname, p->key,
+					   (struct sockaddr *)&ss, ka);
+		if (ret < 0) {
+			log_error("peer %s: setting endpoint %s: %s", k, ep,
+				  strerror(-ret));
+			set_status(p, PEER_FAILED, "setting endpoint %s failed: %s",
+				   ep, strerror(-ret));
+			break;
+		}
+		/* Keep our copy of the device in step with what we set. */
+		memcpy(&wp->endpoint, &ss, sizeof(ss));
+		wp->persistent_keepalive = ka;
+		log_info("peer %s: endpoint %s, keepalive %u s", k, ep, ka);
+		set_status(p, PEER_SET, "endpoint %s, keepalive %u s", ep, ka);
+		break;
+	}
+}
+
+void client_offer_endpoint(struct client *c, struct client_peer *p,
+			   uint8_t flags, const struct wgp_endpoint *ep)
+{
+	p->have_ep = true;
+	p->ep_flags = flags;
+	p->ep = *ep;
+	/* Whether our side is symmetric decides too: wait for the mapping
+	 * check unless it has an answer (or gave up). */
+	if (c->nat != NAT_UNKNOWN || !c->probe.active)
+		apply_endpoint(c, p);
+}
+
+void client_nat_update(struct client *c)
+{
+	enum nat_type nat = c->nat;
+	char a[WGP_ENDPOINT_STRLEN], b[WGP_ENDPOINT_STRLEN];
+
+	if (c->have_self_main && c->have_self_probe) {
+		nat = wgp_endpoint_equal(&c->self_main, &c->self_probe) ?
+		      NAT_CONE : NAT_SYMMETRIC;
+		if (nat != c->nat && nat == NAT_SYMMETRIC)
+			log_warn("our NAT maps per destination (symmetric): the server "
+				 "saw %s on port %u and %s on port %u",
+				 wgp_endpoint_format(&c->self_main, a),
+				 endpoint_port((struct sockaddr *)&c->o->server),
+				 wgp_endpoint_format(&c->self_probe, b),
+				 c->o->probe_port);
+		else if (nat != c->nat)
+			log_debug("our NAT keeps one mapping: %s",
+				  wgp_endpoint_format(&c->self_main, a));
+		c->nat = nat;
+	}
+	if (c->nat == NAT_UNKNOWN && c->probe.active)
+		return;
+	for (size_t i = 0; i < c->num_peers; i++) {
+		if (c->peers[i].have_ep)
+			apply_endpoint(c, &c->peers[i]);
+	}
+	/* Peers must learn what we are: register again with the flag. */
+	if (c->registered && !c->reg.active &&
+	    c->registered_flags != (c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0))
+		client_start_register(c);
+}
+
+void client_server_answered(struct client *c)
+{
+	c->failures = 0;
+	c->last_error = 0;
+}
+
+void client_server_silent(struct client *c)
+{
+	char ep[ENDPOINT_STRLEN];
+
+	c->failures++;
+	c->next_round_ms = client_now_ms() + round_delay_ms(c->failures, c->ttl);
+	log_warn("no answer from the server at %s; trying again in %u s",
+		 endpoint_format((struct sockaddr *)&c->o->server, ep),
+		 round_delay_ms(c->failures, c->ttl) / 1000);
+}
+
+/* Rounds. */
+
+static int refresh_device(struct client *c)
+{
+	struct wg_device dev;
+	int ret;
+
+	ret = wg_get_device(c->o->ifname, &dev);
+	if (ret < 0) {
+		log_error("reading the WireGuard interface: %s",
+			  ret == -ENODEV ? "no such WireGuard interface" :
+			  strerror(-ret));
+		return ret;
+	}
+	if (!dev.has_private_key || !dev.listen_port) {
+		log_error("the interface has no %s yet",
+			  !dev.has_private_key ? "private key" : "listen port");
+		wg_free_device(&dev);
+		return -ENOKEY;
+	}
+	if (c->have_dev)
+		wg_free_device(&c->dev);
+	c->dev = dev;
+	c->have_dev = true;
+	return sync_peers(c);
+}
+
+static int refresh_session(struct client *c)
+{
+	int ret;
+
+	if (c->have_sess && !memcmp(c->sess_pub, c->dev.public_key, WGP_KEY_LEN))
+		return 0;
+	ret = wgp_session_client(&c->sess, c->dev.private_key,
+				 c->dev.public_key, c->o->server_key);
+	if (ret < 0) {
+		log_error("the server key is not usable (a low-order point)");
+		return ret;
+	}
+	memcpy(c->sess_pub, c->dev.public_key, WGP_KEY_LEN);
+	c->have_sess = true;
+	/* A new key is a new identity: its registration starts over. */
+	c->registered = false;
+	return 0;
+}
+
+static bool sockets_current(struct client *c)
+{
+	struct sockaddr_storage src;
+	struct rawsock *s = &c->main_sock;
+
+	if (s->fd < 0 || s->wg_port != c->dev.listen_port ||
+	    s->fwmark != c->dev.fwmark)
+		return false;
+	if (rawsock_route_source((struct sockaddr *)&c->o->server, c->dev.fwmark,
+				 &src) < 0)
+		return true;	/* no route now: keep what we have */
+	/* Ports differ (ours holds wg_port); compare addresses only. */
+	if (src.ss_family == AF_INET)
+		((struct sockaddr_in *)&src)->sin_port = htons(s->wg_port);
+	else
+		((struct sockaddr_in6 *)&src)->sin6_port = htons(s->wg_port);
+	return endpoint_equal((struct sockaddr *)&src, (struct sockaddr *)&s->src);
+}
+
+static int refresh_sockets(struct client *c)
+{
+	struct sockaddr_storage probe = c->o->server;
+	char ep[ENDPOINT_STRLEN];
+	int ret;
+
+	if (sockets_current(c))
+		return 0;
+	rawsock_close(&c->main_sock);
+	rawsock_close(&c->probe_sock);
+	ret = rawsock_open(&c->main_sock, (struct sockaddr *)&c->o->server,
+			   c->dev.listen_port, c->dev.fwmark,
+			   WGP_SRV_PREFIX_LEN + WGP_TAG_LEN);
+	if (ret < 0) {
+		log_error("raw socket toward %s: %s%s",
+			  endpoint_format((struct sockaddr *)&c->o->server, ep),
+			  strerror(-ret), ret == -EPERM ?
+			  " (needs CAP_NET_RAW, and CAP_NET_ADMIN for a fwmark)" : "");
+		return ret;
+	}
+	if (probe.ss_family == AF_INET)
+		((struct sockaddr_in *)&probe)->sin_port = htons(c->o->probe_port);
+	else
+		((struct sockaddr_in6 *)&probe)->sin6_port = htons(c->o->probe_port);
+	ret = rawsock_open(&c->probe_sock, (struct sockaddr *)&probe,
+			   c->dev.listen_port, c->dev.fwmark,
+			   WGP_SRV_PREFIX_LEN + WGP_TAG_LEN);
+	if (ret < 0)
+		log_warn("raw socket toward the probe port: %s; the mapping "
+			 "check is off", strerror(-ret));
+	log_debug("sending from %s (WireGuard's port)",
+		  endpoint_format((struct sockaddr *)&c->main_sock.src, ep));
+	/* A new source may mean a new mapping: check it again. */
+	c->nat = NAT_UNKNOWN;
+	c->have_self_main = c->have_self_probe = false;
+	return 0;
+}
+
+static int round_start(struct client *c)
+{
+	int ret;
+
+	ret = refresh_device(c);
+	if (!ret)
+		ret = refresh_session(c);
+	if (!ret)
+		ret = refresh_sockets(c);
+	if (ret < 0)
+		return ret;
+	client_start_register(c);
+	/* "up" checks the mapping once; the daemon every round, since a
+	 * NAT can change (reboot, failover, another network). Both
+	 * answers of a check must come from the same round. */
+	if (c->o->daemon || c->nat == NAT_UNKNOWN) {
+		c->have_self_main = c->have_self_probe = false;
+		client_start_probe(c);
+	}
+	return 0;
+}
+
+/* The event loop. */
+
+static int signals_open(sigset_t *old)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+static void signal_read(struct client *c, int fd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		log_info("%s: stopping", strsignal((int)si.ssi_signo));
+		c->stop = true;
+	}
+}
+
+static bool all_resolved(const struct client *c)
+{
+	for (size_t i = 0; i < c->num_peers; i++) {
+		if (c->peers[i].present && (c->peers[i].status == PEER_WAITING ||
+					    c->peers[i].have_ep))
+			return false;
+	}
+	return true;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* One pass: due work, then wait for input until the next due time. */
+static void loop_once(struct client *c, int sigfd, uint64_t deadline)
+{
+	struct pollfd pfd[3] = {
+		{ .fd = sigfd, .events = POLLIN },
+		{ .fd = c->main_sock.fd, .events = POLLIN },
+		{ .fd = c->probe_sock.fd, .events = POLLIN },
+	};
+	uint64_t now = client_now_ms(), next;
+	int timeout;
+
+	next = min_u64(client_service_requests(c, now), c->next_round_ms);
+	next = min_u64(next, deadline);
+	timeout = next <= now ? 0 : (int)min_u64(next - now, 60000);
+	if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+		log_error("poll: %s", strerror(errno));
+		c->stop = true;
+		return;
+	}
+	if (pfd[0].revents)
+		signal_read(c, sigfd);
+	if (pfd[1].revents)
+		client_receive(c, &c->main_sock);
+	if (pfd[2].revents)
+		client_receive(c, &c->probe_sock);
+}
+
+static void client_init(struct client *c, const struct client_opts *o)
+{
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->main_sock.fd = -1;
+	c->probe_sock.fd = -1;
+}
+
+static void client_free(struct client *c)
+{
+	rawsock_close(&c->main_sock);
+	rawsock_close(&c->probe_sock);
+	if (c->have_dev)
+		wg_free_device(&c->dev);
+	free(c->peers);
+	sodium_memzero(&c->sess, sizeof(c->sess));
+}
+
+static int report(const struct client *c)
+{
+	char k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
+	unsigned int bad = 0;
+
+	for (size_t i = 0; i < c->num_peers; i++) {
+		const struct client_peer *p = &c->peers[i];
+		const char *why = p->why;
+
+		if (!p->present)
+			continue;
+		if (p->status == PEER_WAITING) {
+			if (!c->registered)
+				why = "unresolved: no answer from the rendezvous server";
+			else
+				why = "unresolved: not registered with the server (is "
+				      "wgpunch running there, with us as a peer?)";
+		}
+		if (p->status != PEER_FRESH && p->status != PEER_SET)
+			bad++;
+		printf("peer %s: %s\n", key_b64(p->key, k), why);
+	}
+	fflush(stdout);
+	if (bad) {
+		log_error("%u of %zu peers not resolved (server %s)", bad,
+			  c->dev.num_peers,
+			  endpoint_format((struct sockaddr *)&c->o->server, ep));
+		return 2;
+	}
+	return 0;
+}
+
+int client_up(const struct client_opts *o)
+{
+	struct client c;
+	sigset_t old;
+	uint64_t deadline;
+	int sigfd, ret;
+
+	client_init(&c, o);
+	sigfd = signals_open(&old);
+	if (sigfd < 0)
+		return 1;
+	deadline = client_now_ms() + (uint64_t)o->timeout_s * 1000;
+	ret = round_start(&c) < 0 ? 1 : -1;
+	c.next_round_ms = client_now_ms() + UP_REPOLL_MS;
+	while (ret < 0 && !c.stop) {
+		uint64_t now = client_now_ms();
+
+		if (all_resolved(&c) || now >= deadline)
+			break;
+		/* Peers still unknown: ask again now and then (a NOTIFY
+		 * may be lost). Another round also re-reads handshakes. */
+		if (now >= c.next_round_ms && !c.reg.active) {
+			if (round_start(&c) < 0)
+				ret = 1;
+			c.next_round_ms = now + jitter_ms(UP_REPOLL_MS,
+							  randombytes_random());
+		}
+		loop_once(&c, sigfd, deadline);
+	}
+	if (ret < 0)
+		ret = c.stop ? 1 : report(&c);
+	close(sigfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	client_free(&c);
+	return ret;
+}
+
+int client_daemon(const struct client_opts *o)
+{
+	struct client c;
+	sigset_t old;
+	int sigfd;
+
+	client_init(&c, o);
+	sigfd = signals_open(&old);
+	if (sigfd < 0)
+		return 1;
+	while (!c.stop) {
+		uint64_t now = client_now_ms();
+
+		if (now >= c.next_round_ms) {
+			/* failures is reset only by an answer. */
+			if (round_start(&c) < 0)
+				c.failures++;
+			c.next_round_ms = now + jitter_ms(round_delay_ms(c.failures, c.ttl),
+							  randombytes_random());
+		}
+		loop_once(&c, sigfd, UINT64_MAX);
+	}
+	close(sigfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	client_free(&c);
+	return 0;
+}

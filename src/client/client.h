@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgpunch — the client engine behind "wgpunch up" and "wgpunch daemon".
+ *
+ * client.c runs rounds (read the device, open the sockets, register) and
+ * the event loop, and applies decisions to peers; client_proto.c sends
+ * requests (with retransmission) and handles what the server sends.
+ */
+#ifndef WGPUNCH_CLIENT_H
+#define WGPUNCH_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "proto.h"
+#include "rawsock.h"
+#include "wg.h"
+
+struct client_opts {
+	const char *ifname;
+	struct sockaddr_storage server;	/* address and port */
+	uint16_t probe_port;		/* the server's second port */
+	uint8_t server_key[WGP_KEY_LEN];
+	uint16_t keepalive;		/* 0: the peer's own, else 25 */
+	unsigned int timeout_s;		/* "up" only */
+	bool daemon;
+};
+
+/* Run "wgpunch up": exit status 0 when every peer is resolved (endpoint
+ * set or handshake fresh), 2 when some are not (each named on stdout
+ * with the reason), 1 on a setup error. */
+int client_up(const struct client_opts *opts);
+
+/* Run "wgpunch daemon" until SIGTERM or SIGINT: exit status 0, or 1 on
+ * a setup error. */
+int client_daemon(const struct client_opts *opts);
+
+/* Internals shared by client.c and client_proto.c. */
+
+enum peer_status {
+	PEER_WAITING,		/* the server has not given its endpoint */
+	PEER_FRESH,		/* handshake fresh: left alone */
+	PEER_SET,		/* endpoint set (or already as wanted) */
+	PEER_SYMMETRIC,		/* cannot be punched directly */
+	PEER_FAILED,		/* setting the endpoint failed */
+};
+
+struct request {
+	bool active;
+	uint8_t type;			/* WGP_REGISTER, _PROBE, _LOOKUP */
+	uint8_t txid[WGP_TXID_LEN];
+	unsigned int base_ms;		/* current retransmit interval */
+	unsigned int tries;		/* sends so far */
+	uint64_t due_ms;		/* next send (monotonic) */
+};
+
+struct client_peer {
+	uint8_t key[WGP_KEY_LEN];
+	uint8_t digest[WGP_CONSENT_LEN];
+	bool present;			/* in the latest device read */
+	enum peer_status status;
+	bool have_ep;			/* an endpoint awaiting a decision */
+	uint8_t ep_flags;		/* the peer's WGP_F_* */
+	struct wgp_endpoint ep;
+	struct request lookup;
+	char why[160];
+};
+
+enum nat_type {
+	NAT_UNKNOWN,			/* the mapping check is running */
+	NAT_CONE,			/* same mapping toward both ports */
+	NAT_SYMMETRIC,			/* a new mapping per destination */
+	NAT_UNTESTED,			/* the check got no answer */
+};
+
+struct client {
+	const struct client_opts *o;
+	struct wg_device dev;
+	bool have_dev;
+	struct wgp_session sess;
+	uint8_t sess_pub[WGP_KEY_LEN];	/* whose session sess is */
+	bool have_sess;
+	struct rawsock main_sock, probe_sock;
+
+	struct client_peer *peers;
+	size_t num_peers;
+
+	uint64_t counter;		/* last REGISTER/LOOKUP counter */
+	int64_t clock_offset_ns;	/* server clock - ours */
+
+	struct request reg, probe;
+	uint8_t reg_keys[WGP_MAX_CONSENT][WGP_KEY_LEN];	/* consent order */
+	unsigned int n_reg;
+	uint8_t reg_flags;		/* flags of the REGISTER in flight */
+	bool registered;
+	uint8_t registered_flags;
+	uint32_t ttl;
+	int last_error;			/* of the server conversation */
+
+	enum nat_type nat;
+	bool have_self_main, have_self_probe;
+	struct wgp_endpoint self_main, self_probe;
+
+	uint64_t next_round_ms;
+	unsigned int failures;		/* rounds in a row without answer */
+	bool stop;
+};
+
+uint64_t client_now_ms(void);
+
+/* client_proto.c */
+void client_start_register(struct client *c);
+void client_start_probe(struct client *c);
+void client_start_lookup(struct client *c, struct client_peer *p);
+/* Send whatever is due; the earliest next due time (or UINT64_MAX). */
+uint64_t client_service_requests(struct client *c, uint64_t now);
+/* Read and handle everything queued on sock. */
+void client_receive(struct client *c, const struct rawsock *sock);
+
+/* client.c, called by client_proto.c */
+struct client_peer *client_find_peer(struct client *c,
+				     const uint8_t key[static WGP_KEY_LEN]);
+void client_offer_endpoint(struct client *c, struct client_peer *p,
+			   uint8_t flags, const struct wgp_endpoint *ep);
+void client_nat_update(struct client *c);
+void client_server_answered(struct client *c);
+void client_server_silent(struct client *c);
+
+#endif

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The conversation with the rendezvous server: requests go out sealed,
+ * from WireGuard's port, and are retransmitted with exponential backoff
+ * until a reply with the same transaction id arrives. Every retransmit
+ * is sealed anew with a fresh counter: if the first copy did arrive and
+ * only its reply was lost, a copy with the old counter would be refused
+ * as a replay.
+ *
+ * What arrives is trusted only after wgp_open() authenticated it with
+ * our session key; replies must echo a transaction id we have in
+ * flight, and NOTIFYs must name one of our peers.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sodium.h>
+#include "client.h"
+#include "endpoint.h"
+#include "key.h"
+#include "log.h"
+#include "punch.h"
+
+#define RECV_BUF 4096
+
+static uint64_t next_counter(struct client *c)
+{
+	uint64_t now = wgp_now_ns() + (uint64_t)c->clock_offset_ns;
+
+	/* Strictly increasing, and near the server's clock so a server
+	 * that lost our state still takes it. */
+	c->counter = now > c->counter ? now : c->counter + 1;
+	return c->counter;
+}
+
+static void request_start(struct request *r, uint8_t type)
+{
+	r->active = true;
+	r->type = type;
+	wgp_txid_new(r->txid);
+	r->base_ms = 0;
+	r->tries = 0;
+	r->due_ms = 0;		/* now */
+}
+
+void client_start_register(struct client *c)
+{
+	size_t n = 0;
+
+	request_start(&c->reg, WGP_REGISTER);
+	/* The consent list is fixed for this transaction: the reply's
+	 * record indices point into it. */
+	for (size_t i = 0; i < c->num_peers && n < WGP_MAX_CONSENT; i++) {
+		if (c->peers[i].present)
+			memcpy(c->reg_keys[n++], c->peers[i].key, WGP_KEY_LEN);
+	}
+	c->n_reg = (unsigned int)n;
+	c->reg_flags = c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0;
+}
+
+void client_start_probe(struct client *c)
+{
+	if (c->probe_sock.fd < 0)
+		return;
+	request_start(&c->probe, WGP_PROBE);
+}
+
+void client_start_lookup(struct client *c, struct client_peer *p)
+{
+	(void)c;
+	if (!p->lookup.active)
+		request_start(&p->lookup, WGP_LOOKUP);
+}
+
+static void build_register(struct client *c, struct wgp_msg *m)
+{
+	struct wgp_register *r = &m->u.reg;
+
+	r->counter = next_counter(c);
+	r->flags = c->reg_flags;
+	r->n_consent = (uint8_t)c->n_reg;
+	for (unsigned int i = 0; i < c->n_reg; i++)
+		wgp_consent_digest(r->consent[i], c->reg_keys[i]);
+}
+
+static int transmit(struct client *c, struct request *r,
+		    const struct client_peer *p)
+{
+	const struct rawsock *sock = &c->main_sock;
+	uint8_t out[WGP_MAX_REQUEST_LEN];
+	struct wgp_msg m = { .type = r->type };
+	ssize_t len;
+
+	memcpy(m.txid, r->txid, WGP_TXID_LEN);
+	memcpy(m.key, c->dev.public_key, WGP_KEY_LEN);
+	switch (r->type) {
+	case WGP_REGISTER:
+		build_register(c, &m);
+		break;
+	case WGP_LOOKUP:
+		m.u.lookup.counter = next_counter(c);
+		m.u.lookup.flags = c->reg_flags;
+		memcpy(m.u.lookup.target, p->key, WGP_KEY_LEN);
+		break;
+	case WGP_PROBE:
+		m.u.probe.timestamp = wgp_now_ns() + (uint64_t)c->clock_offset_ns;
+		sock = &c->probe_sock;
+		break;
+	}
+	len = wgp_seal(out, sizeof(out), &m, &c->sess);
+	sodium_memzero(&m, sizeof(m));
+	if (len < 0)
+		return (int)len;
+	return rawsock_send(sock, out, (size_t)len);
+}
+
+/* Returns false when the request has used up its tries this round. */
+static bool service_one(struct client *c, struct request *r,
+			const struct client_peer *p, uint64_t now)
+{
+	int ret;
+
+	if (!r->active || now < r->due_ms)
+		return true;
+	/* "up" keeps trying until its deadline; the daemon gives a round
+	 * RETX_MAX_TRIES sends and then backs off as a whole. */
+	if (r->tries >= RETX_MAX_TRIES && (c->o->daemon || r->type == WGP_PROBE)) {
+		r->active = false;
+		return false;
+	}
+	ret = transmit(c, r, p);
+	if (ret < 0) {
+		c->last_error = ret;
+		log_debug("sending %s: %s", wgp_type_name(r->type), strerror(-ret));
+	} else if (r->tries) {
+		log_debug("%s: no answer yet, sent again (%u)", wgp_type_name(r->type),
+			  r->tries + 1);
+	}
+	r->tries++;
+	r->base_ms = retx_next_ms(r->base_ms);
+	r->due_ms = now + jitter_ms(r->base_ms, randombytes_random());
+	return true;
+}
+
+static uint64_t earliest(uint64_t a, const struct request *r)
+{
+	return r->active && r->due_ms < a ? r->due_ms : a;
+}
+
+uint64_t client_service_requests(struct client *c, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (!service_one(c, &c->reg, NULL, now))
+		client_server_silent(c);
+	if (!service_one(c, &c->probe, NULL, now)) {
+		log_info("mapping check: no answer from port %u; assuming our NAT "
+			 "keeps one mapping (not symmetric)", c->o->probe_port);
+		if (c->nat == NAT_UNKNOWN)
+			c->nat = NAT_UNTESTED;
+		client_nat_update(c);
+	}
+	for (size_t i = 0; i < c->num_peers; i++)
+		service_one(c, &c->peers[i].lookup, &c->peers[i], now);
+
+	next = earliest(next, &c->reg);
+	next = earliest(next, &c->probe);
+	for (size_t i = 0; i < c->num_peers; i++)
+		next = earliest(next, &c->peers[i].lookup);
+	return next;
+}
+
+/* Handling what the server sends. */
+
+static bool txid_is(const struct request *r, const struct wgp_msg *m)
+{
+	return r->active && !memcmp(r->txid, m->txid, WGP_TXID_LEN);
+}
+
+static struct request *find_request(struct client *c, const struct wgp_msg *m,
+				    struct client_peer **peer)
+{
+	*peer = NULL;
+	if (txid_is(&c->reg, m))
+		return &c->reg;
+	if (txid_is(&c->probe, m))
+		return &c->probe;
+	for (size_t i = 0; i < c->num_peers; i++) {
+		if (txid_is(&c->peers[i].lookup, m)) {
+			*peer = &c->peers[i];
+			return &c->peers[i].lookup;
+		}
+	}
+	return NULL;
+}
+
+static void handle_register_reply(struct client *c,
+				  const struct wgp_register_reply *rr)
+{
+	uint64_t have = 0;
+	char ep[WGP_ENDPOINT_STRLEN];
+
+	c->reg.active = false;
+	c->registered = true;
+	c->registered_flags = c->reg_flags;
+	c->ttl = rr->ttl;
+	c->self_main = rr->self;
+	c->have_self_main = true;
+	log_debug("registered: the server sees us at %s, ttl %u s, %u of %u peers available",
+		  wgp_endpoint_format(&rr->self, ep), rr->ttl,
+		  (unsigned int)__builtin_popcountll(rr->available), c->n_reg);
+	client_server_answered(c);
+	for (unsigned int i = 0; i < rr->n_peers; i++) {
+		const struct wgp_peer_rec *rec = &rr->peers[i];
+		struct client_peer *p;
+
+		if (rec->index >= c->n_reg)
+			continue;
+		have |= 1ULL << rec->index;
+		p = client_find_peer(c, c->reg_keys[rec->index]);
+		if (p)
+			client_offer_endpoint(c, p, rec->flags, &rec->ep);
+	}
+	/* Available but left out of the reply for size: ask one by one. */
+	for (unsigned int i = 0; i < c->n_reg; i++) {
+		struct client_peer *p;
+
+		if (!(rr->available & ~have & (1ULL << i)))
+			continue;
+		p = client_find_peer(c, c->reg_keys[i]);
+		if (p && p->status != PEER_FRESH)
+			client_start_lookup(c, p);
+	}
+	client_nat_update(c);
+}
+
+static void handle_lookup_reply(struct client *c, struct client_peer *p,
+				const struct wgp_lookup_reply *lr)
+{
+	p->lookup.active = false;
+	client_server_answered(c);
+	if (lr->status == WGP_LOOKUP_OK)
+		client_offer_endpoint(c, p, lr->peer_flags, &lr->peer);
+}
+
+static void handle_probe_reply(struct client *c, const struct wgp_probe_reply *pr)
+{
+	c->probe.active = false;
+	c->self_probe = pr->self;
+	c->have_self_probe = true;
+	client_nat_update(c);
+}
+
+static void handle_notify(struct client *c, const struct wgp_notify *n)
+{
+	struct client_peer *p = client_find_peer(c, n->peer);
+	char k[WGP_KEY_B64_SIZE];
+
+	wgp_key_to_base64(k, n->peer);
+	if (!p || !p->present) {
+		log_debug("NOTIFY about %s, not a peer of ours: ignored", k);
+		return;
+	}
+	log_debug("peer %s registered: the server notified us", k);
+	client_offer_endpoint(c, p, n->peer_flags, &n->ep);
+}
+
+static void handle_error(struct client *c, struct request *r,
+			 struct client_peer *p, const struct wgp_error *e)
+{
+	log_debug("%s refused: %s", wgp_type_name(r->type), wgp_error_name(e->code));
+	switch (e->code) {
+	case WGP_ERR_COUNTER:
+		if (e->last_counter > c->counter)
+			c->counter = e->last_counter;
+		r->due_ms = 0;		/* again, now, with a higher counter */
+		break;
+	case WGP_ERR_CLOCK:
+		/* Our clock is off: follow the server's for counters. */
+		c->clock_offset_ns = (int64_t)(e->server_time - wgp_now_ns());
+		r->due_ms = 0;
+		break;
+	case WGP_ERR_NOT_REGISTERED:
+		r->active = false;
+		if (!c->reg.active)
+			client_start_register(c);
+		break;
+	case WGP_ERR_FULL:
+	default:
+		log_warn("the server refused %s: %s", wgp_type_name(r->type),
+			 wgp_error_name(e->code));
+		r->active = false;
+		c->last_error = -ENOSPC;
+		if (r == &c->reg)
+			client_server_silent(c);
+		break;
+	}
+	(void)p;
+}
+
+static void handle_msg(struct client *c, const struct wgp_msg *m)
+{
+	struct client_peer *p;
+	struct request *r;
+
+	if (m->type == WGP_NOTIFY) {
+		handle_notify(c, &m->u.notify);
+		return;
+	}
+	r = find_request(c, m, &p);
+	if (!r) {
+		log_debug("%s with an unknown transaction id: ignored",
+			  wgp_type_name(m->type));
+		return;
+	}
+	if (m->type == WGP_ERROR) {
+		handle_error(c, r, p, &m->u.error);
+		return;
+	}
+	if (m->type == WGP_REGISTER_REPLY && r == &c->reg)
+		handle_register_reply(c, &m->u.reg_reply);
+	else if (m->type == WGP_LOOKUP_REPLY && p)
+		handle_lookup_reply(c, p, &m->u.lookup_reply);
+	else if (m->type == WGP_PROBE_REPLY && r == &c->probe)
+		handle_probe_reply(c, &m->u.probe_reply);
+	else
+		log_debug("%s does not answer %s: ignored", wgp_type_name(m->type),
+			  wgp_type_name(r->type));
+}
+
+void client_receive(struct client *c, const struct rawsock *sock)
+{
+	static uint8_t buf[RECV_BUF];
+	const uint8_t *payload;
+	struct wgp_msg m;
+	ssize_t n;
+
+	for (;;) {
+		n = rawsock_recv(sock, buf, sizeof(buf), &payload);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			if (n != -EBADMSG)
+				log_debug("receive: %s", strerror((int)-n));
+			if (n != -EBADMSG && n != -ECONNREFUSED &&
+			    n != -EHOSTUNREACH && n != -ENETUNREACH)
+				break;
+			continue;
+		}
+		if (wgp_open(&m, payload, (size_t)n, &c->sess) < 0) {
+			log_debug("a datagram from the server's address that is "
+				  "not an authentic message: dropped");
+			continue;
+		}
+		/* Our own requests reflected back open with the "up" key:
+		 * never act on a request type. */
+		if (wgp_type_is_request(m.type))
+			continue;
+		handle_msg(c, &m);
+	}
+}

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A strict line parser. Every rejection names the line; nothing is
+ * guessed: no inline comments, no quoting, no keys given twice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sodium.h>
+#include "config.h"
+
+static int parse_number(const char *s, unsigned long min, unsigned long max,
+			unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 10)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static bool host_char(char c, bool numeric_v6)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')
+		return true;
+	return numeric_v6 && (c == ':' || c == '%');
+}
+
+static int check_host(const char *host, size_t len, bool v6)
+{
+	if (len == 0 || len >= CONFIG_HOST_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (!host_char(host[i], v6))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int config_split_server(const char *spec, char host[static CONFIG_HOST_MAX],
+			uint16_t *port)
+{
+	const char *end = spec + strlen(spec), *hs = spec, *he, *colon;
+	unsigned long p;
+	bool v6 = false;
+
+	*port = 0;
+	if (*spec == '[') {
+		he = strchr(spec, ']');
+		if (!he)
+			return -EINVAL;
+		hs = spec + 1;
+		v6 = true;
+		colon = he[1] ? he + 1 : NULL;
+		if (colon && *colon != ':')
+			return -EINVAL;
+	} else {
+		colon = strchr(spec, ':');
+		if (colon && strchr(colon + 1, ':')) {
+			v6 = true;		/* a bare IPv6 address */
+			colon = NULL;
+		}
+		he = colon ? colon : end;
+	}
+	if (colon) {
+		if (parse_number(colon + 1, 1, 65535, &p))
+			return -EINVAL;
+		*port = (uint16_t)p;
+	}
+	if (check_host(hs, (size_t)(he - hs), v6))
+		return -EINVAL;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	return 0;
+}
+
+static int why_set(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int why_set(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value,
+	       char *why, size_t whylen)
+{
+	unsigned long v;
+
+	if (!strcmp(key, "server")) {
+		if (config_split_server(value, cfg->server_host, &cfg->server_port))
+			return why_set(why, whylen,
+				       "server must be HOST, HOST:PORT or [IPV6]:PORT");
+		cfg->set |= CONFIG_SERVER;
+	} else if (!strcmp(key, "server-key")) {
+		if (wgp_key_from_base64(cfg->server_key, value))
+			return why_set(why, whylen,
+				       "server-key must be a base64 WireGuard key (44 characters)");
+		cfg->set |= CONFIG_SERVER_KEY;
+	} else if (!strcmp(key, "probe-port")) {
+		if (parse_number(value, 1, 65535, &v))
+			return why_set(why, whylen, "probe-port must be a port from 1 to 65535");
+		cfg->probe_port = (uint16_t)v;
+		cfg->set |= CONFIG_PROBE_PORT;
+	} else if (!strcmp(key, "timeout")) {
+		if (parse_number(value, 1, CONFIG_MAX_TIMEOUT, &v))
+			return why_set(why, whylen,
+				       "timeout must be whole seconds from 1 to %u",
+				       CONFIG_MAX_TIMEOUT);
+		cfg->timeout = (unsigned int)v;
+		cfg->set |= CONFIG_TIMEOUT;
+	} else if (!strcmp(key, "keepalive")) {
+		/* 0 would let the NAT forget the punched mapping. */
+		if (parse_number(value, 1, 65535, &v))
+			return why_set(why, whylen,
+				       "keepalive must be seconds from 1 to 65535");
+		cfg->keepalive = (uint16_t)v;
+		cfg->set |= CONFIG_KEEPALIVE;
+	} else if (!strcmp(key, "log-level")) {
+		if (log_level_parse(value, &cfg->log_level))
+			return why_set(why, whylen,
+				       "log-level must be error, warn, info or debug");
+		cfg->set |= CONFIG_LOG_LEVEL;
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int line_error(struct config_error *err, unsigned int line,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int line_error(struct config_error *err, unsigned int line,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	err->line = line;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Which key, for duplicate detection; 0 for none. */
+static unsigned int key_field(const char *key)
+{
+	static const struct {
+		const char *name;
+		unsigned int field;
+	} keys[] = {
+		{ "server", CONFIG_SERVER }, { "server-key", CONFIG_SERVER_KEY },
+		{ "probe-port", CONFIG_PROBE_PORT }, { "timeout", CONFIG_TIMEOUT },
+		{ "keepalive", CONFIG_KEEPALIVE }, { "log-level", CONFIG_LOG_LEVEL },
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!strcmp(key, keys[i].name))
+			return keys[i].field;
+	}
+	return 0;
+}
+
+struct line_state {
+	unsigned int seen;		/* fields given in this text */
+	unsigned int first_line[8];	/* where each was given */
+};
+
+static int field_index(unsigned int field)
+{
+	return __builtin_ctz(field);
+}
+
+/* One line: s[0..len), no '\n', no NUL, no control characters. */
+static int parse_line(struct config *cfg, struct line_state *st, char *s,
+		      size_t len, unsigned int lineno, struct config_error *err)
+{
+	char *key, *value, *eq, *end = s + len, why[160];
+	unsigned int field;
+	int ret;
+
+	while (s < end && blank(*s))
+		s++;
+	while (end > s && blank(end[-1]))
+		end--;
+	*end = '\0';
+	if (s == end || *s == '#')
+		return 0;
+	eq = strchr(s, '=');
+	if (!eq)
+		return line_error(err, lineno, "expected \"key = value\"");
+	key = s;
+	value = eq + 1;
+	for (*eq = '\0'; eq > key && blank(eq[-1]); eq--)
+		eq[-1] = '\0';
+	while (blank(*value))
+		value++;
+	if (!*key)
+		return line_error(err, lineno, "missing key before '='");
+	field = key_field(key);
+	if (!field)
+		return line_error(err, lineno, "unknown key \"%.40s\"", key);
+	if (st->seen & field)
+		return line_error(err, lineno, "\"%s\" given twice (first on line %u)",
+				  key, st->first_line[field_index(field)]);
+	if (!*value)
+		return line_error(err, lineno, "missing value for \"%s\"", key);
+	ret = config_set(cfg, key, value, why, sizeof(why));
+	if (ret)
+		return line_error(err, lineno, "%s", why);
+	st->seen |= field;
+	st->first_line[field_index(field)] = lineno;
+	return 0;
+}
+
+int config_parse(struct config *cfg, const char *text, size_t len,
+		 struct config_error *err)
+{
+	struct line_state st = { 0 };
+	char line[CONFIG_MAX_LINE + 1];
+	unsigned int lineno = 0;
+	size_t off = 0;
+	int ret = 0;
+
+	memset(err, 0, sizeof(*err));
+	if (len > CONFIG_MAX_SIZE)
+		return line_error(err, 0, "larger than %u bytes", CONFIG_MAX_SIZE);
+	while (off < len && !ret) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t llen = nl ? (size_t)(nl - text - off) : len - off;
+
+		lineno++;
+		if (llen > CONFIG_MAX_LINE) {
+			ret = line_error(err, lineno, "line longer than %u bytes",
+					 CONFIG_MAX_LINE);
+			break;
+		}
+		for (size_t i = 0; i < llen; i++) {
+			unsigned char c = (unsigned char)text[off + i];
+
+			if ((c < ' ' && c != '\t') || c == 0x7f) {
+				ret = line_error(err, lineno,
+						 "control character 0x%02x at column %zu",
+						 c, i + 1);
+				break;
+			}
+		}
+		if (ret)
+			break;
+		memcpy(line, text + off, llen);
+		line[llen] = '\0';
+		ret = parse_line(cfg, &st, line, llen, lineno, err);
+		off += llen + 1;
+	}
+	sodium_memzero(line, sizeof(line));
+	return ret;
+}
+
+int config_load(struct config *cfg, const char *path, struct config_error *err)
+{
+	static char buf[CONFIG_MAX_SIZE + 1];
+	size_t len = 0;
+	ssize_t n;
+	int fd, ret;
+
+	memset(err, 0, sizeof(*err));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err->msg, sizeof(err->msg), "cannot open: %s", strerror(-ret));
+		return ret;
+	}
+	do {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n > 0)
+			len += (size_t)n;
+	} while ((n > 0 && len < sizeof(buf)) || (n < 0 && errno == EINTR));
+	ret = n < 0 ? -errno : 0;
+	close(fd);
+	if (ret) {
+		snprintf(err->msg, sizeof(err->msg), "cannot read: %s", strerror(-ret));
+		return ret;
+	}
+	return config_parse(cfg, buf, len, err);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgpunch — settings, from a small config file and from the command line
+ * through the same validators.
+ *
+ * File format: one "key = value" per line; blank lines and lines whose
+ * first non-blank character is '#' are ignored; spaces and tabs around
+ * keys and values are ignored. Keys: server, server-key, probe-port,
+ * timeout, keepalive, log-level. Each at most once. Anything else is an
+ * error naming its line: the file is outside input, and a typo silently
+ * ignored is a setting silently lost.
+ */
+#ifndef WGPUNCH_CONFIG_H
+#define WGPUNCH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "key.h"
+#include "log.h"
+
+#define CONFIG_MAX_SIZE		65536	/* bytes in a config file */
+#define CONFIG_MAX_LINE		1024	/* bytes in one line */
+#define CONFIG_HOST_MAX		256	/* a DNS name fits: 253 */
+#define CONFIG_MAX_TIMEOUT	86400
+
+enum config_field {
+	CONFIG_SERVER		= 1U << 0,
+	CONFIG_SERVER_KEY	= 1U << 1,
+	CONFIG_PROBE_PORT	= 1U << 2,
+	CONFIG_TIMEOUT		= 1U << 3,
+	CONFIG_KEEPALIVE	= 1U << 4,
+	CONFIG_LOG_LEVEL	= 1U << 5,
+};
+
+struct config {
+	unsigned int set;		/* enum config_field bits */
+	char server_host[CONFIG_HOST_MAX];	/* name or numeric address */
+	uint16_t server_port;		/* 0: the default port */
+	uint8_t server_key[WGP_KEY_LEN];
+	uint16_t probe_port;
+	unsigned int timeout;		/* seconds */
+	uint16_t keepalive;		/* seconds */
+	enum log_level log_level;
+};
+
+struct config_error {
+	unsigned int line;		/* 1-based; 0 when not about a line */
+	char msg[256];
+};
+
+/*
+ * Set one key from its text value (a config line's or an option's).
+ * 0, -ENOENT for an unknown key, or -EINVAL with why (a phrase like
+ * "timeout must be ...") written into why[0..whylen).
+ */
+int config_set(struct config *cfg, const char *key, const char *value,
+	       char *why, size_t whylen);
+
+/*
+ * Parse text[0..len) into cfg. Keys already set in cfg before the call
+ * are not an error (the caller decides precedence by order); a key twice
+ * in the text is. 0, or -EINVAL with err filled.
+ */
+int config_parse(struct config *cfg, const char *text, size_t len,
+		 struct config_error *err);
+
+/* Read and parse a file (at most CONFIG_MAX_SIZE bytes). */
+int config_load(struct config *cfg, const char *path, struct config_error *err);
+
+/*
+ * Split "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 address
+ * into host and port (0 when absent). Host names are letters, digits,
+ * '.', '-' and '_'; numeric IPv6 may carry "%scope". 0 or -EINVAL.
+ */
+int config_split_server(const char *spec, char host[static CONFIG_HOST_MAX],
+			uint16_t *port);
+
+#endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgpunch — the decisions, apart from any I/O so they can be tested:
+ * when a peer is left alone, when its endpoint is set, when it cannot
+ * be punched at all, and how long to wait before trying again.
+ */
+#ifndef WGPUNCH_PUNCH_H
+#define WGPUNCH_PUNCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/socket.h>
+#include "wg.h"
+
+/*
+ * A handshake younger than this means WireGuard holds a session it still
+ * accepts, so the path works and the peer is left alone. It is
+ * REJECT_AFTER_TIME (180 s): past it WireGuard itself drops the keys.
+ * A smaller value would misjudge healthy tunnels: with a keepalive, a
+ * live session re-handshakes only once it is REKEY_AFTER_TIME (120 s)
+ * old *and* a packet goes out (up to one keepalive interval, 25 s,
+ * later), plus REKEY_TIMEOUT (5 s) if the first initiation is lost, so
+ * ~150 s old handshakes are normal on a working tunnel.
+ */
+#define HANDSHAKE_FRESH_SEC	180
+
+#define DEFAULT_KEEPALIVE	25	/* keeps a NAT mapping (~30 s) open */
+
+/* Retransmission of one request: 250 ms doubling to 8 s, +-25 % jitter
+ * so many clients behind one NAT reboot do not stay in step. */
+#define RETX_INITIAL_MS		250
+#define RETX_MAX_MS		8000
+
+/* The daemon re-registers this often (well inside the server's TTL and
+ * common NAT mapping lifetimes), or at half the TTL if that is shorter. */
+#define REREGISTER_MS		20000
+/* While the server does not answer, rounds back off up to this. */
+#define SERVER_BACKOFF_MAX_MS	300000
+/* A round gives up on the server after this many sends of a request
+ * (250+500+1000+2000+4000 ms: ~8 s without an answer). */
+#define RETX_MAX_TRIES		5
+/* "wgpunch up" asks again this often for peers not yet known. */
+#define UP_REPOLL_MS		2000
+
+bool handshake_fresh(const struct timespec *last, const struct timespec *now);
+
+/* Seconds since the handshake (rounded down), or -1 for never. */
+long handshake_age(const struct timespec *last, const struct timespec *now);
+
+/* The keepalive to set with an endpoint: the user's --keepalive when
+ * given, else the peer's own non-zero setting, else DEFAULT_KEEPALIVE. */
+uint16_t keepalive_for(const struct wg_peer *peer, uint16_t user_keepalive);
+
+enum punch_action {
+	PUNCH_LEAVE_FRESH,	/* handshake fresh: do not touch */
+	PUNCH_ALREADY_SET,	/* endpoint and keepalive already as wanted */
+	PUNCH_SET,		/* set endpoint and keepalive */
+	PUNCH_SYMMETRIC,	/* a side maps per destination: no direct path */
+};
+
+enum nat_side {
+	NAT_SIDE_NONE = 0,
+	NAT_SIDE_OURS = 1U << 0,
+	NAT_SIDE_PEERS = 1U << 1,
+};
+
+/*
+ * What to do with a peer the server gave an endpoint for. symmetric is
+ * a mask of enum nat_side. A fresh handshake wins over everything (the
+ * tunnel works, whatever the NATs are).
+ */
+enum punch_action punch_decide(const struct wg_peer *peer,
+			       const struct timespec *now,
+			       unsigned int symmetric,
+			       const struct sockaddr *endpoint,
+			       uint16_t keepalive);
+
+/* "our", "the peer's", "both sides'": for the symmetric NAT report. */
+const char *nat_side_name(unsigned int symmetric);
+
+/* The next retransmission interval (before jitter) after cur_ms; 0 asks
+ * for the first. Doubles from RETX_INITIAL_MS up to RETX_MAX_MS. */
+unsigned int retx_next_ms(unsigned int cur_ms);
+
+/* Jittered delay of about base_ms (+-25 %). */
+unsigned int jitter_ms(unsigned int base_ms, uint32_t rnd);
+
+/* The daemon's delay before the next round after failures rounds in a
+ * row without an answer (0: healthy, REREGISTER_MS or ttl/2). */
+unsigned int round_delay_ms(unsigned int failures, uint32_t ttl_s);
+
+#endif

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The userspace API back-end: /var/run/wireguard/<iface>.sock, spoken by
+ * wireguard-go and boringtun. One connection per request; every read and
+ * write has a timeout, and a reply may be at most UAPI_MAX_REPLY bytes,
+ * so a wedged or hostile implementation cannot hang or bloat us.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sodium.h>
+#include "endpoint.h"
+#include "wg_uapi.h"
+
+#define UAPI_TIMEOUT_SEC 5
+#define UAPI_MAX_REPLY (64U << 20)
+
+/*
+ * Constant-time hex: the private key passes through here, so no branch
+ * or table lookup depends on a digit. For a byte c, (x - k) >> 8 over
+ * unsigned ints is all ones in the low bits exactly when x < k.
+ */
+static unsigned int hex_digit(unsigned int c, unsigned int *valid)
+{
+	unsigned int num = c ^ 0x30;			/* '0'..'9' -> 0..9 */
+	unsigned int num_ok = (num - 10) >> 8;
+	unsigned int alpha = (c | 0x20) - 0x57;		/* 'a'..'f' -> 10..15 */
+	unsigned int alpha_ok = ((alpha - 10) ^ (alpha - 16)) >> 8;
+
+	*valid &= (num_ok | alpha_ok) & 1;
+	return ((num & num_ok) | (alpha & alpha_ok)) & 0xf;
+}
+
+int uapi_key_from_hex(uint8_t key[static WG_KEY_LEN], const char *hex, size_t len)
+{
+	unsigned int valid = 1;
+
+	if (len != 2 * WG_KEY_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < WG_KEY_LEN; i++) {
+		unsigned int hi = hex_digit((unsigned char)hex[2 * i], &valid);
+		unsigned int lo = hex_digit((unsigned char)hex[2 * i + 1], &valid);
+
+		key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return valid ? 0 : -EINVAL;
+}
+
+void uapi_key_to_hex(char hex[static 2 * WG_KEY_LEN + 1],
+		     const uint8_t key[static WG_KEY_LEN])
+{
+	for (size_t i = 0; i < WG_KEY_LEN; i++) {
+		unsigned int hi = key[i] >> 4, lo = key[i] & 0xf;
+
+		/* 87 = 'a' - 10; for d < 10 subtract 39 to land on '0'. */
+		hex[2 * i] = (char)(87U + hi + (((hi - 10) >> 8) & ~38U));
+		hex[2 * i + 1] = (char)(87U + lo + (((lo - 10) >> 8) & ~38U));
+	}
+	hex[2 * WG_KEY_LEN] = '\0';
+}
+
+/* Strict unsigned decimal: digits only, no sign or space, <= max. */
+static int parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 20)
+		return -EBADMSG;
+	for (size_t i = 0; i < len; i++) {
+		unsigned int d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return -EBADMSG;
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+void uapi_parser_init(struct uapi_parser *p, struct wg_device *dev)
+{
+	memset(p, 0, sizeof(*p));
+	p->dev = dev;
+}
+
+static bool key_is(const char *key, size_t klen, const char *name)
+{
+	return klen == strlen(name) && !memcmp(key, name, klen);
+}
+
+/* The keys wireguard-go and boringtun send only inside a peer. */
+static bool is_peer_key(const char *key, size_t klen)
+{
+	static const char *const peer_keys[] = {
+		"endpoint", "allowed_ip", "preshared_key", "protocol_version",
+		"last_handshake_time_sec", "last_handshake_time_nsec",
+		"persistent_keepalive_interval", "tx_bytes", "rx_bytes",
+	};
+
+	for (size_t i = 0; i < sizeof(peer_keys) / sizeof(peer_keys[0]); i++) {
+		if (key_is(key, klen, peer_keys[i]))
+			return true;
+	}
+	return false;
+}
+
+static int parse_device_line(struct uapi_parser *p, const char *key,
+			     size_t klen, const char *val, size_t vlen)
+{
+	struct wg_device *dev = p->dev;
+	uint64_t v;
+	int ret;
+
+	if (key_is(key, klen, "private_key")) {
+		ret = uapi_key_from_hex(dev->private_key, val, vlen);
+		if (ret)
+			return -EBADMSG;
+		dev->has_private_key = !sodium_is_zero(dev->private_key, WG_KEY_LEN);
+	} else if (key_is(key, klen, "listen_port")) {
+		ret = parse_uint(val, vlen, UINT16_MAX, &v);
+		if (ret)
+			return ret;
+		dev->listen_port = (uint16_t)v;
+	} else if (key_is(key, klen, "fwmark")) {
+		ret = parse_uint(val, vlen, UINT32_MAX, &v);
+		if (ret)
+			return ret;
+		dev->fwmark = (uint32_t)v;
+	}
+	/* Anything else at device level (e.g. a future key) is skipped. */
+	return 0;
+}
+
+static int parse_peer_line(struct uapi_parser *p, const char *key,
+			   size_t klen, const char *val, size_t vlen)
+{
+	struct wg_peer *peer = &p->dev->peers[p->dev->num_peers - 1];
+	uint64_t v;
+	int ret;
+
+	if (key_is(key, klen, "endpoint")) {
+		if (endpoint_parse(val, vlen, 0, &peer->endpoint))
+			return -EBADMSG;
+	} else if (key_is(key, klen, "last_handshake_time_sec")) {
+		ret = parse_uint(val, vlen, INT64_MAX, &v);
+		if (ret)
+			return ret;
+		peer->last_handshake.tv_sec = (time_t)v;
+	} else if (key_is(key, klen, "last_handshake_time_nsec")) {
+		ret = parse_uint(val, vlen, 999999999, &v);
+		if (ret)
+			return ret;
+		peer->last_handshake.tv_nsec = (long)v;
+	} else if (key_is(key, klen, "persistent_keepalive_interval")) {
+		ret = parse_uint(val, vlen, UINT16_MAX, &v);
+		if (ret)
+			return ret;
+		peer->persistent_keepalive = (uint16_t)v;
+	} else if (key_is(key, klen, "private_key") ||
+		   key_is(key, klen, "listen_port") ||
+		   key_is(key, klen, "fwmark")) {
+		/* Device keys come before the first peer. */
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int parse_errno_line(struct uapi_parser *p, const char *val, size_t vlen)
+{
+	uint64_t v;
+	int ret = parse_uint(val, vlen, 4095, &v);
+
+	if (ret)
+		return ret;
+	p->remote_errno = (int)v;
+	p->got_errno = true;
+	return 0;
+}
+
+int uapi_parse_line(struct uapi_parser *p, const char *line, size_t len)
+{
+	const char *eq;
+	size_t klen;
+
+	if (p->done)
+		return -EBADMSG;
+	p->line++;
+	if (len > UAPI_MAX_LINE)
+		return -EMSGSIZE;
+	if (len == 0) {
+		if (!p->got_errno)
+			return -EBADMSG;
+		p->done = true;
+		return 1;
+	}
+	if (p->got_errno || memchr(line, '\0', len))
+		return -EBADMSG;
+	eq = memchr(line, '=', len);
+	if (!eq || eq == line)
+		return -EBADMSG;
+	klen = (size_t)(eq - line);
+
+	if (key_is(line, klen, "errno"))
+		return parse_errno_line(p, eq + 1, len - klen - 1);
+	if (key_is(line, klen, "public_key")) {
+		struct wg_peer *peer = wg_add_peer(p->dev);
+
+		if (!peer)
+			return -errno;
+		p->in_peer = true;
+		return uapi_key_from_hex(peer->public_key, eq + 1,
+					 len - klen - 1) ? -EBADMSG : 0;
+	}
+	if (p->in_peer)
+		return parse_peer_line(p, line, klen, eq + 1, len - klen - 1);
+	if (is_peer_key(line, klen))
+		return -EBADMSG;	/* a peer key with no peer */
+	return parse_device_line(p, line, klen, eq + 1, len - klen - 1);
+}
+
+int uapi_parse_reply(struct wg_device *dev, const char *buf, size_t len)
+{
+	struct uapi_parser p;
+	size_t off = 0;
+	int ret = 0;
+
+	memset(dev, 0, sizeof(*dev));
+	uapi_parser_init(&p, dev);
+	while (off < len && ret == 0) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+
+		if (!nl)
+			return -EBADMSG;	/* truncated line */
+		ret = uapi_parse_line(&p, buf + off, (size_t)(nl - buf - off));
+		off = (size_t)(nl - buf) + 1;
+	}
+	if (ret < 0)
+		return ret;
+	if (!p.done || off != len)
+		return -EBADMSG;
+	return p.remote_errno ? -p.remote_errno : 0;
+}
+
+int uapi_format_set_endpoint(char *buf, size_t size,
+			     const uint8_t key[static WG_KEY_LEN],
+			     const struct sockaddr *endpoint, uint16_t keepalive)
+{
+	char hex[2 * WG_KEY_LEN + 1], ep[ENDPOINT_STRLEN];
+	int n;
+
+	uapi_key_to_hex(hex, key);
+	/* update_only: never create a peer the user removed meanwhile. */
+	n = snprintf(buf, size,
+		     "set=1\npublic_key=%s\nupdate_only=true\nendpoint=%s\n"
+		     "persistent_keepalive_interval=%u\n\n",
+		     hex, endpoint_format(endpoint, ep), keepalive);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	return n;
+}
+
+/* Socket I/O. */
+
+static int uapi_path(const char *name, struct sockaddr_un *addr)
+{
+	int n;
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s.sock",
+		     WG_UAPI_DIR, name);
+	if (n < 0 || (size_t)n >= sizeof(addr->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+bool wg_uapi_available(const char *name)
+{
+	struct sockaddr_un addr;
+	struct stat st;
+
+	if (!wg_ifname_valid(name) || uapi_path(name, &addr))
+		return false;
+	return stat(addr.sun_path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static int uapi_connect(const char *name)
+{
+	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_SEC };
+	struct sockaddr_un addr;
+	int fd, ret;
+
+	ret = uapi_path(name, &addr);
+	if (ret)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		ret = -errno;
+		close(fd);
+		return ret == -ENOENT ? -ENODEV : ret;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads lines into the parser until the reply is complete. */
+static int read_reply(int fd, struct uapi_parser *p)
+{
+	char chunk[4096], line[UAPI_MAX_LINE + 1];
+	size_t line_len = 0, total = 0;
+	int ret = 0;
+
+	while (ret == 0) {
+		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			break;
+		}
+		if (n == 0) {
+			ret = -EBADMSG;		/* closed mid-reply */
+			break;
+		}
+		total += (size_t)n;
+		if (total > UAPI_MAX_REPLY) {
+			ret = -E2BIG;
+			break;
+		}
+		for (ssize_t i = 0; i < n && ret == 0; i++) {
+			if (chunk[i] == '\n') {
+				ret = uapi_parse_line(p, line, line_len);
+				line_len = 0;
+			} else if (line_len == UAPI_MAX_LINE) {
+				ret = -EMSGSIZE;
+			} else {
+				line[line_len++] = chunk[i];
+			}
+		}
+	}
+	/* The private key went through these buffers. */
+	sodium_memzero(chunk, sizeof(chunk));
+	sodium_memzero(line, sizeof(line));
+	if (ret < 0)
+		return ret;
+	return p->remote_errno ? -p->remote_errno : 0;
+}
+
+int wg_uapi_get_device(const char *name, struct wg_device *dev)
+{
+	struct uapi_parser p;
+	int fd, ret;
+
+	fd = uapi_connect(name);
+	if (fd < 0)
+		return fd;
+	memset(dev, 0, sizeof(*dev));
+	uapi_parser_init(&p, dev);
+	ret = send_all(fd, "get=1\n\n", 7);
+	if (!ret)
+		ret = read_reply(fd, &p);
+	close(fd);
+	if (!ret) {
+		snprintf(dev->name, sizeof(dev->name), "%s", name);
+		ret = wg_derive_public_key(dev);
+	}
+	if (ret)
+		wg_free_device(dev);
+	return ret;
+}
+
+int wg_uapi_set_peer_endpoint(const char *name,
+			      const uint8_t key[static WG_KEY_LEN],
+			      const struct sockaddr *endpoint,
+			      uint16_t keepalive)
+{
+	struct wg_device reply = { 0 };
+	struct uapi_parser p;
+	char req[512];
+	int fd, ret, len;
+
+	len = uapi_format_set_endpoint(req, sizeof(req), key, endpoint, keepalive);
+	if (len < 0)
+		return len;
+	fd = uapi_connect(name);
+	if (fd < 0)
+		return fd;
+	uapi_parser_init(&p, &reply);
+	ret = send_all(fd, req, (size_t)len);
+	if (!ret)
+		ret = read_reply(fd, &p);
+	close(fd);
+	wg_free_device(&reply);
+	return ret;
+}

@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpunch protocol v1: encoding, decoding, sealing and opening of every
+ * message (layout in proto.h and doc/protocol.md). Decoders trust no
+ * byte: lengths are checked against the type before any crypto, and
+ * every reserved byte, count and address family after decryption.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <sodium.h>
+
+#include "proto.h"
+
+/*
+ * Nonces and transaction ids are random bytes drawn from a per-thread
+ * pool refilled by randombytes_buf() 4 KiB at a time: one getrandom()
+ * system call per ~170 messages instead of one per message, which is
+ * what a busy server would otherwise spend most of its time in.
+ */
+static _Thread_local struct {
+	uint8_t buf[4096];
+	size_t used;
+} pool = { .used = sizeof(pool.buf) };
+
+static void random_bytes(uint8_t *out, size_t len)
+{
+	if (len > sizeof(pool.buf) - pool.used) {
+		randombytes_buf(pool.buf, sizeof(pool.buf));
+		pool.used = 0;
+	}
+	memcpy(out, pool.buf + pool.used, len);
+	/* Never hand out the same bytes twice. */
+	sodium_memzero(pool.buf + pool.used, len);
+	pool.used += len;
+}
+
+static const char session_label[] = "wgpunch v1 session keys";
+static const char consent_label[] = "wgpunch v1 consent";
+
+/* Big-endian accessors: the wire is unaligned, so go byte by byte. */
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	uint8_t acc = 0;
+
+	while (len--)
+		acc |= *p++;
+	return acc == 0;
+}
+
+/* ---- keys ---------------------------------------------------------- */
+
+static int session_derive(struct wgp_session *s, const uint8_t *my_priv,
+			  const uint8_t *their_pub, const uint8_t *client_pub,
+			  const uint8_t *server_pub)
+{
+	crypto_generichash_state st;
+	uint8_t dh[crypto_scalarmult_BYTES];
+	uint8_t out[64];
+
+	/* crypto_scalarmult fails on an all-zero result (low-order point):
+	 * such a "key" would let anyone compute the session. */
+	if (crypto_scalarmult(dh, my_priv, their_pub) != 0) {
+		sodium_memzero(dh, sizeof(dh));
+		return -EINVAL;
+	}
+	crypto_generichash_init(&st, NULL, 0, sizeof(out));
+	crypto_generichash_update(&st, (const uint8_t *)session_label,
+				  sizeof(session_label) - 1);
+	crypto_generichash_update(&st, dh, sizeof(dh));
+	crypto_generichash_update(&st, client_pub, WGP_KEY_LEN);
+	crypto_generichash_update(&st, server_pub, WGP_KEY_LEN);
+	crypto_generichash_final(&st, out, sizeof(out));
+	memcpy(s->up, out, 32);
+	memcpy(s->down, out + 32, 32);
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(out, sizeof(out));
+	sodium_memzero(&st, sizeof(st));
+	return 0;
+}
+
+int wgp_session_client(struct wgp_session *s,
+		       const uint8_t client_priv[static WGP_KEY_LEN],
+		       const uint8_t client_pub[static WGP_KEY_LEN],
+		       const uint8_t server_pub[static WGP_KEY_LEN])
+{
+	return session_derive(s, client_priv, server_pub, client_pub,
+			      server_pub);
+}
+
+int wgp_session_server(struct wgp_session *s,
+		       const uint8_t server_priv[static WGP_KEY_LEN],
+		       const uint8_t server_pub[static WGP_KEY_LEN],
+		       const uint8_t client_pub[static WGP_KEY_LEN])
+{
+	return session_derive(s, server_priv, client_pub, client_pub,
+			      server_pub);
+}
+
+void wgp_consent_digest(uint8_t out[static WGP_CONSENT_LEN],
+			const uint8_t peer_pub[static WGP_KEY_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, WGP_CONSENT_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)consent_label,
+				  sizeof(consent_label) - 1);
+	crypto_generichash_update(&st, peer_pub, WGP_KEY_LEN);
+	crypto_generichash_final(&st, out, WGP_CONSENT_LEN);
+}
+
+/* ---- lengths ------------------------------------------------------- */
+
+bool wgp_type_is_request(uint8_t type)
+{
+	return type == WGP_REGISTER || type == WGP_LOOKUP || type == WGP_PROBE;
+}
+
+/* Payload length for a type; list types use count. 0: unknown type. */
+static size_t payload_len(uint8_t type, unsigned int count)
+{
+	switch (type) {
+	case WGP_REGISTER:
+		return WGP_REGISTER_FIXED + (size_t)count * WGP_CONSENT_LEN;
+	case WGP_REGISTER_REPLY:
+		return WGP_REGISTER_REPLY_FIXED +
+		       (size_t)count * WGP_PEER_REC_LEN;
+	case WGP_LOOKUP:
+		return WGP_LOOKUP_LEN;
+	case WGP_LOOKUP_REPLY:
+		return WGP_LOOKUP_REPLY_LEN;
+	case WGP_NOTIFY:
+		return WGP_NOTIFY_LEN;
+	case WGP_PROBE:
+		return WGP_PROBE_LEN;
+	case WGP_PROBE_REPLY:
+		return WGP_PROBE_REPLY_LEN;
+	case WGP_ERROR:
+		return WGP_ERROR_LEN;
+	}
+	return 0;
+}
+
+static size_t prefix_len(uint8_t type)
+{
+	return wgp_type_is_request(type) ? WGP_REQ_PREFIX_LEN :
+					   WGP_SRV_PREFIX_LEN;
+}
+
+/* The list count a datagram of len bytes implies, or -1 if len fits no
+ * count (or the type has no list and len is not its length). */
+static int count_for_len(uint8_t type, size_t len)
+{
+	size_t fixed = prefix_len(type) + payload_len(type, 0) + WGP_TAG_LEN;
+	size_t entry;
+
+	if (type == WGP_REGISTER)
+		entry = WGP_CONSENT_LEN;
+	else if (type == WGP_REGISTER_REPLY)
+		entry = WGP_PEER_REC_LEN;
+	else
+		return len == fixed ? 0 : -1;
+	if (len < fixed || (len - fixed) % entry ||
+	    (len - fixed) / entry > WGP_MAX_CONSENT)
+		return -1;
+	return (int)((len - fixed) / entry);
+}
+
+size_t wgp_msg_len(const struct wgp_msg *m)
+{
+	unsigned int count = 0;
+
+	if (m->type == WGP_REGISTER)
+		count = m->u.reg.n_consent;
+	else if (m->type == WGP_REGISTER_REPLY)
+		count = m->u.reg_reply.n_peers;
+	if (count > WGP_MAX_CONSENT || !payload_len(m->type, count))
+		return 0;
+	return prefix_len(m->type) + payload_len(m->type, count) +
+	       WGP_TAG_LEN;
+}
+
+/* ---- endpoints ----------------------------------------------------- */
+
+static bool endpoint_valid(const struct wgp_endpoint *ep)
+{
+	switch (ep->family) {
+	case 0:
+		return ep->port == 0 && all_zero(ep->addr, 16);
+	case AF_INET:
+		return all_zero(ep->addr + 4, 12);
+	case AF_INET6:
+		return true;
+	}
+	return false;
+}
+
+static void put_endpoint(uint8_t *p, const struct wgp_endpoint *ep)
+{
+	p[0] = ep->family == AF_INET ? 4 : ep->family == AF_INET6 ? 6 : 0;
+	p[1] = 0;
+	put16(p + 2, ep->port);
+	memcpy(p + 4, ep->addr, 16);
+}
+
+static bool get_endpoint(struct wgp_endpoint *ep, const uint8_t *p)
+{
+	switch (p[0]) {
+	case 0:
+		ep->family = 0;
+		break;
+	case 4:
+		ep->family = AF_INET;
+		break;
+	case 6:
+		ep->family = AF_INET6;
+		break;
+	default:
+		return false;
+	}
+	if (p[1])
+		return false;
+	ep->port = get16(p + 2);
+	memcpy(ep->addr, p + 4, 16);
+	return endpoint_valid(ep);
+}
+
+int wgp_endpoint_from_sockaddr(struct wgp_endpoint *ep,
+			       const struct sockaddr *sa, socklen_t len)
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	memset(ep, 0, sizeof(*ep));
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		ep->family = AF_INET;
+		ep->port = ntohs(sin->sin_port);
+		memcpy(ep->addr, &sin->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6 &&
+	    len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		ep->port = ntohs(sin6->sin6_port);
+		if (!memcmp(sin6->sin6_addr.s6_addr, v4mapped, 12)) {
+			ep->family = AF_INET;
+			memcpy(ep->addr, sin6->sin6_addr.s6_addr + 12, 4);
+		} else {
+			ep->family = AF_INET6;
+			memcpy(ep->addr, sin6->sin6_addr.s6_addr, 16);
+		}
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+socklen_t wgp_endpoint_to_sockaddr(const struct wgp_endpoint *ep,
+				   struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (ep->family == AF_INET) {
+		struct sockaddr_in *sin = (void *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(ep->port);
+		memcpy(&sin->sin_addr, ep->addr, 4);
+		return sizeof(*sin);
+	}
+	if (ep->family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (void *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(ep->port);
+		memcpy(sin6->sin6_addr.s6_addr, ep->addr, 16);
+		return sizeof(*sin6);
+	}
+	return 0;
+}
+
+bool wgp_endpoint_equal(const struct wgp_endpoint *a,
+			const struct wgp_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(a->addr, b->addr, 16);
+}
+
+char *wgp_endpoint_format(const struct wgp_endpoint *ep,
+			  char buf[static WGP_ENDPOINT_STRLEN])
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	if (ep->family == AF_INET &&
+	    inet_ntop(AF_INET, ep->addr, addr, sizeof(addr)))
+		snprintf(buf, WGP_ENDPOINT_STRLEN, "%s:%u", addr, ep->port);
+	else if (ep->family == AF_INET6 &&
+		 inet_ntop(AF_INET6, ep->addr, addr, sizeof(addr)))
+		snprintf(buf, WGP_ENDPOINT_STRLEN, "[%s]:%u", addr, ep->port);
+	else
+		snprintf(buf, WGP_ENDPOINT_STRLEN, "(none)");
+	return buf;
+}
+
+/* ---- payloads ------------------------------------------------------ */
+
+static int encode_payload(uint8_t *p, const struct wgp_msg *m)
+{
+	const struct wgp_register_reply *rr = &m->u.reg_reply;
+	unsigned int i;
+
+	switch (m->type) {
+	case WGP_REGISTER:
+		if (m->u.reg.flags & ~WGP_F_ALL)
+			return -EINVAL;
+		put64(p, m->u.reg.counter);
+		p[8] = m->u.reg.flags;
+		p[9] = m->u.reg.n_consent;
+		put16(p + 10, 0);
+		memcpy(p + 12, m->u.reg.consent,
+		       (size_t)m->u.reg.n_consent * WGP_CONSENT_LEN);
+		return 0;
+	case WGP_REGISTER_REPLY:
+		if (!endpoint_valid(&rr->self))
+			return -EINVAL;
+		p[0] = rr->flags;
+		p[1] = rr->n_peers;
+		put16(p + 2, 0);
+		put32(p + 4, rr->ttl);
+		put64(p + 8, rr->available);
+		put_endpoint(p + 16, &rr->self);
+		for (i = 0; i < rr->n_peers; i++) {
+			uint8_t *r = p + WGP_REGISTER_REPLY_FIXED +
+				     i * WGP_PEER_REC_LEN;
+
+			if (rr->peers[i].index >= WGP_MAX_CONSENT ||
+			    !endpoint_valid(&rr->peers[i].ep))
+				return -EINVAL;
+			r[0] = rr->peers[i].index;
+			r[1] = rr->peers[i].flags;
+			put16(r + 2, 0);
+			put_endpoint(r + 4, &rr->peers[i].ep);
+		}
+		return 0;
+	case WGP_LOOKUP:
+		if (m->u.lookup.flags & ~WGP_F_ALL)
+			return -EINVAL;
+		put64(p, m->u.lookup.counter);
+		p[8] = m->u.lookup.flags;
+		memset(p + 9, 0, 3);
+		memcpy(p + 12, m->u.lookup.target, WGP_KEY_LEN);
+		return 0;
+	case WGP_LOOKUP_REPLY:
+		if (!endpoint_valid(&m->u.lookup_reply.self) ||
+		    !endpoint_valid(&m->u.lookup_reply.peer))
+			return -EINVAL;
+		p[0] = m->u.lookup_reply.status;
+		p[1] = m->u.lookup_reply.peer_flags;
+		put16(p + 2, 0);
+		put32(p + 4, m->u.lookup_reply.ttl);
+		put_endpoint(p + 8, &m->u.lookup_reply.self);
+		put_endpoint(p + 28, &m->u.lookup_reply.peer);
+		return 0;
+	case WGP_NOTIFY:
+		if (!endpoint_valid(&m->u.notify.ep))
+			return -EINVAL;
+		memcpy(p, m->u.notify.peer, WGP_KEY_LEN);
+		p[32] = m->u.notify.peer_flags;
+		memset(p + 33, 0, 3);
+		put32(p + 36, m->u.notify.ttl);
+		put_endpoint(p + 40, &m->u.notify.ep);
+		return 0;
+	case WGP_PROBE:
+		put64(p, m->u.probe.timestamp);
+		return 0;
+	case WGP_PROBE_REPLY:
+		if (!endpoint_valid(&m->u.probe_reply.self))
+			return -EINVAL;
+		put_endpoint(p, &m->u.probe_reply.self);
+		put16(p + 20, m->u.probe_reply.local_port);
+		put16(p + 22, 0);
+		return 0;
+	case WGP_ERROR:
+		p[0] = m->u.error.code;
+		memset(p + 1, 0, 7);
+		put64(p + 8, m->u.error.server_time);
+		put64(p + 16, m->u.error.last_counter);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static bool decode_register(struct wgp_register *r, const uint8_t *p,
+			    int count)
+{
+	r->counter = get64(p);
+	r->flags = p[8];
+	r->n_consent = p[9];
+	if ((r->flags & ~WGP_F_ALL) || r->n_consent != count || get16(p + 10))
+		return false;
+	memcpy(r->consent, p + 12, (size_t)count * WGP_CONSENT_LEN);
+	return true;
+}
+
+static bool decode_register_reply(struct wgp_register_reply *rr,
+				  const uint8_t *p, int count)
+{
+	int i;
+
+	rr->flags = p[0];
+	rr->n_peers = p[1];
+	if (rr->n_peers != count || get16(p + 2))
+		return false;
+	rr->ttl = get32(p + 4);
+	rr->available = get64(p + 8);
+	if (!get_endpoint(&rr->self, p + 16))
+		return false;
+	for (i = 0; i < count; i++) {
+		const uint8_t *r = p + WGP_REGISTER_REPLY_FIXED +
+				   i * WGP_PEER_REC_LEN;
+
+		rr->peers[i].index = r[0];
+		rr->peers[i].flags = r[1];
+		if (r[0] >= WGP_MAX_CONSENT || get16(r + 2) ||
+		    !get_endpoint(&rr->peers[i].ep, r + 4))
+			return false;
+	}
+	return true;
+}
+
+static bool decode_payload(struct wgp_msg *m, const uint8_t *p, int count)
+{
+	switch (m->type) {
+	case WGP_REGISTER:
+		return decode_register(&m->u.reg, p, count);
+	case WGP_REGISTER_REPLY:
+		return decode_register_reply(&m->u.reg_reply, p, count);
+	case WGP_LOOKUP:
+		m->u.lookup.counter = get64(p);
+		m->u.lookup.flags = p[8];
+		memcpy(m->u.lookup.target, p + 12, WGP_KEY_LEN);
+		return !(p[8] & ~WGP_F_ALL) && all_zero(p + 9, 3);
+	case WGP_LOOKUP_REPLY:
+		m->u.lookup_reply.status = p[0];
+		m->u.lookup_reply.peer_flags = p[1];
+		m->u.lookup_reply.ttl = get32(p + 4);
+		if (get16(p + 2) ||
+		    !get_endpoint(&m->u.lookup_reply.self, p + 8) ||
+		    !get_endpoint(&m->u.lookup_reply.peer, p + 28))
+			return false;
+		if (p[0] == WGP_LOOKUP_OK)
+			return m->u.lookup_reply.peer.family != 0;
+		return p[0] == WGP_LOOKUP_UNAVAILABLE &&
+		       m->u.lookup_reply.peer.family == 0;
+	case WGP_NOTIFY:
+		memcpy(m->u.notify.peer, p, WGP_KEY_LEN);
+		m->u.notify.peer_flags = p[32];
+		m->u.notify.ttl = get32(p + 36);
+		return all_zero(p + 33, 3) &&
+		       get_endpoint(&m->u.notify.ep, p + 40) &&
+		       m->u.notify.ep.family != 0;
+	case WGP_PROBE:
+		m->u.probe.timestamp = get64(p);
+		return true;
+	case WGP_PROBE_REPLY:
+		m->u.probe_reply.local_port = get16(p + 20);
+		return get_endpoint(&m->u.probe_reply.self, p) &&
+		       !get16(p + 22);
+	case WGP_ERROR:
+		m->u.error.code = p[0];
+		m->u.error.server_time = get64(p + 8);
+		m->u.error.last_counter = get64(p + 16);
+		return all_zero(p + 1, 7) && p[0] >= WGP_ERR_COUNTER &&
+		       p[0] <= WGP_ERR_NOT_REGISTERED;
+	}
+	return false;
+}
+
+/* ---- datagrams ----------------------------------------------------- */
+
+int wgp_parse_header(struct wgp_msg *m, const uint8_t *pkt, size_t len)
+{
+	uint8_t type;
+
+	if (len < WGP_HDR_LEN || memcmp(pkt, WGP_MAGIC, 4))
+		return -EBADMSG;
+	if (pkt[WGP_OFF_VERSION] != WGP_VERSION)
+		return -EPROTONOSUPPORT;
+	type = pkt[WGP_OFF_TYPE];
+	if (type < 1 || type > WGP_TYPE_MAX || pkt[6] || pkt[7] ||
+	    count_for_len(type, len) < 0)
+		return -EBADMSG;
+	m->type = type;
+	memcpy(m->txid, pkt + WGP_OFF_TXID, WGP_TXID_LEN);
+	if (wgp_type_is_request(type))
+		memcpy(m->key, pkt + WGP_OFF_KEY, WGP_KEY_LEN);
+	else
+		memset(m->key, 0, WGP_KEY_LEN);
+	return 0;
+}
+
+static const uint8_t *direction_key(uint8_t type, const struct wgp_session *s)
+{
+	return wgp_type_is_request(type) ? s->up : s->down;
+}
+
+ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
+		 const struct wgp_session *s)
+{
+	size_t len = wgp_msg_len(m), pre;
+	uint8_t *nonce, *payload;
+	unsigned long long clen;
+
+	if (!len)
+		return -EINVAL;
+	if (cap < len)
+		return -ENOSPC;
+	pre = prefix_len(m->type);
+	memcpy(out, WGP_MAGIC, 4);
+	out[WGP_OFF_VERSION] = WGP_VERSION;
+	out[WGP_OFF_TYPE] = m->type;
+	out[6] = out[7] = 0;
+	memcpy(out + WGP_OFF_TXID, m->txid, WGP_TXID_LEN);
+	if (wgp_type_is_request(m->type))
+		memcpy(out + WGP_OFF_KEY, m->key, WGP_KEY_LEN);
+	nonce = out + pre - WGP_NONCE_LEN;
+	payload = out + pre;
+	random_bytes(nonce, WGP_NONCE_LEN);
+	if (encode_payload(payload, m) < 0)
+		return -EINVAL;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(payload, &clen, payload,
+		len - pre - WGP_TAG_LEN, out, pre - WGP_NONCE_LEN, NULL,
+		nonce, direction_key(m->type, s));
+	return (ssize_t)len;
+}
+
+int wgp_open(struct wgp_msg *m, const uint8_t *pkt, size_t len,
+	     const struct wgp_session *s)
+{
+	uint8_t plain[WGP_MAX_MSG_LEN];
+	unsigned long long plen;
+	size_t pre;
+	int count;
+	bool ok;
+
+	if (wgp_parse_header(m, pkt, len) < 0)
+		return -EBADMSG;
+	count = count_for_len(m->type, len);
+	pre = prefix_len(m->type);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL,
+			pkt + pre, len - pre, pkt, pre - WGP_NONCE_LEN,
+			pkt + pre - WGP_NONCE_LEN,
+			direction_key(m->type, s)) != 0)
+		return -EBADMSG;
+	ok = decode_payload(m, plain, count);
+	sodium_memzero(plain, (size_t)plen);
+	return ok ? 0 : -EBADMSG;
+}
+
+void wgp_txid_new(uint8_t txid[static WGP_TXID_LEN])
+{
+	random_bytes(txid, WGP_TXID_LEN);
+}
+
+uint64_t wgp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+bool wgp_in_window(uint64_t counter, uint64_t now_ns)
+{
+	uint64_t d = counter > now_ns ? counter - now_ns : now_ns - counter;
+
+	return d <= WGP_COUNTER_WINDOW_NS;
+}
+
+static const char *const type_names[] = {
+	[WGP_REGISTER] = "REGISTER",
+	[WGP_REGISTER_REPLY] = "REGISTER_REPLY",
+	[WGP_LOOKUP] = "LOOKUP",
+	[WGP_LOOKUP_REPLY] = "LOOKUP_REPLY",
+	[WGP_NOTIFY] = "NOTIFY",
+	[WGP_PROBE] = "PROBE",
+	[WGP_PROBE_REPLY] = "PROBE_REPLY",
+	[WGP_ERROR] = "ERROR",
+};
+
+const char *wgp_type_name(uint8_t type)
+{
+	if (type >= sizeof(type_names) / sizeof(type_names[0]) ||
+	    !type_names[type])
+		return "?";
+	return type_names[type];
+}
+
+const char *wgp_error_name(uint8_t code)
+{
+	switch (code) {
+	case WGP_ERR_COUNTER:
+		return "counter replayed";
+	case WGP_ERR_CLOCK:
+		return "clock out of window";
+	case WGP_ERR_FULL:
+		return "registry full";
+	case WGP_ERR_NOT_REGISTERED:
+		return "not registered";
+	}
+	return "?";
+}

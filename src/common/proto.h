@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgpunch rendezvous protocol, version 1 (doc/protocol.md is the spec).
+ *
+ * Every datagram starts with a 20-byte clear header:
+ *
+ *   off 0  magic[4]    "WGPN"
+ *   off 4  version     1
+ *   off 5  type        enum wgp_type
+ *   off 6  reserved[2] zero
+ *   off 8  txid[12]    chosen by the requester, echoed in the reply
+ *
+ * Requests (client -> server) continue with the client's WireGuard public
+ * key in clear, then a 24-byte random nonce, then the payload sealed with
+ * XChaCha20-Poly1305 (16-byte tag); server messages carry no key. The
+ * associated data is every byte before the nonce:
+ *
+ *   request: hdr[20] client_pub[32] nonce[24] sealed(payload)[n+16]
+ *   server : hdr[20]                nonce[24] sealed(payload)[n+16]
+ *
+ * The AEAD keys come from static-static X25519 between the client's WG
+ * private key and the server's static key (see wgp_session_*), one key
+ * per direction. Every integer is big-endian. Each type has one exact
+ * length (or one per list count); anything else is not a message.
+ *
+ * Nothing here allocates, prints or keeps state; the caller owns buffers.
+ */
+#ifndef WGPUNCH_PROTO_H
+#define WGPUNCH_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include "key.h"
+
+#define WGP_PORT		49918	/* rendezvous, same as contrib */
+#define WGP_PROBE_PORT		49919	/* second port for the mapping check */
+
+#define WGP_MAGIC		"WGPN"
+#define WGP_MAGIC_U32		0x5747504eU	/* as BPF "ld [x]" sees it */
+#define WGP_VERSION		1
+
+#define WGP_TXID_LEN		12
+#define WGP_NONCE_LEN		24
+#define WGP_TAG_LEN		16
+#define WGP_HDR_LEN		20
+#define WGP_REQ_PREFIX_LEN	(WGP_HDR_LEN + WGP_KEY_LEN + WGP_NONCE_LEN) /* 76 */
+#define WGP_SRV_PREFIX_LEN	(WGP_HDR_LEN + WGP_NONCE_LEN)		    /* 44 */
+
+/* Offsets in the clear header (for BPF filters and peeking). */
+#define WGP_OFF_MAGIC		0
+#define WGP_OFF_VERSION		4
+#define WGP_OFF_TYPE		5
+#define WGP_OFF_TXID		8
+#define WGP_OFF_KEY		20	/* requests only */
+
+/* Consent entries are 16-byte digests of peer public keys (see
+ * wgp_consent_digest) so that 64 of them fit a 1280-byte IPv6 path. */
+#define WGP_CONSENT_LEN		16
+#define WGP_MAX_CONSENT		64
+#define WGP_ENDPOINT_LEN	20	/* family, 0, port[2], addr[16] */
+
+/* Payload sizes (before the tag). */
+#define WGP_REGISTER_FIXED	12
+#define WGP_REGISTER_REPLY_FIXED 36
+#define WGP_PEER_REC_LEN	24
+#define WGP_LOOKUP_LEN		44
+#define WGP_LOOKUP_REPLY_LEN	48
+#define WGP_NOTIFY_LEN		60
+#define WGP_PROBE_LEN		8
+#define WGP_PROBE_REPLY_LEN	24
+#define WGP_ERROR_LEN		24
+
+/* Largest valid datagram (a REGISTER_REPLY with 64 records); receive
+ * buffers should be larger so oversized datagrams are seen as such. */
+#define WGP_MAX_MSG_LEN \
+	(WGP_SRV_PREFIX_LEN + WGP_REGISTER_REPLY_FIXED + \
+	 WGP_MAX_CONSENT * WGP_PEER_REC_LEN + WGP_TAG_LEN)	/* 1632 */
+#define WGP_MAX_REQUEST_LEN \
+	(WGP_REQ_PREFIX_LEN + WGP_REGISTER_FIXED + \
+	 WGP_MAX_CONSENT * WGP_CONSENT_LEN + WGP_TAG_LEN)	/* 1128 */
+
+/* Counters and probe timestamps of keys the server holds no state for
+ * must be within this distance of the server's CLOCK_REALTIME. */
+#define WGP_COUNTER_WINDOW_NS	(120ULL * 1000000000ULL)
+
+/* The contrib example's request: my_pubkey[32] their_pubkey[32]. */
+#define WGP_LEGACY_REQUEST_LEN	64
+#define WGP_LEGACY_REPLY_LEN	6
+
+enum wgp_type {
+	WGP_REGISTER		= 1,	/* c->s: counter, flags, consent list */
+	WGP_REGISTER_REPLY	= 2,	/* s->c: own mapping, ttl, peers */
+	WGP_LOOKUP		= 3,	/* c->s: counter, flags, target key */
+	WGP_LOOKUP_REPLY	= 4,	/* s->c: own mapping, peer's endpoint */
+	WGP_NOTIFY		= 5,	/* s->c: unsolicited, "peer X wants you" */
+	WGP_PROBE		= 6,	/* c->s: timestamp (either port) */
+	WGP_PROBE_REPLY		= 7,	/* s->c: the mapping seen on that port */
+	WGP_ERROR		= 8,	/* s->c: a request was refused */
+	WGP_TYPE_MAX		= 8,
+};
+
+/* Flags of a client about itself (REGISTER, LOOKUP) and, in server
+ * messages, of the peer a record describes. */
+enum {
+	WGP_F_SYMMETRIC	= 1U << 0,	/* my NAT maps per destination */
+	WGP_F_ALL	= WGP_F_SYMMETRIC,
+};
+
+/* REGISTER_REPLY flags. */
+enum {
+	WGP_RF_MORE	= 1U << 0,	/* available peers left out for size:
+					 * LOOKUP them (bits in .available) */
+};
+
+enum wgp_lookup_status {
+	WGP_LOOKUP_OK		= 0,	/* .peer is the target's endpoint */
+	WGP_LOOKUP_UNAVAILABLE	= 1,	/* not registered, or no mutual
+					 * consent: deliberately the same */
+};
+
+enum wgp_error_code {
+	WGP_ERR_COUNTER		= 1,	/* counter <= last seen (.last_counter) */
+	WGP_ERR_CLOCK		= 2,	/* counter/timestamp outside the window
+					 * of the server clock (.server_time) */
+	WGP_ERR_FULL		= 3,	/* registry (or consent pool) full */
+	WGP_ERR_NOT_REGISTERED	= 4,	/* LOOKUP without a live registration */
+};
+
+/* An address and port. family is AF_INET, AF_INET6 or 0 (none); IPv4 uses
+ * addr[0..3] and zeroes the rest; port is in host order. */
+struct wgp_endpoint {
+	uint16_t family;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+struct wgp_register {
+	uint64_t counter;	/* strictly increasing; start at now in ns */
+	uint8_t flags;		/* WGP_F_* */
+	uint8_t n_consent;	/* 0..WGP_MAX_CONSENT */
+	uint8_t consent[WGP_MAX_CONSENT][WGP_CONSENT_LEN];
+};
+
+struct wgp_peer_rec {
+	uint8_t index;		/* into the REGISTER's consent list */
+	uint8_t flags;		/* the peer's WGP_F_* */
+	struct wgp_endpoint ep;
+};
+
+struct wgp_register_reply {
+	uint8_t flags;		/* WGP_RF_* */
+	uint8_t n_peers;
+	uint32_t ttl;		/* seconds the registration lives */
+	uint64_t available;	/* bit i: consent[i] is registered and names
+				 * us too (record included or not) */
+	struct wgp_endpoint self;	/* our mapping as the server saw it */
+	struct wgp_peer_rec peers[WGP_MAX_CONSENT];
+};
+
+struct wgp_lookup {
+	uint64_t counter;	/* same sequence as REGISTER's */
+	uint8_t flags;		/* WGP_F_* about ourselves */
+	uint8_t target[WGP_KEY_LEN];
+};
+
+struct wgp_lookup_reply {
+	uint8_t status;		/* enum wgp_lookup_status */
+	uint8_t peer_flags;	/* the target's WGP_F_* (if OK) */
+	uint32_t ttl;
+	struct wgp_endpoint self;
+	struct wgp_endpoint peer;	/* family 0 unless OK */
+};
+
+struct wgp_notify {
+	uint8_t peer[WGP_KEY_LEN];	/* who looked us up / registered */
+	uint8_t peer_flags;
+	uint32_t ttl;
+	struct wgp_endpoint ep;		/* the peer's endpoint */
+};
+
+struct wgp_probe {
+	uint64_t timestamp;	/* CLOCK_REALTIME ns, within the window */
+};
+
+struct wgp_probe_reply {
+	struct wgp_endpoint self;	/* mapping seen on this port */
+	uint16_t local_port;		/* the server port that answered */
+};
+
+struct wgp_error {
+	uint8_t code;		/* enum wgp_error_code */
+	uint64_t server_time;	/* server CLOCK_REALTIME, ns */
+	uint64_t last_counter;	/* WGP_ERR_COUNTER: last accepted */
+};
+
+/* One decoded message. key is the client's public key (requests only). */
+struct wgp_msg {
+	uint8_t type;
+	uint8_t txid[WGP_TXID_LEN];
+	uint8_t key[WGP_KEY_LEN];
+	union {
+		struct wgp_register reg;
+		struct wgp_register_reply reg_reply;
+		struct wgp_lookup lookup;
+		struct wgp_lookup_reply lookup_reply;
+		struct wgp_notify notify;
+		struct wgp_probe probe;
+		struct wgp_probe_reply probe_reply;
+		struct wgp_error error;
+	} u;
+};
+
+/* AEAD keys of one client/server pair: up = client->server. */
+struct wgp_session {
+	uint8_t up[32];
+	uint8_t down[32];
+};
+
+/*
+ * Derive the session: X25519(client_priv, server_pub) on the client,
+ * X25519(server_priv, client_pub) on the server, then
+ * BLAKE2b-512("wgpunch v1 session keys" || dh || client_pub || server_pub)
+ * split into up and down. -EINVAL for a low-order peer key (all-zero DH).
+ */
+int wgp_session_client(struct wgp_session *s,
+		       const uint8_t client_priv[static WGP_KEY_LEN],
+		       const uint8_t client_pub[static WGP_KEY_LEN],
+		       const uint8_t server_pub[static WGP_KEY_LEN]);
+int wgp_session_server(struct wgp_session *s,
+		       const uint8_t server_priv[static WGP_KEY_LEN],
+		       const uint8_t server_pub[static WGP_KEY_LEN],
+		       const uint8_t client_pub[static WGP_KEY_LEN]);
+
+/* Consent digest of a peer public key: BLAKE2b-128 of
+ * "wgpunch v1 consent" || key. What REGISTER lists. */
+void wgp_consent_digest(uint8_t out[static WGP_CONSENT_LEN],
+			const uint8_t peer_pub[static WGP_KEY_LEN]);
+
+/* True for types a client sends (they carry the key in clear). */
+bool wgp_type_is_request(uint8_t type);
+
+/* Exact datagram length of a sealed message (0 for an unknown type or a
+ * list count out of range). */
+size_t wgp_msg_len(const struct wgp_msg *m);
+
+/*
+ * Check the clear part of a datagram: magic, version, reserved bytes,
+ * known type, and that len is a valid length for that type (for list
+ * types: a whole number of entries within the limits). Fills m->type,
+ * m->txid and, for requests, m->key. No crypto: cheap enough to run on
+ * every datagram before rate limiting's slower paths.
+ * 0, or -EBADMSG (not ours / bad length) / -EPROTONOSUPPORT (version).
+ */
+int wgp_parse_header(struct wgp_msg *m, const uint8_t *pkt, size_t len);
+
+/*
+ * Encode m (type, txid, key for requests, payload) and seal it with the
+ * direction key the type implies (requests: s->up, others: s->down)
+ * under a fresh random nonce. Returns the datagram length, or -EINVAL
+ * (bad type/fields), -ENOSPC (cap too small).
+ */
+ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
+		 const struct wgp_session *s);
+
+/*
+ * wgp_parse_header, then authenticate and decrypt with the direction key
+ * the type implies, then decode and check the payload (reserved bytes
+ * zero, counts and families valid, list length consistent with len).
+ * 0, or -EBADMSG (malformed, forged or tampered). m is unspecified on
+ * error.
+ */
+int wgp_open(struct wgp_msg *m, const uint8_t *pkt, size_t len,
+	     const struct wgp_session *s);
+
+/* A random transaction id. */
+void wgp_txid_new(uint8_t txid[static WGP_TXID_LEN]);
+
+/* CLOCK_REALTIME in ns (counter base, probe timestamps). */
+uint64_t wgp_now_ns(void);
+
+/* |counter - now_ns| <= WGP_COUNTER_WINDOW_NS. */
+bool wgp_in_window(uint64_t counter, uint64_t now_ns);
+
+/*
+ * Endpoints <-> socket addresses. IPv4-mapped IPv6 addresses become
+ * AF_INET. from_sockaddr: 0 or -EAFNOSUPPORT. to_sockaddr: the sockaddr
+ * length, 0 for family 0.
+ */
+int wgp_endpoint_from_sockaddr(struct wgp_endpoint *ep,
+			       const struct sockaddr *sa, socklen_t len);
+socklen_t wgp_endpoint_to_sockaddr(const struct wgp_endpoint *ep,
+				   struct sockaddr_storage *ss);
+bool wgp_endpoint_equal(const struct wgp_endpoint *a,
+			const struct wgp_endpoint *b);
+
+/* "198.18.0.1:51820", "[2001:db8::1]:51820", "(none)". */
+#define WGP_ENDPOINT_STRLEN	64
+char *wgp_endpoint_format(const struct wgp_endpoint *ep,
+			  char buf[static WGP_ENDPOINT_STRLEN]);
+
+/* Name of a type or error code for logs ("REGISTER", "?"). */
+const char *wgp_type_name(uint8_t type);
+const char *wgp_error_name(uint8_t code);
+
+#endif

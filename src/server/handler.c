@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpunchd — what the server does with one datagram.
+ *
+ * Order of work, cheapest first, so garbage and floods cost little:
+ *   1. clear header: magic, version, type, exact length  (drop silently)
+ *   2. per-source token bucket                            (drop silently)
+ *   3. session key: cached in the registry for known keys; otherwise one
+ *      X25519, within a global budget                    (drop silently)
+ *   4. AEAD open: forgeries and tampering end here        (drop silently)
+ *   5. counter / window checks, then the request itself
+ * No reply is ever longer than the request it answers, and only steps
+ * after 4 produce any: the server reflects nothing it cannot decrypt.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "server.h"
+
+struct ctx {
+	struct server *srv;
+	const struct rx_info *rx;
+	const struct wgp_msg *req;
+	const struct wgp_session *sess;
+	struct outq *q;
+	uint64_t now, now_ns;
+};
+
+static uint64_t ttl_ms(const struct server *srv)
+{
+	return (uint64_t)srv->cfg.ttl * 1000;
+}
+
+/* Seal m into the queue, to dst from src on port. Replies are checked
+ * against the request length: the no-amplification invariant. */
+static void queue_sealed(struct ctx *c, const struct wgp_msg *m,
+			 const struct wgp_session *sess,
+			 const struct wgp_endpoint *dst,
+			 const struct wgp_endpoint *src, enum server_port port,
+			 size_t max_len)
+{
+	struct out_msg *o = outq_reserve(c->q);
+	ssize_t len = wgp_seal(o->buf, sizeof(o->buf), m, sess);
+
+	if (len < 0 || (size_t)len > max_len) {
+		c->q->n--;	/* cannot happen with valid structs */
+		log_error("refusing to send %s of %zd bytes (limit %zu)",
+			  wgp_type_name(m->type), len, max_len);
+		return;
+	}
+	o->len = (size_t)len;
+	o->dst = *dst;
+	o->src = *src;
+	o->port = port;
+}
+
+static void reply(struct ctx *c, struct wgp_msg *m)
+{
+	memcpy(m->txid, c->req->txid, WGP_TXID_LEN);
+	queue_sealed(c, m, c->sess, &c->rx->src, &c->rx->local, c->rx->port,
+		     c->rx->len);
+}
+
+static void reply_error(struct ctx *c, uint8_t code, uint64_t last)
+{
+	struct wgp_msg m = { .type = WGP_ERROR };
+
+	m.u.error.code = code;
+	m.u.error.server_time = c->now_ns;
+	m.u.error.last_counter = last;
+	c->srv->st.errors++;
+	log_debug("%s from %s: error: %s", wgp_type_name(c->req->type),
+		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
+		  wgp_error_name(code));
+	reply(c, &m);
+}
+
+/* Per-registrant NOTIFY budget: one registration (or a spoofed flood of
+ * them) cannot make the server spray its peers. */
+static bool notify_allowed(struct reg_entry *e, uint64_t now)
+{
+	uint64_t add = (now - e->notify_ms) * NOTIFY_PER_S / 1000;
+
+	if (add) {
+		e->notify_tokens = (uint16_t)(e->notify_tokens + add > NOTIFY_BURST ?
+				   NOTIFY_BURST : e->notify_tokens + add);
+		e->notify_ms = now;
+	}
+	if (!e->notify_tokens)
+		return false;
+	e->notify_tokens--;
+	return true;
+}
+
+/* Tell peer (at its registered endpoint, from the address it reached)
+ * that who wants to talk now. */
+static void notify(struct ctx *c, struct reg_entry *who, struct reg_entry *peer)
+{
+	struct wgp_msg m = { .type = WGP_NOTIFY };
+
+	if (!notify_allowed(who, c->now))
+		return;
+	wgp_txid_new(m.txid);
+	memcpy(m.u.notify.peer, who->key, WGP_KEY_LEN);
+	m.u.notify.peer_flags = who->flags;
+	m.u.notify.ttl = c->srv->cfg.ttl;
+	m.u.notify.ep = who->ep;
+	c->srv->st.notifies++;
+	queue_sealed(c, &m, &peer->sess, &peer->ep, &peer->local, PORT_MAIN,
+		     WGP_MAX_MSG_LEN);
+}
+
+/* Counter rule: strictly above the last one for a known key; within the
+ * clock window for a key the server holds nothing for. */
+static bool counter_ok(struct ctx *c, const struct reg_entry *e,
+		       uint64_t counter)
+{
+	if (e && counter <= e->counter) {
+		reply_error(c, WGP_ERR_COUNTER, e->counter);
+		return false;
+	}
+	if (!e && !wgp_in_window(counter, c->now_ns)) {
+		reply_error(c, WGP_ERR_CLOCK, 0);
+		return false;
+	}
+	return true;
+}
+
+static void refresh(struct ctx *c, struct reg_entry *e, uint64_t counter,
+		    uint8_t flags)
+{
+	e->counter = counter;
+	e->ep = c->rx->src;
+	e->local = c->rx->local;
+	e->flags = flags;
+	e->expires = c->now + ttl_ms(c->srv);
+}
+
+static void handle_register(struct ctx *c, struct reg_entry *e)
+{
+	const struct wgp_register *rq = &c->req->u.reg;
+	struct registry *reg = &c->srv->reg;
+	struct wgp_msg m = { .type = WGP_REGISTER_REPLY };
+	struct wgp_register_reply *rr = &m.u.reg_reply;
+	bool is_new = !e, changed;
+	struct reg_entry *peer;
+	unsigned int i;
+
+	if (!counter_ok(c, e, rq->counter))
+		return;
+	if (is_new) {
+		e = registry_insert(reg, c->req->key, c->now, ttl_ms(c->srv));
+		if (!e) {
+			log_debug("registry full: refusing a new key");
+			reply_error(c, WGP_ERR_FULL, 0);
+			return;
+		}
+		e->sess = *c->sess;
+		e->notify_tokens = NOTIFY_BURST;
+		e->notify_ms = c->now;
+	}
+	if (registry_set_consent(reg, e, rq->consent, rq->n_consent) < 0) {
+		if (is_new)
+			registry_remove(reg, e);
+		reply_error(c, WGP_ERR_FULL, 0);
+		return;
+	}
+	changed = is_new || e->flags != rq->flags ||
+		  !wgp_endpoint_equal(&e->ep, &c->rx->src);
+	refresh(c, e, rq->counter, rq->flags);
+	c->srv->st.registers++;
+
+	rr->ttl = c->srv->cfg.ttl;
+	rr->self = c->rx->src;
+	for (i = 0; i < rq->n_consent; i++) {
+		peer = registry_find_digest(reg, rq->consent[i], c->now);
+		if (!peer || !registry_mutual(reg, e, peer))
+			continue;
+		rr->available |= 1ULL << i;
+		/* Records only while the reply stays within the request's
+		 * size; the client LOOKUPs the rest (WGP_RF_MORE). */
+		if (WGP_SRV_PREFIX_LEN + WGP_REGISTER_REPLY_FIXED +
+		    (rr->n_peers + 1U) * WGP_PEER_REC_LEN + WGP_TAG_LEN <=
+		    c->rx->len) {
+			rr->peers[rr->n_peers].index = (uint8_t)i;
+			rr->peers[rr->n_peers].flags = peer->flags;
+			rr->peers[rr->n_peers].ep = peer->ep;
+			rr->n_peers++;
+		} else {
+			rr->flags |= WGP_RF_MORE;
+		}
+		if (changed)
+			notify(c, e, peer);
+	}
+	if (log_enabled(LOGL_DEBUG)) {
+		char k[WGP_KEY_B64_SIZE], ep[WGP_ENDPOINT_STRLEN];
+
+		wgp_key_to_base64(k, e->key);
+		log_debug("REGISTER %s at %s%s: %u consent, %u available",
+			  k, wgp_endpoint_format(&e->ep, ep),
+			  is_new ? " (new)" : changed ? " (moved)" : "",
+			  rq->n_consent,
+			  (unsigned int)__builtin_popcountll(rr->available));
+	}
+	reply(c, &m);
+}
+
+static void handle_lookup(struct ctx *c, struct reg_entry *e)
+{
+	const struct wgp_lookup *rq = &c->req->u.lookup;
+	struct wgp_msg m = { .type = WGP_LOOKUP_REPLY };
+	struct wgp_lookup_reply *lr = &m.u.lookup_reply;
+	struct reg_entry *peer;
+
+	if (!e) {
+		reply_error(c, WGP_ERR_NOT_REGISTERED, 0);
+		return;
+	}
+	if (!counter_ok(c, e, rq->counter))
+		return;
+	/* A LOOKUP is authenticated and leaves from WireGuard's port like
+	 * a REGISTER: it refreshes the registration and the mapping. */
+	refresh(c, e, rq->counter, rq->flags);
+	c->srv->st.lookups++;
+
+	lr->ttl = c->srv->cfg.ttl;
+	lr->self = c->rx->src;
+	peer = registry_find(&c->srv->reg, rq->target, c->now);
+	if (peer && registry_mutual(&c->srv->reg, e, peer)) {
+		lr->status = WGP_LOOKUP_OK;
+		lr->peer_flags = peer->flags;
+		lr->peer = peer->ep;
+		notify(c, e, peer);
+	} else {
+		lr->status = WGP_LOOKUP_UNAVAILABLE;
+	}
+	log_debug("LOOKUP from %s: %s",
+		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
+		  lr->status == WGP_LOOKUP_OK ? "found" : "unavailable");
+	reply(c, &m);
+}
+
+static void handle_probe(struct ctx *c)
+{
+	struct wgp_msg m = { .type = WGP_PROBE_REPLY };
+
+	if (!wgp_in_window(c->req->u.probe.timestamp, c->now_ns)) {
+		reply_error(c, WGP_ERR_CLOCK, 0);
+		return;
+	}
+	c->srv->st.probes++;
+	m.u.probe_reply.self = c->rx->src;
+	m.u.probe_reply.local_port = c->srv->cfg.port[c->rx->port];
+	reply(c, &m);
+}
+
+static void handle_legacy(struct server *srv, const struct rx_info *rx,
+			  uint64_t now, struct outq *q)
+{
+	uint8_t out[WGP_LEGACY_REPLY_LEN];
+	struct out_msg *o;
+	int len;
+
+	len = legacy_handle(&srv->legacy, rx->pkt, &rx->src, now,
+			    (uint64_t)srv->cfg.ttl * 1000, out);
+	if (len < 0)
+		return;
+	srv->st.legacy++;
+	o = outq_reserve(q);
+	memcpy(o->buf, out, (size_t)len);
+	o->len = (size_t)len;
+	o->dst = rx->src;
+	o->src = rx->local;
+	o->port = rx->port;
+}
+
+void server_handle(struct server *srv, const struct rx_info *rx,
+		   uint64_t now, uint64_t now_ns, struct outq *q)
+{
+	struct wgp_session tmp, *sess;
+	struct reg_entry *e;
+	struct wgp_msg req;
+	struct ctx c;
+
+	srv->st.rx++;
+	if (rx->len == WGP_LEGACY_REQUEST_LEN && rx->port == PORT_MAIN &&
+	    srv->cfg.legacy) {
+		if (!ratelimit_allow(&srv->rl, &rx->src, now))
+			srv->st.ratelimited++;
+		else
+			handle_legacy(srv, rx, now, q);
+		return;
+	}
+	if (wgp_parse_header(&req, rx->pkt, rx->len) < 0 ||
+	    !wgp_type_is_request(req.type) ||
+	    (rx->port == PORT_PROBE && req.type != WGP_PROBE)) {
+		srv->st.bad++;
+		return;
+	}
+	if (!ratelimit_allow(&srv->rl, &rx->src, now)) {
+		srv->st.ratelimited++;
+		return;
+	}
+	e = registry_find(&srv->reg, req.key, now);
+	if (e) {
+		sess = &e->sess;
+	} else {
+		if (!token_bucket_take(&srv->dh, now)) {
+			srv->st.dh_dropped++;
+			return;
+		}
+		srv->st.dh++;
+		if (wgp_session_server(&tmp, srv->priv, srv->pub, req.key) < 0) {
+			srv->st.forged++;
+			return;
+		}
+		sess = &tmp;
+	}
+	if (wgp_open(&req, rx->pkt, rx->len, sess) < 0) {
+		srv->st.forged++;
+		log_debug("%s from %s: authentication failed",
+			  wgp_type_name(req.type),
+			  wgp_endpoint_format(&rx->src,
+					      (char[WGP_ENDPOINT_STRLEN]){0}));
+		goto out;
+	}
+	c = (struct ctx){ srv, rx, &req, sess, q, now, now_ns };
+	switch (req.type) {
+	case WGP_REGISTER:
+		handle_register(&c, e);
+		break;
+	case WGP_LOOKUP:
+		handle_lookup(&c, e);
+		break;
+	case WGP_PROBE:
+		handle_probe(&c);
+		break;
+	}
+out:
+	if (sess == &tmp)
+		sodium_memzero(&tmp, sizeof(tmp));
+}

@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpunchd — event loop (see loop.h).
+ *
+ * On a wildcard address, replies leave from the address the request
+ * arrived on (IP_PKTINFO / IPV6_PKTINFO): on a multi-homed host the
+ * client's filter expects the server address it sent to, and NOTIFYs
+ * likewise reuse the address each peer registered through. Bound to one
+ * address, the kernel already does that, and the per-datagram control
+ * messages (and the source check they cost) are skipped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+
+#include "log.h"
+#include "loop.h"
+
+#define CTL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
+
+struct loop_rx {
+	struct mmsghdr msg[LOOP_BATCH];
+	struct iovec iov[LOOP_BATCH];
+	struct sockaddr_in6 from[LOOP_BATCH];	/* large enough for v4 too */
+	union {
+		char buf[CTL_LEN];
+		struct cmsghdr align;
+	} ctl[LOOP_BATCH];
+	uint8_t buf[LOOP_BATCH][LOOP_RXBUF];
+};
+
+struct loop_tx {
+	struct mmsghdr msg[LOOP_BATCH];
+	struct iovec iov[LOOP_BATCH];
+	struct sockaddr_storage to[LOOP_BATCH];
+	union {
+		char buf[CTL_LEN];
+		struct cmsghdr align;
+	} ctl[LOOP_BATCH];
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- sockets ------------------------------------------------------- */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss,
+			socklen_t *len)
+{
+	struct sockaddr_in6 *sin6 = (void *)ss;
+	struct sockaddr_in *sin = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!listen)
+		listen = "::";
+	if (inet_pton(AF_INET6, listen, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	if (inet_pton(AF_INET, listen, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		*len = sizeof(*sin);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+static bool is_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(
+			&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+	       htonl(INADDR_ANY);
+}
+
+static int open_socket(struct sockaddr_storage *ss, socklen_t len,
+		       uint16_t *port)
+{
+	bool pktinfo = is_wildcard(ss);
+	int fd, one = 1, zero = 0, size = 4 << 20, ret;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+
+	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	if (ss->ss_family == AF_INET6) {
+		/* One socket for both families; IPv4 sources show up as
+		 * ::ffff:a.b.c.d and are reported as IPv4. */
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			       sizeof(zero)) < 0 ||
+		    (pktinfo && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO,
+					   &one, sizeof(one)) < 0))
+			goto err;
+	} else if (pktinfo && setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one,
+					 sizeof(one)) < 0) {
+		goto err;
+	}
+	/* Bigger buffers absorb bursts. Past rmem_max/wmem_max only with
+	 * CAP_NET_ADMIN (the FORCE variants); otherwise capped, fine. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	set_port(ss, *port);
+	if (bind(fd, (struct sockaddr *)ss, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
+		goto err;
+	*port = ntohs(bound.ss_family == AF_INET6 ?
+		      ((struct sockaddr_in6 *)&bound)->sin6_port :
+		      ((struct sockaddr_in *)&bound)->sin_port);
+	return fd;
+err:
+	ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int open_sockets(struct loop *l, const char *listen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int i, ret;
+
+	ret = parse_listen(listen, &ss, &len);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < PORT_COUNT; i++) {
+		l->port[i] = l->srv->cfg.port[i];
+		ret = open_socket(&ss, len, &l->port[i]);
+		/* "::" on a host without IPv6: fall back to IPv4. */
+		if (ret == -EAFNOSUPPORT && !listen && i == 0) {
+			parse_listen("0.0.0.0", &ss, &len);
+			ret = open_socket(&ss, len, &l->port[i]);
+		}
+		if (ret < 0)
+			return ret;
+		l->fd[i] = ret;
+		l->srv->cfg.port[i] = l->port[i];
+	}
+	l->family = ss.ss_family;
+	l->pktinfo = is_wildcard(&ss);
+	return 0;
+}
+
+/* ---- receive ------------------------------------------------------- */
+
+static void local_address(struct msghdr *mh, struct wgp_endpoint *local)
+{
+	struct cmsghdr *cm;
+
+	memset(local, 0, sizeof(*local));
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IPV6 &&
+		    cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			sin6.sin6_addr = pi.ipi6_addr;
+			wgp_endpoint_from_sockaddr(local, (void *)&sin6,
+						   sizeof(sin6));
+		} else if (cm->cmsg_level == IPPROTO_IP &&
+			   cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			struct sockaddr_in sin = { .sin_family = AF_INET };
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			sin.sin_addr = pi.ipi_addr;
+			wgp_endpoint_from_sockaddr(local, (void *)&sin,
+						   sizeof(sin));
+		}
+	}
+	local->port = 0;
+}
+
+static void rx_prepare(struct loop_rx *rx)
+{
+	unsigned int i;
+
+	for (i = 0; i < LOOP_BATCH; i++) {
+		struct msghdr *mh = &rx->msg[i].msg_hdr;
+
+		rx->iov[i].iov_base = rx->buf[i];
+		rx->iov[i].iov_len = LOOP_RXBUF;
+		mh->msg_name = &rx->from[i];
+		mh->msg_namelen = sizeof(rx->from[i]);
+		mh->msg_iov = &rx->iov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_control = rx->ctl[i].buf;
+		mh->msg_controllen = CTL_LEN;
+		mh->msg_flags = 0;
+	}
+}
+
+static void flush(struct outq *q, void *ctx);
+
+/* Drain up to a few batches from one socket; level-triggered epoll
+ * brings us back for the rest, so both ports get their turn. */
+static int receive(struct loop *l, enum server_port port)
+{
+	struct loop_rx *rx = l->rx;
+	struct rx_info info;
+	uint64_t now, now_ns;
+	int n, i, round;
+
+	for (round = 0; round < 8; round++) {
+		rx_prepare(rx);
+		n = recvmmsg(l->fd[port], rx->msg, LOOP_BATCH, MSG_DONTWAIT,
+			     NULL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			/* e.g. ECONNREFUSED from an ICMP error: not fatal */
+			log_debug("recvmmsg: %s", strerror(errno));
+			break;
+		}
+		now = mono_ms();
+		now_ns = wgp_now_ns();
+		for (i = 0; i < n; i++) {
+			struct msghdr *mh = &rx->msg[i].msg_hdr;
+
+			if (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+				l->srv->st.bad++;
+				continue;
+			}
+			if (wgp_endpoint_from_sockaddr(&info.src,
+					mh->msg_name, mh->msg_namelen) < 0)
+				continue;
+			local_address(mh, &info.local);
+			info.pkt = rx->buf[i];
+			info.len = rx->msg[i].msg_len;
+			info.port = port;
+			server_handle(l->srv, &info, now, now_ns, &l->q);
+		}
+		flush(&l->q, l);
+		if (n < LOOP_BATCH)
+			break;
+	}
+	return 0;
+}
+
+/* ---- send ---------------------------------------------------------- */
+
+static socklen_t tx_address(const struct loop *l, const struct wgp_endpoint *ep,
+			    struct sockaddr_storage *ss)
+{
+	struct wgp_endpoint mapped;
+
+	if (l->family == AF_INET6 && ep->family == AF_INET) {
+		/* ::ffff:a.b.c.d through the dual-stack socket. */
+		memset(&mapped, 0, sizeof(mapped));
+		mapped.family = AF_INET6;
+		mapped.port = ep->port;
+		mapped.addr[10] = mapped.addr[11] = 0xff;
+		memcpy(mapped.addr + 12, ep->addr, 4);
+		ep = &mapped;
+	} else if (l->family == AF_INET && ep->family != AF_INET) {
+		return 0;
+	}
+	return wgp_endpoint_to_sockaddr(ep, ss);
+}
+
+static size_t tx_control(const struct loop *l, const struct wgp_endpoint *src,
+			 char *buf)
+{
+	struct cmsghdr *cm = (struct cmsghdr *)buf;
+
+	if (!src->family || !l->pktinfo)
+		return 0;
+	if (l->family == AF_INET6) {
+		struct in6_pktinfo pi = { 0 };
+
+		if (src->family == AF_INET) {
+			pi.ipi6_addr.s6_addr[10] = 0xff;
+			pi.ipi6_addr.s6_addr[11] = 0xff;
+			memcpy(pi.ipi6_addr.s6_addr + 12, src->addr, 4);
+		} else {
+			memcpy(pi.ipi6_addr.s6_addr, src->addr, 16);
+		}
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	if (src->family != AF_INET)
+		return 0;
+	{
+		struct in_pktinfo pi = { 0 };
+
+		memcpy(&pi.ipi_spec_dst, src->addr, 4);
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+}
+
+/* Send msgs[0..n) (all for one port); drop what the kernel refuses. */
+static void send_run(struct loop *l, enum server_port port,
+		     struct out_msg **msgs, unsigned int n)
+{
+	struct loop_tx *tx = l->tx;
+	unsigned int i, k = 0, done;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct msghdr *mh = &tx->msg[k].msg_hdr;
+		socklen_t alen = tx_address(l, &msgs[i]->dst, &tx->to[k]);
+
+		if (!alen) {
+			l->srv->st.tx_dropped++;
+			continue;
+		}
+		memset(mh, 0, sizeof(*mh));
+		tx->iov[k].iov_base = msgs[i]->buf;
+		tx->iov[k].iov_len = msgs[i]->len;
+		mh->msg_name = &tx->to[k];
+		mh->msg_namelen = alen;
+		mh->msg_iov = &tx->iov[k];
+		mh->msg_iovlen = 1;
+		mh->msg_controllen = tx_control(l, &msgs[i]->src,
+						tx->ctl[k].buf);
+		mh->msg_control = mh->msg_controllen ? tx->ctl[k].buf : NULL;
+		k++;
+	}
+	for (done = 0; done < k;) {
+		ret = sendmmsg(l->fd[port], tx->msg + done, k - done,
+			       MSG_DONTWAIT);
+		if (ret > 0) {
+			done += (unsigned int)ret;
+			continue;
+		}
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+			l->srv->st.tx_dropped += k - done;
+			return;
+		}
+		/* This one datagram is refused (unreachable, bad source
+		 * address...): skip it, keep the rest. */
+		log_debug("sendmmsg: %s", strerror(errno));
+		l->srv->st.tx_dropped++;
+		done++;
+	}
+}
+
+static void flush(struct outq *q, void *ctx)
+{
+	struct loop *l = ctx;
+	struct out_msg *run[LOOP_BATCH];
+	unsigned int i, n = 0;
+	enum server_port port = PORT_MAIN;
+
+	for (i = 0; i < q->n; i++) {
+		if (n && (q->msgs[i].port != port || n == LOOP_BATCH)) {
+			send_run(l, port, run, n);
+			n = 0;
+		}
+		port = q->msgs[i].port;
+		run[n++] = &q->msgs[i];
+	}
+	if (n)
+		send_run(l, port, run, n);
+	q->n = 0;
+}
+
+/* ---- setup and run -------------------------------------------------- */
+
+static int epoll_add(int epfd, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+enum { TAG_MAIN = PORT_MAIN, TAG_PROBE = PORT_PROBE, TAG_TIMER, TAG_STOP };
+
+int loop_init(struct loop *l, struct server *srv, const char *listen)
+{
+	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	l->srv = srv;
+	l->fd[PORT_MAIN] = l->fd[PORT_PROBE] = -1;
+	l->epfd = l->timerfd = -1;
+	l->rx = calloc(1, sizeof(*l->rx));
+	l->tx = calloc(1, sizeof(*l->tx));
+	l->q.msgs = calloc(LOOP_OUTQ, sizeof(*l->q.msgs));
+	if (!l->rx || !l->tx || !l->q.msgs) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	l->q.cap = LOOP_OUTQ;
+	l->q.flush = flush;
+	l->q.ctx = l;
+	ret = open_sockets(l, listen);
+	if (ret < 0)
+		goto err;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->timerfd = timerfd_create(CLOCK_MONOTONIC,
+				    TFD_NONBLOCK | TFD_CLOEXEC);
+	if (l->epfd < 0 || l->timerfd < 0 ||
+	    timerfd_settime(l->timerfd, 0, &its, NULL) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	if ((ret = epoll_add(l->epfd, l->fd[PORT_MAIN], TAG_MAIN)) < 0 ||
+	    (ret = epoll_add(l->epfd, l->fd[PORT_PROBE], TAG_PROBE)) < 0 ||
+	    (ret = epoll_add(l->epfd, l->timerfd, TAG_TIMER)) < 0)
+		goto err;
+	return 0;
+err:
+	loop_free(l);
+	return ret;
+}
+
+static void log_stats(const struct server *srv)
+{
+	const struct server_stats *s = &srv->st;
+
+	log_info("stats: %u registered, rx %llu, bad %llu, rate-limited %llu, "
+		 "forged %llu, dh %llu (dropped %llu), register %llu, "
+		 "lookup %llu, probe %llu, notify %llu, error %llu, "
+		 "legacy %llu, tx dropped %llu",
+		 srv->reg.live, (unsigned long long)s->rx,
+		 (unsigned long long)s->bad, (unsigned long long)s->ratelimited,
+		 (unsigned long long)s->forged, (unsigned long long)s->dh,
+		 (unsigned long long)s->dh_dropped,
+		 (unsigned long long)s->registers,
+		 (unsigned long long)s->lookups, (unsigned long long)s->probes,
+		 (unsigned long long)s->notifies, (unsigned long long)s->errors,
+		 (unsigned long long)s->legacy,
+		 (unsigned long long)s->tx_dropped);
+}
+
+int loop_run(struct loop *l, int stop_fd)
+{
+	struct epoll_event ev[8];
+	unsigned int ticks = 0;
+	uint64_t expirations;
+	int n, i, ret;
+
+	ret = epoll_add(l->epfd, stop_fd, TAG_STOP);
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		n = epoll_wait(l->epfd, ev, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			switch (ev[i].data.u64) {
+			case TAG_MAIN:
+			case TAG_PROBE:
+				receive(l, (enum server_port)ev[i].data.u64);
+				break;
+			case TAG_TIMER:
+				if (read(l->timerfd, &expirations,
+					 sizeof(expirations)) < 0)
+					break;
+				server_tick(l->srv, mono_ms());
+				if (++ticks % 300 == 0)
+					log_stats(l->srv);
+				break;
+			case TAG_STOP:
+				ret = 0;
+				goto out;
+			}
+		}
+	}
+out:
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, stop_fd, NULL);
+	log_stats(l->srv);
+	return ret;
+}
+
+void loop_free(struct loop *l)
+{
+	int i;
+
+	for (i = 0; i < PORT_COUNT; i++)
+		if (l->fd[i] >= 0)
+			close(l->fd[i]);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->timerfd >= 0)
+		close(l->timerfd);
+	free(l->rx);
+	free(l->tx);
+	free(l->q.msgs);
+	memset(l, 0, sizeof(*l));
+	l->fd[PORT_MAIN] = l->fd[PORT_PROBE] = l->epfd = l->timerfd = -1;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgpunchd — the event loop: two UDP sockets (rendezvous and probe
+ * port), each IPv4+IPv6 on one AF_INET6 socket unless an IPv4 address is
+ * given; epoll; batched recvmmsg/sendmmsg; a 1 s timer for expiry.
+ * Non-blocking throughout: a full send buffer drops replies (UDP), it
+ * never stalls the loop.
+ */
+#ifndef WGPUNCHD_LOOP_H
+#define WGPUNCHD_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "server.h"
+
+#define LOOP_BATCH	64
+#define LOOP_RXBUF	2048	/* > WGP_MAX_MSG_LEN: oversize is visible */
+#define LOOP_OUTQ	256
+
+struct loop_rx;
+struct loop_tx;
+
+struct loop {
+	struct server *srv;
+	int fd[PORT_COUNT];
+	int family;		/* of the sockets */
+	bool pktinfo;		/* wildcard address: choose reply sources */
+	int epfd, timerfd;
+	uint16_t port[PORT_COUNT];	/* bound (port 0 resolved) */
+	struct loop_rx *rx;
+	struct loop_tx *tx;
+	struct outq q;
+};
+
+/*
+ * Open and bind both sockets on listen ("::" when NULL; an IPv4 literal
+ * gives IPv4-only sockets) with the ports in srv->cfg (0: any). 0 or a
+ * negative errno (the loop is then freed).
+ */
+int loop_init(struct loop *l, struct server *srv, const char *listen);
+
+/* Run until stop_fd becomes readable (a signalfd or eventfd; it is not
+ * read). 0, or a negative errno on a fatal error. */
+int loop_run(struct loop *l, int stop_fd);
+
+void loop_free(struct loop *l);
+
+#endif

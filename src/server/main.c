@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpunchd — rendezvous server for WireGuard UDP hole punching.
+ * Reads its options and key, opens the sockets, and runs the loop until
+ * SIGTERM or SIGINT (taken through a signalfd, so the loop never runs
+ * handlers at odd moments).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "loop.h"
+#include "options.h"
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	/* A client that vanishes must not kill us with SIGPIPE (UDP never
+	 * raises it, but logging to a closed pipe could). */
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int run(struct options *opts)
+{
+	char pub[WGP_KEY_B64_SIZE];
+	uint8_t priv[WGP_KEY_LEN];
+	struct server srv;
+	struct loop loop;
+	int ret, sfd;
+
+	ret = wgp_key_read_file(priv, opts->key_file);
+	if (ret < 0) {
+		log_error("%s: %s", opts->key_file,
+			  ret == -EINVAL ? "not a WireGuard private key "
+			  "(44 base64 characters, as wg genkey writes)" :
+			  strerror(-ret));
+		return 1;
+	}
+	ret = server_init(&srv, &opts->cfg, priv, mono_ms());
+	sodium_memzero(priv, sizeof(priv));
+	if (ret < 0) {
+		log_error("cannot set up the server (capacity %zu): %s",
+			  opts->cfg.capacity, strerror(-ret));
+		return 1;
+	}
+	ret = loop_init(&loop, &srv, opts->listen);
+	if (ret < 0) {
+		log_error("cannot listen on %s port %u/%u: %s",
+			  opts->listen ? opts->listen : "::",
+			  opts->cfg.port[PORT_MAIN], opts->cfg.port[PORT_PROBE],
+			  strerror(-ret));
+		server_free(&srv);
+		return 1;
+	}
+	sfd = stop_signals();
+	if (sfd < 0) {
+		log_error("signalfd: %s", strerror(-sfd));
+		loop_free(&loop);
+		server_free(&srv);
+		return 1;
+	}
+	wgp_key_to_base64(pub, srv.pub);
+	log_info("public key %s", pub);
+	log_info("listening on %s port %u, probe port %u, capacity %zu, "
+		 "ttl %u s%s", opts->listen ? opts->listen : "::",
+		 loop.port[PORT_MAIN], loop.port[PORT_PROBE],
+		 opts->cfg.capacity, opts->cfg.ttl,
+		 opts->cfg.legacy ? ", legacy protocol ON (insecure)" : "");
+	ret = loop_run(&loop, sfd);
+	if (ret < 0)
+		log_error("event loop: %s", strerror(-ret));
+	else
+		log_info("stopping");
+	close(sfd);
+	loop_free(&loop);
+	server_free(&srv);
+	return ret < 0 ? 1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct options opts;
+
+	switch (options_parse(&opts, argc, argv)) {
+	case OPTIONS_EXIT_OK:
+		return 0;
+	case OPTIONS_EXIT_USAGE:
+		return 2;
+	}
+	wgpunchd_log_level = (enum log_level)opts.log_level;
+	if (sodium_init() < 0) {
+		log_error("libsodium failed to initialise");
+		return 1;
+	}
+	return run(&opts);
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpunchd — command line parsing. Numbers are checked for range and
+ * trailing garbage; nothing is silently clamped.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "options.h"
+
+#ifndef WGPUNCH_VERSION
+#define WGPUNCH_VERSION "unknown"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: wgpunchd --private-key FILE [OPTION]...\n"
+"Rendezvous server for UDP hole punching between WireGuard peers.\n"
+"\n"
+"  -k, --private-key FILE  server key in WireGuard form (wg genkey)\n"
+"  -l, --listen ADDR       address to bind (default :: = IPv6 and IPv4)\n"
+"  -p, --port N            rendezvous port (default %u)\n"
+"  -P, --probe-port N      NAT mapping probe port (default: port + 1)\n"
+"  -c, --capacity N        registrations held at most (default %u)\n"
+"  -t, --ttl S             registration lifetime in seconds (default %u)\n"
+"  -r, --rate N            datagrams per second per source, 0: off (default %u)\n"
+"  -b, --burst N           burst per source (default %u)\n"
+"      --dh-rate N         key agreements per second for unknown keys,\n"
+"                          all sources together, 0: off (default %u)\n"
+"      --legacy            also answer contrib nat-punch clients (INSECURE)\n"
+"      --legacy-capacity N entries of the legacy table (default %u)\n"
+"  -v, --log-level L       error, warn, info or debug (default info)\n"
+"  -h, --help              this text\n"
+"  -V, --version           the version\n",
+		WGP_PORT, SERVER_DEFAULT_CAPACITY, SERVER_DEFAULT_TTL,
+		SERVER_DEFAULT_RATE, SERVER_DEFAULT_BURST,
+		SERVER_DEFAULT_DH_RATE, SERVER_DEFAULT_LEGACY_CAPACITY);
+}
+
+static int number(const char *name, const char *s, uint64_t min,
+		  uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (*s == '-' || *s == '+' || *s == ' ')
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	fprintf(stderr, "wgpunchd: %s: expected a number from %" PRIu64
+		" to %" PRIu64 ", got '%s'\n", name, min, max, s);
+	return -1;
+}
+
+enum { OPT_DH_RATE = 256, OPT_LEGACY, OPT_LEGACY_CAPACITY };
+
+static const struct option long_options[] = {
+	{ "private-key", required_argument, NULL, 'k' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "probe-port", required_argument, NULL, 'P' },
+	{ "capacity", required_argument, NULL, 'c' },
+	{ "ttl", required_argument, NULL, 't' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "burst", required_argument, NULL, 'b' },
+	{ "dh-rate", required_argument, NULL, OPT_DH_RATE },
+	{ "legacy", no_argument, NULL, OPT_LEGACY },
+	{ "legacy-capacity", required_argument, NULL, OPT_LEGACY_CAPACITY },
+	{ "log-level", required_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 }
+};
+
+int options_parse(struct options *opts, int argc, char *argv[])
+{
+	bool probe_set = false;
+	uint64_t v;
+	int c;
+
+	memset(opts, 0, sizeof(*opts));
+	server_config_defaults(&opts->cfg);
+	opts->log_level = LOGL_INFO;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "k:l:p:P:c:t:r:b:v:hV",
+				long_options, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			opts->key_file = optarg;
+			break;
+		case 'l':
+			opts->listen = optarg;
+			break;
+		case 'p':
+			if (number("--port", optarg, 0, 65535, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.port[PORT_MAIN] = (uint16_t)v;
+			break;
+		case 'P':
+			if (number("--probe-port", optarg, 0, 65535, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.port[PORT_PROBE] = (uint16_t)v;
+			probe_set = true;
+			break;
+		case 'c':
+			if (number("--capacity", optarg, 1, 100000000, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.capacity = v;
+			break;
+		case 't':
+			if (number("--ttl", optarg, 1, 86400, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.ttl = (uint32_t)v;
+			break;
+		case 'r':
+			if (number("--rate", optarg, 0, 1000000, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.rate = (uint32_t)v;
+			break;
+		case 'b':
+			if (number("--burst", optarg, 1, 1000000, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.burst = (uint32_t)v;
+			break;
+		case OPT_DH_RATE:
+			if (number("--dh-rate", optarg, 0, 10000000, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.dh_rate = (uint32_t)v;
+			break;
+		case OPT_LEGACY:
+			opts->cfg.legacy = true;
+			break;
+		case OPT_LEGACY_CAPACITY:
+			if (number("--legacy-capacity", optarg, 1, 10000000, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.legacy_capacity = v;
+			break;
+		case 'v':
+			opts->log_level = wgpunchd_log_parse_level(optarg);
+			if (opts->log_level < 0) {
+				fprintf(stderr, "wgpunchd: --log-level: "
+					"error, warn, info or debug\n");
+				return OPTIONS_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return OPTIONS_EXIT_OK;
+		case 'V':
+			printf("wgpunchd %s (protocol %d)\n", WGPUNCH_VERSION,
+			       WGP_VERSION);
+			return OPTIONS_EXIT_OK;
+		default:
+			usage(stderr);
+			return OPTIONS_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "wgpunchd: unexpected argument '%s'\n",
+			argv[optind]);
+		return OPTIONS_EXIT_USAGE;
+	}
+	if (!opts->key_file) {
+		fprintf(stderr, "wgpunchd: --private-key FILE is required "
+			"(create one with: wg genkey > FILE)\n");
+		return OPTIONS_EXIT_USAGE;
+	}
+	if (!probe_set)
+		opts->cfg.port[PORT_PROBE] = opts->cfg.port[PORT_MAIN] ?
+			(uint16_t)(opts->cfg.port[PORT_MAIN] + 1) : 0;
+	if (opts->cfg.port[PORT_MAIN] &&
+	    opts->cfg.port[PORT_MAIN] == opts->cfg.port[PORT_PROBE]) {
+		fprintf(stderr, "wgpunchd: --probe-port must differ from "
+			"--port\n");
+		return OPTIONS_EXIT_USAGE;
+	}
+	return OPTIONS_RUN;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgpunchd — command line.
+ */
+#ifndef WGPUNCHD_OPTIONS_H
+#define WGPUNCHD_OPTIONS_H
+
+#include "server.h"
+
+struct options {
+	struct server_config cfg;
+	const char *listen;	/* NULL: "::" (both families) */
+	const char *key_file;
+	int log_level;
+};
+
+enum { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };
+
+/* Fill opts from argv. OPTIONS_RUN, or OPTIONS_EXIT_* after printing
+ * help/version (stdout) or the problem (stderr). */
+int options_parse(struct options *opts, int argc, char *argv[]);
+
+#endif

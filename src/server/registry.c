@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpunchd — registry (see registry.h). Free entry slots and free chunks
+ * form singly linked lists through their own link fields; fresh slots
+ * are handed out by a bump index first, so pages of the big arrays are
+ * touched only once used.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "registry.h"
+
+struct find_ctx {
+	const struct registry *r;
+	const uint8_t *bytes;
+};
+
+static bool match_key(uint32_t slot, const void *ctx)
+{
+	const struct find_ctx *c = ctx;
+
+	return !memcmp(c->r->entries[slot].key, c->bytes, WGP_KEY_LEN);
+}
+
+static bool match_digest(uint32_t slot, const void *ctx)
+{
+	const struct find_ctx *c = ctx;
+
+	return !memcmp(c->r->entries[slot].digest, c->bytes, WGP_CONSENT_LEN);
+}
+
+static uint64_t siphash(const uint8_t *in, size_t len, const uint8_t *key)
+{
+	uint8_t out[crypto_shorthash_BYTES];
+	uint64_t h;
+
+	crypto_shorthash(out, in, len, key);
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
+
+int registry_init(struct registry *r, size_t capacity, size_t consent_chunks)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	if (!capacity || capacity >= (1U << 30))
+		return -EINVAL;
+	if (!consent_chunks)
+		consent_chunks = capacity;
+	if (consent_chunks >= (1U << 30))
+		return -EINVAL;
+	r->capacity = (uint32_t)capacity;
+	r->n_chunks = (uint32_t)consent_chunks;
+	r->free_head = r->chunk_free = REG_NONE;
+	randombytes_buf(r->key_hash_key, sizeof(r->key_hash_key));
+	randombytes_buf(r->fp_key, sizeof(r->fp_key));
+	r->entries = calloc(capacity, sizeof(*r->entries));
+	r->chunks = calloc(consent_chunks, sizeof(*r->chunks));
+	if (!r->entries || !r->chunks) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = hindex_init(&r->by_key, capacity);
+	if (ret < 0)
+		goto err;
+	ret = hindex_init(&r->by_digest, capacity);
+	if (ret < 0)
+		goto err;
+	return 0;
+err:
+	registry_free(r);
+	return ret;
+}
+
+void registry_free(struct registry *r)
+{
+	if (r->entries)
+		sodium_memzero(r->entries, (size_t)r->bump * sizeof(*r->entries));
+	free(r->entries);
+	free(r->chunks);
+	hindex_free(&r->by_key);
+	hindex_free(&r->by_digest);
+	memset(r, 0, sizeof(*r));
+}
+
+size_t registry_memory(const struct registry *r)
+{
+	return (size_t)r->capacity * sizeof(*r->entries) +
+	       (size_t)r->n_chunks * sizeof(*r->chunks) +
+	       hindex_memory(&r->by_key) + hindex_memory(&r->by_digest);
+}
+
+uint64_t registry_fp(const struct registry *r,
+		     const uint8_t digest[static WGP_CONSENT_LEN])
+{
+	return siphash(digest, WGP_CONSENT_LEN, r->fp_key);
+}
+
+/* ---- consent chunks ------------------------------------------------ */
+
+static uint32_t chunk_alloc(struct registry *r)
+{
+	uint32_t c;
+
+	if (r->chunk_free != REG_NONE) {
+		c = r->chunk_free;
+		r->chunk_free = r->chunks[c].next;
+	} else if (r->chunk_bump < r->n_chunks) {
+		c = r->chunk_bump++;
+	} else {
+		return REG_NONE;
+	}
+	r->chunks_used++;
+	r->chunks[c].next = REG_NONE;
+	r->chunks[c].used = 0;
+	return c;
+}
+
+static void chain_free(struct registry *r, uint32_t c)
+{
+	uint32_t next;
+
+	for (; c != REG_NONE; c = next) {
+		next = r->chunks[c].next;
+		r->chunks[c].next = r->chunk_free;
+		r->chunk_free = c;
+		r->chunks_used--;
+	}
+}
+
+static unsigned int chain_len(const struct registry *r, uint32_t c)
+{
+	unsigned int n = 0;
+
+	for (; c != REG_NONE; c = r->chunks[c].next)
+		n++;
+	return n;
+}
+
+int registry_set_consent(struct registry *r, struct reg_entry *e,
+			 const uint8_t (*digests)[WGP_CONSENT_LEN],
+			 unsigned int n)
+{
+	unsigned int need = (n + CONSENT_PER_CHUNK - 1) / CONSENT_PER_CHUNK;
+	unsigned int have = chain_len(r, e->consent), i;
+	uint32_t *link = &e->consent, c;
+
+	if (n > WGP_MAX_CONSENT)
+		return -EINVAL;
+	/* Grow first, so failure leaves the old list intact. */
+	if (need > have && r->n_chunks - r->chunks_used < need - have)
+		return -ENOSPC;
+	for (i = 0; i < need; i++) {
+		if (*link == REG_NONE)
+			*link = chunk_alloc(r);
+		c = *link;
+		r->chunks[c].used = 0;
+		link = &r->chunks[c].next;
+	}
+	chain_free(r, *link);
+	*link = REG_NONE;
+
+	c = e->consent;
+	for (i = 0; i < n; i++) {
+		struct consent_chunk *ch = &r->chunks[c];
+
+		ch->fp[ch->used++] = registry_fp(r, digests[i]);
+		if (ch->used == CONSENT_PER_CHUNK)
+			c = ch->next;
+	}
+	e->n_consent = (uint8_t)n;
+	return 0;
+}
+
+bool registry_names(const struct registry *r, const struct reg_entry *e,
+		    uint64_t fp)
+{
+	uint32_t c, i;
+
+	for (c = e->consent; c != REG_NONE; c = r->chunks[c].next)
+		for (i = 0; i < r->chunks[c].used; i++)
+			if (r->chunks[c].fp[i] == fp)
+				return true;
+	return false;
+}
+
+bool registry_mutual(const struct registry *r, const struct reg_entry *a,
+		     const struct reg_entry *b)
+{
+	return a != b && registry_names(r, a, b->self_fp) &&
+	       registry_names(r, b, a->self_fp);
+}
+
+/* ---- entries ------------------------------------------------------- */
+
+void registry_remove(struct registry *r, struct reg_entry *e)
+{
+	uint32_t slot = registry_slot(r, e);
+
+	hindex_remove(&r->by_key, e->key_hash, slot);
+	hindex_remove(&r->by_digest, e->self_fp, slot);
+	chain_free(r, e->consent);
+	sodium_memzero(e, sizeof(*e));
+	e->consent = r->free_head;
+	r->free_head = slot;
+	r->live--;
+}
+
+static struct reg_entry *found(struct registry *r, uint32_t slot,
+			       uint64_t now)
+{
+	struct reg_entry *e;
+
+	if (slot == HINDEX_NONE)
+		return NULL;
+	e = &r->entries[slot];
+	if (!registry_live(e, now)) {
+		registry_remove(r, e);
+		return NULL;
+	}
+	return e;
+}
+
+struct reg_entry *registry_find(struct registry *r,
+				const uint8_t key[static WGP_KEY_LEN],
+				uint64_t now)
+{
+	struct find_ctx c = { r, key };
+	uint64_t h = siphash(key, WGP_KEY_LEN, r->key_hash_key);
+
+	return found(r, hindex_find(&r->by_key, h, match_key, &c), now);
+}
+
+struct reg_entry *registry_find_digest(struct registry *r,
+				       const uint8_t digest[static WGP_CONSENT_LEN],
+				       uint64_t now)
+{
+	struct find_ctx c = { r, digest };
+	uint64_t h = registry_fp(r, digest);
+
+	return found(r, hindex_find(&r->by_digest, h, match_digest, &c), now);
+}
+
+static uint32_t slot_alloc(struct registry *r)
+{
+	uint32_t slot;
+
+	if (r->free_head != REG_NONE) {
+		slot = r->free_head;
+		r->free_head = r->entries[slot].consent;
+		return slot;
+	}
+	if (r->bump < r->capacity)
+		return r->bump++;
+	return REG_NONE;
+}
+
+struct reg_entry *registry_insert(struct registry *r,
+				  const uint8_t key[static WGP_KEY_LEN],
+				  uint64_t now, uint64_t ttl_ms)
+{
+	struct reg_entry *e;
+	uint32_t slot;
+
+	if (r->live == r->capacity)
+		registry_expire(r, now, 64);
+	slot = slot_alloc(r);
+	if (slot == REG_NONE) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	e = &r->entries[slot];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->key, key, WGP_KEY_LEN);
+	wgp_consent_digest(e->digest, e->key);
+	e->key_hash = siphash(key, WGP_KEY_LEN, r->key_hash_key);
+	e->self_fp = registry_fp(r, e->digest);
+	e->expires = now + (ttl_ms ? ttl_ms : 1);
+	e->consent = REG_NONE;
+	hindex_insert(&r->by_key, e->key_hash, slot);
+	hindex_insert(&r->by_digest, e->self_fp, slot);
+	r->live++;
+	return e;
+}
+
+size_t registry_expire(struct registry *r, uint64_t now, size_t budget)
+{
+	size_t removed = 0, examined = 0;
+	struct reg_entry *e;
+
+	if (!r->bump)
+		return 0;
+	while (removed < budget && examined < 4 * budget &&
+	       examined < r->bump) {
+		if (r->sweep >= r->bump)
+			r->sweep = 0;
+		e = &r->entries[r->sweep++];
+		examined++;
+		if (e->expires && !registry_live(e, now)) {
+			registry_remove(r, e);
+			removed++;
+		}
+	}
+	return removed;
+}

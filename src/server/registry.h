@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgpunchd — the registry of authenticated registrations.
+ *
+ * Entries live in one array allocated up front (capacity), found through
+ * two hash indexes: by public key (requests name their sender and LOOKUP
+ * targets by key) and by consent digest (REGISTER names peers by
+ * digest). Both are keyed with per-process random SipHash keys so no one
+ * can aim collisions. A consent list is stored as 64-bit keyed
+ * fingerprints of the digests, in 64-byte chunks from a second fixed
+ * pool. Memory is therefore fixed at creation; a full registry refuses
+ * newcomers and never evicts live entries.
+ *
+ * Times are milliseconds of CLOCK_MONOTONIC supplied by the caller, so
+ * tests control the clock.
+ */
+#ifndef WGPUNCHD_REGISTRY_H
+#define WGPUNCHD_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hindex.h"
+#include "proto.h"
+
+#define REG_NONE UINT32_MAX
+#define CONSENT_PER_CHUNK 7
+
+struct reg_entry {
+	uint8_t key[WGP_KEY_LEN];
+	struct wgp_session sess;	/* cached: no X25519 for known keys */
+	uint8_t digest[WGP_CONSENT_LEN];	/* wgp_consent_digest(key) */
+	uint64_t key_hash;		/* index hashes, kept for removal */
+	uint64_t self_fp;		/* fingerprint of digest */
+	uint64_t counter;		/* last accepted */
+	uint64_t expires;		/* ms; 0: free slot */
+	uint64_t notify_ms;		/* notify token bucket refill time */
+	struct wgp_endpoint ep;		/* mapping the server saw */
+	struct wgp_endpoint local;	/* server address it reached */
+	uint32_t consent;		/* first chunk or REG_NONE; free list */
+	uint16_t notify_tokens;
+	uint8_t n_consent;
+	uint8_t flags;			/* WGP_F_* the client declared */
+};
+
+struct consent_chunk {
+	uint64_t fp[CONSENT_PER_CHUNK];
+	uint32_t next;
+	uint32_t used;
+};
+
+struct registry {
+	struct reg_entry *entries;
+	uint32_t capacity, bump, free_head, live;
+	struct consent_chunk *chunks;
+	uint32_t n_chunks, chunk_bump, chunk_free, chunks_used;
+	struct hindex by_key, by_digest;
+	uint32_t sweep;			/* expiry cursor */
+	uint8_t key_hash_key[16];
+	uint8_t fp_key[16];
+};
+
+/* capacity entries and consent_chunks chunks (0: capacity). 0 or -errno. */
+int registry_init(struct registry *r, size_t capacity, size_t consent_chunks);
+void registry_free(struct registry *r);
+size_t registry_memory(const struct registry *r);
+
+/* The live entry for key, or NULL; an expired entry found on the way is
+ * removed. */
+struct reg_entry *registry_find(struct registry *r,
+				const uint8_t key[static WGP_KEY_LEN],
+				uint64_t now);
+struct reg_entry *registry_find_digest(struct registry *r,
+				       const uint8_t digest[static WGP_CONSENT_LEN],
+				       uint64_t now);
+
+/*
+ * A new zeroed entry for key (which must not be live) with key, digest,
+ * hashes and expires = now + ttl_ms filled in. NULL with errno ENOSPC
+ * when every slot is live (expired ones are reclaimed first).
+ */
+struct reg_entry *registry_insert(struct registry *r,
+				  const uint8_t key[static WGP_KEY_LEN],
+				  uint64_t now, uint64_t ttl_ms);
+void registry_remove(struct registry *r, struct reg_entry *e);
+
+/* Replace e's consent list. 0, or -ENOSPC (pool exhausted; the old list
+ * is kept) / -EINVAL (n > WGP_MAX_CONSENT). */
+int registry_set_consent(struct registry *r, struct reg_entry *e,
+			 const uint8_t (*digests)[WGP_CONSENT_LEN],
+			 unsigned int n);
+
+/* Keyed fingerprint of a consent digest. */
+uint64_t registry_fp(const struct registry *r,
+		     const uint8_t digest[static WGP_CONSENT_LEN]);
+
+/* Does e's consent list name the peer with fingerprint fp? */
+bool registry_names(const struct registry *r, const struct reg_entry *e,
+		    uint64_t fp);
+
+/* Both live, distinct, and each names the other. */
+bool registry_mutual(const struct registry *r, const struct reg_entry *a,
+		     const struct reg_entry *b);
+
+/* Remove up to budget expired entries, walking the array from where the
+ * last call stopped (examines at most 4 * budget slots). Returns how many
+ * were removed. */
+size_t registry_expire(struct registry *r, uint64_t now, size_t budget);
+
+static inline bool registry_live(const struct reg_entry *e, uint64_t now)
+{
+	return e->expires > now;
+}
+
+static inline uint32_t registry_slot(const struct registry *r,
+				     const struct reg_entry *e)
+{
+	return (uint32_t)(e - r->entries);
+}
+
+#endif

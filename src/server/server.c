@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpunchd — server state: creation, teardown, housekeeping.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "server.h"
+
+void server_config_defaults(struct server_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port[PORT_MAIN] = WGP_PORT;
+	cfg->port[PORT_PROBE] = WGP_PROBE_PORT;
+	cfg->ttl = SERVER_DEFAULT_TTL;
+	cfg->capacity = SERVER_DEFAULT_CAPACITY;
+	cfg->legacy_capacity = SERVER_DEFAULT_LEGACY_CAPACITY;
+	cfg->rate = SERVER_DEFAULT_RATE;
+	cfg->burst = SERVER_DEFAULT_BURST;
+	cfg->dh_rate = SERVER_DEFAULT_DH_RATE;
+}
+
+int server_init(struct server *srv, const struct server_config *cfg,
+		const uint8_t priv[static WGP_KEY_LEN], uint64_t now)
+{
+	int ret;
+
+	memset(srv, 0, sizeof(*srv));
+	if (sodium_init() < 0)
+		return -EIO;
+	srv->cfg = *cfg;
+	memcpy(srv->priv, priv, WGP_KEY_LEN);
+	ret = wgp_key_public(srv->pub, priv);
+	if (ret < 0)
+		goto err;
+	ret = registry_init(&srv->reg, cfg->capacity, cfg->consent_chunks);
+	if (ret < 0)
+		goto err;
+	if (cfg->legacy) {
+		ret = legacy_init(&srv->legacy, cfg->legacy_capacity);
+		if (ret < 0)
+			goto err;
+	}
+	ret = ratelimit_init(&srv->rl, cfg->rl_sets ? cfg->rl_sets : SERVER_RL_SETS,
+			     cfg->rate, cfg->burst);
+	if (ret < 0)
+		goto err;
+	token_bucket_init(&srv->dh, cfg->dh_rate, cfg->dh_rate, now);
+	return 0;
+err:
+	server_free(srv);
+	return ret;
+}
+
+void server_free(struct server *srv)
+{
+	registry_free(&srv->reg);
+	if (srv->legacy.entries)
+		legacy_free(&srv->legacy);
+	ratelimit_free(&srv->rl);
+	sodium_memzero(srv->priv, sizeof(srv->priv));
+}
+
+void server_tick(struct server *srv, uint64_t now)
+{
+	/* Each call examines up to 4 x budget slots: the whole array is
+	 * swept within ~16 s, well inside one TTL. */
+	size_t budget = srv->reg.bump / 64 + 256;
+
+	registry_expire(&srv->reg, now, budget);
+	if (srv->legacy.entries)
+		legacy_expire(&srv->legacy, now, srv->legacy.bump / 64 + 256);
+}
+
+struct out_msg *outq_reserve(struct outq *q)
+{
+	if (q->n == q->cap) {
+		if (q->flush)
+			q->flush(q, q->ctx);
+		if (q->n == q->cap)
+			q->n = 0;	/* no way out: drop the batch */
+	}
+	return &q->msgs[q->n++];
+}

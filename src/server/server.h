@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wgpunchd — the server's state and its one entry point for datagrams.
+ *
+ * server_handle() is all protocol logic and no sockets: it takes one
+ * received datagram and queues whatever must be sent (a reply to the
+ * source, NOTIFYs to registered peers). The event loop (loop.c), the
+ * tests, the fuzzer and the benchmark all drive it the same way.
+ */
+#ifndef WGPUNCHD_SERVER_H
+#define WGPUNCHD_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "legacy.h"
+#include "proto.h"
+#include "ratelimit.h"
+#include "registry.h"
+
+#define SERVER_DEFAULT_CAPACITY		1000000
+#define SERVER_DEFAULT_TTL		120	/* s; clients refresh every ~25 s */
+#define SERVER_DEFAULT_RATE		50	/* datagrams/s per source */
+#define SERVER_DEFAULT_BURST		100
+#define SERVER_DEFAULT_DH_RATE		20000	/* X25519 for new keys, /s total */
+#define SERVER_DEFAULT_LEGACY_CAPACITY	65536
+#define SERVER_RL_SETS			8192	/* x RL_WAYS sources tracked */
+#define NOTIFY_BURST			128	/* NOTIFYs a registrant may cause */
+#define NOTIFY_PER_S			4	/* ... and the refill rate */
+
+enum server_port {
+	PORT_MAIN,	/* REGISTER, LOOKUP, PROBE, legacy */
+	PORT_PROBE,	/* PROBE only */
+	PORT_COUNT,
+};
+
+struct server_config {
+	uint16_t port[PORT_COUNT];
+	uint32_t ttl;		/* seconds */
+	size_t capacity;
+	size_t consent_chunks;	/* 0: capacity */
+	size_t legacy_capacity;
+	uint32_t rate, burst;	/* per source; rate 0: no limit */
+	uint32_t dh_rate;	/* 0: no limit */
+	size_t rl_sets;		/* rate limiter sets; 0: SERVER_RL_SETS */
+	bool legacy;
+};
+
+struct server_stats {
+	uint64_t rx, bad, ratelimited, dh, dh_dropped, forged;
+	uint64_t registers, lookups, probes, notifies, errors, legacy;
+	uint64_t tx_dropped;
+};
+
+struct server {
+	struct server_config cfg;
+	uint8_t priv[WGP_KEY_LEN], pub[WGP_KEY_LEN];
+	struct registry reg;
+	struct legacy legacy;
+	struct ratelimit rl;
+	struct token_bucket dh;
+	struct server_stats st;
+};
+
+/* One datagram in. local.family is 0 when the receiving address is not
+ * known (then replies leave from whatever address the kernel picks). */
+struct rx_info {
+	const uint8_t *pkt;
+	size_t len;
+	struct wgp_endpoint src;
+	struct wgp_endpoint local;
+	enum server_port port;
+};
+
+struct out_msg {
+	struct wgp_endpoint dst;
+	struct wgp_endpoint src;	/* family 0: kernel's choice */
+	enum server_port port;		/* socket to send from */
+	size_t len;
+	uint8_t buf[WGP_MAX_MSG_LEN];
+};
+
+/* Datagrams to send. When full, outq_reserve() calls flush (which must
+ * empty it) first; flush may be NULL to just drop the oldest batch. */
+struct outq {
+	struct out_msg *msgs;
+	unsigned int n, cap;
+	void (*flush)(struct outq *q, void *ctx);
+	void *ctx;
+};
+
+void server_config_defaults(struct server_config *cfg);
+
+/* 0 or -errno. The private key is copied (and wiped by server_free). */
+int server_init(struct server *srv, const struct server_config *cfg,
+		const uint8_t priv[static WGP_KEY_LEN], uint64_t now);
+void server_free(struct server *srv);
+
+/* Handle one datagram at time now (CLOCK_MONOTONIC ms) and wall time
+ * now_ns (CLOCK_REALTIME ns, for counter windows). */
+void server_handle(struct server *srv, const struct rx_info *rx,
+		   uint64_t now, uint64_t now_ns, struct outq *q);
+
+/* Housekeeping, about once a second: expire a slice of both tables. */
+void server_tick(struct server *srv, uint64_t now);
+
+struct out_msg *outq_reserve(struct outq *q);
+
+#endif

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The config file parser: a good file, and every error it can report,
+ * each with the line number it must name.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define KEY_B64 "6EtabScXwQA6E7QxVwNT26ypFGzxUMX4V1aA/rpSAno="
+
+static int parse(struct config *cfg, const char *text, struct config_error *err)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	return config_parse(cfg, text, strlen(text), err);
+}
+
+static void test_good_file(void **state)
+{
+	static const char text[] =
+		"# wgpunch settings\n"
+		"\n"
+		"server = 198.18.0.1:5000\n"
+		"  server-key\t=\t" KEY_B64 "  \n"
+		"timeout=7\n"
+		"   # indented comment\n"
+		"keepalive = 15\n"
+		"probe-port = 5001\n"
+		"log-level = debug";		/* no final newline */
+	struct config_error err;
+	struct config cfg;
+	uint8_t key[WGP_KEY_LEN];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, text, &err), 0);
+	assert_string_equal(cfg.server_host, "198.18.0.1");
+	assert_int_equal(cfg.server_port, 5000);
+	assert_int_equal(wgp_key_from_base64(key, KEY_B64), 0);
+	assert_memory_equal(cfg.server_key, key, WGP_KEY_LEN);
+	assert_int_equal(cfg.timeout, 7);
+	assert_int_equal(cfg.keepalive, 15);
+	assert_int_equal(cfg.probe_port, 5001);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(cfg.set, CONFIG_SERVER | CONFIG_SERVER_KEY | CONFIG_TIMEOUT |
+			 CONFIG_KEEPALIVE | CONFIG_PROBE_PORT | CONFIG_LOG_LEVEL);
+}
+
+static void test_empty(void **state)
+{
+	struct config_error err;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(parse(&cfg, "", &err), 0);
+	assert_int_equal(parse(&cfg, "\n\n# nothing\n", &err), 0);
+	assert_int_equal(cfg.set, 0);
+}
+
+static void expect_error(const char *text, unsigned int line, const char *msg)
+{
+	struct config_error err;
+	struct config cfg;
+
+	assert_int_equal(parse(&cfg, text, &err), -EINVAL);
+	if (err.line != line || !strstr(err.msg, msg))
+		fail_msg("for \"%s\": got line %u \"%s\", want line %u \"%s\"",
+			 text, err.line, err.msg, line, msg);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error("timeout = 5\nbogus = 1\n", 2, "unknown key \"bogus\"");
+	expect_error("\n\nserver\n", 3, "expected \"key = value\"");
+	expect_error("= 5\n", 1, "missing key");
+	expect_error("timeout =\n", 1, "missing value for \"timeout\"");
+	expect_error("timeout = 5\n\ntimeout = 6\n", 3, "given twice (first on line 1)");
+	expect_error("timeout = 0\n", 1, "timeout must be");
+	expect_error("timeout = 86401\n", 1, "timeout must be");
+	expect_error("timeout = 5s\n", 1, "timeout must be");
+	expect_error("timeout = -5\n", 1, "timeout must be");
+	expect_error("timeout = 99999999999\n", 1, "timeout must be");
+	expect_error("keepalive = 0\n", 1, "keepalive must be");
+	expect_error("keepalive = 65536\n", 1, "keepalive must be");
+	expect_error("probe-port = 0\n", 1, "probe-port must be");
+	expect_error("log-level = loud\n", 1, "log-level must be");
+	expect_error("server-key = abc\n", 1, "server-key must be");
+	expect_error("server-key = " KEY_B64 "x\n", 1, "server-key must be");
+	expect_error("server = \n", 1, "missing value");
+	expect_error("server = host name\n", 1, "server must be");
+	expect_error("server = 198.18.0.1:0\n", 1, "server must be");
+	expect_error("server = 198.18.0.1:65536\n", 1, "server must be");
+	expect_error("server = [2001:db8::1\n", 1, "server must be");
+	expect_error("server = [2001:db8::1]x\n", 1, "server must be");
+	expect_error("server = a/b\n", 1, "server must be");
+	expect_error("timeout = 5 # five\n", 1, "timeout must be");
+	expect_error("\n\n\n\ntimeout = 5\r\n", 5, "control character 0x0d at column 12");
+	expect_error("# ok\nlog-level = info\x1b\n", 2, "control character 0x1b");
+}
+
+static void test_nul_and_long(void **state)
+{
+	static const char nul[] = "timeout = 5\nkeep\0alive = 1\n";
+	struct config_error err;
+	struct config cfg = { 0 };
+	char *text = malloc(CONFIG_MAX_SIZE + 2);
+
+	(void)state;
+	assert_int_equal(config_parse(&cfg, nul, sizeof(nul) - 1, &err), -EINVAL);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.msg, "control character 0x00"));
+
+	assert_non_null(text);
+	memset(text, '#', CONFIG_MAX_LINE + 1);
+	text[CONFIG_MAX_LINE + 1] = '\0';
+	assert_int_equal(parse(&cfg, "\n", &err), 0);
+	assert_int_equal(config_parse(&cfg, text, CONFIG_MAX_LINE + 1, &err), -EINVAL);
+	assert_int_equal(err.line, 1);
+	assert_non_null(strstr(err.msg, "longer than"));
+	/* A line of exactly the limit is fine. */
+	assert_int_equal(config_parse(&cfg, text, CONFIG_MAX_LINE, &err), 0);
+
+	memset(text, '\n', CONFIG_MAX_SIZE + 1);
+	assert_int_equal(config_parse(&cfg, text, CONFIG_MAX_SIZE + 1, &err), -EINVAL);
+	assert_int_equal(err.line, 0);
+	assert_int_equal(config_parse(&cfg, text, CONFIG_MAX_SIZE, &err), 0);
+	free(text);
+}
+
+static void test_split_server(void **state)
+{
+	char host[CONFIG_HOST_MAX];
+	uint16_t port;
+
+	(void)state;
+	assert_int_equal(config_split_server("198.18.0.1", host, &port), 0);
+	assert_string_equal(host, "198.18.0.1");
+	assert_int_equal(port, 0);
+	assert_int_equal(config_split_server("rv.example.test:7", host, &port), 0);
+	assert_string_equal(host, "rv.example.test");
+	assert_int_equal(port, 7);
+	assert_int_equal(config_split_server("[2001:db8::1]:49918", host, &port), 0);
+	assert_string_equal(host, "2001:db8::1");
+	assert_int_equal(port, 49918);
+	assert_int_equal(config_split_server("[2001:db8::1]", host, &port), 0);
+	assert_int_equal(port, 0);
+	assert_int_equal(config_split_server("2001:db8::1", host, &port), 0);
+	assert_string_equal(host, "2001:db8::1");
+	assert_int_equal(port, 0);
+	assert_int_equal(config_split_server("", host, &port), -EINVAL);
+	assert_int_equal(config_split_server(":5", host, &port), -EINVAL);
+	assert_int_equal(config_split_server("[]:5", host, &port), -EINVAL);
+	assert_int_equal(config_split_server("h:", host, &port), -EINVAL);
+	assert_int_equal(config_split_server("a%b", host, &port), -EINVAL);
+}
+
+static void test_load_file(void **state)
+{
+	char path[] = "/tmp/wgpunch-config-XXXXXX";
+	struct config_error err;
+	struct config cfg = { 0 };
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "timeout = 9\nnope = 1\n", 21), 21);
+	close(fd);
+	assert_int_equal(config_load(&cfg, path, &err), -EINVAL);
+	assert_int_equal(err.line, 2);
+	assert_int_equal(cfg.timeout, 9);
+	unlink(path);
+	assert_int_equal(config_load(&cfg, path, &err), -ENOENT);
+	assert_int_equal(err.line, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_nul_and_long),
+		cmocka_unit_test(test_split_server),
+		cmocka_unit_test(test_load_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,407 @@
+#!/bin/bash
+# run-e2e.sh [WGPUNCHD [WGPUNCH [E2E_FORGE]]] - wgpunch's end-to-end tests.
+#
+# Every case builds its own emulated network (lab.sh: namespaces, veths,
+# nftables NATs, wireguard-go) and tears it down on the way out, pass or
+# fail.  Cases that need wgpunchd or wgpunch are skipped when the binary
+# is not given or does not exist.
+#
+#   E2E_ONLY="case1 case2"   run only these cases
+#   E2E_JOBS=N               run up to N cases at once (default 1)
+#   LAB_KEEP_LOGS=1          keep each case's lab directory for a post-mortem
+#
+# Exit: 0 all ran cases passed, 1 a case failed, 77 (meson's "skipped")
+# when this machine cannot run the lab at all.
+
+E2E_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab.sh
+. "$E2E_DIR/lab.sh"
+LABTOOL="$E2E_DIR/labtool.py"
+
+WGPUNCHD=${1:-${WGPUNCHD:-}}
+WGPUNCH=${2:-${WGPUNCH:-}}
+FORGE=${3:-${E2E_FORGE:-}}
+[ -n "$WGPUNCHD" ] && WGPUNCHD=$(realpath -m "$WGPUNCHD")
+[ -n "$WGPUNCH" ] && WGPUNCH=$(realpath -m "$WGPUNCH")
+[ -n "$FORGE" ] && FORGE=$(realpath -m "$FORGE")
+
+REFLECT_PORT=3478
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "e2e: SKIP: needs root (network namespaces, nftables, wireguard-go)"
+	exit 77
+fi
+missing=$(lab_missing | tr '\n' ' ')
+if [ -n "$missing" ]; then
+	echo "e2e: SKIP: missing on this machine: $missing(tools/install-deps installs them)"
+	exit 77
+fi
+
+# --- helpers for the cases --------------------------------------------------
+
+fail()
+{
+	echo "  $*" >&2
+	exit 1
+}
+
+skip()
+{
+	echo "  $*" >&2
+	exit 77
+}
+
+need_binaries()
+{
+	local b
+	for b in "$@"; do
+		case $b in
+		wgpunchd) [ -n "$WGPUNCHD" ] && [ -x "$WGPUNCHD" ] ||
+			skip "wgpunchd not built (${WGPUNCHD:-no path given})" ;;
+		wgpunch) [ -n "$WGPUNCH" ] && [ -x "$WGPUNCH" ] ||
+			skip "wgpunch not built (${WGPUNCH:-no path given})" ;;
+		forge) [ -n "$FORGE" ] && [ -x "$FORGE" ] ||
+			skip "e2e-forge not built (${FORGE:-no path given})" ;;
+		esac
+	done
+}
+
+# Seconds, with milliseconds, since T0 (ms): for the case's own log lines.
+since()
+{
+	local d=$(($(lab_now_ms) - $1))
+	printf '%d.%03d' $((d / 1000)) $((d % 1000))
+}
+
+# Dump every log of the lab to stderr: called when a case fails.
+dump_logs()
+{
+	local f
+	[ -n "$LAB_DIR" ] || return 0
+	for f in "$LAB_DIR"/*.log; do
+		[ -s "$f" ] || continue
+		echo "  --- $(basename "$f") (last 30 lines)" >&2
+		tail -n 30 "$f" | sed 's/^/  | /' >&2
+	done
+}
+
+# The tunnel works if both sides have a handshake and a ping goes through.
+tunnel_up()
+{
+	lab_has_handshake A B && lab_has_handshake B A &&
+		lab_ping A "$LAB_B_TUN" >/dev/null
+}
+
+# --- the contrib mechanism by hand: proves the lab itself ------------------
+
+# Learn each peer's NAT mapping the way a rendezvous server sees it (a
+# reflector on srv, probed from WireGuard's own port through a raw socket)
+# and install it as the other side's endpoint.  WireGuard's handshakes then
+# punch the hole, or not.
+manual_punch()
+{
+	local ep_a ep_b
+	lab_bg srv "$LAB_DIR/reflect.log" python3 "$LABTOOL" reflect "$REFLECT_PORT"
+	ep_a=$(lab_exec A python3 "$LABTOOL" probe "$LAB_SRV_IP" \
+		"$REFLECT_PORT" "$LAB_WG_PORT") || fail "probe from A failed"
+	ep_b=$(lab_exec B python3 "$LABTOOL" probe "$LAB_SRV_IP" \
+		"$REFLECT_PORT" "$LAB_WG_PORT") || fail "probe from B failed"
+	echo "  mappings: A=$ep_a B=$ep_b" >&2
+	lab_exec A wg set wg0 peer "$(lab_pub B)" endpoint "$ep_b" \
+		persistent-keepalive 25 || fail "wg set on A"
+	lab_exec B wg set wg0 peer "$(lab_pub A)" endpoint "$ep_a" \
+		persistent-keepalive 25 || fail "wg set on B"
+}
+
+case_lab_manual()
+{
+	local t0
+
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	t0=$(lab_now_ms)
+	manual_punch
+	lab_wait 10 tunnel_up ||
+		fail "EIM<->EIM: no tunnel 10 s after endpoints were set by hand"
+	echo "  EIM<->EIM: tunnel up $(since "$t0") s after the endpoints" >&2
+	lab_teardown
+
+	lab_setup eim sym || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	t0=$(lab_now_ms)
+	manual_punch
+	if lab_wait 10 lab_has_handshake A B; then
+		fail "EIM<->symmetric: handshake after $(since "$t0") s," \
+			"the symmetric NAT is not symmetric"
+	fi
+	echo "  EIM<->symmetric: no handshake in 10 s, as expected" >&2
+}
+
+# --- wgpunchd and wgpunch ------------------------------------------------
+
+# wait_exit PID TIMEOUT_S: wait for a child started with lab_bg; its exit
+# status in EXIT_RC (124 after the timeout, when it is still running).
+wait_exit()
+{
+	local pid=$1 deadline
+	deadline=$(($(lab_now_ms) + $2 * 1000))
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$(lab_now_ms)" -ge "$deadline" ]; then
+			EXIT_RC=124
+			return 1
+		fi
+		sleep 0.05
+	done
+	wait "$pid"
+	EXIT_RC=$?
+}
+
+# Client log lines without their stamps.
+client_log()
+{
+	cut -d' ' -f2- "$LAB_DIR/$1.client.log" 2>/dev/null
+}
+
+# punch_up [UP_ARGS...]: server, then `wgpunch up` on A and B at once.
+# PIDs in PID_A and PID_B.
+punch_up()
+{
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
+	lab_client_start "$WGPUNCH" A up "$@" || fail "cannot start wgpunch on A"
+	PID_A=$LAB_LAST_PID
+	lab_client_start "$WGPUNCH" B up "$@" || fail "cannot start wgpunch on B"
+	PID_B=$LAB_LAST_PID
+}
+
+# (a) two endpoint-independent NATs: both `wgpunch up` succeed and the
+# tunnel carries a ping.
+case_punch_eim()
+{
+	local t0 rc_a rc_b
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	t0=$(lab_now_ms)
+	punch_up --timeout 15
+	wait_exit "$PID_A" 20; rc_a=$EXIT_RC
+	wait_exit "$PID_B" 20; rc_b=$EXIT_RC
+	[ "$rc_a" -eq 0 ] || fail "wgpunch up on A exited $rc_a"
+	[ "$rc_b" -eq 0 ] || fail "wgpunch up on B exited $rc_b"
+	echo "  both wgpunch up exited 0 after $(since "$t0") s" >&2
+	lab_wait 10 tunnel_up || fail "no tunnel 10 s after wgpunch up succeeded"
+	echo "  tunnel up, ping through it, $(since "$t0") s after start;" \
+		"A has B at $(lab_endpoint A B), B has A at $(lab_endpoint B A)" >&2
+}
+
+# The words a client may use to say a symmetric NAT is in the way.
+SYMMETRIC_RE='symmetric|endpoint-dependent|per.destination|cannot be punched|can.t be punched|not punchable'
+
+# (b) one symmetric NAT: `wgpunch up` gives up within its --timeout, says
+# why, and exits non-zero on both sides.
+case_punch_symmetric()
+{
+	local t0 node pid rc timeout=8 bound
+	need_binaries wgpunchd wgpunch
+	lab_setup eim sym || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	t0=$(lab_now_ms)
+	punch_up --timeout "$timeout"
+	bound=$((timeout + 3))
+	for node in A B; do
+		pid=$PID_A
+		[ "$node" = B ] && pid=$PID_B
+		wait_exit "$pid" "$bound"
+		rc=$EXIT_RC
+		[ "$rc" -ne 124 ] ||
+			fail "wgpunch up on $node still running $bound s after start (--timeout $timeout)"
+		[ "$rc" -ne 0 ] || fail "wgpunch up on $node exited 0 with a symmetric NAT"
+		client_log "$node" | grep -Eiq "$SYMMETRIC_RE" ||
+			fail "wgpunch up on $node (exit $rc) did not say why: $(client_log "$node" | tail -n 3)"
+		echo "  $node: exit $rc after $(since "$t0") s:" \
+			"$(client_log "$node" | grep -Ei "$SYMMETRIC_RE" | head -n 1)" >&2
+	done
+	if lab_has_handshake A B; then
+		fail "a handshake happened across a symmetric NAT: the lab is wrong"
+	fi
+}
+
+# Forget the peer on both WireGuard sides: remove it and add it back with
+# no endpoint, no session and no keepalive.  Only a rendezvous can bring
+# the tunnel back now.
+forget_peers()
+{
+	lab_exec A wg set wg0 peer "$(lab_pub B)" remove &&
+	lab_exec A wg set wg0 peer "$(lab_pub B)" allowed-ips "$LAB_B_TUN/32" &&
+	lab_exec B wg set wg0 peer "$(lab_pub A)" remove &&
+	lab_exec B wg set wg0 peer "$(lab_pub A)" allowed-ips "$LAB_A_TUN/32"
+}
+
+# (c) wgpunchd restarted mid-run: the daemons re-register with the new,
+# empty server and the tunnel, forgotten meanwhile, comes back.
+case_server_restart()
+{
+	local t0
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
+	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
+	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
+	lab_wait 15 tunnel_up || fail "no tunnel through the first wgpunchd"
+
+	lab_server_stop
+	forget_peers || fail "cannot reset the peers"
+	# With the server down, nothing may bring the endpoints back.
+	sleep 2
+	if lab_has_endpoint A B || lab_has_endpoint B A; then
+		fail "an endpoint came back without a server"
+	fi
+	t0=$(lab_now_ms)
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not restart"
+	lab_wait 45 lab_has_endpoint A B && lab_wait 5 lab_has_endpoint B A ||
+		fail "the daemons did not get endpoints from the restarted wgpunchd in 45 s"
+	echo "  endpoints back $(since "$t0") s after the restart" >&2
+	lab_wait 15 tunnel_up || fail "endpoints back but no tunnel"
+	echo "  tunnel back $(since "$t0") s after the restart" >&2
+}
+
+# (d) a forged registration for B's key, from a third host, is rejected
+# and leaves the tunnel alone; so does a replay of B's real one.
+case_forged_registration()
+{
+	local out ep_a ep_b cap_pid
+	need_binaries wgpunchd wgpunch forge
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	lab_wg_keys evil || fail "no key for evil"
+
+	# Record B's first REGISTER as it crosses the public router.
+	lab_bg pub "$LAB_DIR/capture.log" python3 "$LABTOOL" capture natB \
+		"$LAB_SRV_PORT" "$LAB_DIR/b-register.bin" 20 1
+	cap_pid=$LAB_LAST_PID
+	sleep 0.2
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
+	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
+	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
+	lab_wait 15 tunnel_up || fail "no tunnel to begin with"
+	wait_exit "$cap_pid" 5
+	[ "$EXIT_RC" -eq 0 ] || fail "did not capture B's REGISTER"
+	ep_a=$(lab_endpoint A B)
+	ep_b=$(lab_endpoint B A)
+
+	# The forging tool is right: with evil's own key it is accepted.
+	out=$(lab_exec evil "$FORGE" "$LAB_SRV_IP" "$LAB_SRV_PORT" \
+		"$(lab_pub srv)" "$(lab_pub evil)" "$(lab_pub A)" \
+		"$LAB_DIR/evil.key") || fail "e2e-forge failed"
+	[ "$out" = accepted ] ||
+		fail "a genuine REGISTER from evil's own key got: $out"
+
+	# B's public key, a random private key.
+	out=$(lab_exec evil "$FORGE" "$LAB_SRV_IP" "$LAB_SRV_PORT" \
+		"$(lab_pub srv)" "$(lab_pub B)" "$(lab_pub A)") ||
+		fail "e2e-forge failed"
+	[ "$out" != accepted ] || fail "a forged REGISTER for B was accepted"
+	echo "  forged REGISTER for B (random private key): $out" >&2
+
+	# B's genuine REGISTER, replayed from evil (same port as WireGuard's).
+	lab_exec evil python3 "$LABTOOL" send "$LAB_SRV_IP" "$LAB_SRV_PORT" \
+		"$LAB_DIR/b-register.bin" "$LAB_WG_PORT" || fail "replay failed"
+	echo "  replayed B's REGISTER ($(wc -c <"$LAB_DIR/b-register.bin") bytes) from $LAB_EVIL_IP" >&2
+
+	# Had either worked, wgpunchd would now hand out evil's address for B.
+	sleep 3
+	[ "$(lab_endpoint A B)" = "$ep_a" ] ||
+		fail "A's endpoint for B moved: $ep_a -> $(lab_endpoint A B)"
+	[ "$(lab_endpoint B A)" = "$ep_b" ] ||
+		fail "B's endpoint for A moved: $ep_b -> $(lab_endpoint B A)"
+	lab_ping A "$LAB_B_TUN" >/dev/null || fail "the tunnel broke"
+	echo "  tunnel undisturbed: A has B at $ep_a, B has A at $ep_b" >&2
+}
+
+# (e) wgpunchd --legacy answers the contrib example's 64-byte requests
+# with the 6-byte ip:port the other key registered from.
+case_legacy()
+{
+	local out zero=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+	need_binaries wgpunchd
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_keys A && lab_wg_keys B || fail "no keys"
+	lab_server_start "$WGPUNCHD" --legacy || fail "wgpunchd --legacy did not start"
+
+	legacy()
+	{
+		lab_exec "$1" python3 "$LABTOOL" legacy "$LAB_SRV_IP" \
+			"$LAB_LEGACY_PORT" "$(lab_pub "$1")" "$2" "$LAB_WG_PORT"
+	}
+	out=$(legacy A "$(lab_pub B)")
+	[ "$out" = empty ] || fail "A asking for unknown B: '$out', want empty"
+	out=$(legacy B "$(lab_pub A)")
+	[ "$out" = "$LAB_NATA_IP:$LAB_WG_PORT" ] ||
+		fail "B asking for A: '$out', want $LAB_NATA_IP:$LAB_WG_PORT"
+	out=$(legacy A "$(lab_pub B)")
+	[ "$out" = "$LAB_NATB_IP:$LAB_WG_PORT" ] ||
+		fail "A asking for B: '$out', want $LAB_NATB_IP:$LAB_WG_PORT"
+	# contrib's zero-key bug: an empty slot must not match.
+	out=$(legacy A "$zero")
+	[ "$out" = empty ] || fail "all-zero key: '$out', want empty"
+	echo "  unknown key -> 0 bytes; known -> 6 bytes ip:port; zero key -> 0 bytes" >&2
+}
+
+# --- runner -------------------------------------------------------------------
+
+ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy"
+
+run_case()
+{
+	local name=$1 out=$2
+	(
+		lab_trap
+		# A failing case shows its logs before the trap removes them.
+		trap 'rc=$?; [ $rc -ne 0 ] && [ $rc -ne 77 ] && dump_logs; lab_teardown; exit $rc' EXIT
+		"case_$name"
+	) >"$out" 2>&1
+}
+
+main()
+{
+	local tmp name rc pass=0 failed=0 skipped=0 t0 jobs=${E2E_JOBS:-1}
+	local cases=${E2E_ONLY:-$ALL_CASES} running=0
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/wgp-e2e.XXXXXX") || exit 1
+	trap 'rm -rf "$tmp"' EXIT
+
+	for name in $cases; do
+		if ! declare -F "case_$name" >/dev/null; then
+			echo "e2e: no such case: $name" >&2
+			exit 2
+		fi
+	done
+	for name in $cases; do
+		(
+			t0=$(lab_now_ms)
+			run_case "$name" "$tmp/$name.out"
+			echo "$? $(since "$t0")" >"$tmp/$name.rc"
+		) &
+		running=$((running + 1))
+		if [ "$running" -ge "$jobs" ]; then
+			wait -n
+			running=$((running - 1))
+		fi
+	done
+	wait
+
+	for name in $cases; do
+		read -r rc secs <"$tmp/$name.rc"
+		case $rc in
+		0) echo "PASS $name (${secs} s)"; pass=$((pass + 1)) ;;
+		77) echo "SKIP $name"; skipped=$((skipped + 1)) ;;
+		*) echo "FAIL $name (${secs} s, exit $rc)"; failed=$((failed + 1)) ;;
+		esac
+		cat "$tmp/$name.out"
+	done
+	echo "e2e: $pass passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ] || exit 1
+	[ "$pass" -eq 0 ] && [ "$skipped" -gt 0 ] && exit 77
+	exit 0
+}
+
+main

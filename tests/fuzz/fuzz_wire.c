@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer target: wgpunchd's request parser and handler, no sockets.
+ *
+ * The input is a script of records  op[1] len[1] bytes[len]  run against
+ * a fresh small server with fixed keys and a fixed clock:
+ *   op & 3 == 0  raw datagram (bytes) from source op>>2 (8 sources,
+ *                both families), to the main or probe port (op & 0x80)
+ *   op & 3 == 1  a datagram SEALED by test client (op>>2)&3 with the
+ *                right session: bytes[0] is the type, the rest the
+ *                payload (zero-padded to the type's size), so the fuzzer
+ *                reaches the decoders and the handler logic behind the
+ *                AEAD; op & 0x40 sets a fresh in-window counter, op &
+ *                0x80 turns REGISTER payload bytes into consent digests
+ *                of the test clients
+ *   op & 3 == 2  advance the clock by bytes[0] seconds and run expiry
+ *   op & 3 == 3  a 64-byte legacy request (bytes, zero-padded)
+ * After every datagram the harness checks the server's invariants: every
+ * non-legacy datagram it queues opens under one of the clients'
+ * sessions, and nothing sent back to the source is longer than the
+ * request.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include <sodium.h>
+
+#include "server.h"
+
+#define N_CLIENTS 3
+
+static struct {
+	bool ready;
+	uint8_t server_priv[32], server_pub[32];
+	uint8_t priv[N_CLIENTS][32], pub[N_CLIENTS][32];
+	struct wgp_session sess[N_CLIENTS];
+	struct out_msg *msgs;
+} fz;
+
+static void setup(void)
+{
+	int i;
+
+	if (fz.ready)
+		return;
+	if (sodium_init() < 0)
+		abort();
+	/* Fixed keys: every run of an input behaves the same. */
+	memset(fz.server_priv, 0x42, 32);
+	wgp_key_public(fz.server_pub, fz.server_priv);
+	for (i = 0; i < N_CLIENTS; i++) {
+		memset(fz.priv[i], 0x10 + i, 32);
+		wgp_key_public(fz.pub[i], fz.priv[i]);
+		if (wgp_session_client(&fz.sess[i], fz.priv[i], fz.pub[i],
+				       fz.server_pub) < 0)
+			abort();
+	}
+	fz.msgs = calloc(128, sizeof(*fz.msgs));
+	if (!fz.msgs)
+		abort();
+	fz.ready = true;
+}
+
+static struct wgp_endpoint source(unsigned int i)
+{
+	struct wgp_endpoint ep = { .port = (uint16_t)(51820 + (i & 7)) };
+
+	if (i & 4) {
+		ep.family = AF_INET6;
+		ep.addr[0] = 0x20;
+		ep.addr[1] = 0x01;
+		ep.addr[2] = 0x0d;
+		ep.addr[3] = 0xb8;
+		ep.addr[15] = (uint8_t)i;
+	} else {
+		ep.family = AF_INET;
+		ep.addr[0] = 198;
+		ep.addr[1] = 18;
+		ep.addr[3] = (uint8_t)i;
+	}
+	return ep;
+}
+
+static void check_output(const struct outq *q, const struct rx_info *rx)
+{
+	struct wgp_msg m;
+	unsigned int i;
+	int c;
+
+	for (i = 0; i < q->n; i++) {
+		const struct out_msg *o = &q->msgs[i];
+
+		if (o->len > WGP_MAX_MSG_LEN)
+			abort();
+		if (rx->len == WGP_LEGACY_REQUEST_LEN && o->len <= 6)
+			continue;
+		for (c = 0; c < N_CLIENTS; c++)
+			if (!wgp_open(&m, o->buf, o->len, &fz.sess[c]))
+				break;
+		if (c == N_CLIENTS)
+			abort();	/* sent something no client can open */
+		if (m.type != WGP_NOTIFY && o->len > rx->len)
+			abort();	/* amplification */
+	}
+}
+
+static void deliver(struct server *srv, struct outq *q, const uint8_t *pkt,
+		    size_t len, struct wgp_endpoint src, enum server_port port,
+		    uint64_t now, uint64_t now_ns)
+{
+	struct rx_info rx = { .pkt = pkt, .len = len, .src = src,
+			      .port = port };
+
+	q->n = 0;
+	server_handle(srv, &rx, now, now_ns, q);
+	check_output(q, &rx);
+}
+
+static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
+		       uint8_t op, uint64_t counter, uint8_t *out)
+{
+	uint8_t plain[WGP_MAX_MSG_LEN] = { 0 };
+	unsigned long long clen;
+	size_t pre, plen, n = 0, i;
+	uint8_t type;
+
+	if (!len)
+		return 0;
+	type = data[0];
+	data++;
+	len--;
+	if (!wgp_type_is_request(type))
+		type = WGP_REGISTER;
+	pre = WGP_REQ_PREFIX_LEN;
+	switch (type) {
+	case WGP_REGISTER:
+		n = len > WGP_REGISTER_FIXED ? (len - WGP_REGISTER_FIXED) / 2 : 0;
+		if (n > WGP_MAX_CONSENT)
+			n = WGP_MAX_CONSENT;
+		plen = WGP_REGISTER_FIXED + n * WGP_CONSENT_LEN;
+		break;
+	case WGP_LOOKUP:
+		plen = WGP_LOOKUP_LEN;
+		break;
+	default:
+		plen = WGP_PROBE_LEN;
+		break;
+	}
+	memcpy(plain, data, len < plen ? len : plen);
+	if (type == WGP_REGISTER && (op & 0x80)) {
+		/* A well-formed REGISTER naming test clients. */
+		plain[9] = (uint8_t)n;
+		plain[10] = plain[11] = 0;
+		for (i = 0; i < n; i++)
+			wgp_consent_digest(plain + WGP_REGISTER_FIXED +
+					   i * WGP_CONSENT_LEN,
+					   fz.pub[data[WGP_REGISTER_FIXED + i] %
+						  N_CLIENTS]);
+	}
+	if (type == WGP_LOOKUP && len > 12)
+		memcpy(plain + 12, fz.pub[data[12] % N_CLIENTS], 32);
+	if (op & 0x40)
+		for (i = 0; i < 8; i++)
+			plain[i] = (uint8_t)(counter >> (56 - 8 * i));
+	memcpy(out, WGP_MAGIC, 4);
+	out[4] = WGP_VERSION;
+	out[5] = type;
+	out[6] = out[7] = 0;
+	memset(out + 8, 0xaa, WGP_TXID_LEN);
+	memcpy(out + WGP_OFF_KEY, fz.pub[c], 32);
+	memset(out + pre - WGP_NONCE_LEN, 0, WGP_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + pre, &clen, plain,
+		plen, out, pre - WGP_NONCE_LEN, NULL, out + pre - WGP_NONCE_LEN,
+		fz.sess[c].up);
+	return pre + (size_t)clen;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t pkt[WGP_MAX_MSG_LEN + 64], legacy[64];
+	uint64_t now = 1000, now_ns = 1700000000000000000ULL, counter = now_ns;
+	struct server_config cfg;
+	struct server srv;
+	struct outq q = { 0 };
+	size_t len, plen;
+	uint8_t op;
+
+	setup();
+	server_config_defaults(&cfg);
+	cfg.capacity = 8;
+	cfg.consent_chunks = 8;
+	cfg.legacy_capacity = 4;
+	cfg.rl_sets = 1;
+	cfg.rate = 1000;
+	cfg.burst = 1000;
+	cfg.legacy = true;
+	if (server_init(&srv, &cfg, fz.server_priv, now) < 0)
+		abort();
+	q.msgs = fz.msgs;
+	q.cap = 128;
+
+	while (size >= 2) {
+		op = data[0];
+		len = data[1];
+		data += 2;
+		size -= 2;
+		if (len > size)
+			len = size;
+		switch (op & 3) {
+		case 0:
+			deliver(&srv, &q, data, len, source(op >> 2),
+				op & 0x80 ? PORT_PROBE : PORT_MAIN, now, now_ns);
+			break;
+		case 1:
+			counter += 1 + (len ? data[0] : 0);
+			plen = seal_for((op >> 2) % N_CLIENTS, data, len, op,
+					counter, pkt);
+			if (plen)
+				deliver(&srv, &q, pkt, plen,
+					source((op >> 4) & 3), PORT_MAIN, now,
+					now_ns);
+			break;
+		case 2:
+			now += (uint64_t)(len ? data[0] : 1) * 1000;
+			server_tick(&srv, now);
+			break;
+		case 3:
+			memset(legacy, 0, sizeof(legacy));
+			memcpy(legacy, data, len < 64 ? len : 64);
+			deliver(&srv, &q, legacy, 64, source(op >> 2),
+				PORT_MAIN, now, now_ns);
+			break;
+		}
+		data += len;
+		size -= len;
+	}
+	server_free(&srv);
+	return 0;
+}

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Request handling without sockets: server_handle() fed with datagrams
+ * from real clients, its queued replies opened with their keys.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include <sodium.h>
+
+#include "server.h"
+#include "testclient.h"
+
+struct env {
+	struct server srv;
+	struct outq q;
+	uint64_t now;
+};
+
+static struct env *env_new(size_t capacity, uint32_t rate)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct server_config cfg;
+	uint8_t priv[32];
+
+	assert_non_null(e);
+	server_config_defaults(&cfg);
+	cfg.capacity = capacity;
+	cfg.rate = rate;
+	cfg.legacy = true;
+	wgp_key_generate(priv);
+	e->now = 1000000;
+	assert_int_equal(server_init(&e->srv, &cfg, priv, e->now), 0);
+	e->q.cap = 512;
+	e->q.msgs = calloc(e->q.cap, sizeof(*e->q.msgs));
+	assert_non_null(e->q.msgs);
+	return e;
+}
+
+static void env_free(struct env *e)
+{
+	server_free(&e->srv);
+	free(e->q.msgs);
+	free(e);
+}
+
+static struct wgp_endpoint v4(uint8_t host, uint16_t port)
+{
+	struct wgp_endpoint ep = { .family = AF_INET, .port = port,
+				   .addr = { 198, 18, 0, host } };
+
+	return ep;
+}
+
+/* Feed one datagram; the queue is emptied first. */
+static void feed(struct env *e, const uint8_t *pkt, size_t len,
+		 struct wgp_endpoint src, enum server_port port)
+{
+	struct rx_info rx = { .pkt = pkt, .len = len, .src = src,
+			      .port = port };
+
+	e->q.n = 0;
+	server_handle(&e->srv, &rx, e->now, wgp_now_ns(), &e->q);
+}
+
+/* The queued datagram to dst opened by c (must be exactly one). */
+static void expect(struct env *e, const struct tclient *c,
+		   struct wgp_endpoint dst, uint8_t type, struct wgp_msg *m)
+{
+	unsigned int i, found = 0;
+
+	for (i = 0; i < e->q.n; i++) {
+		if (!wgp_endpoint_equal(&e->q.msgs[i].dst, &dst))
+			continue;
+		assert_int_equal(tclient_open(c, m, e->q.msgs[i].buf,
+					      e->q.msgs[i].len), 0);
+		found++;
+	}
+	assert_int_equal(found, 1);
+	assert_int_equal(m->type, type);
+}
+
+static void do_register(struct env *e, struct tclient *c,
+			struct wgp_endpoint src, const uint8_t (*peers)[32],
+			unsigned int n, uint8_t flags, struct wgp_msg *reply)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	size_t len = tclient_register(c, buf, sizeof(buf), peers, n, flags);
+
+	feed(e, buf, len, src, PORT_MAIN);
+	expect(e, c, src, WGP_REGISTER_REPLY, reply);
+	assert_memory_equal(reply->txid, c->txid, WGP_TXID_LEN);
+	assert_true(e->q.msgs[0].len <= len);
+}
+
+static void test_pair_and_notify(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 51820), eb = v4(2, 40000);
+	struct tclient a, b;
+	struct wgp_msg m;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	tclient_init(&b, e->srv.pub);
+
+	/* A registers naming B: B unknown yet, nothing available. */
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	assert_int_equal(m.u.reg_reply.n_peers, 0);
+	assert_int_equal(m.u.reg_reply.available, 0);
+	assert_int_equal(m.u.reg_reply.ttl, SERVER_DEFAULT_TTL);
+	assert_true(wgp_endpoint_equal(&m.u.reg_reply.self, &ea));
+	assert_int_equal(e->q.n, 1);
+
+	/* B registers naming A (symmetric NAT): B gets A, A is notified. */
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1,
+		    WGP_F_SYMMETRIC, &m);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_int_equal(m.u.reg_reply.available, 1);
+	assert_int_equal(m.u.reg_reply.peers[0].index, 0);
+	assert_int_equal(m.u.reg_reply.peers[0].flags, 0);
+	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &ea));
+	assert_int_equal(e->q.n, 2);
+	expect(e, &a, ea, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, b.pub, 32);
+	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &eb));
+	assert_int_equal(m.u.notify.peer_flags, WGP_F_SYMMETRIC);
+
+	/* A refreshes from the same place: gets B (and its flag), and B is
+	 * not notified again (nothing changed). */
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &eb));
+	assert_int_equal(m.u.reg_reply.peers[0].flags, WGP_F_SYMMETRIC);
+	assert_int_equal(e->q.n, 1);
+
+	/* A moves: B is notified of the new endpoint. */
+	ea = v4(3, 51820);
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	assert_int_equal(e->q.n, 2);
+	expect(e, &b, eb, WGP_NOTIFY, &m);
+	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &ea));
+	env_free(e);
+}
+
+static void test_lookup_consent(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2), ec = v4(3, 3);
+	uint8_t buf[WGP_MAX_MSG_LEN], ab[2][32];
+	struct tclient a, b, c;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	tclient_init(&b, e->srv.pub);
+	tclient_init(&c, e->srv.pub);
+	memcpy(ab[0], a.pub, 32);
+	memcpy(ab[1], b.pub, 32);
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	/* C names A and B; they do not name C: C learns nothing. */
+	do_register(e, &c, ec, (const uint8_t (*)[32])ab, 2, 0, &m);
+	assert_int_equal(m.u.reg_reply.n_peers, 0);
+	assert_int_equal(m.u.reg_reply.available, 0);
+	assert_int_equal(e->q.n, 1);	/* and no one is notified */
+	len = tclient_lookup(&c, buf, sizeof(buf), a.pub, 0);
+	feed(e, buf, len, ec, PORT_MAIN);
+	expect(e, &c, ec, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_UNAVAILABLE);
+	assert_int_equal(m.u.lookup_reply.peer.family, 0);
+	assert_int_equal(e->q.n, 1);
+	/* A cannot look up C either (C names A, A does not name C). */
+	len = tclient_lookup(&a, buf, sizeof(buf), c.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_UNAVAILABLE);
+
+	/* A looks up B: B's endpoint, and B is notified at once. */
+	len = tclient_lookup(&a, buf, sizeof(buf), b.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	assert_int_equal(e->q.n, 2);
+	expect(e, &a, ea, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &eb));
+	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.self, &ea));
+	assert_true(e->q.msgs[0].len <= len);
+	expect(e, &b, eb, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, a.pub, 32);
+
+	/* B withdraws consent: A can no longer get B. */
+	do_register(e, &b, eb, NULL, 0, 0, &m);
+	len = tclient_lookup(&a, buf, sizeof(buf), b.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_UNAVAILABLE);
+
+	/* LOOKUP by a key that never registered: NOT_REGISTERED. */
+	struct tclient d;
+
+	tclient_init(&d, e->srv.pub);
+	len = tclient_lookup(&d, buf, sizeof(buf), a.pub, 0);
+	feed(e, buf, len, v4(9, 9), PORT_MAIN);
+	expect(e, &d, v4(9, 9), WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_NOT_REGISTERED);
+	env_free(e);
+}
+
+static void test_replay_and_window(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), evil = v4(66, 6666);
+	uint8_t buf[WGP_MAX_MSG_LEN], old[WGP_MAX_MSG_LEN];
+	struct reg_entry *ent;
+	struct tclient a;
+	struct wgp_msg m;
+	size_t len, old_len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	old_len = tclient_register(&a, old, sizeof(old), NULL, 0, 0);
+	feed(e, old, old_len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_REGISTER_REPLY, &m);
+	ent = registry_find(&e->srv.reg, a.pub, e->now);
+	assert_non_null(ent);
+
+	/* The same datagram replayed from elsewhere: refused, the entry
+	 * keeps its endpoint; the (sealed) error tells the last counter. */
+	feed(e, old, old_len, evil, PORT_MAIN);
+	expect(e, &a, evil, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	assert_int_equal(m.u.error.last_counter, a.counter);
+	assert_true(wgp_endpoint_equal(&ent->ep, &ea));
+
+	/* A lower counter: refused as well. */
+	a.force = a.counter - 10;
+	len = tclient_register(&a, buf, sizeof(buf), NULL, 0, 0);
+	a.counter += 100;
+	feed(e, buf, len, evil, PORT_MAIN);
+	expect(e, &a, evil, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	assert_true(wgp_endpoint_equal(&ent->ep, &ea));
+
+	/* After expiry the server holds no counter; the old capture is
+	 * then outside the clock window and creates nothing. */
+	e->now += (uint64_t)SERVER_DEFAULT_TTL * 1000 + 1;
+	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
+	{
+		struct tclient s;
+
+		tclient_init(&s, e->srv.pub);
+		s.force = wgp_now_ns() - WGP_COUNTER_WINDOW_NS - 1000000000ULL - 1;
+		len = tclient_register(&s, buf, sizeof(buf), NULL, 0, 0);
+		feed(e, buf, len, evil, PORT_MAIN);
+		expect(e, &s, evil, WGP_ERROR, &m);
+		assert_int_equal(m.u.error.code, WGP_ERR_CLOCK);
+		assert_null(registry_find(&e->srv.reg, s.pub, e->now));
+		/* Far in the future: refused too. */
+		s.force = wgp_now_ns() + WGP_COUNTER_WINDOW_NS + 1000000000ULL;
+		len = tclient_register(&s, buf, sizeof(buf), NULL, 0, 0);
+		feed(e, buf, len, evil, PORT_MAIN);
+		expect(e, &s, evil, WGP_ERROR, &m);
+		assert_int_equal(m.u.error.code, WGP_ERR_CLOCK);
+		assert_null(registry_find(&e->srv.reg, s.pub, e->now));
+	}
+	assert_int_equal(e->srv.reg.live, 0);
+	env_free(e);
+}
+
+static void test_forged(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint eb = v4(2, 2), evil = v4(66, 6666);
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct tclient b, forger;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	tclient_init(&b, e->srv.pub);
+	do_register(e, &b, eb, NULL, 0, 0, &m);
+	/* A random key claiming B's public key: no reply, no change. */
+	tclient_init(&forger, e->srv.pub);
+	memcpy(forger.pub, b.pub, 32);
+	len = tclient_register(&forger, buf, sizeof(buf), NULL, 0, 0);
+	feed(e, buf, len, evil, PORT_MAIN);
+	assert_int_equal(e->q.n, 0);
+	assert_true(wgp_endpoint_equal(
+		&registry_find(&e->srv.reg, b.pub, e->now)->ep, &eb));
+	/* Forged with an unknown key: no reply, no state. */
+	tclient_init(&forger, e->srv.pub);
+	forger.sess.up[0] ^= 1;
+	len = tclient_register(&forger, buf, sizeof(buf), NULL, 0, 0);
+	feed(e, buf, len, evil, PORT_MAIN);
+	assert_int_equal(e->q.n, 0);
+	assert_int_equal(e->srv.reg.live, 1);
+	assert_int_equal(e->srv.st.forged, 2);
+	/* A reply-type datagram or garbage sent to the server: dropped. */
+	feed(e, (const uint8_t *)"WGPN\x01\x02", 6, evil, PORT_MAIN);
+	memset(buf, 0xff, 200);
+	feed(e, buf, 200, evil, PORT_MAIN);
+	assert_int_equal(e->q.n, 0);
+	env_free(e);
+}
+
+static void test_probe(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), mapped = v4(1, 2);
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct tclient a;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	/* Works without registering; says which port answered. */
+	len = tclient_probe(&a, buf, sizeof(buf));
+	feed(e, buf, len, mapped, PORT_PROBE);
+	expect(e, &a, mapped, WGP_PROBE_REPLY, &m);
+	assert_true(wgp_endpoint_equal(&m.u.probe_reply.self, &mapped));
+	assert_int_equal(m.u.probe_reply.local_port, WGP_PROBE_PORT);
+	assert_int_equal(e->q.msgs[0].port, PORT_PROBE);
+	assert_true(e->q.msgs[0].len <= len);
+	len = tclient_probe(&a, buf, sizeof(buf));
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_PROBE_REPLY, &m);
+	assert_int_equal(m.u.probe_reply.local_port, WGP_PORT);
+	assert_int_equal(e->srv.reg.live, 0);
+	/* The probe port answers nothing but PROBE. */
+	len = tclient_register(&a, buf, sizeof(buf), NULL, 0, 0);
+	feed(e, buf, len, ea, PORT_PROBE);
+	assert_int_equal(e->q.n, 0);
+	assert_int_equal(e->srv.reg.live, 0);
+	env_free(e);
+}
+
+/* 64 mutual peers: the reply stays within the request's size, the
+ * rest is flagged for LOOKUP, every available bit is set. */
+static void test_no_amplification(void **state)
+{
+	struct env *e = env_new(128, 0);
+	static struct tclient peers[WGP_MAX_CONSENT];
+	uint8_t keys[WGP_MAX_CONSENT][32], buf[WGP_MAX_MSG_LEN];
+	struct tclient hub;
+	struct wgp_msg m;
+	unsigned int i;
+	size_t len;
+
+	(void)state;
+	tclient_init(&hub, e->srv.pub);
+	for (i = 0; i < WGP_MAX_CONSENT; i++) {
+		tclient_init(&peers[i], e->srv.pub);
+		memcpy(keys[i], peers[i].pub, 32);
+		do_register(e, &peers[i], v4((uint8_t)(i + 10), 5),
+			    (const uint8_t (*)[32])hub.pub, 1, 0, &m);
+	}
+	len = tclient_register(&hub, buf, sizeof(buf),
+			       (const uint8_t (*)[32])keys, WGP_MAX_CONSENT, 0);
+	feed(e, buf, len, v4(1, 1), PORT_MAIN);
+	/* Reply plus 64 notifies. */
+	assert_int_equal(e->q.n, 1 + WGP_MAX_CONSENT);
+	expect(e, &hub, v4(1, 1), WGP_REGISTER_REPLY, &m);
+	assert_int_equal(m.u.reg_reply.available, UINT64_MAX);
+	assert_true(m.u.reg_reply.n_peers > 0);
+	assert_true(m.u.reg_reply.n_peers < WGP_MAX_CONSENT);
+	assert_true(m.u.reg_reply.flags & WGP_RF_MORE);
+	for (i = 0; i < m.u.reg_reply.n_peers; i++) {
+		unsigned int idx = m.u.reg_reply.peers[i].index;
+
+		assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[i].ep,
+					       &(struct wgp_endpoint){
+						.family = AF_INET, .port = 5,
+						.addr = { 198, 18, 0,
+							  (uint8_t)(idx + 10) } }));
+	}
+	for (i = 0; i < e->q.n; i++)
+		if (wgp_endpoint_equal(&e->q.msgs[i].dst, &(struct wgp_endpoint){
+				.family = AF_INET, .port = 1,
+				.addr = { 198, 18, 0, 1 } }))
+			assert_true(e->q.msgs[i].len <= len);
+	env_free(e);
+}
+
+static void test_full_and_ratelimit(void **state)
+{
+	struct env *e = env_new(2, 3);
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct tclient c[3];
+	struct wgp_msg m;
+	unsigned int i;
+	size_t len;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		tclient_init(&c[i], e->srv.pub);
+	do_register(e, &c[0], v4(1, 1), NULL, 0, 0, &m);
+	do_register(e, &c[1], v4(2, 1), NULL, 0, 0, &m);
+	len = tclient_register(&c[2], buf, sizeof(buf), NULL, 0, 0);
+	feed(e, buf, len, v4(3, 1), PORT_MAIN);
+	expect(e, &c[2], v4(3, 1), WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_FULL);
+	assert_int_equal(e->srv.reg.live, 2);
+
+	/* Rate 3/s, burst 100 (default): from one source, the 101st
+	 * datagram in the same millisecond is dropped before any crypto. */
+	uint64_t dh = e->srv.st.dh;
+
+	for (i = 0; i < 200; i++) {
+		struct tclient x;
+
+		tclient_init(&x, e->srv.pub);
+		len = tclient_probe(&x, buf, sizeof(buf));
+		feed(e, buf, len, v4(50, 1), PORT_MAIN);
+	}
+	assert_int_equal(e->srv.st.dh - dh, SERVER_DEFAULT_BURST);
+	assert_int_equal(e->srv.st.ratelimited, 200 - SERVER_DEFAULT_BURST);
+	env_free(e);
+}
+
+static void test_legacy_separate(void **state)
+{
+	struct env *e = env_new(8, 0);
+	uint8_t req[64];
+	struct tclient a, b;
+	struct wgp_msg m;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	tclient_init(&b, e->srv.pub);
+	do_register(e, &a, v4(1, 1), (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	/* Contrib request B -> A: the legacy table knows nothing of A. */
+	memcpy(req, b.pub, 32);
+	memcpy(req + 32, a.pub, 32);
+	feed(e, req, 64, v4(2, 2), PORT_MAIN);
+	assert_int_equal(e->q.n, 1);
+	assert_int_equal(e->q.msgs[0].len, 0);
+	/* ... and did not register B in the authenticated registry. */
+	assert_null(registry_find(&e->srv.reg, b.pub, e->now));
+	/* A legacy registration of A answers legacy lookups only. */
+	memcpy(req, a.pub, 32);
+	memcpy(req + 32, b.pub, 32);
+	feed(e, req, 64, v4(7, 7), PORT_MAIN);
+	assert_int_equal(e->q.n, 1);
+	assert_int_equal(e->q.msgs[0].len, 6);
+	assert_memory_equal(e->q.msgs[0].buf, "\xc6\x12\x00\x02\x00\x02", 6);
+	assert_true(wgp_endpoint_equal(
+		&registry_find(&e->srv.reg, a.pub, e->now)->ep, &(struct wgp_endpoint){
+			.family = AF_INET, .port = 1, .addr = { 198, 18, 0, 1 } }));
+	/* Not on the probe port. */
+	feed(e, req, 64, v4(7, 7), PORT_PROBE);
+	assert_int_equal(e->q.n, 0);
+	env_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pair_and_notify),
+		cmocka_unit_test(test_lookup_consent),
+		cmocka_unit_test(test_replay_and_window),
+		cmocka_unit_test(test_forged),
+		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_no_amplification),
+		cmocka_unit_test(test_full_and_ratelimit),
+		cmocka_unit_test(test_legacy_separate),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

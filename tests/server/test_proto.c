@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Protocol and key tests: base64 keys, session derivation, seal/open of
+ * every message type, tampering, wrong keys, and exact lengths.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include <sodium.h>
+
+#include "key.h"
+#include "proto.h"
+#include "testclient.h"
+
+static void hex(uint8_t *out, const char *s, size_t len)
+{
+	size_t bin_len;
+
+	assert_int_equal(sodium_hex2bin(out, len, s, strlen(s), NULL,
+					&bin_len, NULL), 0);
+	assert_int_equal(bin_len, len);
+}
+
+/* ---- keys ---------------------------------------------------------- */
+
+/* RFC 7748 section 6.1. */
+static const char alice_priv[] =
+	"77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+static const char alice_pub[] =
+	"8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+static const char bob_priv[] =
+	"5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";
+static const char bob_pub[] =
+	"de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
+
+static void test_key_public(void **state)
+{
+	uint8_t priv[32], pub[32], want[32];
+
+	(void)state;
+	hex(priv, alice_priv, 32);
+	hex(want, alice_pub, 32);
+	assert_int_equal(wgp_key_public(pub, priv), 0);
+	assert_memory_equal(pub, want, 32);
+	hex(priv, bob_priv, 32);
+	hex(want, bob_pub, 32);
+	assert_int_equal(wgp_key_public(pub, priv), 0);
+	assert_memory_equal(pub, want, 32);
+}
+
+static void test_key_base64(void **state)
+{
+	uint8_t key[32], back[32];
+	char b64[WGP_KEY_B64_SIZE], bad[WGP_KEY_B64_SIZE + 1];
+
+	(void)state;
+	hex(key, alice_pub, 32);
+	wgp_key_to_base64(b64, key);
+	assert_int_equal(strlen(b64), 44);
+	assert_string_equal(b64, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
+	assert_int_equal(wgp_key_from_base64(back, b64), 0);
+	assert_memory_equal(back, key, 32);
+
+	/* Wrong lengths, bad characters, bad padding: all -EINVAL. */
+	assert_int_equal(wgp_key_from_base64(back, ""), -EINVAL);
+	memcpy(bad, b64, 43);
+	bad[43] = '\0';
+	assert_int_equal(wgp_key_from_base64(back, bad), -EINVAL);
+	assert_true(wgp_key_is_zero(back));
+	snprintf(bad, sizeof(bad), "%sA", b64);
+	assert_int_equal(wgp_key_from_base64(back, bad), -EINVAL);
+	memcpy(bad, b64, 45);
+	bad[10] = '*';
+	assert_int_equal(wgp_key_from_base64(back, bad), -EINVAL);
+	memcpy(bad, b64, 45);
+	bad[43] = 'A';		/* no padding */
+	assert_int_equal(wgp_key_from_base64(back, bad), -EINVAL);
+	memcpy(bad, b64, 45);
+	bad[42] = 'p';		/* non-zero bits beyond the 32 bytes */
+	assert_int_equal(wgp_key_from_base64(back, bad), -EINVAL);
+}
+
+static void test_key_file(void **state)
+{
+	char path[] = "/tmp/wgp-test-key-XXXXXX";
+	uint8_t key[32], want[32];
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "  hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n\n", 48), 48);
+	close(fd);
+	hex(want, alice_pub, 32);
+	assert_int_equal(wgp_key_read_file(key, path), 0);
+	assert_memory_equal(key, want, 32);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo= x\n", 47), 47);
+	close(fd);
+	assert_int_equal(wgp_key_read_file(key, path), -EINVAL);
+	unlink(path);
+	assert_int_equal(wgp_key_read_file(key, path), -ENOENT);
+}
+
+static void test_key_generate(void **state)
+{
+	uint8_t a[32], b[32];
+
+	(void)state;
+	wgp_key_generate(a);
+	wgp_key_generate(b);
+	assert_false(wgp_key_equal(a, b));
+	assert_int_equal(a[0] & 7, 0);
+	assert_int_equal(a[31] & 0xc0, 0x40);
+}
+
+/* ---- sessions ------------------------------------------------------ */
+
+struct pair {
+	uint8_t spriv[32], spub[32];
+	struct tclient c;
+	struct wgp_session server_side;
+};
+
+static void make_pair(struct pair *p)
+{
+	wgp_key_generate(p->spriv);
+	assert_int_equal(wgp_key_public(p->spub, p->spriv), 0);
+	tclient_init(&p->c, p->spub);
+	assert_int_equal(wgp_session_server(&p->server_side, p->spriv,
+					    p->spub, p->c.pub), 0);
+}
+
+static void test_session_agree(void **state)
+{
+	struct pair p;
+
+	(void)state;
+	make_pair(&p);
+	assert_memory_equal(&p.c.sess, &p.server_side, sizeof(p.c.sess));
+	assert_memory_not_equal(p.c.sess.up, p.c.sess.down, 32);
+}
+
+static void test_session_low_order(void **state)
+{
+	uint8_t priv[32], pub[32], zero[32] = { 0 };
+	struct wgp_session s;
+
+	(void)state;
+	wgp_key_generate(priv);
+	assert_int_equal(wgp_key_public(pub, priv), 0);
+	/* The all-zero point (and u = 1) are of low order. */
+	assert_int_equal(wgp_session_server(&s, priv, pub, zero), -EINVAL);
+	zero[0] = 1;
+	assert_int_equal(wgp_session_server(&s, priv, pub, zero), -EINVAL);
+}
+
+/* ---- messages ------------------------------------------------------ */
+
+static void fill_endpoint(struct wgp_endpoint *ep, int family, uint8_t seed)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->family = (uint16_t)family;
+	ep->port = (uint16_t)(51820 + seed);
+	if (family == AF_INET) {
+		ep->addr[0] = 198;
+		ep->addr[1] = 18;
+		ep->addr[3] = seed;
+	} else {
+		ep->addr[0] = 0x20;
+		ep->addr[1] = 0x01;
+		ep->addr[2] = 0x0d;
+		ep->addr[3] = 0xb8;
+		ep->addr[15] = seed;
+	}
+}
+
+/* One example of every type, with lists of n entries. */
+static void example(struct wgp_msg *m, uint8_t type, unsigned int n,
+		    const uint8_t *key)
+{
+	unsigned int i;
+
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	wgp_txid_new(m->txid);
+	if (wgp_type_is_request(type))
+		memcpy(m->key, key, 32);
+	switch (type) {
+	case WGP_REGISTER:
+		m->u.reg.counter = 0x0102030405060708ULL;
+		m->u.reg.flags = WGP_F_SYMMETRIC;
+		m->u.reg.n_consent = (uint8_t)n;
+		for (i = 0; i < n; i++)
+			randombytes_buf(m->u.reg.consent[i], WGP_CONSENT_LEN);
+		break;
+	case WGP_REGISTER_REPLY:
+		m->u.reg_reply.flags = WGP_RF_MORE;
+		m->u.reg_reply.n_peers = (uint8_t)n;
+		m->u.reg_reply.ttl = 120;
+		m->u.reg_reply.available = 0x8000000000000001ULL;
+		fill_endpoint(&m->u.reg_reply.self, AF_INET, 1);
+		for (i = 0; i < n; i++) {
+			m->u.reg_reply.peers[i].index = (uint8_t)(63 - i);
+			m->u.reg_reply.peers[i].flags = WGP_F_SYMMETRIC;
+			fill_endpoint(&m->u.reg_reply.peers[i].ep,
+				      i % 2 ? AF_INET : AF_INET6, (uint8_t)i);
+		}
+		break;
+	case WGP_LOOKUP:
+		m->u.lookup.counter = 42;
+		randombytes_buf(m->u.lookup.target, 32);
+		break;
+	case WGP_LOOKUP_REPLY:
+		m->u.lookup_reply.status = WGP_LOOKUP_OK;
+		m->u.lookup_reply.peer_flags = WGP_F_SYMMETRIC;
+		m->u.lookup_reply.ttl = 7;
+		fill_endpoint(&m->u.lookup_reply.self, AF_INET6, 2);
+		fill_endpoint(&m->u.lookup_reply.peer, AF_INET, 3);
+		break;
+	case WGP_NOTIFY:
+		randombytes_buf(m->u.notify.peer, 32);
+		m->u.notify.ttl = 9;
+		fill_endpoint(&m->u.notify.ep, AF_INET6, 4);
+		break;
+	case WGP_PROBE:
+		m->u.probe.timestamp = wgp_now_ns();
+		break;
+	case WGP_PROBE_REPLY:
+		fill_endpoint(&m->u.probe_reply.self, AF_INET, 5);
+		m->u.probe_reply.local_port = 49919;
+		break;
+	case WGP_ERROR:
+		m->u.error.code = WGP_ERR_COUNTER;
+		m->u.error.server_time = 1;
+		m->u.error.last_counter = 2;
+		break;
+	}
+}
+
+static const unsigned int list_sizes[] = { 0, 1, 7, 63, 64 };
+
+static void test_round_trip(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN + 64];
+	struct wgp_msg m, back;
+	struct pair p;
+	unsigned int t, k;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		for (k = 0; k < sizeof(list_sizes) / sizeof(list_sizes[0]); k++) {
+			example(&m, (uint8_t)t, list_sizes[k], p.c.pub);
+			len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+			assert_true(len > 0);
+			assert_int_equal((size_t)len, wgp_msg_len(&m));
+			assert_true((size_t)len <= WGP_MAX_MSG_LEN);
+			memset(&back, 0, sizeof(back));
+			assert_int_equal(wgp_open(&back, buf, (size_t)len,
+						  &p.server_side), 0);
+			assert_int_equal(back.type, t);
+			assert_memory_equal(back.txid, m.txid, WGP_TXID_LEN);
+			assert_memory_equal(&back.u, &m.u, sizeof(m.u));
+			if (wgp_type_is_request((uint8_t)t))
+				assert_memory_equal(back.key, p.c.pub, 32);
+		}
+	}
+	/* Request sizes the no-amplification rule relies on. */
+	example(&m, WGP_REGISTER, 64, p.c.pub);
+	assert_int_equal(wgp_msg_len(&m), WGP_MAX_REQUEST_LEN);
+	assert_true(WGP_MAX_REQUEST_LEN <= 1280 - 48);
+}
+
+static void test_tamper_every_byte(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN], copy[WGP_MAX_MSG_LEN];
+	struct wgp_msg m, back;
+	struct pair p;
+	unsigned int t;
+	ssize_t len, i;
+	int bit;
+
+	(void)state;
+	make_pair(&p);
+	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		example(&m, (uint8_t)t, 3, p.c.pub);
+		len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+		assert_true(len > 0);
+		for (i = 0; i < len; i++) {
+			for (bit = 0; bit < 8; bit += 7) {
+				memcpy(copy, buf, (size_t)len);
+				copy[i] ^= (uint8_t)(1 << bit);
+				assert_int_not_equal(wgp_open(&back, copy,
+						(size_t)len, &p.server_side), 0);
+			}
+		}
+	}
+}
+
+static void test_wrong_key(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct wgp_session other;
+	struct wgp_msg m, back;
+	struct pair p, q;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	make_pair(&q);
+	example(&m, WGP_REGISTER, 2, p.c.pub);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+	assert_true(len > 0);
+	/* Another server's key, or the other direction's key: refused. */
+	assert_int_equal(wgp_session_server(&other, q.spriv, q.spub, p.c.pub), 0);
+	assert_int_equal(wgp_open(&back, buf, (size_t)len, &other), -EBADMSG);
+	other = p.server_side;
+	memcpy(other.up, p.server_side.down, 32);
+	assert_int_equal(wgp_open(&back, buf, (size_t)len, &other), -EBADMSG);
+	/* A client claiming p's key without p's private key. */
+	struct tclient forger;
+
+	tclient_init(&forger, p.spub);
+	memcpy(forger.pub, p.c.pub, 32);
+	len = tclient_register(&forger, buf, sizeof(buf), NULL, 0, 0);
+	assert_int_equal(wgp_open(&back, buf, (size_t)len, &p.server_side),
+			 -EBADMSG);
+	assert_int_equal(wgp_open(&back, buf, (size_t)len, &p.c.sess), -EBADMSG);
+}
+
+static void test_lengths(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN + 64];
+	struct wgp_msg m, back;
+	struct pair p;
+	unsigned int t;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		example(&m, (uint8_t)t, 2, p.c.pub);
+		len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+		assert_true(len > 0);
+		assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), 0);
+		/* One byte short, one byte long: not a message at all. */
+		assert_int_equal(wgp_parse_header(&back, buf, (size_t)len - 1),
+				 -EBADMSG);
+		assert_int_equal(wgp_parse_header(&back, buf, (size_t)len + 1),
+				 -EBADMSG);
+		assert_int_equal(wgp_open(&back, buf, (size_t)len - 1,
+					  &p.server_side), -EBADMSG);
+		assert_int_equal(wgp_open(&back, buf, (size_t)len + 1,
+					  &p.server_side), -EBADMSG);
+		/* Every shorter prefix fails too (list types: down to one
+		 * entry less, which is the valid length of a shorter list). */
+		for (ssize_t l = t == WGP_REGISTER ? len - WGP_CONSENT_LEN + 1 :
+				 t == WGP_REGISTER_REPLY ? len - WGP_PEER_REC_LEN + 1 :
+				 0; l < len; l++)
+			assert_int_not_equal(wgp_parse_header(&back, buf,
+							      (size_t)l), 0);
+	}
+	/* A list datagram one entry longer parses (its length is a valid
+	 * length) but cannot open: the count is sealed. */
+	example(&m, WGP_REGISTER, 2, p.c.pub);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len + 16), 0);
+	assert_int_equal(wgp_open(&back, buf, (size_t)len + 16,
+				  &p.server_side), -EBADMSG);
+	/* More than 64 consent entries: no valid length. */
+	assert_int_equal(wgp_parse_header(&back, buf,
+					  WGP_MAX_REQUEST_LEN + 16), -EBADMSG);
+	/* Sealing refuses a count it could not encode. */
+	m.u.reg.n_consent = 65;
+	assert_int_equal(wgp_seal(buf, sizeof(buf), &m, &p.c.sess), -EINVAL);
+	m.u.reg.n_consent = 2;
+	assert_int_equal(wgp_seal(buf, 50, &m, &p.c.sess), -ENOSPC);
+}
+
+static void test_header_checks(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct wgp_msg m, back;
+	struct pair p;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	example(&m, WGP_LOOKUP, 0, p.c.pub);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), 0);
+	assert_int_equal(back.type, WGP_LOOKUP);
+	assert_memory_equal(back.key, p.c.pub, 32);
+	assert_memory_equal(buf, WGP_MAGIC, 4);
+
+	buf[WGP_OFF_VERSION] = 2;
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len),
+			 -EPROTONOSUPPORT);
+	buf[WGP_OFF_VERSION] = WGP_VERSION;
+	buf[WGP_OFF_TYPE] = 0;
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), -EBADMSG);
+	buf[WGP_OFF_TYPE] = WGP_TYPE_MAX + 1;
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), -EBADMSG);
+	buf[WGP_OFF_TYPE] = WGP_LOOKUP;
+	buf[6] = 1;
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), -EBADMSG);
+	buf[6] = 0;
+	buf[0] = 'w';
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), -EBADMSG);
+}
+
+/* Payload checks after decryption: reserved bytes, families, counts. */
+static void test_payload_checks(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN], plain[WGP_MAX_MSG_LEN];
+	unsigned long long clen;
+	struct wgp_msg m, back;
+	struct pair p;
+	size_t len;
+
+	(void)state;
+	make_pair(&p);
+	/* Build a LOOKUP_REPLY by hand with a bad address family. */
+	example(&m, WGP_LOOKUP_REPLY, 0, NULL);
+	len = (size_t)wgp_seal(buf, sizeof(buf), &m, &p.server_side);
+	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(plain,
+			&clen, NULL, buf + 44, len - 44, buf, 20, buf + 20,
+			p.c.sess.down), 0);
+	plain[8] = 5;	/* self.family */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 44, &clen, plain,
+			WGP_LOOKUP_REPLY_LEN, buf, 20, NULL, buf + 20,
+			p.c.sess.down);
+	assert_int_equal(wgp_open(&back, buf, len, &p.c.sess), -EBADMSG);
+	plain[8] = 4;	/* IPv4, but the 16 address bytes are IPv6's */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 44, &clen, plain,
+			WGP_LOOKUP_REPLY_LEN, buf, 20, NULL, buf + 20,
+			p.c.sess.down);
+	assert_int_equal(wgp_open(&back, buf, len, &p.c.sess), -EBADMSG);
+	plain[8] = 6;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 44, &clen, plain,
+			WGP_LOOKUP_REPLY_LEN, buf, 20, NULL, buf + 20,
+			p.c.sess.down);
+	assert_int_equal(wgp_open(&back, buf, len, &p.c.sess), 0);
+	/* Unknown flag bits in a REGISTER are refused when sealing. */
+	example(&m, WGP_REGISTER, 0, p.c.pub);
+	m.u.reg.flags = 0x80;
+	assert_int_equal(wgp_seal(buf, sizeof(buf), &m, &p.c.sess), -EINVAL);
+}
+
+static void test_endpoints(void **state)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+				     .sin6_port = htons(1234) };
+	struct sockaddr_storage ss;
+	struct wgp_endpoint ep;
+	char s[WGP_ENDPOINT_STRLEN];
+
+	(void)state;
+	sin6.sin6_addr.s6_addr[10] = sin6.sin6_addr.s6_addr[11] = 0xff;
+	sin6.sin6_addr.s6_addr[12] = 198;
+	sin6.sin6_addr.s6_addr[13] = 18;
+	sin6.sin6_addr.s6_addr[15] = 7;
+	assert_int_equal(wgp_endpoint_from_sockaddr(&ep, (void *)&sin6,
+						    sizeof(sin6)), 0);
+	assert_int_equal(ep.family, AF_INET);
+	assert_string_equal(wgp_endpoint_format(&ep, s), "198.18.0.7:1234");
+	assert_int_equal(wgp_endpoint_to_sockaddr(&ep, &ss),
+			 sizeof(struct sockaddr_in));
+
+	sin6.sin6_addr.s6_addr[0] = 0x20;
+	sin6.sin6_addr.s6_addr[1] = 0x01;
+	sin6.sin6_addr.s6_addr[2] = 0x0d;
+	sin6.sin6_addr.s6_addr[3] = 0xb8;
+	sin6.sin6_addr.s6_addr[10] = sin6.sin6_addr.s6_addr[11] = 0;
+	assert_int_equal(wgp_endpoint_from_sockaddr(&ep, (void *)&sin6,
+						    sizeof(sin6)), 0);
+	assert_int_equal(ep.family, AF_INET6);
+	assert_string_equal(wgp_endpoint_format(&ep, s),
+			    "[2001:db8::c612:7]:1234");
+	ss.ss_family = AF_UNIX;
+	assert_int_equal(wgp_endpoint_from_sockaddr(&ep, (void *)&ss,
+						    sizeof(ss)), -EAFNOSUPPORT);
+	memset(&ep, 0, sizeof(ep));
+	assert_string_equal(wgp_endpoint_format(&ep, s), "(none)");
+}
+
+static void test_window(void **state)
+{
+	uint64_t now = wgp_now_ns();
+
+	(void)state;
+	assert_true(wgp_in_window(now, now));
+	assert_true(wgp_in_window(now - WGP_COUNTER_WINDOW_NS, now));
+	assert_true(wgp_in_window(now + WGP_COUNTER_WINDOW_NS, now));
+	assert_false(wgp_in_window(now - WGP_COUNTER_WINDOW_NS - 1, now));
+	assert_false(wgp_in_window(now + WGP_COUNTER_WINDOW_NS + 1, now));
+	assert_false(wgp_in_window(0, now));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_public),
+		cmocka_unit_test(test_key_base64),
+		cmocka_unit_test(test_key_file),
+		cmocka_unit_test(test_key_generate),
+		cmocka_unit_test(test_session_agree),
+		cmocka_unit_test(test_session_low_order),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_tamper_every_byte),
+		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_header_checks),
+		cmocka_unit_test(test_payload_checks),
+		cmocka_unit_test(test_endpoints),
+		cmocka_unit_test(test_window),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The real wgpunchd binary on loopback (suite 'kernel'): it is started
+ * with ephemeral ports on "::" (IPv6 and IPv4 on one socket), driven by
+ * clients on 127.0.0.1 and ::1 with real libsodium keys, and stopped by
+ * PID in the group teardown, which cmocka runs even when a test fails.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <sodium.h>
+
+#include "proto.h"
+#include "testclient.h"
+
+static pid_t server_pid = -1;
+static int server_log = -1;
+static uint16_t main_port, probe_port;
+static uint8_t server_pub[32];
+static char key_path[] = "/tmp/wgpunchd-test-key-XXXXXX";
+
+static void stop_server(void)
+{
+	int status;
+
+	if (server_pid > 0) {
+		kill(server_pid, SIGKILL);
+		waitpid(server_pid, &status, 0);
+		server_pid = -1;
+	}
+}
+
+/* Read stderr lines until the "listening on" line; take the ports. */
+static int wait_listening(void)
+{
+	char buf[4096];
+	size_t len = 0;
+	struct pollfd pfd = { .fd = server_log, .events = POLLIN };
+	char *p;
+	ssize_t n;
+
+	while (len < sizeof(buf) - 1) {
+		if (poll(&pfd, 1, 5000) != 1)
+			return -1;
+		n = read(server_log, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		p = strstr(buf, "listening on :: port ");
+		if (p && strchr(p, '\n')) {
+			unsigned int a, b;
+
+			if (sscanf(p, "listening on :: port %u, probe port %u",
+				   &a, &b) != 2)
+				return -1;
+			main_port = (uint16_t)a;
+			probe_port = (uint16_t)b;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int start_server(void **state)
+{
+	const char *bin = getenv("WGPUNCHD");
+	char b64[WGP_KEY_B64_SIZE];
+	uint8_t priv[32];
+	int fd, pipefd[2];
+
+	(void)state;
+	if (!bin)
+		return -1;
+	wgp_key_generate(priv);
+	wgp_key_public(server_pub, priv);
+	wgp_key_to_base64(b64, priv);
+	fd = mkstemp(key_path);
+	if (fd < 0 || write(fd, b64, 44) != 44 || write(fd, "\n", 1) != 1)
+		return -1;
+	close(fd);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	server_pid = fork();
+	if (server_pid < 0)
+		return -1;
+	if (server_pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		execl(bin, "wgpunchd", "--private-key", key_path,
+		      "--port", "0", "--probe-port", "0", "--legacy",
+		      "--rate", "0", "--capacity", "1000", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	server_log = pipefd[0];
+	atexit(stop_server);
+	if (wait_listening() < 0) {
+		fprintf(stderr, "wgpunchd did not start\n");
+		stop_server();
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int status = -1;
+
+	(void)state;
+	unlink(key_path);
+	if (server_pid <= 0)
+		return 0;
+	/* The malformed-input test already asserted it is alive; here it
+	 * must also exit cleanly on SIGTERM. */
+	kill(server_pid, SIGTERM);
+	for (int i = 0; i < 50; i++) {
+		if (waitpid(server_pid, &status, WNOHANG) == server_pid) {
+			server_pid = -1;
+			break;
+		}
+		usleep(100000);
+	}
+	stop_server();
+	close(server_log);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* ---- client side ---------------------------------------------------- */
+
+struct peer {
+	struct tclient c;
+	int fd;
+	int family;
+	struct wgp_endpoint ep;	/* our address as the server should see it */
+};
+
+static int udp_socket(int family, struct wgp_endpoint *ep)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (void *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (void *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		len = sizeof(*sin6);
+	}
+	assert_int_equal(bind(fd, (void *)&ss, len), 0);
+	len = sizeof(ss);
+	assert_int_equal(getsockname(fd, (void *)&ss, &len), 0);
+	if (ep)
+		assert_int_equal(wgp_endpoint_from_sockaddr(ep, (void *)&ss,
+							    len), 0);
+	return fd;
+}
+
+static void peer_init(struct peer *p, int family)
+{
+	tclient_init(&p->c, server_pub);
+	p->family = family;
+	p->fd = udp_socket(family, &p->ep);
+}
+
+static void send_to(int fd, int family, uint16_t port, const void *buf,
+		    size_t len)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+				     .sin6_port = htons(port),
+				     .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	ssize_t n;
+
+	if (family == AF_INET)
+		n = sendto(fd, buf, len, 0, (void *)&sin, sizeof(sin));
+	else
+		n = sendto(fd, buf, len, 0, (void *)&sin6, sizeof(sin6));
+	assert_int_equal(n, (ssize_t)len);
+}
+
+/* One datagram within timeout_ms, or -1. */
+static ssize_t receive(int fd, void *buf, size_t cap, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return -1;
+	return recv(fd, buf, cap, 0);
+}
+
+static void receive_msg(struct peer *p, uint8_t type, struct wgp_msg *m)
+{
+	uint8_t buf[4096];
+	ssize_t n = receive(p->fd, buf, sizeof(buf), 3000);
+
+	assert_true(n > 0);
+	assert_int_equal(tclient_open(&p->c, m, buf, (size_t)n), 0);
+	assert_int_equal(m->type, type);
+}
+
+static void peer_register(struct peer *p, const uint8_t (*peers)[32],
+			  unsigned int n, struct wgp_msg *m)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	size_t len = tclient_register(&p->c, buf, sizeof(buf), peers, n, 0);
+
+	send_to(p->fd, p->family, main_port, buf, len);
+	receive_msg(p, WGP_REGISTER_REPLY, m);
+	assert_memory_equal(m->txid, p->c.txid, WGP_TXID_LEN);
+	assert_true(wgp_endpoint_equal(&m->u.reg_reply.self, &p->ep));
+}
+
+static void peer_lookup(struct peer *p, const uint8_t target[32],
+			struct wgp_msg *m)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	size_t len = tclient_lookup(&p->c, buf, sizeof(buf), target, 0);
+
+	send_to(p->fd, p->family, main_port, buf, len);
+	receive_msg(p, WGP_LOOKUP_REPLY, m);
+	assert_memory_equal(m->txid, p->c.txid, WGP_TXID_LEN);
+}
+
+static struct peer a, b;
+
+/* A (IPv4) and B (IPv6) name each other: each learns the other's
+ * endpoint, and A is told about B the moment B registers. */
+static void test_register_and_notify(void **state)
+{
+	struct wgp_msg m;
+
+	(void)state;
+	peer_init(&a, AF_INET);
+	peer_init(&b, AF_INET6);
+	peer_register(&a, (const uint8_t (*)[32])b.c.pub, 1, &m);
+	assert_int_equal(m.u.reg_reply.available, 0);
+	assert_int_equal(m.u.reg_reply.n_peers, 0);
+	assert_true(m.u.reg_reply.ttl > 0);
+
+	peer_register(&b, (const uint8_t (*)[32])a.c.pub, 1, &m);
+	assert_int_equal(m.u.reg_reply.available, 1);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &a.ep));
+
+	receive_msg(&a, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, b.c.pub, 32);
+	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &b.ep));
+
+	peer_lookup(&a, b.c.pub, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &b.ep));
+	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.self, &a.ep));
+	receive_msg(&b, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, a.c.pub, 32);
+	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &a.ep));
+}
+
+/* A random key claiming B's public key: no answer, B's endpoint kept. */
+static void test_forged_registration(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct peer evil;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	peer_init(&evil, AF_INET);
+	memcpy(evil.c.pub, b.c.pub, 32);
+	len = tclient_register(&evil.c, buf, sizeof(buf),
+			       (const uint8_t (*)[32])a.c.pub, 1, 0);
+	send_to(evil.fd, AF_INET, main_port, buf, len);
+	assert_int_equal(receive(evil.fd, buf, sizeof(buf), 300), -1);
+	/* Also a forged LOOKUP of A in B's name. */
+	len = tclient_lookup(&evil.c, buf, sizeof(buf), a.c.pub, 0);
+	send_to(evil.fd, AF_INET, main_port, buf, len);
+	assert_int_equal(receive(evil.fd, buf, sizeof(buf), 300), -1);
+
+	peer_lookup(&a, b.c.pub, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &b.ep));
+	receive_msg(&b, WGP_NOTIFY, &m);
+	close(evil.fd);
+}
+
+/* The same mapping is reported on both ports (loopback has no NAT). */
+static void test_probe_ports(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	len = tclient_probe(&a.c, buf, sizeof(buf));
+	send_to(a.fd, AF_INET, main_port, buf, len);
+	receive_msg(&a, WGP_PROBE_REPLY, &m);
+	assert_true(wgp_endpoint_equal(&m.u.probe_reply.self, &a.ep));
+	assert_int_equal(m.u.probe_reply.local_port, main_port);
+
+	len = tclient_probe(&a.c, buf, sizeof(buf));
+	send_to(a.fd, AF_INET, probe_port, buf, len);
+	receive_msg(&a, WGP_PROBE_REPLY, &m);
+	assert_true(wgp_endpoint_equal(&m.u.probe_reply.self, &a.ep));
+	assert_int_equal(m.u.probe_reply.local_port, probe_port);
+
+	len = tclient_probe(&b.c, buf, sizeof(buf));
+	send_to(b.fd, AF_INET6, probe_port, buf, len);
+	receive_msg(&b, WGP_PROBE_REPLY, &m);
+	assert_true(wgp_endpoint_equal(&m.u.probe_reply.self, &b.ep));
+}
+
+/* --legacy: the contrib client's 64-byte request and 6/0-byte reply. */
+static void test_legacy(void **state)
+{
+	uint8_t x[32], y[32], req[64], buf[64];
+	struct wgp_endpoint lx;
+	int fx, fy;
+	ssize_t n;
+
+	(void)state;
+	randombytes_buf(x, 32);
+	randombytes_buf(y, 32);
+	fx = udp_socket(AF_INET, &lx);
+	fy = udp_socket(AF_INET, NULL);
+	memcpy(req, x, 32);
+	memcpy(req + 32, y, 32);
+	send_to(fx, AF_INET, main_port, req, 64);
+	n = receive(fx, buf, sizeof(buf), 3000);
+	assert_int_equal(n, 0);
+	memcpy(req, y, 32);
+	memcpy(req + 32, x, 32);
+	send_to(fy, AF_INET, main_port, req, 64);
+	n = receive(fy, buf, sizeof(buf), 3000);
+	assert_int_equal(n, 6);
+	assert_memory_equal(buf, lx.addr, 4);
+	assert_int_equal(buf[4] << 8 | buf[5], lx.port);
+	close(fx);
+	close(fy);
+}
+
+/* Garbage of every kind, then the server must still answer. */
+static void test_malformed(void **state)
+{
+	static uint8_t big[65000];
+	uint8_t buf[WGP_MAX_MSG_LEN], bad[WGP_MAX_MSG_LEN + 1];
+	struct wgp_msg m;
+	size_t len, i;
+	int fd6, fd4;
+
+	(void)state;
+	fd4 = udp_socket(AF_INET, NULL);
+	fd6 = udp_socket(AF_INET6, NULL);
+	randombytes_buf(big, sizeof(big));
+	send_to(fd4, AF_INET, main_port, big, sizeof(big));
+	send_to(fd6, AF_INET6, probe_port, big, 3000);
+	send_to(fd4, AF_INET, main_port, big, 0);
+	for (i = 0; i < 300; i++) {
+		uint16_t port = i % 2 ? main_port : probe_port;
+
+		send_to(fd4, AF_INET, port, big + i, i);
+		send_to(fd6, AF_INET6, port, big + i, i * 3);
+	}
+	/* Valid messages cut, extended, with a wrong version or type. */
+	len = tclient_register(&a.c, buf, sizeof(buf), NULL, 0, 0);
+	for (i = 0; i <= len; i++) {
+		if (i == WGP_LEGACY_REQUEST_LEN)
+			continue;	/* --legacy would answer that */
+		memcpy(bad, buf, len);
+		bad[len] = 0;
+		send_to(fd4, AF_INET, main_port, bad, i == len ? len + 1 : i);
+	}
+	memcpy(bad, buf, len);
+	bad[WGP_OFF_VERSION] = 2;
+	send_to(fd4, AF_INET, main_port, bad, len);
+	memcpy(bad, buf, len);
+	bad[WGP_OFF_TYPE] = 200;
+	send_to(fd6, AF_INET6, main_port, bad, len);
+	/* 64 bytes on the probe port is not legacy. */
+	send_to(fd4, AF_INET, probe_port, big, 64);
+	/* None of it is answered... */
+	assert_int_equal(receive(fd4, buf, sizeof(buf), 300), -1);
+	assert_int_equal(receive(fd6, buf, sizeof(buf), 10), -1);
+	/* ...and the server is alive and well. */
+	assert_int_equal(waitpid(server_pid, NULL, WNOHANG), 0);
+	len = tclient_probe(&a.c, buf, sizeof(buf));
+	send_to(a.fd, AF_INET, main_port, buf, len);
+	receive_msg(&a, WGP_PROBE_REPLY, &m);
+	peer_lookup(&a, b.c.pub, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	close(fd4);
+	close(fd6);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_register_and_notify),
+		cmocka_unit_test(test_forged_registration),
+		cmocka_unit_test(test_probe_ports),
+		cmocka_unit_test(test_legacy),
+		cmocka_unit_test(test_malformed),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	if (!getenv("WGPUNCHD")) {
+		fprintf(stderr, "WGPUNCHD (path of the binary) is not set\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, start_server, teardown);
+}

@@ -1,0 +1,875 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM against the kernel's runtime rules R1-R10 (kernel-cbpf.md B.2),
+ * one test per rule, with the reference's verified examples. Every run
+ * goes through cbpf_run(), cbpf_run_trace() and, for valid programs,
+ * cbpf_vm_run(), and the three must agree. Random garbage programs check
+ * that nothing is ever read out of bounds (this suite also runs under
+ * ASan+UBSan).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cbpf.h"
+#include "gen.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* BPF_STMT/BPF_JUMP as expressions */
+#define STMT(code, k) ((struct sock_filter)BPF_STMT(code, k))
+#define JUMP(code, k, jt, jf) ((struct sock_filter)BPF_JUMP(code, k, jt, jf))
+
+struct trace_check {
+	uint64_t steps;
+	int64_t last_pc;
+	struct cbpf_step last;
+};
+
+static void trace_cb(const struct cbpf_step *step, void *arg)
+{
+	struct trace_check *t = arg;
+
+	/* Jumps only go forward: every step is past the previous one. */
+	assert_true((int64_t)step->pc > t->last_pc);
+	t->last_pc = step->pc;
+	t->last = *step;
+	t->steps++;
+}
+
+/*
+ * Runs insns[0..n) on pkt through every entry point, asserts they agree
+ * and returns the verdict; res (if non-NULL) gets cbpf_run_trace()'s
+ * result.
+ */
+static uint32_t run_all(const struct sock_filter *insns, size_t n,
+			const uint8_t *pkt, size_t len,
+			const struct cbpf_ctx *ctx, struct cbpf_result *res)
+{
+	struct cbpf_prog prog = { .len = n, .insns = (struct sock_filter *)insns };
+	struct trace_check t = { .last_pc = -1 };
+	struct cbpf_result r;
+	uint32_t v, vt;
+
+	v = cbpf_run(&prog, pkt, len, ctx);
+	vt = cbpf_run_trace(&prog, pkt, len, ctx, &r, trace_cb, &t);
+	assert_int_equal(v, vt);
+	assert_int_equal(r.verdict, v);
+	assert_true(r.steps == t.steps);
+	if (r.exit != CBPF_EXIT_INVALID) {
+		assert_true(t.steps > 0);
+		assert_int_equal(t.last.pc, r.pc);
+	}
+	if (r.exit != CBPF_EXIT_RET && r.exit != CBPF_EXIT_NODEV)
+		assert_int_equal(v, 0);
+
+	if (n && cbpf_validate(insns, n, NULL) == 0) {
+		int err = 0;
+		struct cbpf_vm *vm = cbpf_vm_new(&prog, &err);
+
+		assert_non_null(vm);
+		assert_int_equal(cbpf_vm_run(vm, pkt, len, ctx), v);
+		cbpf_vm_free(vm);
+	}
+	if (res)
+		*res = r;
+	return v;
+}
+
+#define RUN(insns, pkt, len, ctx, res) \
+	run_all(insns, ARRAY_SIZE(insns), pkt, len, ctx, res)
+
+/* A packet whose byte i is i + 1 (mod 256), so reads are recognisable. */
+static uint8_t pkt200[200];
+
+static int setup_pkt(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(pkt200); i++)
+		pkt200[i] = (uint8_t)(i + 1);
+	return 0;
+}
+
+static uint32_t be32_at(size_t i)
+{
+	return (uint32_t)pkt200[i] << 24 | (uint32_t)pkt200[i + 1] << 16 |
+	       (uint32_t)pkt200[i + 2] << 8 | pkt200[i + 3];
+}
+
+/* Runs "<insn>; ret a" on pkt200. */
+static uint32_t run1(struct sock_filter insn, const struct cbpf_ctx *ctx,
+		     struct cbpf_result *res)
+{
+	struct sock_filter p[] = { insn, STMT(BPF_RET | BPF_A, 0) };
+
+	return RUN(p, pkt200, sizeof(pkt200), ctx, res);
+}
+
+static void test_r1_initial_state(void **state)
+{
+	struct sock_filter ret_a[] = { STMT(BPF_RET | BPF_A, 0) };
+	struct sock_filter ret_x[] = {
+		STMT(BPF_MISC | BPF_TXA, 0),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	/* Unvalidated (V12 rejects it): scratch reads as zero here. */
+	struct sock_filter mem[] = {
+		STMT(BPF_LD | BPF_IMM, 7),
+		STMT(BPF_LD | BPF_MEM, 5),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct cbpf_result res;
+
+	(void)state;
+	assert_int_equal(RUN(ret_a, pkt200, 200, NULL, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_RET);
+	assert_int_equal(res.steps, 1);
+	assert_int_equal(RUN(ret_x, pkt200, 200, NULL, NULL), 0);
+	assert_int_equal(RUN(mem, pkt200, 200, NULL, NULL), 0);
+}
+
+/* "ld #a; ldx #x; <op>; ret a" */
+static uint32_t alu(uint32_t a, uint32_t x, uint16_t code, uint32_t k,
+		    struct cbpf_result *res)
+{
+	struct sock_filter p[] = {
+		STMT(BPF_LD | BPF_IMM, a),
+		STMT(BPF_LDX | BPF_IMM, x),
+		STMT(code, k),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+
+	return RUN(p, pkt200, 200, NULL, res);
+}
+
+static void test_r2_arithmetic(void **state)
+{
+	struct cbpf_result res;
+
+	(void)state;
+	assert_int_equal(alu(0xffffffff, 0, BPF_ALU | BPF_ADD | BPF_K, 2, NULL), 1);
+	assert_int_equal(alu(1, 0, BPF_ALU | BPF_SUB | BPF_K, 2, NULL), 0xffffffff);
+	assert_int_equal(alu(0x10000, 0, BPF_ALU | BPF_MUL | BPF_K, 0x10000, NULL), 0);
+	assert_int_equal(alu(0x80000000, 0, BPF_ALU | BPF_DIV | BPF_K, 3, NULL),
+			 0x2aaaaaaa);
+	assert_int_equal(alu(0xffffffff, 0, BPF_ALU | BPF_MOD | BPF_K, 10, NULL), 5);
+	assert_int_equal(alu(0xf0f0, 0, BPF_ALU | BPF_AND | BPF_K, 0xff00, NULL), 0xf000);
+	assert_int_equal(alu(0xf0f0, 0, BPF_ALU | BPF_OR | BPF_K, 0x0f00, NULL), 0xfff0);
+	assert_int_equal(alu(0xf0f0, 0, BPF_ALU | BPF_XOR | BPF_K, 0xffff, NULL), 0x0f0f);
+	/* The same with X. */
+	assert_int_equal(alu(0xffffffff, 2, BPF_ALU | BPF_ADD | BPF_X, 0, NULL), 1);
+	assert_int_equal(alu(1, 2, BPF_ALU | BPF_SUB | BPF_X, 0, NULL), 0xffffffff);
+	assert_int_equal(alu(0x10000, 0x10001, BPF_ALU | BPF_MUL | BPF_X, 0, NULL),
+			 0x10000);
+	assert_int_equal(alu(0xffffffff, 0x10, BPF_ALU | BPF_DIV | BPF_X, 0, NULL),
+			 0x0fffffff);
+	assert_int_equal(alu(0xffffffff, 10, BPF_ALU | BPF_MOD | BPF_X, 0, NULL), 5);
+	assert_int_equal(alu(0xf0f0, 0xff00, BPF_ALU | BPF_AND | BPF_X, 0, NULL), 0xf000);
+	assert_int_equal(alu(0xf0f0, 0x0f00, BPF_ALU | BPF_OR | BPF_X, 0, NULL), 0xfff0);
+	assert_int_equal(alu(0xf0f0, 0xffff, BPF_ALU | BPF_XOR | BPF_X, 0, NULL), 0x0f0f);
+	/* NEG: -1 is 0xffffffff [verified] */
+	assert_int_equal(alu(1, 0, BPF_ALU | BPF_NEG, 0, NULL), 0xffffffff);
+	assert_int_equal(alu(0, 0, BPF_ALU | BPF_NEG, 0, NULL), 0);
+	/* DIV/MOD by X == 0 return 0, whatever RET follows. */
+	assert_int_equal(alu(7, 0, BPF_ALU | BPF_DIV | BPF_X, 0, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_DIV0);
+	assert_int_equal(res.pc, 2);
+	assert_int_equal(alu(7, 0, BPF_ALU | BPF_MOD | BPF_X, 0, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_DIV0);
+}
+
+static void test_r3_shift_masked(void **state)
+{
+	(void)state;
+	/* [verified] 1 << 33 == 2 and 0x80 >> 32 == 0x80 */
+	assert_int_equal(alu(1, 33, BPF_ALU | BPF_LSH | BPF_X, 0, NULL), 2);
+	assert_int_equal(alu(0x80, 32, BPF_ALU | BPF_RSH | BPF_X, 0, NULL), 0x80);
+	assert_int_equal(alu(1, 31, BPF_ALU | BPF_LSH | BPF_X, 0, NULL), 0x80000000);
+	assert_int_equal(alu(0x80000000, 0xffffffff, BPF_ALU | BPF_RSH | BPF_X, 0,
+			     NULL), 1);
+	assert_int_equal(alu(3, 0, BPF_ALU | BPF_LSH | BPF_K, 31, NULL), 0x80000000);
+	assert_int_equal(alu(0x80000000, 0, BPF_ALU | BPF_RSH | BPF_K, 31, NULL), 1);
+}
+
+static void test_r4_ld_abs(void **state)
+{
+	struct cbpf_ctx ctx = cbpf_ctx_unix();
+	struct cbpf_result res;
+
+	(void)state;
+	/* [verified] ld [196] on 200 bytes passes; ld [197] drops */
+	assert_int_equal(run1(STMT(BPF_LD | BPF_W | BPF_ABS, 196), NULL, &res),
+			 be32_at(196));
+	assert_int_equal(res.exit, CBPF_EXIT_RET);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_W | BPF_ABS, 197), NULL, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	assert_int_equal(res.pc, 0);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_H | BPF_ABS, 12), NULL, NULL),
+			 0x0d0e);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_H | BPF_ABS, 198), NULL, NULL),
+			 0xc7c8);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_H | BPF_ABS, 199), NULL, NULL), 0);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, 199), NULL, NULL), 200);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, 200), NULL, NULL), 0);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_W | BPF_ABS, 0x7fffffff), NULL,
+			      &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+
+	/* AF_UNIX: the network header is the payload: SKF_NET_OFF + k reads
+	 * byte k [verified]; there is no MAC header: SKF_LL_OFF drops. */
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 5),
+			      NULL, NULL), 6);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 196),
+			      NULL, NULL), be32_at(196));
+	assert_int_equal(run1(STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 197),
+			      NULL, NULL), 0);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_LL_OFF), NULL,
+			      &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF - 1),
+			      NULL, NULL), 0);
+
+	/* A context with both headers: link layer at 0, network at 14. */
+	ctx.ll_off = 0;
+	ctx.net_off = 14;
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF), &ctx,
+			      NULL), 15);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_H | BPF_ABS, SKF_LL_OFF + 12),
+			      &ctx, NULL), 0x0d0e);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 185),
+			      &ctx, NULL), 200);
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 186),
+			      &ctx, NULL), 0);
+	/* Below SKF_LL_OFF nothing is reachable. */
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_LL_OFF - 1),
+			      &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	ctx.net_off = CBPF_NO_HEADER;
+	assert_int_equal(run1(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF), &ctx,
+			      NULL), 0);
+}
+
+/* "ldx #x; <load>; ret a" on pkt200 */
+static uint32_t ind(uint32_t x, uint16_t code, uint32_t k,
+		    struct cbpf_result *res)
+{
+	struct sock_filter p[] = {
+		STMT(BPF_LDX | BPF_IMM, x),
+		STMT(code, k),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+
+	return RUN(p, pkt200, 200, NULL, res);
+}
+
+static void test_r5_ld_ind_wraps(void **state)
+{
+	struct cbpf_result res;
+
+	(void)state;
+	/* [verified] X = 0xffffffff, ldb [x + 1] reads byte 0 */
+	assert_int_equal(ind(0xffffffff, BPF_LD | BPF_B | BPF_IND, 1, NULL), 1);
+	assert_int_equal(ind(2, BPF_LD | BPF_H | BPF_IND, 3, NULL), 0x0607);
+	assert_int_equal(ind(100, BPF_LD | BPF_W | BPF_IND, 96, NULL), be32_at(196));
+	assert_int_equal(ind(100, BPF_LD | BPF_W | BPF_IND, 97, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	assert_int_equal(res.pc, 1);
+	/* A wrapped sum >= 2^31 is a negative offset: the network header. */
+	assert_int_equal(ind((uint32_t)SKF_NET_OFF, BPF_LD | BPF_B | BPF_IND, 4,
+			     NULL), 5);
+	assert_int_equal(ind(4, BPF_LD | BPF_B | BPF_IND, (uint32_t)SKF_NET_OFF,
+			     NULL), 5);
+	assert_int_equal(ind(0x80000000, BPF_LD | BPF_B | BPF_IND, 0x80000001,
+			     NULL), 2);
+	assert_int_equal(ind(0x7fffffff, BPF_LD | BPF_B | BPF_IND, 1, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	/* LD IND into the ancillary range is a plain (failing) load: no
+	 * XOR happens here. */
+	assert_int_equal(ind(0, BPF_LD | BPF_W | BPF_IND,
+			     (uint32_t)SKF_AD_OFF + SKF_AD_ALU_XOR_X, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+}
+
+static void test_r6_ldx_msh(void **state)
+{
+	struct sock_filter msh[] = {
+		STMT(BPF_LD | BPF_IMM, 123),
+		STMT(BPF_LDX | BPF_B | BPF_MSH, 14),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 123, 0, 2),	/* A kept */
+		STMT(BPF_MISC | BPF_TXA, 0),
+		STMT(BPF_RET | BPF_A, 0),
+		STMT(BPF_RET | BPF_K, 1),
+	};
+	struct cbpf_result res;
+	uint8_t pkt[20] = { [14] = 0x45, [15] = 0xfe };
+
+	(void)state;
+	assert_int_equal(RUN(msh, pkt, sizeof(pkt), NULL, NULL), 20);
+	msh[1].k = 15;
+	assert_int_equal(RUN(msh, pkt, sizeof(pkt), NULL, NULL), 56);
+	msh[1].k = (uint32_t)SKF_NET_OFF + 14;	/* negative k works */
+	assert_int_equal(RUN(msh, pkt, sizeof(pkt), NULL, NULL), 20);
+	msh[1].k = 20;
+	assert_int_equal(RUN(msh, pkt, sizeof(pkt), NULL, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	assert_int_equal(res.pc, 1);
+	msh[1].k = (uint32_t)SKF_LL_OFF;
+	assert_int_equal(RUN(msh, pkt, sizeof(pkt), NULL, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	/* The ancillary range is a plain load for MSH too. */
+	msh[1].k = (uint32_t)SKF_AD_OFF + SKF_AD_PROTOCOL;
+	assert_int_equal(RUN(msh, pkt, sizeof(pkt), NULL, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+}
+
+static void test_r7_len(void **state)
+{
+	struct sock_filter ld[] = {
+		STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_filter ldx[] = {
+		STMT(BPF_LDX | BPF_W | BPF_LEN, 0),
+		STMT(BPF_MISC | BPF_TXA, 0),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+
+	(void)state;
+	assert_int_equal(RUN(ld, pkt200, 200, NULL, NULL), 200);
+	assert_int_equal(RUN(ld, pkt200, 37, NULL, NULL), 37);
+	assert_int_equal(RUN(ld, pkt200, 0, NULL, NULL), 0);
+	assert_int_equal(RUN(ldx, pkt200, 200, NULL, NULL), 200);
+	assert_int_equal(RUN(ldx, NULL, 0, NULL, NULL), 0);
+}
+
+/* "ld #a; ldx #x; <jump> 0, 1; ret #1; ret #2": 1 if taken */
+static uint32_t jump(uint32_t a, uint32_t x, uint16_t code, uint32_t k)
+{
+	struct sock_filter p[] = {
+		STMT(BPF_LD | BPF_IMM, a),
+		STMT(BPF_LDX | BPF_IMM, x),
+		JUMP(code, k, 0, 1),
+		STMT(BPF_RET | BPF_K, 1),
+		STMT(BPF_RET | BPF_K, 2),
+	};
+
+	return RUN(p, pkt200, 200, NULL, NULL);
+}
+
+static void test_r8_jumps_unsigned(void **state)
+{
+	struct sock_filter ja[] = {
+		JUMP(BPF_JMP | BPF_JA, 2, 0, 0),
+		STMT(BPF_RET | BPF_K, 1),
+		STMT(BPF_RET | BPF_K, 2),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+		STMT(BPF_RET | BPF_K, 3),
+		STMT(BPF_RET | BPF_K, 4),
+	};
+	struct cbpf_result res;
+
+	(void)state;
+	/* K >= 0x80000000 compares unsigned [verified] */
+	assert_int_equal(jump(0x80000000, 0, BPF_JMP | BPF_JGT | BPF_K, 0x7fffffff), 1);
+	assert_int_equal(jump(0x7fffffff, 0, BPF_JMP | BPF_JGT | BPF_K, 0x80000000), 2);
+	assert_int_equal(jump(5, 0, BPF_JMP | BPF_JGE | BPF_K, 5), 1);
+	assert_int_equal(jump(4, 0, BPF_JMP | BPF_JGE | BPF_K, 5), 2);
+	assert_int_equal(jump(5, 0, BPF_JMP | BPF_JGT | BPF_K, 5), 2);
+	assert_int_equal(jump(0xffffffff, 0, BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff), 1);
+	assert_int_equal(jump(0x10, 0, BPF_JMP | BPF_JSET | BPF_K, 0x11), 1);
+	assert_int_equal(jump(0x10, 0, BPF_JMP | BPF_JSET | BPF_K, 0x01), 2);
+	assert_int_equal(jump(0x80000000, 0x7fffffff, BPF_JMP | BPF_JGT | BPF_X, 0), 1);
+	assert_int_equal(jump(0x7fffffff, 0x80000000, BPF_JMP | BPF_JGE | BPF_X, 0), 2);
+	assert_int_equal(jump(7, 7, BPF_JMP | BPF_JEQ | BPF_X, 0), 1);
+	assert_int_equal(jump(6, 1, BPF_JMP | BPF_JSET | BPF_X, 0), 2);
+	assert_int_equal(RUN(ja, pkt200, 200, NULL, &res), 4);
+	assert_int_equal(res.steps, 3);
+}
+
+static void test_r9_ret(void **state)
+{
+	struct sock_filter p[] = {
+		STMT(BPF_RET | BPF_K, 0xffffffff),
+		STMT(BPF_RET | BPF_K, 5),
+	};
+	struct sock_filter a[] = {
+		STMT(BPF_LD | BPF_IMM, 0x12345678),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct cbpf_result res;
+
+	(void)state;
+	assert_int_equal(RUN(p, pkt200, 200, NULL, &res), 0xffffffff);
+	assert_int_equal(res.exit, CBPF_EXIT_RET);
+	assert_int_equal(res.pc, 0);
+	assert_int_equal(RUN(a, pkt200, 200, NULL, NULL), 0x12345678);
+}
+
+static uint32_t counter_random(void *arg)
+{
+	uint32_t *n = arg;
+
+	return ++*n;
+}
+
+static uint32_t anc(uint32_t n, uint16_t size, const struct cbpf_ctx *ctx,
+		    struct cbpf_result *res)
+{
+	return run1(STMT(BPF_LD | size | BPF_ABS, (uint32_t)SKF_AD_OFF + n),
+		    ctx, res);
+}
+
+static void test_r10_ancillary(void **state)
+{
+	/* [verified] ld #50; ld ifidx; ret #1000 delivers 50 bytes */
+	struct sock_filter ifidx[] = {
+		STMT(BPF_LD | BPF_IMM, 50),
+		STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_IFINDEX),
+		STMT(BPF_RET | BPF_K, 1000),
+	};
+	struct sock_filter xor[] = {
+		STMT(BPF_LD | BPF_IMM, 0x12345678),
+		STMT(BPF_LDX | BPF_IMM, 0xff00ff00),
+		STMT(BPF_LD | BPF_B | BPF_ABS, SKF_AD_OFF + SKF_AD_ALU_XOR_X),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct cbpf_ctx ctx = cbpf_ctx_unix();
+	struct cbpf_result res;
+	uint32_t rnd = 0, n;
+
+	(void)state;
+	assert_int_equal(RUN(ifidx, pkt200, 200, NULL, &res), 50);
+	assert_int_equal(res.exit, CBPF_EXIT_NODEV);
+	assert_int_equal(res.pc, 1);
+	ifidx[1].k = SKF_AD_OFF + SKF_AD_HATYPE;
+	ifidx[1].code = BPF_LD | BPF_B | BPF_ABS;
+	assert_int_equal(RUN(ifidx, pkt200, 200, NULL, &res), 50);
+	assert_int_equal(res.exit, CBPF_EXIT_NODEV);
+	/* ldb [xor_x] behaves like ld: the width is ignored [verified] */
+	assert_int_equal(RUN(xor, pkt200, 200, NULL, NULL),
+			 0x12345678 ^ 0xff00ff00);
+
+	/* AF_UNIX: every field reads 0. */
+	for (n = 0; n < SKF_AD_MAX; n += 4) {
+		if (n == SKF_AD_IFINDEX || n == SKF_AD_HATYPE)
+			continue;
+		assert_int_equal(anc(n, BPF_W, NULL, NULL), 0);
+	}
+
+	ctx.has_dev = true;
+	ctx.ifindex = 0x01020304;
+	ctx.hatype = 772;
+	ctx.protocol = 0x86dd;
+	ctx.pkt_type = 0xfb;
+	ctx.mark = 0xdeadbeef;
+	ctx.queue = 0xabcd;
+	ctx.rxhash = 0x87654321;
+	ctx.cpu = 3;
+	ctx.vlan_tci = 0xf123;
+	ctx.vlan_present = true;
+	ctx.vlan_tpid = 0x88a8;
+	ctx.pay_offset = 54;
+	ctx.random = counter_random;
+	ctx.random_arg = &rnd;
+	assert_int_equal(anc(SKF_AD_IFINDEX, BPF_B, &ctx, &res), 0x01020304);
+	assert_int_equal(res.exit, CBPF_EXIT_RET);
+	assert_int_equal(anc(SKF_AD_HATYPE, BPF_W, &ctx, NULL), 772);
+	assert_int_equal(anc(SKF_AD_PROTOCOL, BPF_H, &ctx, NULL), 0x86dd);
+	assert_int_equal(anc(SKF_AD_PKTTYPE, BPF_W, &ctx, NULL), 3);
+	assert_int_equal(anc(SKF_AD_MARK, BPF_B, &ctx, NULL), 0xdeadbeef);
+	assert_int_equal(anc(SKF_AD_QUEUE, BPF_W, &ctx, NULL), 0xabcd);
+	assert_int_equal(anc(SKF_AD_RXHASH, BPF_W, &ctx, NULL), 0x87654321);
+	assert_int_equal(anc(SKF_AD_CPU, BPF_W, &ctx, NULL), 3);
+	assert_int_equal(anc(SKF_AD_VLAN_TAG, BPF_W, &ctx, NULL), 0xf123);
+	assert_int_equal(anc(SKF_AD_VLAN_TAG_PRESENT, BPF_W, &ctx, NULL), 1);
+	assert_int_equal(anc(SKF_AD_VLAN_TPID, BPF_W, &ctx, NULL), 0x88a8);
+	assert_int_equal(anc(SKF_AD_PAY_OFFSET, BPF_W, &ctx, NULL), 54);
+	/* Each run draws once from ctx.random. */
+	{
+		struct sock_filter p[] = {
+			STMT(BPF_LD | BPF_H | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM),
+			STMT(BPF_RET | BPF_A, 0),
+		};
+		struct cbpf_prog prog = { .len = 2, .insns = p };
+		struct cbpf_vm *vm = cbpf_vm_new(&prog, NULL);
+
+		assert_non_null(vm);
+		rnd = 0x10000;
+		assert_int_equal(cbpf_run(&prog, NULL, 0, &ctx), 0x10001);
+		assert_int_equal(cbpf_vm_run(vm, NULL, 0, &ctx), 0x10002);
+		assert_int_equal(cbpf_run_trace(&prog, NULL, 0, &ctx, &res, NULL,
+						NULL), 0x10003);
+		cbpf_vm_free(vm);
+	}
+	ctx.random = NULL;
+	assert_int_equal(anc(SKF_AD_RANDOM, BPF_W, &ctx, NULL), 0);
+
+	/* Unknown ancillary numbers are not valid programs. */
+	assert_int_equal(anc(SKF_AD_MAX, BPF_W, &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_INVALID);
+	assert_int_equal(anc(2, BPF_W, &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_INVALID);
+}
+
+static void put_nla(uint8_t *p, uint16_t len, uint16_t type)
+{
+	memcpy(p, &len, 2);	/* host order, like struct nlattr */
+	memcpy(p + 2, &type, 2);
+}
+
+/* "ld #a; ldx #x; ld [nla or nlan]; ret a" */
+static uint32_t nla(const uint8_t *pkt, size_t len, uint32_t a, uint32_t x,
+		    uint32_t which)
+{
+	struct sock_filter p[] = {
+		STMT(BPF_LD | BPF_IMM, a),
+		STMT(BPF_LDX | BPF_IMM, x),
+		STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_AD_OFF + which),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+
+	return RUN(p, pkt, len, NULL, NULL);
+}
+
+static void test_r10_nlattr(void **state)
+{
+	uint8_t pkt[40] = { 0 };
+
+	(void)state;
+	put_nla(pkt + 0, 8, 1);		/* 0: type 1, 4 bytes of data */
+	put_nla(pkt + 8, 12, 2);	/* 8: type 2, nested: */
+	put_nla(pkt + 12, 5, 5);	/*   12: type 5, padded to 8 */
+	put_nla(pkt + 20, 6, 0x8003);	/* 20: type 3 (NESTED flag set) */
+	put_nla(pkt + 28, 12, 4);	/* 28: type 4, exactly to the end */
+
+	assert_int_equal(nla(pkt, 40, 0, 1, SKF_AD_NLATTR), 0);	/* found at 0 */
+	assert_int_equal(nla(pkt, 40, 0, 2, SKF_AD_NLATTR), 8);
+	assert_int_equal(nla(pkt, 40, 0, 3, SKF_AD_NLATTR), 20);
+	assert_int_equal(nla(pkt, 40, 0, 4, SKF_AD_NLATTR), 28);
+	assert_int_equal(nla(pkt, 40, 0, 5, SKF_AD_NLATTR), 0);	/* nested only */
+	assert_int_equal(nla(pkt, 40, 0, 0x10002, SKF_AD_NLATTR), 0);
+	assert_int_equal(nla(pkt, 40, 8, 3, SKF_AD_NLATTR), 20);
+	assert_int_equal(nla(pkt, 39, 0, 4, SKF_AD_NLATTR), 0);	/* overruns */
+	assert_int_equal(nla(pkt, 40, 40, 4, SKF_AD_NLATTR), 0);	/* A > len - 4 */
+	assert_int_equal(nla(pkt, 40, 37, 4, SKF_AD_NLATTR), 0);
+	assert_int_equal(nla(pkt, 40, 0xffffffff, 4, SKF_AD_NLATTR), 0);
+
+	/* Nested: the attribute at A must fit, then search inside it. */
+	assert_int_equal(nla(pkt, 40, 8, 5, SKF_AD_NLATTR_NEST), 12);
+	assert_int_equal(nla(pkt, 40, 8, 2, SKF_AD_NLATTR_NEST), 0);
+	assert_int_equal(nla(pkt, 40, 0, 1, SKF_AD_NLATTR_NEST), 0);
+	assert_int_equal(nla(pkt, 19, 8, 5, SKF_AD_NLATTR_NEST), 0);
+	assert_int_equal(nla(pkt, 40, 40, 5, SKF_AD_NLATTR_NEST), 0);
+
+	/* A malformed attribute (nla_len < 4) ends the walk. */
+	put_nla(pkt + 8, 3, 2);
+	assert_int_equal(nla(pkt, 40, 0, 2, SKF_AD_NLATTR), 0);
+	assert_int_equal(nla(pkt, 40, 0, 3, SKF_AD_NLATTR), 0);
+	assert_int_equal(nla(pkt, 3, 0, 1, SKF_AD_NLATTR), 0);
+	assert_int_equal(nla(pkt, 0, 0, 1, SKF_AD_NLATTR_NEST), 0);
+}
+
+static void expect_invalid(const struct sock_filter *insns, size_t n,
+			   uint32_t pc)
+{
+	struct cbpf_prog prog = { .len = n, .insns = (struct sock_filter *)insns };
+	struct cbpf_result res;
+	int err = 0;
+
+	assert_int_equal(run_all(insns, n, pkt200, 200, NULL, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_INVALID);
+	assert_int_equal(res.pc, pc);
+	assert_null(cbpf_vm_new(&prog, &err));
+	assert_int_equal(err, -EINVAL);
+}
+
+static void test_invalid_programs(void **state)
+{
+	struct sock_filter p[3];
+
+	(void)state;
+	expect_invalid(NULL, 0, 0);
+	/* off the end: pc is the length */
+	p[0] = STMT(BPF_LD | BPF_IMM, 1);
+	expect_invalid(p, 1, 1);
+	/* opcodes outside the kernel's 49 */
+	p[0] = STMT(BPF_LD | BPF_H | BPF_IMM, 1);
+	p[1] = STMT(BPF_RET | BPF_K, 1);
+	expect_invalid(p, 2, 0);
+	p[0] = STMT(BPF_RET | BPF_X, 1);
+	expect_invalid(p, 2, 0);
+	p[0] = STMT(0xffff, 1);
+	expect_invalid(p, 2, 0);
+	/* jumps past the end */
+	p[0] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
+	expect_invalid(p, 2, 0);
+	p[0] = JUMP(BPF_JMP | BPF_JA, 1, 0, 0);
+	expect_invalid(p, 2, 0);
+	p[0] = JUMP(BPF_JMP | BPF_JA, 0xffffffff, 0, 0);
+	expect_invalid(p, 2, 0);
+	/* scratch index >= 16 */
+	p[0] = STMT(BPF_ST, 16);
+	expect_invalid(p, 2, 0);
+	p[0] = STMT(BPF_LDX | BPF_MEM, 0xffffffff);
+	expect_invalid(p, 2, 0);
+	/* constant division by 0, constant shift >= 32 */
+	p[0] = STMT(BPF_ALU | BPF_MOD | BPF_K, 0);
+	expect_invalid(p, 2, 0);
+	p[0] = STMT(BPF_ALU | BPF_LSH | BPF_K, 32);
+	expect_invalid(p, 2, 0);
+
+	/* Invalid only where reached: cbpf_run runs up to it. */
+	p[0] = STMT(BPF_RET | BPF_K, 9);
+	p[1] = STMT(0xffff, 0);
+	assert_int_equal(run_all(p, 2, pkt200, 200, NULL, NULL), 9);
+}
+
+static void test_too_long_not_run(void **state)
+{
+	struct sock_filter *p = calloc(CBPF_MAXINSNS + 1, sizeof(*p));
+	struct cbpf_result res;
+
+	(void)state;
+	assert_non_null(p);
+	p[0] = STMT(BPF_RET | BPF_K, 1);
+	assert_int_equal(run_all(p, CBPF_MAXINSNS, pkt200, 200, NULL, &res), 1);
+	assert_int_equal(run_all(p, CBPF_MAXINSNS + 1, pkt200, 200, NULL, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_INVALID);
+	free(p);
+}
+
+static void test_trace_steps(void **state)
+{
+	struct sock_filter p[] = {
+		STMT(BPF_LD | BPF_IMM, 5),
+		STMT(BPF_ST, 2),
+		STMT(BPF_LDX | BPF_MEM, 2),
+		STMT(BPF_ALU | BPF_ADD | BPF_X, 0),
+		STMT(BPF_STX, 15),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct cbpf_prog prog = { .len = ARRAY_SIZE(p), .insns = p };
+	struct cbpf_result res;
+	struct trace_check t = { .last_pc = -1 };
+
+	(void)state;
+	assert_int_equal(cbpf_run_trace(&prog, NULL, 0, NULL, &res, NULL, NULL),
+			 10);
+	assert_int_equal(res.steps, 6);
+	assert_int_equal(res.pc, 5);
+	assert_int_equal(res.exit, CBPF_EXIT_RET);
+
+	prog.len = 2;
+	p[1] = STMT(BPF_ST, 2);
+	cbpf_run_trace(&prog, NULL, 0, NULL, &res, trace_cb, &t);
+	assert_int_equal(res.exit, CBPF_EXIT_INVALID);	/* off the end */
+	assert_int_equal(res.pc, 2);
+	assert_int_equal(t.steps, 2);
+	assert_int_equal(t.last.mem_index, 2);
+	assert_int_equal(t.last.mem_value, 5);
+	assert_int_equal(t.last.a, 5);
+	assert_int_equal(t.last.insn.code, BPF_ST);
+
+	prog.len = 3;
+	t = (struct trace_check){ .last_pc = -1 };
+	cbpf_run_trace(&prog, NULL, 0, NULL, &res, trace_cb, &t);
+	assert_int_equal(t.last.pc, 2);
+	assert_int_equal(t.last.mem_index, 2);
+	assert_int_equal(t.last.x, 5);
+
+	prog.len = 5;
+	t = (struct trace_check){ .last_pc = -1 };
+	cbpf_run_trace(&prog, NULL, 0, NULL, &res, trace_cb, &t);
+	assert_int_equal(t.last.mem_index, 15);
+	assert_int_equal(t.last.mem_value, 5);
+	assert_int_equal(t.last.a, 10);
+
+	prog.len = 4;
+	t = (struct trace_check){ .last_pc = -1 };
+	cbpf_run_trace(&prog, NULL, 0, NULL, &res, trace_cb, &t);
+	assert_int_equal(t.last.mem_index, -1);
+}
+
+static void test_ctx_unix(void **state)
+{
+	struct cbpf_ctx c = cbpf_ctx_unix();
+
+	(void)state;
+	assert_false(c.has_dev);
+	assert_int_equal(c.net_off, 0);
+	assert_int_equal(c.ll_off, CBPF_NO_HEADER);
+	assert_int_equal(c.ifindex | c.hatype | c.protocol | c.pkt_type | c.mark |
+			 c.queue | c.rxhash | c.cpu | c.vlan_tci | c.vlan_tpid |
+			 c.pay_offset, 0);
+	assert_false(c.vlan_present);
+	assert_null(c.random);
+}
+
+static void test_vm_new_errors(void **state)
+{
+	struct sock_filter ok[] = { STMT(BPF_RET | BPF_K, 3) };
+	struct sock_filter bad[] = { STMT(BPF_LD | BPF_IMM, 3) };
+	struct cbpf_prog prog = { .len = 1, .insns = ok };
+	struct cbpf_vm *vm;
+	int err = 0;
+
+	(void)state;
+	assert_null(cbpf_vm_new(NULL, &err));
+	assert_int_equal(err, -EINVAL);
+	vm = cbpf_vm_new(&prog, NULL);
+	assert_non_null(vm);
+	assert_int_equal(cbpf_vm_run(vm, NULL, 0, NULL), 3);
+	cbpf_vm_free(vm);
+	cbpf_vm_free(NULL);
+	prog.insns = bad;
+	err = 0;
+	assert_null(cbpf_vm_new(&prog, &err));
+	assert_int_equal(err, -EINVAL);
+	assert_null(cbpf_vm_new(&prog, NULL));
+}
+
+/* Random contexts: with or without a device and headers, fields set. */
+static void random_ctx(struct gen *g, struct cbpf_ctx *ctx, size_t len)
+{
+	*ctx = cbpf_ctx_unix();
+	if (gen_below(g, 2))
+		return;
+	ctx->has_dev = gen_below(g, 2);
+	ctx->ifindex = gen_u32(g);
+	ctx->hatype = (uint16_t)gen_u32(g);
+	ctx->protocol = (uint16_t)gen_u32(g);
+	ctx->pkt_type = (uint8_t)gen_u32(g);
+	ctx->mark = gen_u32(g);
+	ctx->vlan_present = gen_below(g, 2);
+	ctx->pay_offset = gen_below(g, 64);
+	ctx->net_off = gen_below(g, 4) ? (int32_t)gen_below(g, (uint32_t)len + 2)
+				       : CBPF_NO_HEADER;
+	ctx->ll_off = gen_below(g, 2) ? 0 : CBPF_NO_HEADER;
+}
+
+/* Garbage in, no crash out: random arrays, mostly not valid programs. */
+static void test_garbage_never_crashes(void **state)
+{
+	static const uint16_t some_codes[] = {
+		0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x07, 0x15, 0x16, 0x1d,
+		0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x60, 0x61, 0x80, 0x81,
+		0x87, 0xb1, 0x3c, 0x9c, 0x34, 0x94, 0x64, 0x6c, 0x84, 0x45,
+	};
+	struct sock_filter p[48];
+	uint8_t pkt[GEN_MAX_PKT];
+	struct cbpf_ctx ctx;
+	struct gen g;
+	int i;
+
+	(void)state;
+	gen_init(&g, 0x5eed0001);
+	for (i = 0; i < 30000; i++) {
+		size_t n = gen_below(&g, ARRAY_SIZE(p) + 1), j;
+		size_t len = gen_packet(&g, pkt, sizeof(pkt));
+
+		for (j = 0; j < n; j++) {
+			p[j].code = gen_below(&g, 2) ?
+				some_codes[gen_below(&g, ARRAY_SIZE(some_codes))] :
+				(uint16_t)gen_u32(&g);
+			p[j].jt = (uint8_t)gen_below(&g, 8);
+			p[j].jf = (uint8_t)gen_below(&g, 8);
+			p[j].k = gen_below(&g, 2) ? gen_below(&g, 40) : gen_u32(&g);
+		}
+		if (n && gen_below(&g, 2))
+			p[n - 1] = STMT(BPF_RET | BPF_A, 0);
+		random_ctx(&g, &ctx, len);
+		/* A heap copy of exactly len bytes, so ASan sees overreads. */
+		{
+			uint8_t *copy = malloc(len ? len : 1);
+
+			assert_non_null(copy);
+			memcpy(copy, pkt, len);
+			run_all(p, n, copy, len, &ctx, NULL);
+			free(copy);
+		}
+	}
+}
+
+/* Valid programs: cbpf_run == cbpf_vm_run == cbpf_run_trace. */
+static void test_run_equals_vm_run(void **state)
+{
+	struct sock_filter p[GEN_MAX_INSNS];
+	uint8_t pkt[GEN_MAX_PKT];
+	struct cbpf_ctx ctx;
+	struct gen g;
+	int i, j;
+
+	(void)state;
+	gen_init(&g, 0x5eed0002);
+	for (i = 0; i < 10000; i++) {
+		size_t n = gen_program(&g, p, ARRAY_SIZE(p), 0);
+		struct cbpf_prog prog = { .len = n, .insns = p };
+		struct cbpf_vm *vm;
+		int err = 0;
+
+		vm = cbpf_vm_new(&prog, &err);
+		if (!vm) {
+			gen_print_ddd(stderr, p, n);
+			fail_msg("generated program rejected: %d", err);
+		}
+		for (j = 0; j < 8; j++) {
+			size_t len = gen_packet(&g, pkt, sizeof(pkt));
+			uint32_t r1 = 0, r2 = 0, r3 = 0;
+			struct cbpf_result res;
+			uint32_t v1, v2, v3;
+			uint8_t *copy = malloc(len ? len : 1);
+
+			assert_non_null(copy);
+			memcpy(copy, pkt, len);
+			random_ctx(&g, &ctx, len);
+			ctx.random = counter_random;
+			ctx.random_arg = &r1;
+			v1 = cbpf_run(&prog, copy, len, &ctx);
+			ctx.random_arg = &r2;
+			v2 = cbpf_vm_run(vm, copy, len, &ctx);
+			ctx.random_arg = &r3;
+			v3 = cbpf_run_trace(&prog, copy, len, &ctx, &res, NULL,
+					    NULL);
+			if (v1 != v2 || v1 != v3) {
+				gen_print_ddd(stderr, p, n);
+				gen_print_hex(stderr, copy, len);
+				fail_msg("cbpf_run %u, cbpf_vm_run %u, trace %u",
+					 v1, v2, v3);
+			}
+			free(copy);
+		}
+		cbpf_vm_free(vm);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_r1_initial_state),
+		cmocka_unit_test(test_r2_arithmetic),
+		cmocka_unit_test(test_r3_shift_masked),
+		cmocka_unit_test(test_r4_ld_abs),
+		cmocka_unit_test(test_r5_ld_ind_wraps),
+		cmocka_unit_test(test_r6_ldx_msh),
+		cmocka_unit_test(test_r7_len),
+		cmocka_unit_test(test_r8_jumps_unsigned),
+		cmocka_unit_test(test_r9_ret),
+		cmocka_unit_test(test_r10_ancillary),
+		cmocka_unit_test(test_r10_nlattr),
+		cmocka_unit_test(test_invalid_programs),
+		cmocka_unit_test(test_too_long_not_run),
+		cmocka_unit_test(test_trace_steps),
+		cmocka_unit_test(test_ctx_unix),
+		cmocka_unit_test(test_vm_new_errors),
+		cmocka_unit_test(test_garbage_never_crashes),
+		cmocka_unit_test(test_run_equals_vm_run),
+	};
+
+	return cmocka_run_group_tests(tests, setup_pkt, NULL);
+}

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/* Programs in and out of the cbpf command, with its error messages. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "program.h"
+#include "subcommands.h"
+#include "util.h"
+
+const char *program_name(const char *path, const char *text)
+{
+	return text ? "<command line>" : input_name(path);
+}
+
+void report_error(const char *name, const struct cbpf_error *err)
+{
+	const char *msg = err->msg[0] ? err->msg : strerror(err->err < 0 ? -err->err : EINVAL);
+
+	if (err->line > 0)
+		errorf("%s:%d:%d: %s", name, err->line, err->column, msg);
+	else if (err->insn >= 0 && !strstr(msg, "insn"))
+		errorf("%s: insn %d: %s", name, err->insn, msg);
+	else
+		errorf("%s: %s", name, msg);
+}
+
+/* Raw input is what `cbpf asm -f raw` wrote: host-order sock_filter. */
+static int load_raw(const char *name, const char *data, size_t len,
+		    struct cbpf_prog *prog)
+{
+	size_t count = len / sizeof(struct sock_filter);
+	const struct sock_filter *insns;
+	int ret;
+
+	if (len % sizeof(struct sock_filter)) {
+		errorf("%s: binary input of %zu bytes is not a whole number of %zu-byte instructions",
+		       name, len, sizeof(struct sock_filter));
+		return EXIT_REJECTED;
+	}
+	/* As the text parsers: longer than the kernel takes is for
+	 * cbpf_validate() to refuse, longer than sock_fprog can say is not
+	 * a program at all. */
+	if (count > CBPF_TEXT_MAXINSNS) {
+		errorf("%s: %zu instructions; a program has at most %d",
+		       name, count, CBPF_TEXT_MAXINSNS);
+		return EXIT_REJECTED;
+	}
+	/* data came from malloc, so it is aligned for any type. */
+	insns = (const struct sock_filter *)(const void *)data;
+	ret = cbpf_prog_from_array(prog, insns, count);
+	if (ret < 0) {
+		errorf("%s", strerror(-ret));
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int parse_text(const char *name, const char *data, size_t len,
+		      enum program_syntax syntax, struct cbpf_prog *prog)
+{
+	struct cbpf_error err = { .insn = -1 };
+	int ret;
+
+	if (syntax == SYNTAX_ASM)
+		ret = cbpf_parse_asm(data, len, prog, &err);
+	else
+		ret = cbpf_parse_any(data, len, prog, &err);
+	if (ret == -ENOMEM) {
+		errorf("%s: %s", name, strerror(ENOMEM));
+		return EXIT_USAGE;
+	}
+	if (ret < 0) {
+		if (!err.err)
+			err.err = ret;
+		report_error(name, &err);
+		return EXIT_REJECTED;
+	}
+	return EXIT_OK;
+}
+
+int load_program(const char *path, const char *text,
+		 enum program_syntax syntax, struct cbpf_prog *prog)
+{
+	const char *name = program_name(path, text);
+	char *data;
+	size_t len;
+	int ret;
+
+	if (text)
+		return parse_text(name, text, strlen(text), syntax, prog);
+	ret = read_input(path, PROGRAM_FILE_MAX, &data, &len);
+	if (ret)
+		return ret;
+	if (syntax == SYNTAX_ANY && memchr(data, '\0', len))
+		ret = load_raw(name, data, len, prog);
+	else
+		ret = parse_text(name, data, len, syntax, prog);
+	free(data);
+	return ret;
+}
+
+int check_valid(const char *name, const struct cbpf_prog *prog)
+{
+	struct cbpf_error err = { .insn = -1 };
+
+	if (cbpf_validate(prog->insns, prog->len, &err) == 0)
+		return EXIT_OK;
+	report_error(name, &err);
+	return EXIT_REJECTED;
+}
+
+static const struct {
+	const char *name;
+	int form;
+} forms[] = {
+	{ "tcpdump", CBPF_FMT_TCPDUMP },
+	{ "d", CBPF_FMT_TCPDUMP },
+	{ "dd", CBPF_FMT_TCPDUMP_DD },
+	{ "ddd", CBPF_FMT_TCPDUMP_DDD },
+	{ "comma", CBPF_FMT_COMMA },
+	{ "asm", CBPF_FMT_ASM },
+	{ "c", CBPF_FMT_C },
+	{ "dot", CBPF_FMT_DOT },
+	{ "raw", FORM_RAW },
+};
+
+bool parse_form(const char *name, int *form)
+{
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		if (!strcmp(name, forms[i].name)) {
+			*form = forms[i].form;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int write_raw(const struct cbpf_prog *prog)
+{
+	/* Binary on a terminal is never what was meant, and can leave the
+	 * terminal in a strange state. */
+	if (isatty(STDOUT_FILENO)) {
+		errorf("refusing to write raw binary to a terminal; redirect stdout");
+		return EXIT_USAGE;
+	}
+	fwrite(prog->insns, sizeof(prog->insns[0]), prog->len, stdout);
+	return finish_output(EXIT_OK);
+}
+
+int write_program(const struct cbpf_prog *prog, int form, unsigned int flags)
+{
+	char *text;
+	size_t len;
+
+	if (form == FORM_RAW)
+		return write_raw(prog);
+	text = cbpf_format(prog, form, flags);
+	if (!text) {
+		errorf("%s", strerror(ENOMEM));
+		return EXIT_USAGE;
+	}
+	len = strlen(text);
+	fputs(text, stdout);
+	if (len && text[len - 1] != '\n')
+		fputc('\n', stdout);
+	free(text);
+	return finish_output(EXIT_OK);
+}
+
+const char *exit_name(enum cbpf_exit exit)
+{
+	switch (exit) {
+	case CBPF_EXIT_RET:
+		return "return";
+	case CBPF_EXIT_OOB:
+		return "out-of-bounds";
+	case CBPF_EXIT_DIV0:
+		return "division-by-zero";
+	case CBPF_EXIT_NODEV:
+		return "no-device";
+	case CBPF_EXIT_INVALID:
+		return "invalid";
+	}
+	return "unknown";
+}
