@@ -396,12 +396,6 @@ static int check_labels(struct cbpf_builder *b, struct cbpf_error *err)
 	return 0;
 }
 
-static bool is_cond_jump(const struct bld_insn *bi)
-{
-	return BPF_CLASS(bi->raw.code) == BPF_JMP &&
-	       BPF_OP(bi->raw.code) != BPF_JA;
-}
-
 static size_t trampolines(const struct bld_insn *bi)
 {
 	if (bi->far == (JT_FAR | JF_FAR))
@@ -431,7 +425,7 @@ static bool mark_far(struct cbpf_builder *b, const size_t *pos)
 	for (i = 0; i < b->len; i++) {
 		struct bld_insn *bi = &b->insns[i];
 
-		if (!is_cond_jump(bi))
+		if (!insn_is_cond_jump(bi->raw.code))
 			continue;
 		if (bi->jt != FALL_THROUGH && !(bi->far & JT_FAR) &&
 		    pos[b->labels[bi->jt].pos] - pos[i] - 1 > 255) {

@@ -99,6 +99,11 @@ static const uint16_t mode_bits[] = {
 	[CBPF_MODE_LEN] = BPF_LEN, [CBPF_MODE_MSH] = BPF_MSH,
 };
 
+bool insn_is_cond_jump(uint16_t code)
+{
+	return BPF_CLASS(code) == BPF_JMP && BPF_OP(code) != BPF_JA;
+}
+
 bool insn_cond_inverted(enum cbpf_cond cond)
 {
 	return (unsigned int)cond < ARRAY_SIZE(jmp_conds) &&
@@ -336,28 +341,42 @@ int cbpf_encode(const struct cbpf_insn *insn, struct sock_filter *raw)
 	return 0;
 }
 
-static const char *const anc_names[SKF_AD_MAX] = {
-	[SKF_AD_PROTOCOL] = "proto",
-	[SKF_AD_PKTTYPE] = "type",
-	[SKF_AD_IFINDEX] = "ifidx",
-	[SKF_AD_NLATTR] = "nla",
-	[SKF_AD_NLATTR_NEST] = "nlan",
-	[SKF_AD_MARK] = "mark",
-	[SKF_AD_QUEUE] = "queue",
-	[SKF_AD_HATYPE] = "hatype",
-	[SKF_AD_RXHASH] = "rxhash",
-	[SKF_AD_CPU] = "cpu",
-	[SKF_AD_ALU_XOR_X] = "xor_x",	/* bpf_asm has no name for it */
-	[SKF_AD_VLAN_TAG] = "vlan_tci",
-	[SKF_AD_VLAN_TAG_PRESENT] = "vlan_avail",
-	[SKF_AD_PAY_OFFSET] = "poff",
-	[SKF_AD_RANDOM] = "rand",
-	[SKF_AD_VLAN_TPID] = "vlan_tpid",
+/* One row per ancillary load the kernel knows: bpf_asm's name, the one
+ * libpcap's bpf_image() prints (two differ), and the <linux/filter.h>
+ * macro. bpf_asm has no name for ALU_XOR_X; "xor_x" is ours. */
+#define ANC(n, bpf_asm, pcap) [SKF_AD_##n] = { bpf_asm, pcap, "SKF_AD_" #n }
+static const struct anc_names anc_table[SKF_AD_MAX] = {
+	ANC(PROTOCOL,		"proto",	"proto"),
+	ANC(PKTTYPE,		"type",		"type"),
+	ANC(IFINDEX,		"ifidx",	"ifidx"),
+	ANC(NLATTR,		"nla",		"nla"),
+	ANC(NLATTR_NEST,	"nlan",		"nlan"),
+	ANC(MARK,		"mark",		"mark"),
+	ANC(QUEUE,		"queue",	"queue"),
+	ANC(HATYPE,		"hatype",	"hatype"),
+	ANC(RXHASH,		"rxhash",	"rxhash"),
+	ANC(CPU,		"cpu",		"cpu"),
+	ANC(ALU_XOR_X,		"xor_x",	"xor_x"),
+	ANC(VLAN_TAG,		"vlan_tci",	"vlan_tci"),
+	ANC(VLAN_TAG_PRESENT,	"vlan_avail",	"vlanp"),
+	ANC(PAY_OFFSET,		"poff",		"poff"),
+	ANC(RANDOM,		"rand",		"random"),
+	ANC(VLAN_TPID,		"vlan_tpid",	"vlan_tpid"),
 };
+#undef ANC
+
+const struct anc_names *insn_anc_names(unsigned int n)
+{
+	if (n < ARRAY_SIZE(anc_table) && anc_table[n].bpf_asm)
+		return &anc_table[n];
+	return NULL;
+}
 
 const char *cbpf_anc_name(unsigned int n)
 {
-	return n < ARRAY_SIZE(anc_names) ? anc_names[n] : NULL;
+	const struct anc_names *names = insn_anc_names(n);
+
+	return names ? names->bpf_asm : NULL;
 }
 
 int cbpf_insn_anc(const struct sock_filter *raw)

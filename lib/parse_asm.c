@@ -12,7 +12,6 @@
  * error, not a silent trampoline that would shift every index after it.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +34,6 @@ struct token {
 	bool bad;	/* TOK_NUMBER that is no number, e.g. "0x" or "08" */
 };
 
-struct lexer {
-	const char *p, *end;
-	int line, col;
-	bool line_blank;
-};
-
 enum ref_kind { REF_JT, REF_JF, REF_K };
 
 struct label_def {
@@ -60,7 +53,7 @@ struct label_ref {
 };
 
 struct parser {
-	struct lexer lx;
+	struct text_cursor lx;
 	struct token tok;
 	struct cbpf_error *err;
 	int insn;	/* instruction being parsed, or -1 */
@@ -86,24 +79,8 @@ struct mnemonic {
 
 /* ---- errors -------------------------------------------------------- */
 
-static int fail_at(struct parser *ps, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail_at(struct parser *ps, int line, int col, const char *fmt, ...)
-{
-	char msg[sizeof(ps->err->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	error_set(ps->err, -EINVAL, ps->insn, "%s", msg);
-	if (ps->err) {
-		ps->err->line = line;
-		ps->err->column = col;
-	}
-	return -EINVAL;
-}
+#define fail_at(ps, line, col, ...) \
+	text_error((ps)->err, (ps)->insn, line, col, __VA_ARGS__)
 
 /* Printable text of a token, for messages. */
 static void tok_text(const struct token *t, char *buf, size_t size)
@@ -140,135 +117,49 @@ static int fail_tok(struct parser *ps, const char *expected)
 
 /* ---- lexer --------------------------------------------------------- */
 
-static int lx_peek(const struct lexer *lx, size_t ahead)
-{
-	return (size_t)(lx->end - lx->p) > ahead ?
-	       (unsigned char)lx->p[ahead] : -1;
-}
-
-static bool is_blank(int ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' ||
-	       ch == '\f';
-}
-
-static bool is_alpha(int ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       ch == '_';
-}
-
 static bool is_digit(int ch)
 {
 	return ch >= '0' && ch <= '9';
-}
-
-static void lx_advance(struct lexer *lx)
-{
-	if (*lx->p == '\n') {
-		lx->line++;
-		lx->col = 1;
-		lx->line_blank = true;
-	} else {
-		lx->col++;
-		if (!is_blank(*lx->p))
-			lx->line_blank = false;
-	}
-	lx->p++;
-}
-
-/* Blanks, newlines and comments: `;` and `//` to the end of the line,
- * `#` when it is the first thing on a line, and C block comments. */
-static int lx_skip(struct parser *ps, struct lexer *lx)
-{
-	int line, col, ch;
-
-	while ((ch = lx_peek(lx, 0)) >= 0) {
-		if (is_blank(ch) || ch == '\n') {
-			lx_advance(lx);
-		} else if ((ch == '#' && lx->line_blank) || ch == ';' ||
-			   (ch == '/' && lx_peek(lx, 1) == '/')) {
-			while (lx_peek(lx, 0) >= 0 && lx_peek(lx, 0) != '\n')
-				lx_advance(lx);
-		} else if (ch == '/' && lx_peek(lx, 1) == '*') {
-			line = lx->line;
-			col = lx->col;
-			lx_advance(lx);
-			lx_advance(lx);
-			while (lx_peek(lx, 0) >= 0 &&
-			       !(lx_peek(lx, 0) == '*' && lx_peek(lx, 1) == '/'))
-				lx_advance(lx);
-			if (lx_peek(lx, 0) < 0)
-				return ps ? fail_at(ps, line, col,
-						    "unterminated /* comment") :
-					    -EINVAL;
-			lx_advance(lx);
-			lx_advance(lx);
-		} else {
-			break;
-		}
-	}
-	return 0;
-}
-
-static int digit_value(int ch)
-{
-	if (is_digit(ch))
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return 99;
 }
 
 /* bpf_asm's numbers: 0x hex, 0b binary, 0 octal, decimal. */
 static void number_value(struct token *t)
 {
 	const char *s = t->s;
-	size_t len = t->len, i = 0;
-	unsigned int base = 10, d;
+	size_t len = t->len, skip = 0;
+	unsigned int base = 10;
 
 	if (len > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		base = 16;
-		i = 2;
+		skip = 2;
 	} else if (len > 1 && s[0] == '0' && (s[1] == 'b' || s[1] == 'B')) {
 		base = 2;
-		i = 2;
+		skip = 2;
 	} else if (len > 1 && s[0] == '0') {
 		base = 8;
-		i = 1;
+		skip = 1;
 	}
-	t->bad = i == len;
-	t->v = 0;
-	for (; i < len; i++) {
-		d = (unsigned int)digit_value((unsigned char)s[i]);
-		if (d >= base) {
-			t->bad = true;
-			return;
-		}
-		t->v = t->v > (UINT64_MAX - d) / base ? UINT64_MAX :
-		       t->v * base + d;
-	}
+	t->bad = !text_digits(s + skip, len - skip, base, &t->v);
 }
 
-static int lx_token(struct parser *ps, struct lexer *lx, struct token *t)
+/* The next token; ps (NULL when only peeking) gets the error. */
+static int lx_token(struct parser *ps, struct text_cursor *lx, struct token *t)
 {
-	int ret = lx_skip(ps, lx);
-	int ch;
+	int line, col, ch;
 
-	if (ret)
-		return ret;
+	if (text_skip_space(lx, true, &line, &col))
+		return ps ? fail_at(ps, line, col, "unterminated /* comment") :
+			    -EINVAL;
 	*t = (struct token){ .s = lx->p, .line = lx->line, .col = lx->col };
-	ch = lx_peek(lx, 0);
+	ch = text_peek(lx, 0);
 	if (ch < 0) {
 		t->kind = TOK_EOF;
 		return 0;
 	}
-	if (is_alpha(ch) || is_digit(ch)) {
+	if (text_is_word(ch)) {
 		t->kind = is_digit(ch) ? TOK_NUMBER : TOK_WORD;
-		while (is_alpha(lx_peek(lx, 0)) || is_digit(lx_peek(lx, 0)))
-			lx_advance(lx);
+		while (text_is_word(text_peek(lx, 0)))
+			text_advance(lx);
 		t->len = (size_t)(lx->p - t->s);
 		if (t->kind == TOK_NUMBER)
 			number_value(t);
@@ -276,7 +167,7 @@ static int lx_token(struct parser *ps, struct lexer *lx, struct token *t)
 	}
 	t->kind = TOK_PUNCT;
 	t->len = 1;
-	lx_advance(lx);
+	text_advance(lx);
 	return 0;
 }
 
@@ -288,7 +179,7 @@ static int next(struct parser *ps)
 /* The token after the current one, without consuming anything. */
 static struct token peek_token(const struct parser *ps)
 {
-	struct lexer copy = ps->lx;
+	struct text_cursor copy = ps->lx;
 	struct token t;
 
 	if (lx_token(NULL, &copy, &t))
@@ -385,41 +276,32 @@ static int parse_mem(struct parser *ps, uint32_t *k)
 #define EXT_LEN (-1)
 #define EXT_NONE (-2)
 
-/* The union of bpf_asm's, tcpdump's and x/net/bpf's names. */
+/* Names the ancillary table does not hold: x/net/bpf's and the length. */
 static const struct {
 	const char *name;
 	int n;
-} extensions[] = {
-	{ "proto", SKF_AD_PROTOCOL },
-	{ "type", SKF_AD_PKTTYPE },
-	{ "ifidx", SKF_AD_IFINDEX },
-	{ "nla", SKF_AD_NLATTR },
-	{ "nlan", SKF_AD_NLATTR_NEST },
-	{ "mark", SKF_AD_MARK },
-	{ "queue", SKF_AD_QUEUE },
-	{ "hatype", SKF_AD_HATYPE },
-	{ "rxhash", SKF_AD_RXHASH },
-	{ "cpu", SKF_AD_CPU },
-	{ "xor_x", SKF_AD_ALU_XOR_X },
-	{ "vlan_tci", SKF_AD_VLAN_TAG },
-	{ "vlan_avail", SKF_AD_VLAN_TAG_PRESENT },
+} extension_aliases[] = {
 	{ "vlan_pr", SKF_AD_VLAN_TAG_PRESENT },
-	{ "vlanp", SKF_AD_VLAN_TAG_PRESENT },
-	{ "poff", SKF_AD_PAY_OFFSET },
-	{ "rand", SKF_AD_RANDOM },
-	{ "random", SKF_AD_RANDOM },
-	{ "vlan_tpid", SKF_AD_VLAN_TPID },
 	{ "len", EXT_LEN },
 	{ "pktlen", EXT_LEN },
 };
 
+/* The union of bpf_asm's, tcpdump's and x/net/bpf's names. */
 static int extension(const struct token *t)
 {
+	const struct anc_names *names;
+	unsigned int n;
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(extensions); i++)
-		if (word_is(t, extensions[i].name))
-			return extensions[i].n;
+	for (n = 0; n < SKF_AD_MAX; n++) {
+		names = insn_anc_names(n);
+		if (names && (word_is(t, names->bpf_asm) ||
+			      word_is(t, names->pcap)))
+			return (int)n;
+	}
+	for (i = 0; i < ARRAY_SIZE(extension_aliases); i++)
+		if (word_is(t, extension_aliases[i].name))
+			return extension_aliases[i].n;
 	return EXT_NONE;
 }
 
@@ -982,14 +864,13 @@ int cbpf_parse_asm(const char *text, size_t len, struct cbpf_prog *prog,
 		   struct cbpf_error *err)
 {
 	struct parser ps = {
-		.lx = { .p = text, .end = text + len, .line = 1, .col = 1,
-			.line_blank = true },
 		.err = err,
 		.insn = -1,
 	};
 	int ret;
 
 	*prog = (struct cbpf_prog){ 0 };
+	text_cursor_init(&ps.lx, text, len);
 	ret = parse_program(&ps);
 	/* Even an empty program gets an array, as cbpf_prog_from_array()
 	 * gives one. */

@@ -14,68 +14,25 @@
  * of the line, C block comments) are allowed around numbers.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
-struct cursor {
-	const char *p, *end;
-	int line, col;		/* 1-based, of *p */
-	bool line_blank;	/* nothing but blanks before p on its line */
-};
-
 struct reader {
-	struct cursor c;
+	struct text_cursor c;
 	struct cbpf_error *err;
 	int insn;		/* instruction being read, or -1 */
 	struct sock_filter *insns;
 	size_t len, cap;
 };
 
-static void cursor_init(struct cursor *c, const char *text, size_t len)
-{
-	*c = (struct cursor){
-		.p = text, .end = text + len, .line = 1, .col = 1,
-		.line_blank = true,
-	};
-}
+#define fail_at(r, line, col, ...) \
+	text_error((r)->err, (r)->insn, line, col, __VA_ARGS__)
 
-static int peek(const struct cursor *c)
+static int peek(const struct text_cursor *c)
 {
-	return c->p < c->end ? (unsigned char)*c->p : -1;
-}
-
-static int peek2(const struct cursor *c)
-{
-	return c->end - c->p > 1 ? (unsigned char)c->p[1] : -1;
-}
-
-static bool is_blank(int ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' ||
-	       ch == '\f';
-}
-
-static bool is_word(int ch)
-{
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= 'A' && ch <= 'Z') || ch == '_';
-}
-
-static void advance(struct cursor *c)
-{
-	if (*c->p == '\n') {
-		c->line++;
-		c->col = 1;
-		c->line_blank = true;
-	} else {
-		c->col++;
-		if (!is_blank(*c->p))
-			c->line_blank = false;
-	}
-	c->p++;
+	return text_peek(c, 0);
 }
 
 /* A short, printable rendering of the token at p, for messages. */
@@ -93,29 +50,10 @@ static void token_text(const char *p, const char *end, char *buf, size_t size)
 		else
 			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", ch);
 		p++;
-		if (is_word(ch) != is_word(p < end ? (unsigned char)*p : ' '))
+		if (text_is_word(ch) != text_is_word(p < end ? (unsigned char)*p : ' '))
 			break;
 	}
 	buf[n] = '\0';
-}
-
-static int fail_at(struct reader *r, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail_at(struct reader *r, int line, int col, const char *fmt, ...)
-{
-	char msg[sizeof(r->err->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	error_set(r->err, -EINVAL, r->insn, "%s", msg);
-	if (r->err) {
-		r->err->line = line;
-		r->err->column = col;
-	}
-	return -EINVAL;
 }
 
 /* "got 'tok'" or "got end of input" for the byte at the cursor. */
@@ -137,32 +75,10 @@ static int fail_got(struct reader *r, const char *expected)
 /* Skips blanks and comments, and newlines too if asked. */
 static int skip_space(struct reader *r, bool newlines)
 {
-	struct cursor *c = &r->c;
-	int line, col, ch;
+	int line, col;
 
-	while ((ch = peek(c)) >= 0) {
-		if (is_blank(ch) || (newlines && ch == '\n')) {
-			advance(c);
-		} else if ((ch == '#' && c->line_blank) || ch == ';' ||
-			   (ch == '/' && peek2(c) == '/')) {
-			while (peek(c) >= 0 && peek(c) != '\n')
-				advance(c);
-		} else if (ch == '/' && peek2(c) == '*') {
-			line = c->line;
-			col = c->col;
-			advance(c);
-			advance(c);
-			while (peek(c) >= 0 && !(peek(c) == '*' && peek2(c) == '/'))
-				advance(c);
-			if (peek(c) < 0)
-				return fail_at(r, line, col,
-					       "unterminated /* comment");
-			advance(c);
-			advance(c);
-		} else {
-			break;
-		}
-	}
+	if (text_skip_space(&r->c, newlines, &line, &col))
+		return fail_at(r, line, col, "unterminated /* comment");
 	return 0;
 }
 
@@ -171,39 +87,6 @@ struct number {
 	int line, col;
 	char text[48];
 };
-
-static int digit_value(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return 99;
-}
-
-/* Value of s[0..len) in base, or false if a digit is not of the base. */
-static bool digits_value(const char *s, size_t len, unsigned int base,
-			 uint64_t *v)
-{
-	unsigned int d;
-	size_t i;
-
-	if (!len)
-		return false;
-	*v = 0;
-	for (i = 0; i < len; i++) {
-		d = (unsigned int)digit_value((unsigned char)s[i]);
-		if (d >= base)
-			return false;
-		if (*v > (UINT64_MAX - d) / base)
-			*v = UINT64_MAX;
-		else
-			*v = *v * base + d;
-	}
-	return true;
-}
 
 /* One unsigned integer: 0x hex, decimal, and in C syntax (c_octal) a
  * leading 0 for octal, as bpf_asm -c prints zero ("0000"). */
@@ -218,20 +101,20 @@ static int read_number(struct reader *r, const char *what, bool c_octal,
 	n->col = r->c.col;
 	if (peek(&r->c) < '0' || peek(&r->c) > '9')
 		return fail_got(r, what);
-	while (s + len < r->c.end && is_word((unsigned char)s[len]))
+	while (text_is_word(text_peek(&r->c, len)))
 		len++;
 	token_text(s, s + len, n->text, sizeof(n->text));
 	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		ok = digits_value(s + 2, len - 2, 16, &n->v);
+		ok = text_digits(s + 2, len - 2, 16, &n->v);
 	else if (c_octal && len > 1 && s[0] == '0')
-		ok = digits_value(s + 1, len - 1, 8, &n->v);
+		ok = text_digits(s + 1, len - 1, 8, &n->v);
 	else
-		ok = digits_value(s, len, 10, &n->v);
+		ok = text_digits(s, len, 10, &n->v);
 	if (!ok)
 		return fail_at(r, n->line, n->col, "%s '%s' is not a number",
 			       what, n->text);
 	while (len--)
-		advance(&r->c);
+		text_advance(&r->c);
 	return 0;
 }
 
@@ -325,11 +208,12 @@ static int fail_short(struct reader *r, size_t count)
 }
 
 /* tcpdump -ddd: one instruction per line, its four numbers on it. */
-static int read_ddd_line(struct reader *r, struct sock_filter *f)
+static int read_ddd_insn(struct reader *r, size_t count, struct sock_filter *f)
 {
 	struct number n;
 	int field, ret;
 
+	(void)count;	/* the line ends an instruction, not a separator */
 	for (field = 0; field < 4; field++) {
 		if (field > 0) {
 			ret = skip_space(r, false);
@@ -352,7 +236,11 @@ static int read_ddd_line(struct reader *r, struct sock_filter *f)
 	return ret;
 }
 
-static int read_ddd(struct reader *r)
+/* The -ddd and comma forms: a count, then exactly that many
+ * instructions, then nothing. */
+static int read_counted(struct reader *r, int (*after_count)(struct reader *),
+			int (*read_insn)(struct reader *, size_t count,
+					 struct sock_filter *))
 {
 	struct sock_filter f = { 0 };
 	size_t count;
@@ -362,17 +250,15 @@ static int read_ddd(struct reader *r)
 	if (!ret)
 		ret = read_count(r, &count);
 	if (!ret)
-		ret = skip_space(r, false);
-	if (!ret && peek(&r->c) >= 0 && peek(&r->c) != '\n')
-		ret = fail_got(r, "the end of the count line");
+		ret = after_count(r);
 	while (!ret && r->len < count) {
 		r->insn = (int)r->len;
 		ret = skip_space(r, true);
 		if (ret)
-			break;
+			return ret;
 		if (peek(&r->c) < 0)
 			return fail_short(r, count);
-		ret = read_ddd_line(r, &f);
+		ret = read_insn(r, count, &f);
 		if (!ret)
 			ret = append(r, &f);
 	}
@@ -385,9 +271,33 @@ static int read_ddd(struct reader *r)
 	return ret;
 }
 
-/* The comma form: "N," then "code jt jf k," N times, last comma
+/* tcpdump -ddd: the count alone on the first line, then one
+ * instruction per line, its four numbers on it. */
+static int ddd_after_count(struct reader *r)
+{
+	int ret = skip_space(r, false);
+
+	if (!ret && peek(&r->c) >= 0 && peek(&r->c) != '\n')
+		ret = fail_got(r, "the end of the count line");
+	return ret;
+}
+
+/* The comma form: "N," then "code jt jf k," N times, the last comma
  * optional. Whitespace and newlines may appear anywhere between numbers. */
-static int read_comma_insn(struct reader *r, struct sock_filter *f)
+static int comma_after_count(struct reader *r)
+{
+	int ret = skip_space(r, true);
+
+	if (ret)
+		return ret;
+	if (peek(&r->c) != ',')
+		return fail_got(r, "',' after the count");
+	text_advance(&r->c);
+	return 0;
+}
+
+static int read_comma_insn(struct reader *r, size_t count,
+			   struct sock_filter *f)
 {
 	struct number n;
 	int field, ret;
@@ -406,50 +316,14 @@ static int read_comma_insn(struct reader *r, struct sock_filter *f)
 		if (ret)
 			return ret;
 	}
-	return 0;
-}
-
-static int read_comma(struct reader *r)
-{
-	struct sock_filter f = { 0 };
-	size_t count;
-	int ret;
-
 	ret = skip_space(r, true);
-	if (!ret)
-		ret = read_count(r, &count);
-	if (!ret)
-		ret = skip_space(r, true);
 	if (ret)
 		return ret;
-	if (peek(&r->c) != ',')
-		return fail_got(r, "',' after the count");
-	advance(&r->c);
-	while (r->len < count) {
-		r->insn = (int)r->len;
-		ret = skip_space(r, true);
-		if (ret)
-			return ret;
-		if (peek(&r->c) < 0)
-			return fail_short(r, count);
-		ret = read_comma_insn(r, &f);
-		if (!ret)
-			ret = append(r, &f);
-		if (!ret)
-			ret = skip_space(r, true);
-		if (ret)
-			return ret;
-		if (peek(&r->c) == ',')
-			advance(&r->c);
-		else if (r->len < count && peek(&r->c) >= 0)
-			return fail_got(r, "',' after an instruction");
-	}
-	r->insn = -1;
-	ret = skip_space(r, true);
-	if (!ret && peek(&r->c) >= 0)
-		ret = fail_at(r, r->c.line, r->c.col,
-			      "more instructions than the count (%zu)", count);
-	return ret;
+	if (peek(&r->c) == ',')
+		text_advance(&r->c);
+	else if (r->len + 1 < count && peek(&r->c) >= 0)
+		return fail_got(r, "',' after an instruction");
+	return 0;
 }
 
 static int expect_char(struct reader *r, int ch, const char *what)
@@ -460,7 +334,7 @@ static int expect_char(struct reader *r, int ch, const char *what)
 		return ret;
 	if (peek(&r->c) != ch)
 		return fail_got(r, what);
-	advance(&r->c);
+	text_advance(&r->c);
 	return 0;
 }
 
@@ -504,7 +378,7 @@ static int read_dd(struct reader *r)
 		if (ret)
 			break;
 		if (peek(&r->c) == ',')
-			advance(&r->c);
+			text_advance(&r->c);
 	}
 	r->insn = -1;
 	return ret;
@@ -513,7 +387,7 @@ static int read_dd(struct reader *r)
 /* Moves the cursor to the first byte that is not blank or comment. */
 static enum cbpf_text_form detect(struct reader *r)
 {
-	struct cursor num;
+	struct text_cursor num;
 	int ch;
 
 	if (skip_space(r, true))
@@ -523,10 +397,10 @@ static enum cbpf_text_form detect(struct reader *r)
 		return CBPF_FORM_DD;
 	if (ch >= '0' && ch <= '9') {
 		num = r->c;
-		while (is_word(peek(&num)))
-			advance(&num);
-		while (is_blank(peek(&num)))
-			advance(&num);
+		while (text_is_word(peek(&num)))
+			text_advance(&num);
+		while (text_is_blank(peek(&num)))
+			text_advance(&num);
 		return peek(&num) == ',' ? CBPF_FORM_COMMA : CBPF_FORM_DDD;
 	}
 	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_')
@@ -538,7 +412,7 @@ enum cbpf_text_form cbpf_detect_form(const char *text, size_t len)
 {
 	struct reader r = { .err = NULL, .insn = -1 };
 
-	cursor_init(&r.c, text, len);
+	text_cursor_init(&r.c, text, len);
 	return detect(&r);
 }
 
@@ -564,22 +438,22 @@ int cbpf_parse_prog(const char *text, size_t len, struct cbpf_prog *prog,
 	int ret;
 
 	*prog = (struct cbpf_prog){ 0 };
-	cursor_init(&r.c, text, len);
+	text_cursor_init(&r.c, text, len);
 	switch (detect(&r)) {
 	case CBPF_FORM_DDD:
-		cursor_init(&r.c, text, len);
-		ret = read_ddd(&r);
+		text_cursor_init(&r.c, text, len);
+		ret = read_counted(&r, ddd_after_count, read_ddd_insn);
 		break;
 	case CBPF_FORM_COMMA:
-		cursor_init(&r.c, text, len);
-		ret = read_comma(&r);
+		text_cursor_init(&r.c, text, len);
+		ret = read_counted(&r, comma_after_count, read_comma_insn);
 		break;
 	case CBPF_FORM_DD:
-		cursor_init(&r.c, text, len);
+		text_cursor_init(&r.c, text, len);
 		ret = read_dd(&r);
 		break;
 	default:
-		cursor_init(&r.c, text, len);
+		text_cursor_init(&r.c, text, len);
 		ret = skip_space(&r, true);
 		if (!ret)
 			ret = fail_got(&r, "a tcpdump -ddd, -dd or comma-form "
@@ -595,7 +469,7 @@ int cbpf_parse_any(const char *text, size_t len, struct cbpf_prog *prog,
 	struct reader r = { .err = err, .insn = -1 };
 
 	*prog = (struct cbpf_prog){ 0 };
-	cursor_init(&r.c, text, len);
+	text_cursor_init(&r.c, text, len);
 	switch (detect(&r)) {
 	case CBPF_FORM_DDD:
 	case CBPF_FORM_DD:

@@ -98,67 +98,7 @@ static int target_int(size_t n, uint32_t skip)
 	return (int)(uint32_t)((uint32_t)n + 1 + skip);
 }
 
-static bool is_cond_jump_code(uint16_t code)
-{
-	return BPF_CLASS(code) == BPF_JMP && BPF_OP(code) != BPF_JA;
-}
-
 /* ---- tcpdump -d ---------------------------------------------------- */
-
-/* libpcap's bpf_image() spelling of the ancillary loads. */
-static const char *const tcpdump_anc[SKF_AD_MAX] = {
-	[SKF_AD_PROTOCOL] = "proto",
-	[SKF_AD_PKTTYPE] = "type",
-	[SKF_AD_IFINDEX] = "ifidx",
-	[SKF_AD_NLATTR] = "nla",
-	[SKF_AD_NLATTR_NEST] = "nlan",
-	[SKF_AD_MARK] = "mark",
-	[SKF_AD_QUEUE] = "queue",
-	[SKF_AD_HATYPE] = "hatype",
-	[SKF_AD_RXHASH] = "rxhash",
-	[SKF_AD_CPU] = "cpu",
-	[SKF_AD_ALU_XOR_X] = "xor_x",
-	[SKF_AD_VLAN_TAG] = "vlan_tci",
-	[SKF_AD_VLAN_TAG_PRESENT] = "vlanp",
-	[SKF_AD_PAY_OFFSET] = "poff",
-	[SKF_AD_RANDOM] = "random",
-	[SKF_AD_VLAN_TPID] = "vlan_tpid",
-};
-
-static const char *const alu_names[] = {
-	[CBPF_ALU_ADD] = "add", [CBPF_ALU_SUB] = "sub",
-	[CBPF_ALU_MUL] = "mul", [CBPF_ALU_DIV] = "div",
-	[CBPF_ALU_OR] = "or",   [CBPF_ALU_AND] = "and",
-	[CBPF_ALU_LSH] = "lsh", [CBPF_ALU_RSH] = "rsh",
-	[CBPF_ALU_MOD] = "mod", [CBPF_ALU_XOR] = "xor",
-};
-
-/* Only the four hardware conditions come out of cbpf_decode(). */
-static const char *cond_name(enum cbpf_cond cond)
-{
-	switch (cond) {
-	case CBPF_JEQ:
-		return "jeq";
-	case CBPF_JGT:
-		return "jgt";
-	case CBPF_JGE:
-		return "jge";
-	default:
-		return "jset";
-	}
-}
-
-static const char *ld_mnemonic(enum cbpf_size size)
-{
-	switch (size) {
-	case CBPF_SIZE_H:
-		return "ldh";
-	case CBPF_SIZE_B:
-		return "ldb";
-	default:
-		return "ld";
-	}
-}
 
 /* Bitwise operations and all jumps show k in hex; arithmetic in %d. */
 static bool alu_k_is_mask(enum cbpf_alu alu)
@@ -173,26 +113,23 @@ struct image {
 
 static void image_ld(const struct cbpf_insn *in, struct image *im)
 {
-	const char *anc = NULL;
-	uint32_t n = in->k - (uint32_t)SKF_AD_OFF;
+	const struct anc_names *anc = NULL;
 
-	im->op = in->op == CBPF_OP_LDX ? "ldx" : "ld";
 	switch (in->mode) {
 	case CBPF_MODE_IMM:
 		snprintf(im->operand, sizeof(im->operand), "#0x%x", in->k);
 		break;
 	case CBPF_MODE_ABS:
-		im->op = ld_mnemonic(in->size);
-		if (in->k >= (uint32_t)SKF_AD_OFF && n < SKF_AD_MAX)
-			anc = tcpdump_anc[n];
+		if (in->k >= (uint32_t)SKF_AD_OFF)
+			anc = insn_anc_names(in->k - (uint32_t)SKF_AD_OFF);
 		if (anc)
-			snprintf(im->operand, sizeof(im->operand), "[%s]", anc);
+			snprintf(im->operand, sizeof(im->operand), "[%s]",
+				 anc->pcap);
 		else
 			snprintf(im->operand, sizeof(im->operand), "[%d]",
 				 (int)in->k);
 		break;
 	case CBPF_MODE_IND:
-		im->op = ld_mnemonic(in->size);
 		snprintf(im->operand, sizeof(im->operand), "[x + %d]",
 			 (int)in->k);
 		break;
@@ -203,14 +140,14 @@ static void image_ld(const struct cbpf_insn *in, struct image *im)
 		snprintf(im->operand, sizeof(im->operand), "#pktlen");
 		break;
 	case CBPF_MODE_MSH:
-		im->op = "ldxb";
 		snprintf(im->operand, sizeof(im->operand), "4*([%d]&0xf)",
 			 (int)in->k);
 		break;
 	}
 }
 
-static void image_decoded(const struct cbpf_insn *in, size_t n,
+/* The operand bpf_image() prints for insn n. */
+static void image_operand(const struct cbpf_insn *in, size_t n,
 			  struct image *im)
 {
 	switch (in->op) {
@@ -220,11 +157,9 @@ static void image_decoded(const struct cbpf_insn *in, size_t n,
 		break;
 	case CBPF_OP_ST:
 	case CBPF_OP_STX:
-		im->op = in->op == CBPF_OP_ST ? "st" : "stx";
 		snprintf(im->operand, sizeof(im->operand), "M[%d]", (int)in->k);
 		break;
 	case CBPF_OP_ALU:
-		im->op = alu_names[in->alu];
 		if (in->src == CBPF_SRC_X)
 			snprintf(im->operand, sizeof(im->operand), "x");
 		else if (alu_k_is_mask(in->alu))
@@ -234,16 +169,11 @@ static void image_decoded(const struct cbpf_insn *in, size_t n,
 			snprintf(im->operand, sizeof(im->operand), "#%d",
 				 (int)in->k);
 		break;
-	case CBPF_OP_NEG:
-		im->op = "neg";
-		break;
 	case CBPF_OP_JA:
-		im->op = "ja";
 		snprintf(im->operand, sizeof(im->operand), "%d",
 			 target_int(n, in->k));
 		break;
 	case CBPF_OP_JMP:
-		im->op = cond_name(in->cond);
 		if (in->src == CBPF_SRC_X)
 			snprintf(im->operand, sizeof(im->operand), "x");
 		else
@@ -251,21 +181,19 @@ static void image_decoded(const struct cbpf_insn *in, size_t n,
 				 in->k);
 		break;
 	case CBPF_OP_RET:
-		im->op = "ret";
 		if (in->src == CBPF_SRC_K)
 			snprintf(im->operand, sizeof(im->operand), "#%d",
 				 (int)in->k);
 		break;
+	case CBPF_OP_NEG:
 	case CBPF_OP_TAX:
-		im->op = "tax";
-		break;
 	case CBPF_OP_TXA:
-		im->op = "txa";
 		break;
 	}
 }
 
-/* bpf_image() of insn n: mnemonic and operand, as libpcap 1.10.3. */
+/* bpf_image() of insn n, as libpcap 1.10.3: the mnemonic (the same as
+ * bpf_asm's) and the operand. */
 static void tcpdump_image(const struct sock_filter *raw, size_t n,
 			  struct image *im)
 {
@@ -280,7 +208,8 @@ static void tcpdump_image(const struct sock_filter *raw, size_t n,
 		snprintf(im->operand, sizeof(im->operand), "0x%x", raw->code);
 		return;
 	}
-	image_decoded(&in, n, im);
+	im->op = insn_mnemonic(raw->code);
+	image_operand(&in, n, im);
 }
 
 static void print_tcpdump_line(struct sbuf *sb, const struct sock_filter *raw,
@@ -291,7 +220,7 @@ static void print_tcpdump_line(struct sbuf *sb, const struct sock_filter *raw,
 	tcpdump_image(raw, n, &im);
 	/* The jt/jf suffix depends on the code's class bits alone, so
 	 * libpcap prints it for unknown JMP-class codes too. */
-	if (is_cond_jump_code(raw->code))
+	if (insn_is_cond_jump(raw->code))
 		sb_printf(sb, "(%03d) %-8s %-16s jt %d\tjf %d\n", (int)n, im.op,
 			  im.operand, target_int(n, raw->jt),
 			  target_int(n, raw->jf));
@@ -407,7 +336,7 @@ struct asm_line {
 static void asm_abs(const struct sock_filter *raw, const struct cbpf_insn *in,
 		    struct asm_line *al)
 {
-	const char *op = ld_mnemonic(in->size);
+	const char *op = insn_mnemonic(raw->code);
 	const char *name = NULL;
 	char off[16];
 	int anc = cbpf_insn_anc(raw);
@@ -449,7 +378,7 @@ static void asm_ld(const struct sock_filter *raw, const struct cbpf_insn *in,
 	case CBPF_MODE_IND:
 		fmt_offset(off, sizeof(off), in->k);
 		snprintf(al->text, sizeof(al->text), "%s [x + %s]",
-			 ld_mnemonic(in->size), off);
+			 insn_mnemonic(raw->code), off);
 		break;
 	case CBPF_MODE_MEM:
 		snprintf(al->text, sizeof(al->text), "%s M[%u]", op, in->k);
@@ -483,9 +412,10 @@ static void asm_target(char *buf, size_t size, uint64_t t)
 	snprintf(buf, size, "l%llu", (unsigned long long)t);
 }
 
-static void asm_jump(const struct cbpf_insn *in, size_t i, size_t len,
-		     struct asm_line *al)
+static void asm_jump(const struct sock_filter *raw, const struct cbpf_insn *in,
+		     size_t i, size_t len, struct asm_line *al)
 {
+	const char *op = insn_mnemonic(raw->code);
 	uint64_t tt = (uint64_t)i + 1 + in->jt, tf = (uint64_t)i + 1 + in->jf;
 	char lt[24], lf[24], opnd[16];
 
@@ -497,10 +427,10 @@ static void asm_jump(const struct cbpf_insn *in, size_t i, size_t len,
 	asm_target(lf, sizeof(lf), tf);
 	if (in->jf)
 		snprintf(al->text, sizeof(al->text), "%s %s, %s, %s",
-			 cond_name(in->cond), opnd, lt, lf);
+			 op, opnd, lt, lf);
 	else
 		snprintf(al->text, sizeof(al->text), "%s %s, %s",
-			 cond_name(in->cond), opnd, lt);
+			 op, opnd, lt);
 	if (tt >= len || tf >= len)
 		snprintf(al->note, sizeof(al->note),
 			 "jumps past the end (jt %u, jf %u)", in->jt, in->jf);
@@ -525,13 +455,13 @@ static void asm_decoded(const struct sock_filter *raw,
 	case CBPF_OP_ALU:
 		if (in->src == CBPF_SRC_X)
 			snprintf(al->text, sizeof(al->text), "%s x",
-				 alu_names[in->alu]);
+				 insn_mnemonic(raw->code));
 		else if (alu_k_is_mask(in->alu))
 			snprintf(al->text, sizeof(al->text), "%s #0x%x",
-				 alu_names[in->alu], in->k);
+				 insn_mnemonic(raw->code), in->k);
 		else
 			snprintf(al->text, sizeof(al->text), "%s #%u",
-				 alu_names[in->alu], in->k);
+				 insn_mnemonic(raw->code), in->k);
 		break;
 	case CBPF_OP_NEG:
 		snprintf(al->text, sizeof(al->text), "neg");
@@ -548,7 +478,7 @@ static void asm_decoded(const struct sock_filter *raw,
 				 "jumps past the end (k %u)", in->k);
 		break;
 	case CBPF_OP_JMP:
-		asm_jump(in, i, len, al);
+		asm_jump(raw, in, i, len, al);
 		break;
 	case CBPF_OP_RET:
 		if (in->src == CBPF_SRC_A)
@@ -658,25 +588,6 @@ static const char *const c_alu_ops[] = {
 	[CBPF_ALU_MOD] = "BPF_MOD", [CBPF_ALU_XOR] = "BPF_XOR",
 };
 
-static const char *const c_anc[SKF_AD_MAX] = {
-	[SKF_AD_PROTOCOL] = "SKF_AD_PROTOCOL",
-	[SKF_AD_PKTTYPE] = "SKF_AD_PKTTYPE",
-	[SKF_AD_IFINDEX] = "SKF_AD_IFINDEX",
-	[SKF_AD_NLATTR] = "SKF_AD_NLATTR",
-	[SKF_AD_NLATTR_NEST] = "SKF_AD_NLATTR_NEST",
-	[SKF_AD_MARK] = "SKF_AD_MARK",
-	[SKF_AD_QUEUE] = "SKF_AD_QUEUE",
-	[SKF_AD_HATYPE] = "SKF_AD_HATYPE",
-	[SKF_AD_RXHASH] = "SKF_AD_RXHASH",
-	[SKF_AD_CPU] = "SKF_AD_CPU",
-	[SKF_AD_ALU_XOR_X] = "SKF_AD_ALU_XOR_X",
-	[SKF_AD_VLAN_TAG] = "SKF_AD_VLAN_TAG",
-	[SKF_AD_VLAN_TAG_PRESENT] = "SKF_AD_VLAN_TAG_PRESENT",
-	[SKF_AD_PAY_OFFSET] = "SKF_AD_PAY_OFFSET",
-	[SKF_AD_RANDOM] = "SKF_AD_RANDOM",
-	[SKF_AD_VLAN_TPID] = "SKF_AD_VLAN_TPID",
-};
-
 static const char *c_size(enum cbpf_size size)
 {
 	switch (size) {
@@ -764,8 +675,9 @@ static void c_k(const struct sock_filter *raw, const struct cbpf_insn *in,
 	int anc = cbpf_insn_anc(raw);
 	bool hex;
 
-	if (anc >= 0 && anc < SKF_AD_MAX && c_anc[anc]) {
-		snprintf(buf, size, "SKF_AD_OFF + %s", c_anc[anc]);
+	if (anc >= 0) {
+		snprintf(buf, size, "SKF_AD_OFF + %s",
+			 insn_anc_names((unsigned int)anc)->macro);
 		return;
 	}
 	if ((in->op == CBPF_OP_LD || in->op == CBPF_OP_LDX) &&
@@ -788,7 +700,7 @@ static void c_comment(const struct sock_filter *raw, size_t i, char *buf,
 	struct image im;
 
 	tcpdump_image(raw, i, &im);
-	if (is_cond_jump_code(raw->code))
+	if (insn_is_cond_jump(raw->code))
 		snprintf(buf, size, "%s %s jt %d jf %d", im.op, im.operand,
 			 target_int(i, raw->jt), target_int(i, raw->jf));
 	else if (im.operand[0])

@@ -50,15 +50,22 @@ struct sock_fprog cbpf_prog_fprog(const struct cbpf_prog *prog)
 	};
 }
 
+int error_vset(struct cbpf_error *e, int err, int insn, const char *fmt,
+	       va_list ap)
+{
+	if (!e)
+		return err;
+	*e = (struct cbpf_error){ .err = err, .insn = insn };
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	return err;
+}
+
 int error_set(struct cbpf_error *e, int err, int insn, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!e)
-		return err;
-	*e = (struct cbpf_error){ .err = err, .insn = insn };
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	error_vset(e, err, insn, fmt, ap);
 	va_end(ap);
 	return err;
 }

@@ -51,23 +51,27 @@ enum vm_op {
 	VM_ANC_RXHASH, VM_ANC_CPU, VM_ANC_ALU_XOR_X, VM_ANC_VLAN_TAG,
 	VM_ANC_VLAN_TAG_PRESENT, VM_ANC_PAY_OFFSET, VM_ANC_RANDOM,
 	VM_ANC_VLAN_TPID,
-	/* Only made by vm_fuse(): */
+	/* Only made by the vm_fuse_*() passes of cbpf_vm_new(): */
 	VM_JIN,			/* A in set[k2..k2+n) ? jt : jf */
-	VM_MSH_IND_W, VM_MSH_IND_H, VM_MSH_IND_B,	/* X = MSH k; A = P[X+k2] */
+	VM_MSH_IND_W, VM_MSH_IND_H, VM_MSH_IND_B,	/* X = MSH k; A = P[X+k3] */
 	/* A load, then a conditional jump with the constant k2 (JIN: the
 	 * set k2, n). Each group in the order of VM_JEQ_K..VM_JSET_K, JIN. */
 #define VM_FUSED_GROUP(l) \
 	VM_##l##_JEQ, VM_##l##_JGT, VM_##l##_JGE, VM_##l##_JSET, VM_##l##_JIN
 	VM_FUSED_GROUP(LD_W), VM_FUSED_GROUP(LD_H), VM_FUSED_GROUP(LD_B),
 	VM_FUSED_GROUP(IND_W), VM_FUSED_GROUP(IND_H), VM_FUSED_GROUP(IND_B),
+	VM_FUSED_GROUP(MSH_IND_W), VM_FUSED_GROUP(MSH_IND_H),
+	VM_FUSED_GROUP(MSH_IND_B),
 #undef VM_FUSED_GROUP
 	VM_OP_COUNT
 };
 
 /* Absolute jump targets fit in 16 bits: programs are at most 4096 long. */
 struct vm_insn {
+	const void *label;	/* cbpf_vm_new(): the op's code in vm_threaded() */
 	uint32_t k;
 	uint32_t k2;		/* fused ops: the jump's constant or set */
+	uint32_t k3;		/* MSH_IND ops: the LD IND's k */
 	uint16_t jt, jf;	/* absolute targets (JA: jt) */
 	uint16_t n;		/* JIN: set size */
 	uint8_t op;
@@ -368,20 +372,37 @@ static void vm_step(const struct vm_out *out, uint32_t pc, uint32_t a,
  */
 #if defined(__has_builtin)
 #if __has_builtin(__builtin_expect_with_probability)
-#define VM_LIKELY_HALF(c) __builtin_expect_with_probability(!!(c), 1, 0.9999)
+#define VM_BRANCH(c) __builtin_expect_with_probability(!!(c), 1, 0.9999)
 #endif
 #endif
-#ifndef VM_LIKELY_HALF
-#define VM_LIKELY_HALF(c) (c)
+#ifndef VM_BRANCH
+#define VM_BRANCH(c) (c)
 #endif
 
-#define VM_JUMP(cond)							\
-	do {								\
-		if (VM_LIKELY_HALF(cond))				\
-			next = in->jt;					\
-		else							\
-			next = in->jf;					\
-	} while (0)
+static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (set[i] == a)
+			return true;
+	return false;
+}
+
+/*
+ * What every op does, written once: VM_OPS(OP) calls OP(op, body) for
+ * each op, and the two interpreters below expand it, vm_exec() into a
+ * switch and vm_threaded() into threaded code. A body reads the
+ * instruction `in`, the registers a and x, mem[], the packet pkt[0..len)
+ * and ctx; it may set `next` (pc + 1 unless it jumps) and mem_index (for
+ * the trace), or end the run:
+ *	goto last	verdict and exit_kind are set (RET)
+ *	goto oob	a packet load failed (R4)
+ *	goto div0	DIV/MOD by X == 0 (R2)
+ *	goto nodev	IFINDEX/HATYPE without a device (R10)
+ *	goto done	VM_INVALID: not an instruction, nothing executed
+ */
+#define VM_JUMP(cond) (next = VM_BRANCH(cond) ? in->jt : in->jf)
 
 /* A load of size bytes at the 32-bit offset off into A (R4, R5). */
 #define VM_LD_ANY(off, size, get)					\
@@ -400,6 +421,7 @@ static void vm_step(const struct vm_out *out, uint32_t pc, uint32_t a,
 		a = get(pkt + in->k);					\
 	} while (0)
 
+/* R5: X + k wraps at 32 bits, then is taken as signed. */
 #define VM_LD_IND(size, get) VM_LD_ANY(x + in->k, size, get)
 
 /* R6: X = 4 * (P[k] & 0xf), through the LD ABS path; A is kept. */
@@ -411,227 +433,166 @@ static void vm_step(const struct vm_out *out, uint32_t pc, uint32_t a,
 		x = (*p & 0xfU) << 2;					\
 	} while (0)
 
-/* The five jump kinds after a fused load, in VM_JEQ_K order. */
-#define VM_FUSED_CASES(l, load)						\
-	case VM_##l##_JEQ: load; VM_JUMP(a == in->k2); break;		\
-	case VM_##l##_JGT: load; VM_JUMP(a > in->k2); break;		\
-	case VM_##l##_JGE: load; VM_JUMP(a >= in->k2); break;		\
-	case VM_##l##_JSET: load; VM_JUMP(a & in->k2); break;		\
-	case VM_##l##_JIN: load;					\
-		VM_JUMP(vm_in_set(a, set + in->k2, in->n)); break
+/* "ldxb 4*([k]&0xf); ld [x + k3]" */
+#define VM_LD_MSH_IND(size, get)					\
+	do {								\
+		VM_LD_MSH();						\
+		VM_LD_ANY(x + in->k3, size, get);			\
+	} while (0)
 
-static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
-{
-	uint32_t i;
+/* A fused load, then one of the five jumps (VM_JEQ_K order, then JIN). */
+#define VM_OPS_FUSED(OP, l, load)					\
+	OP(VM_##l##_JEQ, load; VM_JUMP(a == in->k2))			\
+	OP(VM_##l##_JGT, load; VM_JUMP(a > in->k2))			\
+	OP(VM_##l##_JGE, load; VM_JUMP(a >= in->k2))			\
+	OP(VM_##l##_JSET, load; VM_JUMP(a & in->k2))			\
+	OP(VM_##l##_JIN, load; VM_JUMP(vm_in_set(a, set + in->k2, in->n)))
 
-	for (i = 0; i < n; i++)
-		if (set[i] == a)
-			return true;
-	return false;
-}
+#define VM_OPS(OP)							\
+	OP(VM_INVALID, exit_kind = CBPF_EXIT_INVALID; goto done)	\
+	OP(VM_RET_K, verdict = in->k; exit_kind = CBPF_EXIT_RET; goto last) \
+	OP(VM_RET_A, verdict = a; exit_kind = CBPF_EXIT_RET; goto last)	\
+	OP(VM_LD_IMM, a = in->k)					\
+	OP(VM_LD_LEN, a = (uint32_t)len)				\
+	OP(VM_LD_MEM, a = mem[in->k]; mem_index = in->k)		\
+	OP(VM_LD_W, VM_LD_POS(4, vm_get32))				\
+	OP(VM_LD_H, VM_LD_POS(2, vm_get16))				\
+	OP(VM_LD_B, VM_LD_POS(1, vm_get8))				\
+	OP(VM_LD_NEG_W, VM_LD_ANY(in->k, 4, vm_get32))			\
+	OP(VM_LD_NEG_H, VM_LD_ANY(in->k, 2, vm_get16))			\
+	OP(VM_LD_NEG_B, VM_LD_ANY(in->k, 1, vm_get8))			\
+	OP(VM_LD_IND_W, VM_LD_IND(4, vm_get32))				\
+	OP(VM_LD_IND_H, VM_LD_IND(2, vm_get16))				\
+	OP(VM_LD_IND_B, VM_LD_IND(1, vm_get8))				\
+	OP(VM_LDX_IMM, x = in->k)					\
+	OP(VM_LDX_LEN, x = (uint32_t)len)				\
+	OP(VM_LDX_MEM, x = mem[in->k]; mem_index = in->k)		\
+	OP(VM_LDX_MSH, VM_LD_MSH())					\
+	OP(VM_ST, mem[in->k] = a; mem_index = in->k)			\
+	OP(VM_STX, mem[in->k] = x; mem_index = in->k)			\
+	OP(VM_ADD_K, a += in->k)					\
+	OP(VM_SUB_K, a -= in->k)					\
+	OP(VM_MUL_K, a *= in->k)					\
+	OP(VM_DIV_K, a /= in->k)					\
+	OP(VM_MOD_K, a %= in->k)					\
+	OP(VM_OR_K, a |= in->k)						\
+	OP(VM_AND_K, a &= in->k)					\
+	OP(VM_XOR_K, a ^= in->k)					\
+	OP(VM_LSH_K, a <<= in->k)					\
+	OP(VM_RSH_K, a >>= in->k)					\
+	OP(VM_ADD_X, a += x)						\
+	OP(VM_SUB_X, a -= x)						\
+	OP(VM_MUL_X, a *= x)						\
+	OP(VM_DIV_X, if (!x) goto div0; a /= x)				\
+	OP(VM_MOD_X, if (!x) goto div0; a %= x)				\
+	OP(VM_OR_X, a |= x)						\
+	OP(VM_AND_X, a &= x)						\
+	OP(VM_XOR_X, a ^= x)						\
+	OP(VM_LSH_X, a <<= x & 31)	/* R3 */			\
+	OP(VM_RSH_X, a >>= x & 31)					\
+	OP(VM_NEG, a = 0U - a)						\
+	OP(VM_TAX, x = a)						\
+	OP(VM_TXA, a = x)						\
+	OP(VM_JA, next = in->jt)					\
+	OP(VM_JEQ_K, VM_JUMP(a == in->k))				\
+	OP(VM_JGT_K, VM_JUMP(a > in->k))				\
+	OP(VM_JGE_K, VM_JUMP(a >= in->k))				\
+	OP(VM_JSET_K, VM_JUMP(a & in->k))				\
+	OP(VM_JEQ_X, VM_JUMP(a == x))					\
+	OP(VM_JGT_X, VM_JUMP(a > x))					\
+	OP(VM_JGE_X, VM_JUMP(a >= x))					\
+	OP(VM_JSET_X, VM_JUMP(a & x))					\
+	OP(VM_ANC_PROTOCOL, a = ctx->protocol)				\
+	OP(VM_ANC_PKTTYPE, a = ctx->pkt_type & 7U)			\
+	OP(VM_ANC_IFINDEX, if (!ctx->has_dev) goto nodev; a = ctx->ifindex) \
+	OP(VM_ANC_NLATTR, a = vm_nlattr(pkt, len, a, x))		\
+	OP(VM_ANC_NLATTR_NEST, a = vm_nlattr_nest(pkt, len, a, x))	\
+	OP(VM_ANC_MARK, a = ctx->mark)					\
+	OP(VM_ANC_QUEUE, a = ctx->queue)				\
+	OP(VM_ANC_HATYPE, if (!ctx->has_dev) goto nodev; a = ctx->hatype) \
+	OP(VM_ANC_RXHASH, a = ctx->rxhash)				\
+	OP(VM_ANC_CPU, a = ctx->cpu)					\
+	OP(VM_ANC_ALU_XOR_X, a ^= x)					\
+	OP(VM_ANC_VLAN_TAG, a = ctx->vlan_tci)				\
+	OP(VM_ANC_VLAN_TAG_PRESENT, a = ctx->vlan_present)		\
+	OP(VM_ANC_PAY_OFFSET, a = ctx->pay_offset)			\
+	OP(VM_ANC_RANDOM,						\
+	   a = ctx->random ? ctx->random(ctx->random_arg) : 0)		\
+	OP(VM_ANC_VLAN_TPID, a = ctx->vlan_tpid)			\
+	/* made by the vm_fuse_*() passes only */			\
+	OP(VM_JIN, VM_JUMP(vm_in_set(a, set + in->k2, in->n)))		\
+	OP(VM_MSH_IND_W, VM_LD_MSH_IND(4, vm_get32); next = pc + 2)	\
+	OP(VM_MSH_IND_H, VM_LD_MSH_IND(2, vm_get16); next = pc + 2)	\
+	OP(VM_MSH_IND_B, VM_LD_MSH_IND(1, vm_get8); next = pc + 2)	\
+	VM_OPS_FUSED(OP, LD_W, VM_LD_POS(4, vm_get32))			\
+	VM_OPS_FUSED(OP, LD_H, VM_LD_POS(2, vm_get16))			\
+	VM_OPS_FUSED(OP, LD_B, VM_LD_POS(1, vm_get8))			\
+	VM_OPS_FUSED(OP, IND_W, VM_LD_IND(4, vm_get32))			\
+	VM_OPS_FUSED(OP, IND_H, VM_LD_IND(2, vm_get16))			\
+	VM_OPS_FUSED(OP, IND_B, VM_LD_IND(1, vm_get8))			\
+	VM_OPS_FUSED(OP, MSH_IND_W, VM_LD_MSH_IND(4, vm_get32))		\
+	VM_OPS_FUSED(OP, MSH_IND_H, VM_LD_MSH_IND(2, vm_get16))		\
+	VM_OPS_FUSED(OP, MSH_IND_B, VM_LD_MSH_IND(1, vm_get8))
+
+/* How runs end, after either interpreter's dispatch. */
+#define VM_ENDINGS							\
+oob:	/* R4: the kernel zeroes A and returns it */			\
+	a = 0;								\
+	exit_kind = CBPF_EXIT_OOB;					\
+	goto last;							\
+div0:	/* R2: "if X == 0 { A = 0; exit }" */				\
+	a = 0;								\
+	exit_kind = CBPF_EXIT_DIV0;					\
+	goto last;							\
+nodev:	/* R10: "if dev == NULL: exit", returning A */			\
+	verdict = a;							\
+	exit_kind = CBPF_EXIT_NODEV;					\
+	goto last
 
 /*
- * The one interpreter. code is the pre-decoded program (cbpf_vm_new), or
- * NULL to decode raw[pc] on the fly. out is NULL for a plain run, or
- * where to count steps and report them. Always inlined into its three
- * callers, so the unused variants fold away.
+ * The plain interpreter, for cbpf_run() and cbpf_run_trace(): decodes
+ * raw[pc] as it reaches it and, with out (else NULL), counts and reports
+ * every step. Inlined into both, so the unused parts fold away.
  */
 static inline __attribute__((always_inline)) uint32_t
-vm_exec(const struct vm_insn *code, const uint32_t *set, bool zero_mem,
-	const struct sock_filter *raw, uint32_t prog_len, const uint8_t *pkt,
+vm_exec(const struct sock_filter *raw, uint32_t prog_len, const uint8_t *pkt,
 	size_t len, const struct cbpf_ctx *ctx, const struct vm_out *out)
 {
-	uint32_t mem[CBPF_MEMWORDS];
-	uint32_t a = 0, x = 0, pc = 0, verdict = 0;	/* R1 */
+	/* R1: the kernel leaves scratch uninitialised, and V12 makes sure
+	 * no valid program can tell. Zeroed here, so that even an invalid
+	 * program gives the same answer every time. */
+	uint32_t mem[CBPF_MEMWORDS] = { 0 };
+	uint32_t a = 0, x = 0, pc = 0, verdict = 0, next;
+	const uint32_t *set = NULL;	/* no fused ops without cbpf_vm_new */
 	enum cbpf_exit exit_kind;
+	struct vm_insn decoded;
+	const struct vm_insn *in = &decoded;
+	int mem_index;
 	const uint8_t *p;
 
-	/* R1: the kernel leaves scratch uninitialised, and V12 makes sure
-	 * no valid program can tell; zero it all the same for any program
-	 * that reads it, so that even an invalid one is deterministic. */
-	if (zero_mem)
-		memset(mem, 0, sizeof(mem));
 	if (!ctx)
 		ctx = &vm_unix_ctx;
-
 	for (;;) {
-		struct vm_insn decoded;
-		const struct vm_insn *in = code ? &code[pc] :
-			(decoded = vm_decode(raw, prog_len, pc), &decoded);
-		uint32_t next = pc + 1;
-		int mem_index = -1;
-
+		decoded = vm_decode(raw, prog_len, pc);
+		next = pc + 1;
+		mem_index = -1;
 		switch ((enum vm_op)in->op) {
-		case VM_INVALID:
-			exit_kind = CBPF_EXIT_INVALID;
-			goto done;
-		case VM_RET_K:
-			verdict = in->k;
-			exit_kind = CBPF_EXIT_RET;
-			goto last;
-		case VM_RET_A:
-			verdict = a;
-			exit_kind = CBPF_EXIT_RET;
-			goto last;
-		case VM_LD_IMM:
-			a = in->k;
-			break;
-		case VM_LD_LEN:
-			a = (uint32_t)len;
-			break;
-		case VM_LD_MEM:
-			a = mem[in->k];
-			mem_index = in->k;
-			break;
-		case VM_LD_W: VM_LD_POS(4, vm_get32); break;
-		case VM_LD_H: VM_LD_POS(2, vm_get16); break;
-		case VM_LD_B: VM_LD_POS(1, vm_get8); break;
-		case VM_LD_NEG_W: VM_LD_ANY(in->k, 4, vm_get32); break;
-		case VM_LD_NEG_H: VM_LD_ANY(in->k, 2, vm_get16); break;
-		case VM_LD_NEG_B: VM_LD_ANY(in->k, 1, vm_get8); break;
-		/* R5: X + k wraps at 32 bits, then is taken as signed. */
-		case VM_LD_IND_W: VM_LD_IND(4, vm_get32); break;
-		case VM_LD_IND_H: VM_LD_IND(2, vm_get16); break;
-		case VM_LD_IND_B: VM_LD_IND(1, vm_get8); break;
-		case VM_LDX_IMM:
-			x = in->k;
-			break;
-		case VM_LDX_LEN:
-			x = (uint32_t)len;
-			break;
-		case VM_LDX_MEM:
-			x = mem[in->k];
-			mem_index = in->k;
-			break;
-		case VM_LDX_MSH:
-			VM_LD_MSH();
-			break;
-		case VM_ST:
-			mem[in->k] = a;
-			mem_index = in->k;
-			break;
-		case VM_STX:
-			mem[in->k] = x;
-			mem_index = in->k;
-			break;
-		case VM_ADD_K: a += in->k; break;
-		case VM_SUB_K: a -= in->k; break;
-		case VM_MUL_K: a *= in->k; break;
-		case VM_DIV_K: a /= in->k; break;
-		case VM_MOD_K: a %= in->k; break;
-		case VM_OR_K: a |= in->k; break;
-		case VM_AND_K: a &= in->k; break;
-		case VM_XOR_K: a ^= in->k; break;
-		case VM_LSH_K: a <<= in->k; break;
-		case VM_RSH_K: a >>= in->k; break;
-		case VM_ADD_X: a += x; break;
-		case VM_SUB_X: a -= x; break;
-		case VM_MUL_X: a *= x; break;
-		case VM_DIV_X:
-			if (!x)
-				goto div0;
-			a /= x;
-			break;
-		case VM_MOD_X:
-			if (!x)
-				goto div0;
-			a %= x;
-			break;
-		case VM_OR_X: a |= x; break;
-		case VM_AND_X: a &= x; break;
-		case VM_XOR_X: a ^= x; break;
-		case VM_LSH_X: a <<= x & 31; break;	/* R3 */
-		case VM_RSH_X: a >>= x & 31; break;
-		case VM_NEG: a = 0U - a; break;
-		case VM_TAX: x = a; break;
-		case VM_TXA: a = x; break;
-		case VM_JA: next = in->jt; break;
-		case VM_JEQ_K: VM_JUMP(a == in->k); break;
-		case VM_JGT_K: VM_JUMP(a > in->k); break;
-		case VM_JGE_K: VM_JUMP(a >= in->k); break;
-		case VM_JSET_K: VM_JUMP(a & in->k); break;
-		case VM_JEQ_X: VM_JUMP(a == x); break;
-		case VM_JGT_X: VM_JUMP(a > x); break;
-		case VM_JGE_X: VM_JUMP(a >= x); break;
-		case VM_JSET_X: VM_JUMP(a & x); break;
-		case VM_ANC_PROTOCOL: a = ctx->protocol; break;
-		case VM_ANC_PKTTYPE: a = ctx->pkt_type & 7U; break;
-		case VM_ANC_IFINDEX:
-			if (!ctx->has_dev)
-				goto nodev;
-			a = ctx->ifindex;
-			break;
-		case VM_ANC_NLATTR:
-			a = vm_nlattr(pkt, len, a, x);
-			break;
-		case VM_ANC_NLATTR_NEST:
-			a = vm_nlattr_nest(pkt, len, a, x);
-			break;
-		case VM_ANC_MARK: a = ctx->mark; break;
-		case VM_ANC_QUEUE: a = ctx->queue; break;
-		case VM_ANC_HATYPE:
-			if (!ctx->has_dev)
-				goto nodev;
-			a = ctx->hatype;
-			break;
-		case VM_ANC_RXHASH: a = ctx->rxhash; break;
-		case VM_ANC_CPU: a = ctx->cpu; break;
-		case VM_ANC_ALU_XOR_X: a ^= x; break;
-		case VM_ANC_VLAN_TAG: a = ctx->vlan_tci; break;
-		case VM_ANC_VLAN_TAG_PRESENT: a = ctx->vlan_present; break;
-		case VM_ANC_PAY_OFFSET: a = ctx->pay_offset; break;
-		case VM_ANC_RANDOM:
-			a = ctx->random ? ctx->random(ctx->random_arg) : 0;
-			break;
-		case VM_ANC_VLAN_TPID: a = ctx->vlan_tpid; break;
-		case VM_JIN: VM_JUMP(vm_in_set(a, set + in->k2, in->n)); break;
-		case VM_MSH_IND_W:
-			VM_LD_MSH();
-			VM_LD_ANY(x + in->k2, 4, vm_get32);
-			break;
-		case VM_MSH_IND_H:
-			VM_LD_MSH();
-			VM_LD_ANY(x + in->k2, 2, vm_get16);
-			break;
-		case VM_MSH_IND_B:
-			VM_LD_MSH();
-			VM_LD_ANY(x + in->k2, 1, vm_get8);
-			break;
-		VM_FUSED_CASES(LD_W, VM_LD_POS(4, vm_get32));
-		VM_FUSED_CASES(LD_H, VM_LD_POS(2, vm_get16));
-		VM_FUSED_CASES(LD_B, VM_LD_POS(1, vm_get8));
-		VM_FUSED_CASES(IND_W, VM_LD_IND(4, vm_get32));
-		VM_FUSED_CASES(IND_H, VM_LD_IND(2, vm_get16));
-		VM_FUSED_CASES(IND_B, VM_LD_IND(1, vm_get8));
+#define VM_CASE(op, body) case op: body; break;
+		VM_OPS(VM_CASE)
+#undef VM_CASE
 		case VM_OP_COUNT:
 		default:
-			/* in->op only ever comes from vm_decode() and the
-			 * vm_fuse_*() passes, so this is never reached; saying
-			 * so spares every dispatch a range check. */
+			/* in->op only ever comes from vm_decode() */
 			__builtin_unreachable();
 		}
 		if (out)
 			vm_step(out, pc, a, x, mem_index, mem);
 		pc = next;
-		continue;
-
-oob:		/* R4: the kernel zeroes A and returns it */
-		a = 0;
-		exit_kind = CBPF_EXIT_OOB;
-		goto last;
-div0:		/* R2: "if X == 0 { A = 0; exit }" */
-		a = 0;
-		exit_kind = CBPF_EXIT_DIV0;
-		goto last;
-nodev:		/* R10: "if dev == NULL: exit", returning A */
-		verdict = a;
-		exit_kind = CBPF_EXIT_NODEV;
-		goto last;
-last:
-		if (out)
-			vm_step(out, pc, a, x, mem_index, mem);
-		goto done;
 	}
+	VM_ENDINGS;
+last:
+	if (out)
+		vm_step(out, pc, a, x, mem_index, mem);
 done:
 	if (out) {
 		out->res->verdict = verdict;
@@ -641,12 +602,80 @@ done:
 	return verdict;
 }
 
+/*
+ * The fast interpreter, for cbpf_vm_run(): the same ops on the code
+ * cbpf_vm_new() prepared, as direct-threaded code (computed goto, a GCC
+ * and Clang extension). Each instruction holds the address of its op's
+ * code, and each op ends in its own indirect jump to the next one: no
+ * table lookup, no range check, and the CPU predicts every transition on
+ * its own instead of funnelling them all through one switch jump. That
+ * measured 10-25% faster than the switch on the benchmark programs
+ * (bench/bench_vm.c). The tests check it against vm_exec() on every
+ * program they run.
+ *
+ * With vm == NULL it only hands out its table of op addresses, which
+ * cbpf_vm_new() copies into the instructions.
+ */
+static uint32_t vm_threaded(const struct cbpf_vm *vm, const uint8_t *pkt,
+			    size_t len, const struct cbpf_ctx *ctx,
+			    const void *const **labels_out)
+{
+	static const void *const labels[VM_OP_COUNT] = {
+#define VM_LABEL(op, body) [op] = &&L_##op,
+		VM_OPS(VM_LABEL)
+#undef VM_LABEL
+	};
+	uint32_t mem[CBPF_MEMWORDS];
+	uint32_t a = 0, x = 0, pc = 0, verdict = 0, next = 0;
+	const struct vm_insn *code, *in;
+	enum cbpf_exit exit_kind;
+	const uint32_t *set;
+	int mem_index;
+	const uint8_t *p;
+
+	if (!vm) {
+		*labels_out = labels;
+		return 0;
+	}
+	code = vm->code;
+	set = vm->set;
+	/* V12 (cbpf_vm_new validated) means no read before a write; zero
+	 * anyway when anything reads scratch, for peace of mind. */
+	if (vm->uses_mem)
+		memset(mem, 0, sizeof(mem));
+	if (!ctx)
+		ctx = &vm_unix_ctx;
+
+#define VM_NEXT()							\
+	do {								\
+		pc = next;						\
+		in = &code[pc];						\
+		next = pc + 1;						\
+		goto *in->label;					\
+	} while (0)
+#define VM_THREAD(op, body) L_##op: body; VM_NEXT();
+
+	VM_NEXT();
+	VM_OPS(VM_THREAD)
+#undef VM_THREAD
+#undef VM_NEXT
+	VM_ENDINGS;
+last:
+done:
+	(void)exit_kind;
+	(void)mem_index;
+	return verdict;
+}
+
 #undef VM_JUMP
 #undef VM_LD_ANY
 #undef VM_LD_POS
 #undef VM_LD_IND
 #undef VM_LD_MSH
-#undef VM_FUSED_CASES
+#undef VM_LD_MSH_IND
+#undef VM_OPS_FUSED
+#undef VM_OPS
+#undef VM_ENDINGS
 
 /* Programs longer than the kernel allows are not run at all: their jump
  * targets would not fit struct vm_insn. */
@@ -662,8 +691,7 @@ uint32_t cbpf_run(const struct cbpf_prog *prog, const uint8_t *pkt,
 {
 	uint32_t n = vm_prog_len(prog);
 
-	return vm_exec(NULL, NULL, true, n ? prog->insns : NULL, n, pkt, len,
-		       ctx, NULL);
+	return vm_exec(n ? prog->insns : NULL, n, pkt, len, ctx, NULL);
 }
 
 uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
@@ -680,14 +708,13 @@ uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
 	};
 
 	memset(res, 0, sizeof(*res));
-	return vm_exec(NULL, NULL, true, out.raw, n, pkt, len, ctx, &out);
+	return vm_exec(out.raw, n, pkt, len, ctx, &out);
 }
 
 uint32_t cbpf_vm_run(const struct cbpf_vm *vm, const uint8_t *pkt,
 		     size_t len, const struct cbpf_ctx *ctx)
 {
-	return vm_exec(vm->code, vm->set, vm->uses_mem, NULL, vm->len, pkt,
-		       len, ctx, NULL);
+	return vm_threaded(vm, pkt, len, ctx, NULL);
 }
 
 /*
@@ -737,32 +764,48 @@ static uint32_t vm_fuse_jeq_chains(struct vm_insn *code, uint32_t len,
 	return used;
 }
 
-/* "ldxb 4*([k]&0xf); ld [x + k2]": the IPv4 header length, then a load
- * from the transport header. */
-static void vm_fuse_msh(struct vm_insn *code, uint32_t len)
+/* For a jump that can end a fused op: its place in a group of five
+ * (VM_JEQ_K order, then JIN), or -1. */
+static int vm_fused_cond(uint8_t op)
 {
-	uint32_t i;
-
-	for (i = 0; i + 1 < len; i++) {
-		uint8_t next = code[i + 1].op;
-
-		if (code[i].op != VM_LDX_MSH || next < VM_LD_IND_W ||
-		    next > VM_LD_IND_B)
-			continue;
-		code[i].op = VM_MSH_IND_W + (next - VM_LD_IND_W);
-		code[i].k2 = code[i + 1].k;
+	switch (op) {
+	case VM_JEQ_K: return 0;
+	case VM_JGT_K: return 1;
+	case VM_JGE_K: return 2;
+	case VM_JSET_K: return 3;
+	case VM_JIN: return 4;
+	default: return -1;
 	}
 }
 
-/* A packet load, then a conditional jump on a constant (or a set). */
-static void vm_fuse_load_jump(struct vm_insn *code, uint32_t len)
+/* Makes ld the fused op of group base that ends with jump j. */
+static void vm_fuse_jump(struct vm_insn *ld, uint8_t base,
+			 const struct vm_insn *j)
 {
-	uint32_t i;
+	ld->op = base + vm_fused_cond(j->op);
+	ld->k2 = j->op == VM_JIN ? j->k2 : j->k;
+	ld->n = j->n;
+	ld->jt = j->jt;
+	ld->jf = j->jf;
+}
+
+/*
+ * A packet load followed by a conditional jump on a constant (or a set),
+ * and "ldxb 4*([k]&0xf); ld [x + k3]" (the IPv4 header length, then a
+ * load from the transport header), followed by such a jump or not.
+ */
+static void vm_fuse_loads(struct vm_insn *code, uint32_t len)
+{
+	static const uint8_t msh_ind[] = { VM_MSH_IND_W, VM_MSH_IND_H,
+					   VM_MSH_IND_B };
+	static const uint8_t msh_ind_j[] = { VM_MSH_IND_W_JEQ,
+					     VM_MSH_IND_H_JEQ,
+					     VM_MSH_IND_B_JEQ };
+	uint32_t i, w;
 
 	for (i = 0; i + 1 < len; i++) {
 		struct vm_insn *ld = &code[i];
-		const struct vm_insn *j = &code[i + 1];
-		uint8_t base, cond;
+		uint8_t base;
 
 		switch (ld->op) {
 		case VM_LD_W: base = VM_LD_W_JEQ; break;
@@ -771,26 +814,28 @@ static void vm_fuse_load_jump(struct vm_insn *code, uint32_t len)
 		case VM_LD_IND_W: base = VM_IND_W_JEQ; break;
 		case VM_LD_IND_H: base = VM_IND_H_JEQ; break;
 		case VM_LD_IND_B: base = VM_IND_B_JEQ; break;
-		default: continue;
+		case VM_LDX_MSH:
+			if (code[i + 1].op < VM_LD_IND_W ||
+			    code[i + 1].op > VM_LD_IND_B)
+				continue;
+			w = code[i + 1].op - VM_LD_IND_W;
+			ld->k3 = code[i + 1].k;
+			if (i + 2 < len && vm_fused_cond(code[i + 2].op) >= 0)
+				vm_fuse_jump(ld, msh_ind_j[w], &code[i + 2]);
+			else
+				ld->op = msh_ind[w];
+			continue;
+		default:
+			continue;
 		}
-		switch (j->op) {
-		case VM_JEQ_K: cond = 0; break;
-		case VM_JGT_K: cond = 1; break;
-		case VM_JGE_K: cond = 2; break;
-		case VM_JSET_K: cond = 3; break;
-		case VM_JIN: cond = 4; break;
-		default: continue;
-		}
-		ld->op = base + cond;
-		ld->k2 = j->op == VM_JIN ? j->k2 : j->k;
-		ld->n = j->n;
-		ld->jt = j->jt;
-		ld->jf = j->jf;
+		if (vm_fused_cond(code[i + 1].op) >= 0)
+			vm_fuse_jump(ld, base, &code[i + 1]);
 	}
 }
 
 struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err)
 {
+	const void *const *labels;
 	struct cbpf_vm *vm;
 	uint32_t i, n;
 	int ret;
@@ -819,8 +864,10 @@ struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err)
 			vm->uses_mem = true;
 	}
 	vm_fuse_jeq_chains(vm->code, n, vm->set);
-	vm_fuse_msh(vm->code, n);
-	vm_fuse_load_jump(vm->code, n);
+	vm_fuse_loads(vm->code, n);
+	vm_threaded(NULL, NULL, 0, NULL, &labels);
+	for (i = 0; i <= n; i++)
+		vm->code[i].label = labels[vm->code[i].op];
 	return vm;
 
 fail:

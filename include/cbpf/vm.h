@@ -13,7 +13,10 @@
  * It never reads or writes outside the packet and its own state, even for
  * a program that was never validated: an unknown opcode, a jump past the
  * end, a scratch index >= 16 or running off the end all end the run with
- * 0 (CBPF_EXIT_INVALID).
+ * 0 (CBPF_EXIT_INVALID). So does any other instruction the kernel would
+ * refuse on its own (DIV/MOD by constant 0, shift by a constant >= 32, an
+ * unknown ancillary load), when it is reached, and a program longer than
+ * CBPF_MAXINSNS (at once). Scratch memory starts zeroed.
  */
 #ifndef CBPF_VM_H
 #define CBPF_VM_H
@@ -49,7 +52,8 @@ struct cbpf_ctx {
 	uint32_t (*random)(void *arg);	/* SKF_AD_RANDOM; NULL reads 0 */
 	void *random_arg;
 	/* Offsets into the packet buffer of the network and link-layer
-	 * headers, for SKF_NET_OFF and SKF_LL_OFF loads, or CBPF_NO_HEADER. */
+	 * headers, for SKF_NET_OFF and SKF_LL_OFF loads, or CBPF_NO_HEADER
+	 * (any negative value: loads relative to it fail). */
 	int32_t net_off;
 	int32_t ll_off;
 };
@@ -66,7 +70,10 @@ enum cbpf_exit {
 	CBPF_EXIT_INVALID,	/* not a valid program: verdict 0 */
 };
 
-/* One executed instruction, for tracing: the state after it ran. */
+/* One executed instruction, for tracing: the state after it ran. The
+ * instruction that ends a run (RET, a failed load, DIV0, NODEV) is
+ * reported too, with A as the kernel leaves it (0 after OOB and DIV0);
+ * nothing is reported for an invalid one. */
 struct cbpf_step {
 	uint32_t pc;
 	struct sock_filter insn;
@@ -78,8 +85,9 @@ struct cbpf_step {
 struct cbpf_result {
 	uint32_t verdict;
 	enum cbpf_exit exit;
-	uint32_t pc;		/* instruction that ended the run */
-	uint64_t steps;		/* instructions executed */
+	uint32_t pc;		/* instruction that ended the run; the
+				 * program's length if it ran off the end */
+	uint64_t steps;		/* instructions executed, the last included */
 };
 
 typedef void (*cbpf_trace_fn)(const struct cbpf_step *step, void *arg);

@@ -195,7 +195,7 @@ void client_offer_endpoint(struct client *c, struct client_peer *p,
 	p->ep = *ep;
 	/* Whether our side is symmetric decides too: wait for the mapping
 	 * check unless it has an answer (or gave up). */
-	if (c->nat != NAT_UNKNOWN || !c->probe.active)
+	if (c->nat != NAT_UNKNOWN || (!c->probe.active && !c->probe_main.active))
 		apply_endpoint(c, p);
 }
 
@@ -219,8 +219,11 @@ void client_nat_update(struct client *c)
 				  wgp_endpoint_format(&c->self_main, a));
 		c->nat = nat;
 	}
-	if (c->nat == NAT_UNKNOWN && c->probe.active)
+	if (c->nat == NAT_UNKNOWN && (c->probe.active || c->probe_main.active))
 		return;
+	/* Registering waited for the check: peers learn our flag at once. */
+	if (c->reg_pending)
+		client_start_register(c);
 	for (size_t i = 0; i < c->num_peers; i++) {
 		if (c->peers[i].have_ep)
 			apply_endpoint(c, &c->peers[i]);
@@ -362,7 +365,6 @@ static int round_start(struct client *c)
 		ret = refresh_sockets(c);
 	if (ret < 0)
 		return ret;
-	client_start_register(c);
 	/* "up" checks the mapping once; the daemon every round, since a
 	 * NAT can change (reboot, failover, another network). Both
 	 * answers of a check must come from the same round. */
@@ -370,6 +372,14 @@ static int round_start(struct client *c)
 		c->have_self_main = c->have_self_probe = false;
 		client_start_probe(c);
 	}
+	/* Register once we know whether our NAT is symmetric: a peer that
+	 * learns our endpoint without the flag would try, and report
+	 * success, on a path that cannot work. A known type is used at
+	 * once (and corrected by client_nat_update() if it changed). */
+	if (c->nat == NAT_UNKNOWN && c->probe.active)
+		c->reg_pending = true;
+	else
+		client_start_register(c);
 	return 0;
 }
 
@@ -512,7 +522,7 @@ int client_up(const struct client_opts *o)
 			break;
 		/* Peers still unknown: ask again now and then (a NOTIFY
 		 * may be lost). Another round also re-reads handshakes. */
-		if (now >= c.next_round_ms && !c.reg.active) {
+		if (now >= c.next_round_ms && !c.reg.active && !c.reg_pending) {
 			if (round_start(&c) < 0)
 				ret = 1;
 			c.next_round_ms = now + jitter_ms(UP_REPOLL_MS,

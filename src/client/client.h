@@ -52,6 +52,7 @@ struct request {
 	unsigned int base_ms;		/* current retransmit interval */
 	unsigned int tries;		/* sends so far */
 	uint64_t due_ms;		/* next send (monotonic) */
+	const struct rawsock *sock;	/* where it goes */
 };
 
 struct client_peer {
@@ -88,7 +89,11 @@ struct client {
 	uint64_t counter;		/* last REGISTER/LOOKUP counter */
 	int64_t clock_offset_ns;	/* server clock - ours */
 
-	struct request reg, probe;
+	struct request reg;
+	/* The mapping check: a PROBE to each server port, both from
+	 * WireGuard's port; different mappings mean a symmetric NAT. */
+	struct request probe_main, probe;
+	bool reg_pending;		/* register once the check is done */
 	uint8_t reg_keys[WGP_MAX_CONSENT][WGP_KEY_LEN];	/* consent order */
 	unsigned int n_reg;
 	uint8_t reg_flags;		/* flags of the REGISTER in flight */

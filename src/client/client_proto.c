@@ -32,9 +32,11 @@ static uint64_t next_counter(struct client *c)
 	return c->counter;
 }
 
-static void request_start(struct request *r, uint8_t type)
+static void request_start(struct request *r, uint8_t type,
+			  const struct rawsock *sock)
 {
 	r->active = true;
+	r->sock = sock;
 	r->type = type;
 	wgp_txid_new(r->txid);
 	r->base_ms = 0;
@@ -46,7 +48,8 @@ void client_start_register(struct client *c)
 {
 	size_t n = 0;
 
-	request_start(&c->reg, WGP_REGISTER);
+	c->reg_pending = false;
+	request_start(&c->reg, WGP_REGISTER, &c->main_sock);
 	/* The consent list is fixed for this transaction: the reply's
 	 * record indices point into it. */
 	for (size_t i = 0; i < c->num_peers && n < WGP_MAX_CONSENT; i++) {
@@ -61,14 +64,15 @@ void client_start_probe(struct client *c)
 {
 	if (c->probe_sock.fd < 0)
 		return;
-	request_start(&c->probe, WGP_PROBE);
+	request_start(&c->probe_main, WGP_PROBE, &c->main_sock);
+	request_start(&c->probe, WGP_PROBE, &c->probe_sock);
 }
 
 void client_start_lookup(struct client *c, struct client_peer *p)
 {
 	(void)c;
 	if (!p->lookup.active)
-		request_start(&p->lookup, WGP_LOOKUP);
+		request_start(&p->lookup, WGP_LOOKUP, &c->main_sock);
 }
 
 static void build_register(struct client *c, struct wgp_msg *m)
@@ -85,7 +89,6 @@ static void build_register(struct client *c, struct wgp_msg *m)
 static int transmit(struct client *c, struct request *r,
 		    const struct client_peer *p)
 {
-	const struct rawsock *sock = &c->main_sock;
 	uint8_t out[WGP_MAX_REQUEST_LEN];
 	struct wgp_msg m = { .type = r->type };
 	ssize_t len;
@@ -103,14 +106,13 @@ static int transmit(struct client *c, struct request *r,
 		break;
 	case WGP_PROBE:
 		m.u.probe.timestamp = wgp_now_ns() + (uint64_t)c->clock_offset_ns;
-		sock = &c->probe_sock;
 		break;
 	}
 	len = wgp_seal(out, sizeof(out), &m, &c->sess);
 	sodium_memzero(&m, sizeof(m));
 	if (len < 0)
 		return (int)len;
-	return rawsock_send(sock, out, (size_t)len);
+	return rawsock_send(r->sock, out, (size_t)len);
 }
 
 /* Returns false when the request has used up its tries this round. */
@@ -122,8 +124,10 @@ static bool service_one(struct client *c, struct request *r,
 	if (!r->active || now < r->due_ms)
 		return true;
 	/* "up" keeps trying until its deadline; the daemon gives a round
-	 * RETX_MAX_TRIES sends and then backs off as a whole. */
-	if (r->tries >= RETX_MAX_TRIES && (c->o->daemon || r->type == WGP_PROBE)) {
+	 * RETX_MAX_TRIES sends and then backs off as a whole. The mapping
+	 * check gives up sooner: registering waits for it. */
+	if ((r->type == WGP_PROBE && r->tries >= PROBE_MAX_TRIES) ||
+	    (r->tries >= RETX_MAX_TRIES && c->o->daemon)) {
 		r->active = false;
 		return false;
 	}
@@ -149,20 +153,29 @@ static uint64_t earliest(uint64_t a, const struct request *r)
 uint64_t client_service_requests(struct client *c, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
+	bool probe_done;
 
 	if (!service_one(c, &c->reg, NULL, now))
 		client_server_silent(c);
-	if (!service_one(c, &c->probe, NULL, now)) {
-		log_info("mapping check: no answer from port %u; assuming our NAT "
-			 "keeps one mapping (not symmetric)", c->o->probe_port);
-		if (c->nat == NAT_UNKNOWN)
+	/* Both probes are serviced, whatever the first one says. */
+	probe_done = !service_one(c, &c->probe_main, NULL, now);
+	probe_done |= !service_one(c, &c->probe, NULL, now);
+	if (probe_done) {
+		c->probe_main.active = c->probe.active = false;
+		if (c->nat == NAT_UNKNOWN) {
+			log_info("mapping check: no answer on port %u; assuming our "
+				 "NAT keeps one mapping (not symmetric)",
+				 c->have_self_main ? c->o->probe_port :
+				 endpoint_port((struct sockaddr *)&c->o->server));
 			c->nat = NAT_UNTESTED;
+		}
 		client_nat_update(c);
 	}
 	for (size_t i = 0; i < c->num_peers; i++)
 		service_one(c, &c->peers[i].lookup, &c->peers[i], now);
 
 	next = earliest(next, &c->reg);
+	next = earliest(next, &c->probe_main);
 	next = earliest(next, &c->probe);
 	for (size_t i = 0; i < c->num_peers; i++)
 		next = earliest(next, &c->peers[i].lookup);
@@ -184,6 +197,8 @@ static struct request *find_request(struct client *c, const struct wgp_msg *m,
 		return &c->reg;
 	if (txid_is(&c->probe, m))
 		return &c->probe;
+	if (txid_is(&c->probe_main, m))
+		return &c->probe_main;
 	for (size_t i = 0; i < c->num_peers; i++) {
 		if (txid_is(&c->peers[i].lookup, m)) {
 			*peer = &c->peers[i];
@@ -242,11 +257,18 @@ static void handle_lookup_reply(struct client *c, struct client_peer *p,
 		client_offer_endpoint(c, p, lr->peer_flags, &lr->peer);
 }
 
-static void handle_probe_reply(struct client *c, const struct wgp_probe_reply *pr)
+static void handle_probe_reply(struct client *c, struct request *r,
+			       const struct wgp_probe_reply *pr)
 {
-	c->probe.active = false;
-	c->self_probe = pr->self;
-	c->have_self_probe = true;
+	r->active = false;
+	client_server_answered(c);
+	if (r == &c->probe_main) {
+		c->self_main = pr->self;
+		c->have_self_main = true;
+	} else {
+		c->self_probe = pr->self;
+		c->have_self_probe = true;
+	}
 	client_nat_update(c);
 }
 
@@ -320,8 +342,8 @@ static void handle_msg(struct client *c, const struct wgp_msg *m)
 		handle_register_reply(c, &m->u.reg_reply);
 	else if (m->type == WGP_LOOKUP_REPLY && p)
 		handle_lookup_reply(c, p, &m->u.lookup_reply);
-	else if (m->type == WGP_PROBE_REPLY && r == &c->probe)
-		handle_probe_reply(c, &m->u.probe_reply);
+	else if (m->type == WGP_PROBE_REPLY && (r == &c->probe || r == &c->probe_main))
+		handle_probe_reply(c, r, &m->u.probe_reply);
 	else
 		log_debug("%s does not answer %s: ignored", wgp_type_name(m->type),
 			  wgp_type_name(r->type));

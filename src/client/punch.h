@@ -40,6 +40,9 @@
 /* A round gives up on the server after this many sends of a request
  * (250+500+1000+2000+4000 ms: ~8 s without an answer). */
 #define RETX_MAX_TRIES		5
+/* The mapping check (which registering waits for) gives up after this
+ * many sends: 250+500+1000+2000 ms. */
+#define PROBE_MAX_TRIES		4
 /* "wgpunch up" asks again this often for peers not yet known. */
 #define UP_REPOLL_MS		2000
 

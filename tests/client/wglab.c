@@ -35,6 +35,17 @@ static const char *find_wggo(void)
 	return NULL;
 }
 
+const char *lab_enter_net(void)
+{
+	if (geteuid() != 0)
+		return "needs root (network namespace, raw sockets)";
+	if (unshare(CLONE_NEWNET))
+		return "unshare(CLONE_NEWNET) failed";
+	if (lab_sh("ip link set lo up"))
+		return "ip link set lo up failed";
+	return NULL;
+}
+
 const char *lab_enter(void)
 {
 	if (geteuid() != 0)
@@ -58,6 +69,9 @@ const char *lab_enter(void)
 		return "ip link set lo up failed";
 	return NULL;
 }
+
+static int vrun(const char *fmt, va_list ap, char *out, size_t size)
+	__attribute__((format(printf, 1, 0)));
 
 static int vrun(const char *fmt, va_list ap, char *out, size_t size)
 {
@@ -108,7 +122,7 @@ int lab_capture(char *buf, size_t size, const char *fmt, ...)
 int lab_uapi(const char *name, const char *request)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	char reply[256];
+	char reply[4096], *e;
 	size_t len = 0;
 	int fd, ret = -EIO;
 
@@ -134,7 +148,8 @@ int lab_uapi(const char *name, const char *request)
 	}
 	close(fd);
 	reply[len] = '\0';
-	if (sscanf(reply, "errno=%d", &ret) != 1)
+	e = strstr(reply, "errno=");
+	if (!e || sscanf(e, "errno=%d", &ret) != 1)
 		return -EPROTO;
 	return ret;
 }
@@ -154,6 +169,9 @@ pid_t lab_wggo_start(const char *name)
 			dup2(null, 1);
 			dup2(null, 2);
 		}
+		/* Foreground, and no "use the kernel module" banner. */
+		setenv("WG_PROCESS_FOREGROUND", "1", 1);
+		setenv("LOG_LEVEL", "error", 1);
 		execl(find_wggo(), "wireguard-go", "-f", name, (char *)NULL);
 		_exit(127);
 	}

@@ -19,6 +19,9 @@
  * skip()): not root, no wireguard-go, ... */
 const char *lab_enter(void);
 
+/* Only a fresh network namespace with lo up. */
+const char *lab_enter_net(void);
+
 /* Run a shell command line (test code only); its exit status. */
 int lab_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

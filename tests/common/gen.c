@@ -216,6 +216,39 @@ static void gen_nla(struct gen_prog *p)
 		 (uint32_t)SKF_AD_OFF + n);
 }
 
+/* "jeq #k1, T; jeq #k2, T; ...; jeq #kn, T, F": tcpdump's port lists.
+ * Needs count + 1 slots. */
+static void gen_jeq_chain(struct gen_prog *p, uint32_t count)
+{
+	struct gen *g = p->g;
+	size_t last = p->pc + count - 1;	/* the last jeq */
+	size_t hi = p->n - 1, target, i;
+
+	if (hi > p->pc + 1 + GEN_MAX_JUMP)
+		hi = p->pc + 1 + GEN_MAX_JUMP;
+	target = last + 1 + gen_below(g, (uint32_t)(hi - last));
+	for (i = 0; i < count; i++) {
+		size_t at = p->pc;
+		uint8_t jf = i + 1 < count ? 0 : gen_skip(p);
+
+		gen_emit(p, BPF_JMP | BPF_JEQ | BPF_K, (uint8_t)(target - at - 1),
+			 jf, gen_chance(g, 2) ? gen_below(g, 8) : gen_value(g));
+	}
+}
+
+/* "ldxb 4*([k]&0xf); ld [x + k2]; j<cond> #v": tcpdump's IPv4 port
+ * test. Needs three slots. */
+static void gen_msh_ind(struct gen_prog *p)
+{
+	struct gen *g = p->g;
+
+	gen_emit(p, BPF_LDX | BPF_B | BPF_MSH, 0, 0,
+		 gen_chance(g, 2) ? gen_below(g, 16) : gen_offset(g, 0));
+	gen_emit(p, BPF_LD | gen_size(g) | BPF_IND, 0, 0,
+		 gen_chance(g, 2) ? gen_below(g, 32) : gen_offset(g, 1));
+	gen_jump(p);
+}
+
 /* A scratch word the prefix stored, for a load. */
 static uint32_t gen_stored_word(struct gen_prog *p)
 {
@@ -272,11 +305,16 @@ static void gen_body_insn(struct gen_prog *p)
 			gen_emit(p, BPF_RET | BPF_K, 0, 0, gen_ret_value(g));
 		else
 			gen_emit(p, BPF_RET | BPF_A, 0, 0, 0);
-	} else if (r < 94 || left < 3) {
+	} else if (r < 92 || left < 4) {
 		gen_emit(p, BPF_LD | gen_size(g) | BPF_ABS, 0, 0,
 			 (uint32_t)SKF_AD_OFF + gen_anc(p));
-	} else {
+	} else if (r < 95) {
 		gen_nla(p);
+	} else if (r < 98) {
+		gen_jeq_chain(p, 2 + gen_below(g, (uint32_t)(left - 2 < 5 ?
+							     left - 2 : 5)));
+	} else {
+		gen_msh_ind(p);
 	}
 }
 

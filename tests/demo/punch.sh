@@ -7,6 +7,14 @@
 # starts the rendezvous server and both clients, prints a timeline in ms
 # from the start, and tears everything down, whatever happens.
 #
+# Where the times come from:
+#   - packets on the wire: tcpdump on the public router, kernel timestamps
+#     (exact, and independent of how busy the machine is);
+#   - wgpunchd's log lines, which carry their own time;
+#   - wgpunch's and wireguard-go's log lines, stamped by the lab as they
+#     arrive (a few ms late on a busy machine), for the endpoints learned;
+#   - `wg show` and ping, run by this script.
+#
 #   DEMO_VERBOSE=1   also print the programs' own log lines in the timeline
 
 set -u
@@ -35,7 +43,8 @@ done
 T0=$(lab_now_ms)
 EVENTS=
 
-# event MS TEXT: remember one timeline entry (printed sorted at the end).
+# event MS TEXT: remember one timeline entry (printed sorted at the end;
+# entries of the same ms keep the order they were added in).
 event()
 {
 	EVENTS="$EVENTS$(($1 - T0)) $2"$'\n'
@@ -49,76 +58,205 @@ show_timeline()
 	done
 }
 
-# One `wg show wg0 dump` per node and poll: its peer line is
-# "key psk endpoint allowed-ips latest-handshake rx tx keepalive".
-peer_field()
+peer_of()
 {
-	lab_exec "$1" wg show wg0 dump 2>/dev/null |
-		awk -v k="$(lab_pub "$2")" -v f="$3" '$1 == k { print $f }'
+	if [ "$1" = A ]; then echo B; else echo A; fi
 }
+
+nat_ip_of()
+{
+	if [ "$1" = A ]; then echo "$LAB_NATA_IP"; else echo "$LAB_NATB_IP"; fi
+}
+
+# A public key as an extended regular expression (base64 has + and /).
+key_re()
+{
+	printf '%s' "$1" | sed 's/[+/=]/\\&/g'
+}
+
+# The ms stamp of the first line of LOG matching REGEX, or nothing.
+first_stamp()
+{
+	grep -E -m 1 -- "$2" "$LAB_DIR/$1.log" 2>/dev/null | cut -d' ' -f1
+}
+
+# --- the wire -----------------------------------------------------------------
+
+# tcpdump on every link of the public router: each datagram is listed
+# once as it comes in ("In"), with the kernel's receive time.
+wire_start()
+{
+	command -v tcpdump >/dev/null 2>&1 || return 0
+	lab_bg pub "$LAB_DIR/wire.log" tcpdump -i any -n -tt -l -q -Q in \
+		--immediate-mode udp
+	lab_wait 3 grep -qs 'listening on' "$LAB_DIR/wire.log" || return 0
+	WIRE=1
+}
+
+# wire_first SRC DST LEN: ms time of the first datagram SRC -> DST (ip.port
+# as tcpdump prints them; LEN may be empty for any length).
+wire_first()
+{
+	awk -v s="$1" -v d="$2:" -v l="$3" '
+		$5 == s && $7 == d && (l == "" || $NF == l) {
+			split($1, t, "."); printf "%d%03d\n", t[1], substr(t[2], 1, 3)
+			exit
+		}' "$LAB_DIR/wire.log"
+}
+
+# --- the story, from the logs and the wire --------------------------------------
+
+# wgpunchd writes its own time on each line (ISO 8601, ms, UTC).
+server_time()
+{
+	local iso
+	iso=$(echo "$1" | cut -d' ' -f2)
+	date -u -d "${iso%Z}" +%s%3N 2>/dev/null || echo "${1%% *}"
+}
+
+registration_events()
+{
+	local n line t
+	for n in A B; do
+		line=$(grep -E -m 1 -- "REGISTER $(key_re "$(lab_pub "$n")") at " \
+			"$LAB_DIR/server.log") || continue
+		t=$(server_time "$line")
+		line=${line#* REGISTER * at }
+		event "$t" "$n registered: wgpunchd saw it at ${line%% *}, ${n}'s NAT mapping of WireGuard's port"
+	done
+}
+
+# When each side's first handshake initiation left: on the wire if we
+# watch it, else from wireguard-go's log.  Sets FIRST_OUT[A], FIRST_OUT[B].
+# WireGuard message sizes: initiation 148, response 92, keepalive 32.
+first_initiations()
+{
+	local n other
+	for n in A B; do
+		other=$(peer_of "$n")
+		if [ -n "$WIRE" ]; then
+			FIRST_OUT[$n]=$(wire_first "$(nat_ip_of "$n").$LAB_WG_PORT" \
+				"$(nat_ip_of "$other").$LAB_WG_PORT" 148)
+		else
+			FIRST_OUT[$n]=$(first_stamp "$n.wg" 'Sending handshake initiation')
+		fi
+	done
+}
+
+handshake_events()
+{
+	local n other t done_t=''
+	for n in A B; do
+		other=$(peer_of "$n")
+		t=${FIRST_OUT[$n]:-}
+		[ -n "$t" ] || continue
+		if [ -n "$WIRE" ]; then
+			event "$t" "$n -> $other: handshake initiation on the wire, $(nat_ip_of "$n"):$LAB_WG_PORT -> $(nat_ip_of "$other"):$LAB_WG_PORT (opens ${n}'s NAT)"
+		else
+			event "$t" "$n -> $other: WireGuard sends a handshake initiation (opens ${n}'s NAT)"
+		fi
+	done
+	for n in A B; do
+		other=$(peer_of "$n")
+		if [ -n "$WIRE" ]; then
+			t=$(wire_first "$(nat_ip_of "$n").$LAB_WG_PORT" \
+				"$(nat_ip_of "$other").$LAB_WG_PORT" 92)
+			[ -n "$t" ] && event "$t" "$n -> $other: handshake response on the wire: first handshake complete"
+		else
+			t=$(first_stamp "$other.wg" 'Received handshake response')
+			[ -n "$t" ] && event "$t" "$other: WireGuard receives the handshake response: first handshake complete"
+		fi
+		[ -n "$t" ] && { [ -z "$done_t" ] || [ "$t" -lt "$done_t" ]; } && done_t=$t
+	done
+	HANDSHAKE_T=$done_t
+}
+
+# The endpoint each client installed comes from its log line; the time is
+# wireguard-go's "Updating endpoint" line, which a busy machine may stamp a
+# few ms late: it cannot be later than the first packet WireGuard sent
+# there, so it is capped at that.
+endpoint_events()
+{
+	local n other ep t out
+	for n in A B; do
+		other=$(peer_of "$n")
+		ep=$(grep -E -m 1 -o -- "$(key_re "$(lab_pub "$other")"): endpoint [^ ,]+" \
+			"$LAB_DIR/$n.client.log" | sed 's/.*endpoint //')
+		t=$(first_stamp "$n.wg" 'UAPI: Updating endpoint')
+		out=${FIRST_OUT[$n]:-}
+		[ -n "$t" ] && [ -n "$out" ] && [ "$out" -lt "$t" ] && t=$out
+		[ -n "$t" ] && event "$t" "$n learned $other's endpoint ${ep:-?} from wgpunchd and set it in WireGuard"
+	done
+}
+
+verbose_events()
+{
+	local log line
+	[ -n "${DEMO_VERBOSE:-}" ] || return 0
+	for log in server A.client B.client; do
+		while IFS= read -r line; do
+			event "${line%% *}" "    [${log%.client}] ${line#* }"
+		done <"$LAB_DIR/$log.log"
+	done
+}
+
+# --- the demo -------------------------------------------------------------------
 
 demo()
 {
-	local ep_a='' ep_b='' hs='' t now rtt deadline
+	local hs='' now rtt deadline t
 
+	# shellcheck disable=SC2034  # read by lab_wg_start
+	LAB_WG_LOG_LEVEL=verbose
 	lab_setup eim eim || die "lab setup failed"
 	lab_wg_pair || die "wireguard-go setup failed"
-	event "$(lab_now_ms)" "lab ready: 7 namespaces, 2 NATs (endpoint-independent), wireguard-go on A and B, no endpoints"
+	wire_start
+	event "$(lab_now_ms)" "lab ready: 7 namespaces, 2 endpoint-independent NATs, wireguard-go on A and B with no endpoints"
 
 	lab_server_keys || die "no server key"
 	lab_server_start "$WGPUNCHD" || die "wgpunchd did not start"
 	event "$(lab_now_ms)" "wgpunchd up on $LAB_SRV_IP:$LAB_SRV_PORT"
 
 	lab_client_start "$WGPUNCH" A daemon || die "wgpunch on A"
-	event "$(lab_now_ms)" "wgpunch daemon started on A ($LAB_A_IP behind $LAB_NATA_IP)"
+	event "$(lab_now_ms)" "wgpunch daemon started on A ($LAB_A_IP behind NAT $LAB_NATA_IP)"
 	lab_client_start "$WGPUNCH" B daemon || die "wgpunch on B"
-	LAB_CLIENT_T=$(lab_now_ms)
-	event "$LAB_CLIENT_T" "wgpunch daemon started on B ($LAB_B_IP behind $LAB_NATB_IP)"
+	CLIENT_T=$(lab_now_ms)
+	event "$CLIENT_T" "wgpunch daemon started on B ($LAB_B_IP behind NAT $LAB_NATB_IP)"
 
-	# Poll WireGuard itself; the clients' logs are read afterwards.
+	# Wait for WireGuard's own log line (cheap to poll: the stamps of the
+	# other lines are not starved), then check with `wg show`.
 	deadline=$(($(lab_now_ms) + DEADLINE_S * 1000))
-	while [ -z "$ep_a" ] || [ -z "$ep_b" ] || [ -z "$hs" ]; do
-		now=$(lab_now_ms)
-		[ "$now" -lt "$deadline" ] || break
-		if [ -z "$ep_a" ]; then
-			t=$(peer_field A B 3)
-			if [ -n "$t" ] && [ "$t" != "(none)" ]; then
-				ep_a=$t
-				event "$now" "A learned B's endpoint: $t"
-			fi
+	while :; do
+		if grep -q 'Received handshake response' "$LAB_DIR/A.wg.log" \
+			"$LAB_DIR/B.wg.log"; then
+			lab_wait 2 lab_has_handshake A B && hs=$(lab_now_ms)
+			break
 		fi
-		if [ -z "$ep_b" ]; then
-			t=$(peer_field B A 3)
-			if [ -n "$t" ] && [ "$t" != "(none)" ]; then
-				ep_b=$t
-				event "$now" "B learned A's endpoint: $t"
-			fi
-		fi
-		if [ -z "$hs" ]; then
-			t=$(peer_field A B 5)
-			if [ -n "$t" ] && [ "$t" != 0 ]; then
-				hs=$now
-				event "$now" "first WireGuard handshake between A and B"
-			fi
-		fi
-		sleep 0.01
+		[ "$(lab_now_ms)" -lt "$deadline" ] || break
+		sleep 0.05
 	done
 
 	if [ -n "$hs" ]; then
+		event "$hs" "wg show on A: a handshake with B is recorded"
 		now=$(lab_now_ms)
 		if rtt=$(lab_ping A "$LAB_B_TUN"); then
 			event "$now" "ping A -> B through the tunnel ($LAB_A_TUN -> $LAB_B_TUN): rtt $rtt ms"
 		else
 			event "$now" "ping A -> B through the tunnel: no answer"
-			hs=
+			hs=''
 		fi
 	else
 		event "$(lab_now_ms)" "no handshake within $DEADLINE_S s"
 	fi
 
-	client_events A
-	client_events B
-	echo "wgpunch demo: A and B, each behind its own NAT, no endpoints configured"
+	# The capture is written as packets arrive; give it its last lines.
+	[ -n "$WIRE" ] && lab_wait 1 grep -q 'length 92$' "$LAB_DIR/wire.log"
+	first_initiations
+	registration_events
+	endpoint_events
+	handshake_events
+	verbose_events
+	echo "wgpunch demo: A and B, each behind its own NAT, know only wgpunchd"
 	show_timeline
 	if [ -z "$hs" ]; then
 		echo "demo: FAILED; the programs' logs:" >&2
@@ -128,22 +266,13 @@ demo()
 		done
 		return 1
 	fi
-	echo "demo: tunnel up $(( hs - T0 )) ms after the start, $(( hs - LAB_CLIENT_T )) ms after the second client"
+	echo "demo: first handshake $(( ${HANDSHAKE_T:-$hs} - CLIENT_T )) ms after the second client started;" \
+		"$(( $(lab_now_ms) - T0 )) ms in all"
 }
 
-# Registration times come from the clients' own log lines (stamped when
-# they were written); with DEMO_VERBOSE every line goes in the timeline.
-client_events()
-{
-	local node=$1 t line
-	t=$(lab_first_line "$node.client" '[Rr]egistered') &&
-		[ -n "$t" ] && event "$t" "$node registered with wgpunchd"
-	[ -n "${DEMO_VERBOSE:-}" ] || return 0
-	while IFS= read -r line; do
-		event "${line%% *}" "  [$node] ${line#* }"
-	done <"$LAB_DIR/$node.client.log"
-}
-
+WIRE=
+HANDSHAKE_T=
+CLIENT_T=0
+declare -A FIRST_OUT=()
 lab_trap
-LAB_CLIENT_T=0
 demo

@@ -39,6 +39,9 @@ LAB_A_TUN=198.19.255.1
 LAB_B_TUN=198.19.255.2
 LAB_SRV_IP6=2001:db8:1::2
 LAB_WG_PORT=51820
+# Debian's python3 when there is one: a version manager's shim can take
+# a tenth of a second to start, which is longer than some waits here.
+LAB_PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
 LAB_PREFIX=
 LAB_DIR=
@@ -304,7 +307,7 @@ lab_wg_start()
 	sock="/proc/$(cat "$LAB_DIR/$node.mnt")/root/run/wireguard/wg0.sock"
 	rm -f "$LAB_DIR/$node.wgready"
 	WG_PROCESS_FOREGROUND=1 LOG_LEVEL=${LAB_WG_LOG_LEVEL:-error} \
-		lab_bg "$node" "$LAB_DIR/$node.wg.log" wireguard-go -f wg0
+		lab_bg_stamped "$node" "$node.wg" wireguard-go -f wg0
 	echo "$LAB_LAST_PID" >"$LAB_DIR/$node.wgpid"
 	for _ in $(seq 400); do
 		[ -S "$sock" ] && return 0
@@ -403,12 +406,25 @@ lab_ping()
 # --- timestamped logs ------------------------------------------------------
 
 # Copy stdin to stdout, each line prefixed with the epoch time in ms at
-# which it was read.
+# which it was read.  perl (always there on Debian) reads a pipe in blocks;
+# bash's read takes a system call per byte and lags behind busy writers.
 lab_stamp()
 {
-	local line
+	local line t
+	if command -v perl >/dev/null 2>&1; then
+		# Ahead of the programs it stamps: a stamp is only as good as
+		# the delay between the write and this read.
+		exec nice -n -10 perl -MTime::HiRes=time -ne \
+			'$| = 1; printf "%d %s", time() * 1000, $_'
+	fi
 	while IFS= read -r line; do
-		echo "$(lab_now_ms) $line"
+		if [ -n "${EPOCHREALTIME:-}" ]; then
+			t=${EPOCHREALTIME/[.,]/}	# no fork: lines keep their time
+			t=${t%???}
+		else
+			t=$(date +%s%3N)
+		fi
+		printf '%s %s\n' "$t" "$line"
 	done
 }
 

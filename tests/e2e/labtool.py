@@ -23,6 +23,7 @@
       Writes the UDP payload of the first datagram to PORT seen on IFACE
       (AF_PACKET, so any node can eavesdrop on its links) to OUT; with
       TYPE, only a wgpunch message ("WGPN", version 1) of that type.
+      Says "capturing on IFACE" on stderr once it is listening.
 
   labtool.py send SERVER PORT FILE [SPORT]
       Sends FILE's bytes as one UDP datagram, from SPORT if given.
@@ -108,6 +109,7 @@ def capture(iface, port, out, seconds, mtype):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
                       socket.htons(ETH_P_ALL))
     s.bind((iface, 0))
+    print("capturing on %s" % iface, file=sys.stderr, flush=True)
     deadline = time.monotonic() + seconds
     while True:
         left = deadline - time.monotonic()

@@ -16,7 +16,7 @@
 E2E_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
 . "$E2E_DIR/lab.sh"
-LABTOOL="$E2E_DIR/labtool.py"
+LABTOOL=${LABTOOL:-$E2E_DIR/labtool.py}
 
 WGPUNCHD=${1:-${WGPUNCHD:-}}
 WGPUNCH=${2:-${WGPUNCH:-}}
@@ -101,10 +101,10 @@ tunnel_up()
 manual_punch()
 {
 	local ep_a ep_b
-	lab_bg srv "$LAB_DIR/reflect.log" python3 "$LABTOOL" reflect "$REFLECT_PORT"
-	ep_a=$(lab_exec A python3 "$LABTOOL" probe "$LAB_SRV_IP" \
+	lab_bg srv "$LAB_DIR/reflect.log" "$LAB_PYTHON" "$LABTOOL" reflect "$REFLECT_PORT"
+	ep_a=$(lab_exec A "$LAB_PYTHON" "$LABTOOL" probe "$LAB_SRV_IP" \
 		"$REFLECT_PORT" "$LAB_WG_PORT") || fail "probe from A failed"
-	ep_b=$(lab_exec B python3 "$LABTOOL" probe "$LAB_SRV_IP" \
+	ep_b=$(lab_exec B "$LAB_PYTHON" "$LABTOOL" probe "$LAB_SRV_IP" \
 		"$REFLECT_PORT" "$LAB_WG_PORT") || fail "probe from B failed"
 	echo "  mappings: A=$ep_a B=$ep_b" >&2
 	lab_exec A wg set wg0 peer "$(lab_pub B)" endpoint "$ep_b" \
@@ -244,7 +244,9 @@ case_server_restart()
 	need_binaries wgpunchd wgpunch
 	lab_setup eim eim || fail "lab setup failed"
 	lab_wg_pair || fail "wireguard-go setup failed"
-	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
+	# A short TTL makes the daemons re-register every few seconds
+	# (half the TTL) instead of every 20 s: same code path, faster test.
+	lab_server_start "$WGPUNCHD" --ttl 10 || fail "wgpunchd did not start"
 	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
 	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
 	lab_wait 15 tunnel_up || fail "no tunnel through the first wgpunchd"
@@ -257,7 +259,7 @@ case_server_restart()
 		fail "an endpoint came back without a server"
 	fi
 	t0=$(lab_now_ms)
-	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not restart"
+	lab_server_start "$WGPUNCHD" --ttl 10 || fail "wgpunchd did not restart"
 	lab_wait 45 lab_has_endpoint A B && lab_wait 5 lab_has_endpoint B A ||
 		fail "the daemons did not get endpoints from the restarted wgpunchd in 45 s"
 	echo "  endpoints back $(since "$t0") s after the restart" >&2
@@ -276,16 +278,17 @@ case_forged_registration()
 	lab_wg_keys evil || fail "no key for evil"
 
 	# Record B's first REGISTER as it crosses the public router.
-	lab_bg pub "$LAB_DIR/capture.log" python3 "$LABTOOL" capture natB \
+	lab_bg pub "$LAB_DIR/capture.log" "$LAB_PYTHON" "$LABTOOL" capture natB \
 		"$LAB_SRV_PORT" "$LAB_DIR/b-register.bin" 20 1
 	cap_pid=$LAB_LAST_PID
-	sleep 0.2
+	lab_wait 5 grep -q capturing "$LAB_DIR/capture.log" ||
+		fail "the capture did not start"
 	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
 	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
 	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
 	lab_wait 15 tunnel_up || fail "no tunnel to begin with"
 	wait_exit "$cap_pid" 5
-	[ "$EXIT_RC" -eq 0 ] || fail "did not capture B's REGISTER"
+	[ "$EXIT_RC" -eq 0 ] || fail "did not capture B's REGISTER (exit $EXIT_RC: $(cat "$LAB_DIR/capture.log"))"
 	ep_a=$(lab_endpoint A B)
 	ep_b=$(lab_endpoint B A)
 
@@ -304,7 +307,7 @@ case_forged_registration()
 	echo "  forged REGISTER for B (random private key): $out" >&2
 
 	# B's genuine REGISTER, replayed from evil (same port as WireGuard's).
-	lab_exec evil python3 "$LABTOOL" send "$LAB_SRV_IP" "$LAB_SRV_PORT" \
+	lab_exec evil "$LAB_PYTHON" "$LABTOOL" send "$LAB_SRV_IP" "$LAB_SRV_PORT" \
 		"$LAB_DIR/b-register.bin" "$LAB_WG_PORT" || fail "replay failed"
 	echo "  replayed B's REGISTER ($(wc -c <"$LAB_DIR/b-register.bin") bytes) from $LAB_EVIL_IP" >&2
 
@@ -330,7 +333,7 @@ case_legacy()
 
 	legacy()
 	{
-		lab_exec "$1" python3 "$LABTOOL" legacy "$LAB_SRV_IP" \
+		lab_exec "$1" "$LAB_PYTHON" "$LABTOOL" legacy "$LAB_SRV_IP" \
 			"$LAB_LEGACY_PORT" "$(lab_pub "$1")" "$2" "$LAB_WG_PORT"
 	}
 	out=$(legacy A "$(lab_pub B)")

@@ -20,7 +20,7 @@
  * which the VM models the same way.
  *
  * CBPF_ITERATIONS=n sets the number of program/packet pairs (default
- * 100000), CBPF_LONG=1 makes it 2000000, CBPF_SEED=n changes the seed.
+ * 200000), CBPF_LONG=1 makes it 2000000, CBPF_SEED=n changes the seed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -229,7 +229,7 @@ static void check_program(struct oracle *o, struct stats *st, uint64_t seed,
 static void test_vm_matches_kernel(void **state)
 {
 	uint64_t target = env_u64("CBPF_ITERATIONS",
-				  getenv("CBPF_LONG") ? 2000000 : 100000);
+				  getenv("CBPF_LONG") ? 2000000 : 200000);
 	uint64_t seed = env_u64("CBPF_SEED", 0xcbbf2026);
 	static uint8_t pkts[PACKETS_PER_PROG][GEN_MAX_PKT];
 	struct sock_filter insns[GEN_MAX_INSNS];

@@ -25,32 +25,21 @@ static void usage(FILE *f)
 
 int asm_main(int argc, char *argv[])
 {
-	enum { OPT_NO_TRAILING_BLANKS = 0x100 };
 	static const struct option options[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "no-trailing-blanks", no_argument, NULL, OPT_NO_TRAILING_BLANKS },
+		OUTPUT_LONG_OPTIONS,
 		{ "no-validate", no_argument, NULL, 'n' },
 		{ "program", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct output_options out = { .form = CBPF_FMT_COMMA };
 	struct cbpf_prog prog = { 0 };
 	const char *path = NULL, *text = NULL;
-	int form = CBPF_FMT_COMMA, opt, ret;
-	unsigned int flags = 0;
 	bool validate = true;
+	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "f:ne:h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'f':
-			if (!parse_form(optarg, &form)) {
-				errorf("unknown format '%s'; use %s", optarg, FORM_NAMES);
-				return usage_hint();
-			}
-			break;
-		case OPT_NO_TRAILING_BLANKS:
-			flags |= CBPF_FMT_NO_TRAILING_BLANKS;
-			break;
 		case 'n':
 			validate = false;
 			break;
@@ -61,21 +50,18 @@ int asm_main(int argc, char *argv[])
 			usage(stdout);
 			return finish_output(EXIT_OK);
 		default:
-			return usage_hint();
+			if (!is_output_option(opt) || !output_option(&out, opt, optarg))
+				return usage_hint();
 		}
 	}
-	if (optind < argc)
-		path = argv[optind++];
-	if (optind < argc || (text && path)) {
-		errorf("one source at a time");
+	if (!program_operand(argc, argv, text, &path))
 		return usage_hint();
-	}
 
 	ret = load_program(path, text, SYNTAX_ASM, &prog);
 	if (!ret && validate)
 		ret = check_valid(program_name(path, text), &prog);
 	if (!ret)
-		ret = write_program(&prog, form, flags);
+		ret = write_program(&prog, &out);
 	cbpf_prog_free(&prog);
 	return ret;
 }

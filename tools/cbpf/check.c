@@ -47,12 +47,8 @@ int check_main(int argc, char *argv[])
 			return usage_hint();
 		}
 	}
-	if (optind < argc)
-		path = argv[optind++];
-	if (optind < argc || (text && path)) {
-		errorf("one program at a time");
+	if (!program_operand(argc, argv, text, &path))
 		return usage_hint();
-	}
 
 	name = program_name(path, text);
 	ret = load_program(path, text, SYNTAX_ANY, &prog);

@@ -130,19 +130,17 @@ static int compile(const char *expr, int dlt, int snaplen, bool optimize,
 
 int compile_main(int argc, char *argv[])
 {
-	enum { OPT_NO_TRAILING_BLANKS = 0x100 };
 	static const struct option options[] = {
 		{ "link", required_argument, NULL, 'l' },
 		{ "no-optimize", no_argument, NULL, 'O' },
 		{ "snaplen", required_argument, NULL, 's' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "no-trailing-blanks", no_argument, NULL, OPT_NO_TRAILING_BLANKS },
+		OUTPUT_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	int dlt = DLT_EN10MB, form = CBPF_FMT_TCPDUMP_DDD, opt, ret;
+	struct output_options out = { .form = CBPF_FMT_TCPDUMP_DDD };
 	struct cbpf_prog prog = { 0 };
-	unsigned int flags = 0;
+	int dlt = DLT_EN10MB, opt, ret;
 	bool optimize = true;
 	uint64_t snaplen = DEFAULT_SNAPLEN;
 	char *expr;
@@ -169,20 +167,12 @@ int compile_main(int argc, char *argv[])
 				return usage_hint();
 			}
 			break;
-		case 'f':
-			if (!parse_form(optarg, &form)) {
-				errorf("unknown format '%s'; use %s", optarg, FORM_NAMES);
-				return usage_hint();
-			}
-			break;
-		case OPT_NO_TRAILING_BLANKS:
-			flags |= CBPF_FMT_NO_TRAILING_BLANKS;
-			break;
 		case 'h':
 			usage(stdout);
 			return finish_output(EXIT_OK);
 		default:
-			return usage_hint();
+			if (!is_output_option(opt) || !output_option(&out, opt, optarg))
+				return usage_hint();
 		}
 	}
 	if (optind == argc) {
@@ -199,7 +189,7 @@ int compile_main(int argc, char *argv[])
 	if (!ret)
 		ret = check_valid("compiled program", &prog);
 	if (!ret)
-		ret = write_program(&prog, form, flags);
+		ret = write_program(&prog, &out);
 	cbpf_prog_free(&prog);
 	free(expr);
 	return ret;

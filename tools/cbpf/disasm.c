@@ -24,30 +24,19 @@ static void usage(FILE *f)
 
 int disasm_main(int argc, char *argv[])
 {
-	enum { OPT_NO_TRAILING_BLANKS = 0x100 };
 	static const struct option options[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "no-trailing-blanks", no_argument, NULL, OPT_NO_TRAILING_BLANKS },
+		OUTPUT_LONG_OPTIONS,
 		{ "program", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct output_options out = { .form = CBPF_FMT_TCPDUMP };
 	struct cbpf_prog prog = { 0 };
 	const char *path = NULL, *text = NULL;
-	int form = CBPF_FMT_TCPDUMP, opt, ret;
-	unsigned int flags = 0;
+	int opt, ret;
 
 	while ((opt = getopt_long(argc, argv, "f:e:h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'f':
-			if (!parse_form(optarg, &form)) {
-				errorf("unknown format '%s'; use %s", optarg, FORM_NAMES);
-				return usage_hint();
-			}
-			break;
-		case OPT_NO_TRAILING_BLANKS:
-			flags |= CBPF_FMT_NO_TRAILING_BLANKS;
-			break;
 		case 'e':
 			text = optarg;
 			break;
@@ -55,19 +44,16 @@ int disasm_main(int argc, char *argv[])
 			usage(stdout);
 			return finish_output(EXIT_OK);
 		default:
-			return usage_hint();
+			if (!is_output_option(opt) || !output_option(&out, opt, optarg))
+				return usage_hint();
 		}
 	}
-	if (optind < argc)
-		path = argv[optind++];
-	if (optind < argc || (text && path)) {
-		errorf("one program at a time");
+	if (!program_operand(argc, argv, text, &path))
 		return usage_hint();
-	}
 
 	ret = load_program(path, text, SYNTAX_ANY, &prog);
 	if (!ret)
-		ret = write_program(&prog, form, flags);
+		ret = write_program(&prog, &out);
 	cbpf_prog_free(&prog);
 	return ret;
 }

@@ -127,7 +127,19 @@ static const struct {
 	{ "raw", FORM_RAW },
 };
 
-bool parse_form(const char *name, int *form)
+bool program_operand(int argc, char *argv[], const char *text,
+		     const char **path)
+{
+	if (optind < argc)
+		*path = argv[optind++];
+	if (optind < argc || (text && *path)) {
+		errorf("one program at a time");
+		return false;
+	}
+	return true;
+}
+
+static bool parse_form(const char *name, int *form)
 {
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		if (!strcmp(name, forms[i].name)) {
@@ -136,6 +148,19 @@ bool parse_form(const char *name, int *form)
 		}
 	}
 	return false;
+}
+
+bool output_option(struct output_options *o, int opt, const char *arg)
+{
+	if (opt == OUTPUT_OPT_NO_TRAILING_BLANKS) {
+		o->flags |= CBPF_FMT_NO_TRAILING_BLANKS;
+		return true;
+	}
+	if (!parse_form(arg, &o->form)) {
+		errorf("unknown format '%s'; use %s", arg, FORM_NAMES);
+		return false;
+	}
+	return true;
 }
 
 static int write_raw(const struct cbpf_prog *prog)
@@ -150,14 +175,15 @@ static int write_raw(const struct cbpf_prog *prog)
 	return finish_output(EXIT_OK);
 }
 
-int write_program(const struct cbpf_prog *prog, int form, unsigned int flags)
+int write_program(const struct cbpf_prog *prog,
+		  const struct output_options *o)
 {
 	char *text;
 	size_t len;
 
-	if (form == FORM_RAW)
+	if (o->form == FORM_RAW)
 		return write_raw(prog);
-	text = cbpf_format(prog, form, flags);
+	text = cbpf_format(prog, o->form, o->flags);
 	if (!text) {
 		errorf("%s", strerror(ENOMEM));
 		return EXIT_USAGE;

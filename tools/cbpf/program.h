@@ -4,6 +4,7 @@
 #define PROGRAM_H
 
 #include <stdbool.h>
+#include <getopt.h>
 #include <cbpf.h>
 
 /* Largest program file read: 4096 instructions of commented bpf_asm
@@ -36,18 +37,50 @@ void report_error(const char *name, const struct cbpf_error *err);
  * EXIT_REJECTED. */
 int check_valid(const char *name, const struct cbpf_prog *prog);
 
+/*
+ * Takes the FILE operand getopt left in argv: at most one, and not
+ * together with -e TEXT (text, if non-NULL). Prints why and returns
+ * false otherwise.
+ */
+bool program_operand(int argc, char *argv[], const char *text,
+		     const char **path);
+
 /* Output forms: the library's printers plus raw binary. */
 #define FORM_RAW (-1)
-
-/* "tcpdump", "dd", "ddd", "comma", "asm", "c", "dot" or "raw" to a form
- * (an enum cbpf_format, or FORM_RAW); false for an unknown name. */
-bool parse_form(const char *name, int *form);
 
 /* The list of form names, for --help. */
 #define FORM_NAMES "tcpdump, dd, ddd, comma, asm, c, dot or raw"
 
-/* Writes prog to stdout in form. Raw output to a terminal is refused. */
-int write_program(const struct cbpf_prog *prog, int form, unsigned int flags);
+/* How asm, disasm and compile print a program: -f FORM and
+ * --no-trailing-blanks. */
+struct output_options {
+	int form;		/* an enum cbpf_format, or FORM_RAW */
+	unsigned int flags;	/* enum cbpf_format_flags */
+};
+
+enum {
+	/* Above every short option and every CTX_OPT_*. */
+	OUTPUT_OPT_NO_TRAILING_BLANKS = 0x180,
+};
+
+/* For a subcommand's struct option array. */
+#define OUTPUT_LONG_OPTIONS \
+	{ "format", required_argument, NULL, 'f' }, \
+	{ "no-trailing-blanks", no_argument, NULL, OUTPUT_OPT_NO_TRAILING_BLANKS }
+
+static inline bool is_output_option(int opt)
+{
+	return opt == 'f' || opt == OUTPUT_OPT_NO_TRAILING_BLANKS;
+}
+
+/* Applies -f ("tcpdump", "dd", "ddd", "comma", "asm", "c", "dot" or
+ * "raw") or --no-trailing-blanks. Returns false after printing why for
+ * an unknown form. */
+bool output_option(struct output_options *o, int opt, const char *arg);
+
+/* Writes prog to stdout as o says. Raw output to a terminal is refused. */
+int write_program(const struct cbpf_prog *prog,
+		  const struct output_options *o);
 
 /* One word for how a run ended: "return", "out-of-bounds", ... */
 const char *exit_name(enum cbpf_exit exit);

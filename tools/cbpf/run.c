@@ -205,18 +205,12 @@ int run_main(int argc, char *argv[])
 			usage(stdout);
 			return finish_output(EXIT_OK);
 		default:
-			if (!is_ctx_option(opt))
-				return usage_hint();
-			if (!ctx_option(&r.ctx, opt, optarg))
+			if (!is_ctx_option(opt) || !ctx_option(&r.ctx, opt, optarg))
 				return usage_hint();
 		}
 	}
-	if (optind < argc)
-		path = argv[optind++];
-	if (optind < argc || (text && path)) {
-		errorf("one program at a time");
+	if (!program_operand(argc, argv, text, &path))
 		return usage_hint();
-	}
 	if (!text && !pcap && (!path || !strcmp(path, "-"))) {
 		errorf("the packets are read from stdin, so the program cannot be; "
 		       "give FILE, -e or --pcap");
