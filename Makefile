@@ -2,7 +2,9 @@
 #   make          build into build/
 #   make check    every test: gcc build, ASan+UBSan build, clang build,
 #                 fuzzers briefly on their corpora
-#   make demo     the demo (needs root: network namespaces)
+#   make demo     two WireGuard peers behind two NATs punched through
+#                 (needs root: network namespaces)
+#   make demo-filter  the libcbpf raw-socket filter shown on and off
 #   make bench    benchmarks, numbers side by side with their baselines
 #   make fuzz     long fuzzing and differential runs
 #   make install  install into PREFIX (default /usr/local)
@@ -12,7 +14,7 @@ PREFIX  ?= /usr/local
 FUZZ_SECONDS ?= 15
 LONG_FUZZ_SECONDS ?= 600
 
-.PHONY: all deps check check-gcc check-asan check-clang check-fuzz demo bench fuzz install clean
+.PHONY: all deps check demo demo-filter bench fuzz install clean
 
 all: build/build.ninja
 	$(MESON) compile -C build
@@ -27,6 +29,9 @@ check: deps
 	@tests/run-check
 
 demo: deps all
+	@tests/demo/punch.sh build
+
+demo-filter: deps all
 	@tests/demo/demo.sh build
 
 bench: deps
@@ -34,7 +39,11 @@ bench: deps
 	$(MESON) compile -C build-bench
 	@bench/run build-bench
 
-fuzz: deps
+# Long runs: the differential tests with millions of programs, then every
+# fuzzer for LONG_FUZZ_SECONDS (new corpus entries are kept).
+fuzz: deps all
+	CBPF_LONG=1 build/tests/core/test_validate_kernel
+	CBPF_LONG=1 build/tests/vm/test_vm_kernel
 	@FUZZ_SECONDS=$(LONG_FUZZ_SECONDS) LONG=1 tests/run-fuzz
 
 install: all

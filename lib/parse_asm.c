@@ -425,7 +425,7 @@ static int parse_ldi(struct parser *ps, const struct mnemonic *m,
 static int parse_msh(struct parser *ps, struct sock_filter *f)
 {
 	int line = ps->tok.line, col = ps->tok.col;
-	uint32_t mul, mask;
+	uint32_t mul = 0, mask = 0;	/* set on success; gcc -O3 cannot tell */
 	int ret;
 
 	ret = parse_value(ps, &mul);

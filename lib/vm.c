@@ -12,16 +12,17 @@
  * then needs no further checks to stay inside the packet and its state:
  * the only bounds it tests are the packet's.
  *
- * cbpf_vm_new() decodes the whole program once, appends a VM_INVALID
- * sentinel (running off the end) and then cuts the number of dispatches,
- * which is where an interpreter's time goes: a packet load followed by a
- * conditional jump on a constant becomes one op, so does "ldxb
- * 4*([k]&0xf)" followed by "ld [x + k]", a chain of "jeq #k" with one
- * shared true target (tcpdump's port lists) becomes one membership test.
  * cbpf_run() and cbpf_run_trace() decode each instruction as they reach
- * it, so they need no allocation, accept any array and trace every
- * original instruction. All three share vm_exec(), inlined with constant
- * arguments, so there is one definition of what every op does.
+ * it (vm_exec(), a switch), so they need no allocation, accept any array
+ * and trace every original instruction. cbpf_vm_new() decodes the whole
+ * program once, appends a VM_INVALID sentinel (running off the end) and
+ * cuts the number of dispatches, which is where an interpreter's time
+ * goes: a packet load followed by a conditional jump on a constant
+ * becomes one op, so does "ldxb 4*([k]&0xf); ld [x + k]" (with the jump
+ * after it, if any), and a chain of "jeq #k" with one shared true target
+ * (tcpdump's port lists) becomes one membership test. cbpf_vm_run() runs
+ * that with vm_threaded(). Both interpreters expand the same op bodies
+ * (VM_OPS), so there is one definition of what every op does.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ enum vm_op {
 	VM_ANC_VLAN_TPID,
 	/* Only made by the vm_fuse_*() passes of cbpf_vm_new(): */
 	VM_JIN,			/* A in set[k2..k2+n) ? jt : jf */
-	VM_MSH_IND_W, VM_MSH_IND_H, VM_MSH_IND_B,	/* X = MSH k; A = P[X+k3] */
+	/* X = 4 * (P[k] & 0xf); A = P[X + k3] */
+	VM_MSH_IND_W, VM_MSH_IND_H, VM_MSH_IND_B,
 	/* A load, then a conditional jump with the constant k2 (JIN: the
 	 * set k2, n). Each group in the order of VM_JEQ_K..VM_JSET_K, JIN. */
 #define VM_FUSED_GROUP(l) \
@@ -68,7 +70,7 @@ enum vm_op {
 
 /* Absolute jump targets fit in 16 bits: programs are at most 4096 long. */
 struct vm_insn {
-	const void *label;	/* cbpf_vm_new(): the op's code in vm_threaded() */
+	const void *label;	/* the op's code in vm_threaded() */
 	uint32_t k;
 	uint32_t k2;		/* fused ops: the jump's constant or set */
 	uint32_t k3;		/* MSH_IND ops: the LD IND's k */
@@ -241,41 +243,42 @@ static inline uint32_t vm_get8(const uint8_t *p)
 	return p[0];
 }
 
-/* The network or link-layer header relative load of a negative offset
- * (bpf_internal_load_pointer_neg_helper): NULL when it fails. */
-static const uint8_t *vm_ptr_neg(const uint8_t *pkt, size_t len,
-				 const struct cbpf_ctx *ctx, int32_t off,
-				 size_t size)
+/* Where in the packet a load at a negative offset reads, relative to the
+ * network or link-layer header (bpf_internal_load_pointer_neg_helper);
+ * false if it fails. */
+static bool vm_pos_neg(size_t len, const struct cbpf_ctx *ctx, int32_t off,
+		       size_t size, size_t *pos)
 {
-	int64_t base, pos;
+	int64_t base, at;
 
 	if (off >= SKF_NET_OFF) {
 		base = ctx->net_off;
-		pos = (int64_t)off - SKF_NET_OFF;
+		at = (int64_t)off - SKF_NET_OFF;
 	} else if (off >= SKF_LL_OFF) {
 		base = ctx->ll_off;
-		pos = (int64_t)off - SKF_LL_OFF;
+		at = (int64_t)off - SKF_LL_OFF;
 	} else {
-		return NULL;
+		return false;
 	}
 	if (base < 0)
-		return NULL;
-	pos += base;
-	if ((uint64_t)pos > len || size > len - (uint64_t)pos)
-		return NULL;
-	return pkt + pos;
+		return false;
+	at += base;
+	if ((uint64_t)at > len || size > len - (uint64_t)at)
+		return false;
+	*pos = (size_t)at;
+	return true;
 }
 
-/* A packet load at (int)offset of size bytes, or NULL (R4). */
-static inline const uint8_t *vm_ptr(const uint8_t *pkt, size_t len,
-				    const struct cbpf_ctx *ctx, int32_t off,
-				    size_t size)
+/* Where a load of size bytes at (int)off reads, or false (R4). */
+static inline bool vm_pos(size_t len, const struct cbpf_ctx *ctx, int32_t off,
+			  size_t size, size_t *pos)
 {
 	if (off < 0)
-		return vm_ptr_neg(pkt, len, ctx, off, size);
+		return vm_pos_neg(len, ctx, off, size, pos);
 	if ((size_t)off > len || size > len - (size_t)off)
-		return NULL;
-	return pkt + off;
+		return false;
+	*pos = (size_t)off;
+	return true;
 }
 
 static inline uint16_t vm_host16(const uint8_t *p)
@@ -394,23 +397,24 @@ static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
  * each op, and the two interpreters below expand it, vm_exec() into a
  * switch and vm_threaded() into threaded code. A body reads the
  * instruction `in`, the registers a and x, mem[], the packet pkt[0..len)
- * and ctx; it may set `next` (pc + 1 unless it jumps) and mem_index (for
- * the trace), or end the run:
+ * and ctx. It may set mem_index (for the trace) and `next`, which is the
+ * following instruction unless it jumps: to VM_AT(index), or past two
+ * instructions with VM_SKIP2 (each interpreter defines both). Or it ends
+ * the run:
  *	goto last	verdict and exit_kind are set (RET)
  *	goto oob	a packet load failed (R4)
  *	goto div0	DIV/MOD by X == 0 (R2)
  *	goto nodev	IFINDEX/HATYPE without a device (R10)
  *	goto done	VM_INVALID: not an instruction, nothing executed
  */
-#define VM_JUMP(cond) (next = VM_BRANCH(cond) ? in->jt : in->jf)
+#define VM_JUMP(cond) (next = VM_AT(VM_BRANCH(cond) ? in->jt : in->jf))
 
 /* A load of size bytes at the 32-bit offset off into A (R4, R5). */
 #define VM_LD_ANY(off, size, get)					\
 	do {								\
-		p = vm_ptr(pkt, len, ctx, (int32_t)(off), (size));	\
-		if (!p)							\
+		if (!vm_pos(len, ctx, (int32_t)(off), (size), &pos))	\
 			goto oob;					\
-		a = get(p);						\
+		a = get(pkt + pos);					\
 	} while (0)
 
 /* LD ABS with 0 <= k < 2^31: no header arithmetic, one bounds check. */
@@ -427,10 +431,9 @@ static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
 /* R6: X = 4 * (P[k] & 0xf), through the LD ABS path; A is kept. */
 #define VM_LD_MSH()							\
 	do {								\
-		p = vm_ptr(pkt, len, ctx, (int32_t)in->k, 1);		\
-		if (!p)							\
+		if (!vm_pos(len, ctx, (int32_t)in->k, 1, &pos))		\
 			goto oob;					\
-		x = (*p & 0xfU) << 2;					\
+		x = (pkt[pos] & 0xfU) << 2;				\
 	} while (0)
 
 /* "ldxb 4*([k]&0xf); ld [x + k3]" */
@@ -493,7 +496,7 @@ static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
 	OP(VM_NEG, a = 0U - a)						\
 	OP(VM_TAX, x = a)						\
 	OP(VM_TXA, a = x)						\
-	OP(VM_JA, next = in->jt)					\
+	OP(VM_JA, next = VM_AT(in->jt))				\
 	OP(VM_JEQ_K, VM_JUMP(a == in->k))				\
 	OP(VM_JGT_K, VM_JUMP(a > in->k))				\
 	OP(VM_JGE_K, VM_JUMP(a >= in->k))				\
@@ -521,9 +524,9 @@ static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
 	OP(VM_ANC_VLAN_TPID, a = ctx->vlan_tpid)			\
 	/* made by the vm_fuse_*() passes only */			\
 	OP(VM_JIN, VM_JUMP(vm_in_set(a, set + in->k2, in->n)))		\
-	OP(VM_MSH_IND_W, VM_LD_MSH_IND(4, vm_get32); next = pc + 2)	\
-	OP(VM_MSH_IND_H, VM_LD_MSH_IND(2, vm_get16); next = pc + 2)	\
-	OP(VM_MSH_IND_B, VM_LD_MSH_IND(1, vm_get8); next = pc + 2)	\
+	OP(VM_MSH_IND_W, VM_LD_MSH_IND(4, vm_get32); next = VM_SKIP2)	\
+	OP(VM_MSH_IND_H, VM_LD_MSH_IND(2, vm_get16); next = VM_SKIP2)	\
+	OP(VM_MSH_IND_B, VM_LD_MSH_IND(1, vm_get8); next = VM_SKIP2)	\
 	VM_OPS_FUSED(OP, LD_W, VM_LD_POS(4, vm_get32))			\
 	VM_OPS_FUSED(OP, LD_H, VM_LD_POS(2, vm_get16))			\
 	VM_OPS_FUSED(OP, LD_B, VM_LD_POS(1, vm_get8))			\
@@ -568,7 +571,7 @@ vm_exec(const struct sock_filter *raw, uint32_t prog_len, const uint8_t *pkt,
 	struct vm_insn decoded;
 	const struct vm_insn *in = &decoded;
 	int mem_index;
-	const uint8_t *p;
+	size_t pos;
 
 	if (!ctx)
 		ctx = &vm_unix_ctx;
@@ -577,9 +580,13 @@ vm_exec(const struct sock_filter *raw, uint32_t prog_len, const uint8_t *pkt,
 		next = pc + 1;
 		mem_index = -1;
 		switch ((enum vm_op)in->op) {
+#define VM_AT(target) (target)
+#define VM_SKIP2 (pc + 2)
 #define VM_CASE(op, body) case op: body; break;
 		VM_OPS(VM_CASE)
 #undef VM_CASE
+#undef VM_AT
+#undef VM_SKIP2
 		case VM_OP_COUNT:
 		default:
 			/* in->op only ever comes from vm_decode() */
@@ -626,12 +633,12 @@ static uint32_t vm_threaded(const struct cbpf_vm *vm, const uint8_t *pkt,
 #undef VM_LABEL
 	};
 	uint32_t mem[CBPF_MEMWORDS];
-	uint32_t a = 0, x = 0, pc = 0, verdict = 0, next = 0;
-	const struct vm_insn *code, *in;
+	uint32_t a = 0, x = 0, verdict = 0;
+	const struct vm_insn *code, *in, *next;
 	enum cbpf_exit exit_kind;
 	const uint32_t *set;
 	int mem_index;
-	const uint8_t *p;
+	size_t pos;
 
 	if (!vm) {
 		*labels_out = labels;
@@ -646,19 +653,24 @@ static uint32_t vm_threaded(const struct cbpf_vm *vm, const uint8_t *pkt,
 	if (!ctx)
 		ctx = &vm_unix_ctx;
 
+	/* Here next and the targets are pointers, not indexes. */
+#define VM_AT(target) (code + (target))
+#define VM_SKIP2 (in + 2)
 #define VM_NEXT()							\
 	do {								\
-		pc = next;						\
-		in = &code[pc];						\
-		next = pc + 1;						\
+		in = next;						\
+		next = in + 1;						\
 		goto *in->label;					\
 	} while (0)
 #define VM_THREAD(op, body) L_##op: body; VM_NEXT();
 
+	next = code;
 	VM_NEXT();
 	VM_OPS(VM_THREAD)
 #undef VM_THREAD
 #undef VM_NEXT
+#undef VM_AT
+#undef VM_SKIP2
 	VM_ENDINGS;
 last:
 done:
@@ -749,7 +761,8 @@ static uint32_t vm_fuse_jeq_chains(struct vm_insn *code, uint32_t len,
 		}
 		e = s;
 		while (e + 1 < len && code[e].jf == e + 1 &&
-		       vm_is_jeq_k(&code[e + 1]) && code[e + 1].jt == code[s].jt)
+		       vm_is_jeq_k(&code[e + 1]) &&
+		       code[e + 1].jt == code[s].jt)
 			e++;
 		for (m = s; m < e; m++) {
 			code[m].op = VM_JIN;

@@ -541,8 +541,9 @@ int client_up(const struct client_opts *o)
 int client_daemon(const struct client_opts *o)
 {
 	struct client c;
+	bool first = true;
 	sigset_t old;
-	int sigfd;
+	int sigfd, status = 0;
 
 	client_init(&c, o);
 	sigfd = signals_open(&old);
@@ -552,8 +553,19 @@ int client_daemon(const struct client_opts *o)
 		uint64_t now = client_now_ms();
 
 		if (now >= c.next_round_ms) {
+			int ret = round_start(&c);
+
+			/* Missing privileges or an unusable server key will
+			 * not fix themselves: say so and stop at once (a
+			 * service manager can restart us). Anything else,
+			 * e.g. the interface not there yet, is retried. */
+			if (first && (ret == -EPERM || ret == -EACCES || ret == -EINVAL)) {
+				status = 1;
+				break;
+			}
+			first = false;
 			/* failures is reset only by an answer. */
-			if (round_start(&c) < 0)
+			if (ret < 0)
 				c.failures++;
 			c.next_round_ms = now + jitter_ms(round_delay_ms(c.failures, c.ttl),
 							  randombytes_random());
@@ -563,5 +575,5 @@ int client_daemon(const struct client_opts *o)
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	client_free(&c);
-	return 0;
+	return status;
 }

@@ -70,7 +70,6 @@ void client_start_probe(struct client *c)
 
 void client_start_lookup(struct client *c, struct client_peer *p)
 {
-	(void)c;
 	if (!p->lookup.active)
 		request_start(&p->lookup, WGP_LOOKUP, &c->main_sock);
 }
@@ -224,6 +223,11 @@ static void handle_register_reply(struct client *c,
 		  wgp_endpoint_format(&rr->self, ep), rr->ttl,
 		  (unsigned int)__builtin_popcountll(rr->available), c->n_reg);
 	client_server_answered(c);
+	/* The daemon's next round counts from this answer, now that the
+	 * TTL it must stay within is known. */
+	if (c->o->daemon)
+		c->next_round_ms = client_now_ms() +
+				   jitter_ms(round_delay_ms(0, rr->ttl), randombytes_random());
 	for (unsigned int i = 0; i < rr->n_peers; i++) {
 		const struct wgp_peer_rec *rec = &rr->peers[i];
 		struct client_peer *p;
@@ -287,7 +291,7 @@ static void handle_notify(struct client *c, const struct wgp_notify *n)
 }
 
 static void handle_error(struct client *c, struct request *r,
-			 struct client_peer *p, const struct wgp_error *e)
+			 const struct wgp_error *e)
 {
 	log_debug("%s refused: %s", wgp_type_name(r->type), wgp_error_name(e->code));
 	switch (e->code) {
@@ -316,7 +320,6 @@ static void handle_error(struct client *c, struct request *r,
 			client_server_silent(c);
 		break;
 	}
-	(void)p;
 }
 
 static void handle_msg(struct client *c, const struct wgp_msg *m)
@@ -335,7 +338,7 @@ static void handle_msg(struct client *c, const struct wgp_msg *m)
 		return;
 	}
 	if (m->type == WGP_ERROR) {
-		handle_error(c, r, p, &m->u.error);
+		handle_error(c, r, &m->u.error);
 		return;
 	}
 	if (m->type == WGP_REGISTER_REPLY && r == &c->reg)

@@ -69,24 +69,10 @@ static void hex_key(uint8_t key[WG_KEY_LEN], const char *hex)
 	assert_int_equal(uapi_key_from_hex(key, hex, 64), 0);
 }
 
-/* What wg(8) shows for peer (base64) in "wg show IFACE dump": fields
- * endpoint and persistent-keepalive. */
 static void wg_dump_peer(const char *b64, char *endpoint, char *keepalive)
 {
-	char out[4096], *line, *save = NULL;
-
-	assert_int_equal(lab_capture(out, sizeof(out), "wg show " IFACE " dump"), 0);
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char key[64], psk[64], ep[80], aips[256], hs[32], rx[32], tx[32], ka[16];
-
-		if (sscanf(line, "%63s %63s %79s %255s %31s %31s %31s %15s", key, psk,
-			   ep, aips, hs, rx, tx, ka) == 8 && !strcmp(key, b64)) {
-			strcpy(endpoint, ep);
-			strcpy(keepalive, ka);
-			return;
-		}
-	}
-	fail_msg("peer %s not in wg show dump", b64);
+	if (lab_wg_peer(IFACE, b64, endpoint, keepalive))
+		fail_msg("peer %s not in wg show dump", b64);
 }
 
 static void test_get_device(void **state)

@@ -210,3 +210,24 @@ void lab_keypair(char priv_hex[65], char pub_hex[65], char pub_b64[45])
 	wgp_key_to_base64(pub_b64, pub);
 	sodium_memzero(priv, sizeof(priv));
 }
+
+int lab_wg_peer(const char *iface, const char *b64, char endpoint[80],
+		char keepalive[16])
+{
+	char out[8192], *line, *save = NULL;
+
+	if (lab_capture(out, sizeof(out), "wg show %s dump", iface))
+		return -1;
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char key[64], psk[64], ep[80], aips[256], hs[32], rx[32], tx[32], ka[16];
+
+		if (sscanf(line, "%63s %63s %79s %255s %31s %31s %31s %15s", key,
+			   psk, ep, aips, hs, rx, tx, ka) == 8 && !strcmp(key, b64)) {
+			strcpy(endpoint, ep);
+			strcpy(keepalive, ka);
+			return 0;
+		}
+	}
+	return -1;
+}

@@ -40,4 +40,9 @@ int lab_uapi(const char *name, const char *request);
 /* Fill a fresh private key (hex) and its public key (hex and base64). */
 void lab_keypair(char priv_hex[65], char pub_hex[65], char pub_b64[45]);
 
+/* A peer's endpoint and persistent keepalive as "wg show IFACE dump"
+ * prints them ("(none)", "off" when unset). 0, or -1 if not listed. */
+int lab_wg_peer(const char *iface, const char *b64, char endpoint[80],
+		char keepalive[16]);
+
 #endif

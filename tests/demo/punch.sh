@@ -80,28 +80,10 @@ first_stamp()
 	grep -E -m 1 -- "$2" "$LAB_DIR/$1.log" 2>/dev/null | cut -d' ' -f1
 }
 
-# --- the wire -----------------------------------------------------------------
-
-# tcpdump on every link of the public router: each datagram is listed
-# once as it comes in ("In"), with the kernel's receive time.
 wire_start()
 {
-	command -v tcpdump >/dev/null 2>&1 || return 0
-	lab_bg pub "$LAB_DIR/wire.log" tcpdump -i any -n -tt -l -q -Q in \
-		--immediate-mode udp
-	lab_wait 3 grep -qs 'listening on' "$LAB_DIR/wire.log" || return 0
-	WIRE=1
-}
-
-# wire_first SRC DST LEN: ms time of the first datagram SRC -> DST (ip.port
-# as tcpdump prints them; LEN may be empty for any length).
-wire_first()
-{
-	awk -v s="$1" -v d="$2:" -v l="$3" '
-		$5 == s && $7 == d && (l == "" || $NF == l) {
-			split($1, t, "."); printf "%d%03d\n", t[1], substr(t[2], 1, 3)
-			exit
-		}' "$LAB_DIR/wire.log"
+	lab_wire_start && WIRE=1
+	return 0
 }
 
 # --- the story, from the logs and the wire --------------------------------------
@@ -135,7 +117,7 @@ first_initiations()
 	for n in A B; do
 		other=$(peer_of "$n")
 		if [ -n "$WIRE" ]; then
-			FIRST_OUT[$n]=$(wire_first "$(nat_ip_of "$n").$LAB_WG_PORT" \
+			FIRST_OUT[$n]=$(lab_wire_first "$(nat_ip_of "$n").$LAB_WG_PORT" \
 				"$(nat_ip_of "$other").$LAB_WG_PORT" 148)
 		else
 			FIRST_OUT[$n]=$(first_stamp "$n.wg" 'Sending handshake initiation')
@@ -159,7 +141,7 @@ handshake_events()
 	for n in A B; do
 		other=$(peer_of "$n")
 		if [ -n "$WIRE" ]; then
-			t=$(wire_first "$(nat_ip_of "$n").$LAB_WG_PORT" \
+			t=$(lab_wire_first "$(nat_ip_of "$n").$LAB_WG_PORT" \
 				"$(nat_ip_of "$other").$LAB_WG_PORT" 92)
 			[ -n "$t" ] && event "$t" "$n -> $other: handshake response on the wire: first handshake complete"
 		else
@@ -217,11 +199,12 @@ demo()
 	lab_server_start "$WGPUNCHD" || die "wgpunchd did not start"
 	event "$(lab_now_ms)" "wgpunchd up on $LAB_SRV_IP:$LAB_SRV_PORT"
 
+	t=$(lab_now_ms)
 	lab_client_start "$WGPUNCH" A daemon || die "wgpunch on A"
-	event "$(lab_now_ms)" "wgpunch daemon started on A ($LAB_A_IP behind NAT $LAB_NATA_IP)"
-	lab_client_start "$WGPUNCH" B daemon || die "wgpunch on B"
+	event "$t" "wgpunch daemon starts on A ($LAB_A_IP behind NAT $LAB_NATA_IP)"
 	CLIENT_T=$(lab_now_ms)
-	event "$CLIENT_T" "wgpunch daemon started on B ($LAB_B_IP behind NAT $LAB_NATB_IP)"
+	lab_client_start "$WGPUNCH" B daemon || die "wgpunch on B"
+	event "$CLIENT_T" "wgpunch daemon starts on B ($LAB_B_IP behind NAT $LAB_NATB_IP)"
 
 	# Wait for WireGuard's own log line (cheap to poll: the stamps of the
 	# other lines are not starved), then check with `wg show`.

@@ -38,9 +38,15 @@ LAB_B_IP=198.19.2.2
 LAB_A_TUN=198.19.255.1
 LAB_B_TUN=198.19.255.2
 LAB_SRV_IP6=2001:db8:1::2
+LAB_NATA_IP6=2001:db8:2::2
+LAB_NATB_IP6=2001:db8:3::2
+LAB_EVIL_IP6=2001:db8:4::2
+LAB_A_IP6=2001:db8:a::2
+LAB_B_IP6=2001:db8:b::2
 LAB_WG_PORT=51820
 # Debian's python3 when there is one: a version manager's shim can take
 # a tenth of a second to start, which is longer than some waits here.
+# shellcheck disable=SC2034  # used by run-e2e.sh
 LAB_PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
 LAB_PREFIX=
@@ -141,10 +147,23 @@ lab_link()
 	ip -n "$LAB_PREFIX-$n2" link set "$if2" up
 }
 
+# lab_addr6 NODE1 IF1 ADDR1 NODE2 IF2 ADDR2: IPv6 on both ends of a link
+# (/64, no duplicate address detection, so usable at once).
+lab_addr6()
+{
+	ip -n "$LAB_PREFIX-$1" -6 addr add "$3/64" dev "$2" nodad || return 1
+	ip -n "$LAB_PREFIX-$4" -6 addr add "$6/64" dev "$5" nodad
+}
+
 lab_add_node()
 {
 	ip netns add "$LAB_PREFIX-$1" || return 1
 	LAB_NODES="$LAB_NODES $1"
+	# No duplicate address detection: a link-local address stays
+	# tentative for a second after the link comes up, and until then
+	# neighbour discovery, hence the first IPv6 packets, fail.
+	lab_sysctl "$1" net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.all.accept_dad=0 || return 1
 	ip -n "$LAB_PREFIX-$1" link set lo up
 }
 
@@ -177,15 +196,16 @@ lab_nat_rules()
 table inet lab {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
-		oifname "wan" $masq
+		meta nfproto ipv4 oifname "wan" $masq
 	}
 	chain input {
 		type filter hook input priority filter; policy accept;
-		iifname "wan" ct state new drop
+		iifname "wan" ct state new meta l4proto != ipv6-icmp drop
 	}
 	chain forward {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
+		icmpv6 type { packet-too-big, time-exceeded, destination-unreachable } accept
 		iifname "wan" ct state new drop
 		iifname "lan" oifname "wan" accept
 	}
@@ -208,7 +228,8 @@ lab_setup()
 {
 	local mode_a=${1:-eim} mode_b=${2:-eim} n
 
-	LAB_PREFIX="wgp-$$-$RANDOM"
+	# BASHPID: cases run in parallel subshells, which share $$.
+	LAB_PREFIX="wgp-${BASHPID:-$$}-$RANDOM"
 	LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$LAB_PREFIX.XXXXXX") || return 1
 	: >"$LAB_DIR/pids"
 	LAB_NODES=
@@ -225,9 +246,22 @@ lab_setup()
 	lab_link natA lan 198.19.1.1/24 A eth0 "$LAB_A_IP/24" || return 1
 	lab_link natB lan 198.19.2.1/24 B eth0 "$LAB_B_IP/24" || return 1
 
-	# The server and the public router also speak IPv6 (no NAT66 here).
-	ip -n "$LAB_PREFIX-pub" addr add 2001:db8:1::1/64 dev srv nodad
-	ip -n "$LAB_PREFIX-srv" addr add "$LAB_SRV_IP6/64" dev eth0 nodad
+	# IPv6 everywhere, routed end to end: the NAT routers do no NAT66,
+	# only their stateful firewall applies (as for most IPv6 at home).
+	lab_addr6 pub srv 2001:db8:1::1 srv eth0 "$LAB_SRV_IP6" || return 1
+	lab_addr6 pub natA 2001:db8:2::1 natA wan "$LAB_NATA_IP6" || return 1
+	lab_addr6 pub natB 2001:db8:3::1 natB wan "$LAB_NATB_IP6" || return 1
+	lab_addr6 pub evil 2001:db8:4::1 evil eth0 "$LAB_EVIL_IP6" || return 1
+	lab_addr6 natA lan 2001:db8:a::1 A eth0 "$LAB_A_IP6" || return 1
+	lab_addr6 natB lan 2001:db8:b::1 B eth0 "$LAB_B_IP6" || return 1
+	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:a::/64 via "$LAB_NATA_IP6" || return 1
+	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:b::/64 via "$LAB_NATB_IP6" || return 1
+	ip -n "$LAB_PREFIX-srv"  -6 route add default via 2001:db8:1::1 || return 1
+	ip -n "$LAB_PREFIX-natA" -6 route add default via 2001:db8:2::1 || return 1
+	ip -n "$LAB_PREFIX-natB" -6 route add default via 2001:db8:3::1 || return 1
+	ip -n "$LAB_PREFIX-evil" -6 route add default via 2001:db8:4::1 || return 1
+	ip -n "$LAB_PREFIX-A"    -6 route add default via 2001:db8:a::1 || return 1
+	ip -n "$LAB_PREFIX-B"    -6 route add default via 2001:db8:b::1 || return 1
 
 	ip -n "$LAB_PREFIX-srv"  route add default via 198.18.1.1 || return 1
 	ip -n "$LAB_PREFIX-natA" route add default via 198.18.2.1 || return 1
@@ -237,9 +271,9 @@ lab_setup()
 	ip -n "$LAB_PREFIX-B"    route add default via 198.19.2.1 || return 1
 
 	for n in pub natA natB; do
-		lab_sysctl "$n" net.ipv4.ip_forward=1 || return 1
+		lab_sysctl "$n" net.ipv4.ip_forward=1 \
+			net.ipv6.conf.all.forwarding=1 || return 1
 	done
-	lab_sysctl pub net.ipv6.conf.all.forwarding=1
 
 	lab_nat_mode natA "$mode_a" || return 1
 	lab_nat_mode natB "$mode_b" || return 1
@@ -264,6 +298,13 @@ lab_teardown()
 			lab_kill "$pid"
 		done
 	fi
+	# Anything still inside a lab namespace was started by the lab (a
+	# child a program forked, say): kill those PIDs too.
+	for n in $LAB_NODES; do
+		for pid in $(ip netns pids "$LAB_PREFIX-$n" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	done
 	for n in $LAB_NODES; do
 		ip netns del "$LAB_PREFIX-$n" 2>/dev/null
 	done
@@ -503,9 +544,51 @@ lab_client_start()
 	local bin=$1 node=$2 cmd=$3
 	shift 3
 	lab_bg_stamped "$node" "$node.client" "$bin" "$cmd" wg0 \
-		--server "$LAB_SRV_IP:$LAB_SRV_PORT" \
+		--server "${LAB_SERVER_ADDR:-$LAB_SRV_IP:$LAB_SRV_PORT}" \
 		--server-key "$(lab_pub srv)" \
 		--log-level "${LAB_CLIENT_LOG_LEVEL:-debug}" "$@"
+}
+
+# --- the wire ---------------------------------------------------------------
+
+# lab_wire_start: tcpdump on every link of the public router, each UDP
+# datagram listed once as it comes in, with the kernel's receive time
+# (exact however busy the machine is) in $LAB_DIR/wire.log.  Fails when
+# tcpdump is missing or does not start.
+lab_wire_start()
+{
+	command -v tcpdump >/dev/null 2>&1 || return 1
+	lab_bg pub "$LAB_DIR/wire.log" tcpdump -i any -n -tt -l -q -Q in \
+		--immediate-mode udp
+	lab_wait 3 grep -qs 'listening on' "$LAB_DIR/wire.log"
+}
+
+# lab_wire_first SRC DST [LEN]: ms time of the first datagram SRC -> DST
+# (ip.port as tcpdump prints them) of LEN bytes of payload, if any.
+# WireGuard's sizes: initiation 148, response 92, keepalive 32.
+lab_wire_first()
+{
+	awk -v s="$1" -v d="$2:" -v l="${3:-}" '
+		$5 == s && $7 == d && (l == "" || $NF == l) {
+			split($1, t, "."); printf "%d%03d\n", t[1], substr(t[2], 1, 3)
+			exit
+		}' "$LAB_DIR/wire.log"
+}
+
+# lab_wire_handshake: ms time of the first handshake response between the
+# two NATs' WireGuard ports, either way, if any.
+lab_wire_handshake()
+{
+	local a b
+	a=$(lab_wire_first "$LAB_NATA_IP.$LAB_WG_PORT" "$LAB_NATB_IP.$LAB_WG_PORT" 92)
+	b=$(lab_wire_first "$LAB_NATB_IP.$LAB_WG_PORT" "$LAB_NATA_IP.$LAB_WG_PORT" 92)
+	if [ -n "$a" ] && { [ -z "$b" ] || [ "$a" -le "$b" ]; }; then
+		echo "$a"
+	elif [ -n "$b" ]; then
+		echo "$b"
+	else
+		return 1
+	fi
 }
 
 # lab_missing: print what this machine lacks for the lab, if anything.

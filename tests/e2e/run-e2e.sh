@@ -7,7 +7,8 @@
 # is not given or does not exist.
 #
 #   E2E_ONLY="case1 case2"   run only these cases
-#   E2E_JOBS=N               run up to N cases at once (default 1)
+#   E2E_JOBS=N               run up to N cases at once (default 3: most of
+#                            a case is waiting on WireGuard's timers)
 #   LAB_KEEP_LOGS=1          keep each case's lab directory for a post-mortem
 #
 # Exit: 0 all ran cases passed, 1 a case failed, 77 (meson's "skipped")
@@ -244,9 +245,7 @@ case_server_restart()
 	need_binaries wgpunchd wgpunch
 	lab_setup eim eim || fail "lab setup failed"
 	lab_wg_pair || fail "wireguard-go setup failed"
-	# A short TTL makes the daemons re-register every few seconds
-	# (half the TTL) instead of every 20 s: same code path, faster test.
-	lab_server_start "$WGPUNCHD" --ttl 10 || fail "wgpunchd did not start"
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
 	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
 	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
 	lab_wait 15 tunnel_up || fail "no tunnel through the first wgpunchd"
@@ -259,7 +258,9 @@ case_server_restart()
 		fail "an endpoint came back without a server"
 	fi
 	t0=$(lab_now_ms)
-	lab_server_start "$WGPUNCHD" --ttl 10 || fail "wgpunchd did not restart"
+	# The daemons re-register on their own schedule (every 20 s with the
+	# default TTL); nothing else tells them the server came back.
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not restart"
 	lab_wait 45 lab_has_endpoint A B && lab_wait 5 lab_has_endpoint B A ||
 		fail "the daemons did not get endpoints from the restarted wgpunchd in 45 s"
 	echo "  endpoints back $(since "$t0") s after the restart" >&2
@@ -350,9 +351,115 @@ case_legacy()
 	echo "  unknown key -> 0 bytes; known -> 6 bytes ip:port; zero key -> 0 bytes" >&2
 }
 
+# (f) the rendezvous loses a quarter of its datagrams each way (on the
+# public router; WireGuard's own traffic is spared): the clients'
+# retransmissions still get both peers through.
+case_lossy()
+{
+	local t0 rc_a rc_b
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	lab_exec pub nft -f - <<EOF || fail "cannot add the loss rules"
+table inet loss {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		udp dport { $LAB_SRV_PORT, $((LAB_SRV_PORT + 1)) } numgen random mod 100 < 25 counter drop
+		udp sport { $LAB_SRV_PORT, $((LAB_SRV_PORT + 1)) } numgen random mod 100 < 25 counter drop
+	}
+}
+EOF
+	t0=$(lab_now_ms)
+	punch_up --timeout 30
+	wait_exit "$PID_A" 35; rc_a=$EXIT_RC
+	wait_exit "$PID_B" 35; rc_b=$EXIT_RC
+	echo "  dropped: $(lab_exec pub nft list table inet loss |
+		grep -o 'packets [0-9]*' | awk '{ n += $2 } END { print n + 0 }') rendezvous datagrams" >&2
+	[ "$rc_a" -eq 0 ] || fail "wgpunch up on A exited $rc_a"
+	[ "$rc_b" -eq 0 ] || fail "wgpunch up on B exited $rc_b"
+	lab_wait 15 tunnel_up || fail "no tunnel after wgpunch up succeeded"
+	echo "  tunnel up $(since "$t0") s after start" >&2
+}
+
+# (g) no server: `wgpunch up` gives up at its --timeout, non-zero, and
+# says the server did not answer.
+SILENT_RE='no answer|not answer|unreachable|timed? ?out'
+case_server_down()
+{
+	local t0 rc
+	need_binaries wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	lab_server_keys || fail "no server key"
+	t0=$(lab_now_ms)
+	lab_client_start "$WGPUNCH" A up --timeout 3 || fail "cannot start wgpunch"
+	wait_exit "$LAB_LAST_PID" 6
+	rc=$EXIT_RC
+	[ "$rc" -ne 124 ] || fail "wgpunch up still running 6 s after start (--timeout 3)"
+	[ "$rc" -ne 0 ] || fail "wgpunch up exited 0 without a server"
+	client_log A | grep -Eiq "$SILENT_RE" ||
+		fail "wgpunch up (exit $rc) did not say the server is silent: $(client_log A | tail -n 3)"
+	echo "  exit $rc after $(since "$t0") s:" \
+		"$(client_log A | grep -Ei "$SILENT_RE" | tail -n 1)" >&2
+}
+
+# (h) the client has the wrong server key: the server cannot open its
+# requests (nor can it tell it anything), the client gives up at its
+# --timeout, and no endpoint is set.
+case_wrong_server_key()
+{
+	local rc other
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
+	other=$(wg genkey | wg pubkey)
+	lab_client_start "$WGPUNCH" A up --timeout 3 --server-key "$other" ||
+		fail "cannot start wgpunch on A"
+	PID_A=$LAB_LAST_PID
+	lab_client_start "$WGPUNCH" B up --timeout 3 --server-key "$other" ||
+		fail "cannot start wgpunch on B"
+	wait_exit "$PID_A" 6; rc=$EXIT_RC
+	[ "$rc" -ne 124 ] || fail "wgpunch up still running 6 s after start (--timeout 3)"
+	[ "$rc" -ne 0 ] || fail "wgpunch up exited 0 with the wrong server key"
+	wait_exit "$LAB_LAST_PID" 3
+	if lab_has_endpoint A B || lab_has_endpoint B A; then
+		fail "an endpoint was set through a server whose key is wrong"
+	fi
+	echo "  exit $rc; wgpunchd: $(grep -c 'authentication failed' "$LAB_DIR/server.log") requests failed authentication" >&2
+}
+
+# (i) IPv6: no NAT, but each router's stateful firewall drops unsolicited
+# inbound; the rendezvous over IPv6 gives each side the other's address
+# and WireGuard's simultaneous open gets through both firewalls.
+case_ipv6()
+{
+	local t0 rc_a rc_b
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	# The firewalls really are closed to unsolicited inbound IPv6.
+	if lab_exec srv ping -n -c 1 -W 1 "$LAB_A_IP6" >/dev/null 2>&1; then
+		fail "natA lets unsolicited IPv6 in: the lab is wrong"
+	fi
+	t0=$(lab_now_ms)
+	LAB_SERVER_ADDR="[$LAB_SRV_IP6]:$LAB_SRV_PORT" punch_up --timeout 15
+	wait_exit "$PID_A" 20; rc_a=$EXIT_RC
+	wait_exit "$PID_B" 20; rc_b=$EXIT_RC
+	[ "$rc_a" -eq 0 ] || fail "wgpunch up on A exited $rc_a"
+	[ "$rc_b" -eq 0 ] || fail "wgpunch up on B exited $rc_b"
+	[ "$(lab_endpoint A B)" = "[$LAB_B_IP6]:$LAB_WG_PORT" ] ||
+		fail "A has B at $(lab_endpoint A B), want [$LAB_B_IP6]:$LAB_WG_PORT"
+	[ "$(lab_endpoint B A)" = "[$LAB_A_IP6]:$LAB_WG_PORT" ] ||
+		fail "B has A at $(lab_endpoint B A), want [$LAB_A_IP6]:$LAB_WG_PORT"
+	lab_wait 10 tunnel_up || fail "no tunnel 10 s after wgpunch up succeeded"
+	echo "  tunnel up over IPv6 $(since "$t0") s after start;" \
+		"A has B at $(lab_endpoint A B)" >&2
+}
+
 # --- runner -------------------------------------------------------------------
 
-ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy"
+ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy server_down wrong_server_key ipv6"
 
 run_case()
 {
@@ -367,7 +474,7 @@ run_case()
 
 main()
 {
-	local tmp name rc pass=0 failed=0 skipped=0 t0 jobs=${E2E_JOBS:-1}
+	local tmp name rc pass=0 failed=0 skipped=0 t0 jobs=${E2E_JOBS:-3}
 	local cases=${E2E_ONLY:-$ALL_CASES} running=0
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/wgp-e2e.XXXXXX") || exit 1
 	trap 'rm -rf "$tmp"' EXIT
