@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_ether.h>
+#include <netinet/ip6.h>
 #include "cbpf.h"
 
 enum vm_op {
@@ -227,6 +229,16 @@ struct cbpf_ctx cbpf_ctx_unix(void)
 	return vm_unix_ctx;
 }
 
+struct cbpf_ctx cbpf_ctx_raw6(void)
+{
+	return (struct cbpf_ctx){
+		.protocol = ETH_P_IPV6,
+		.net_off = -(int32_t)sizeof(struct ip6_hdr),
+		.ll_off = CBPF_NO_HEADER,
+		.headroom = sizeof(struct ip6_hdr),
+	};
+}
+
 static inline uint32_t vm_get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
@@ -243,13 +255,21 @@ static inline uint32_t vm_get8(const uint8_t *p)
 	return p[0];
 }
 
-/* Where in the packet a load at a negative offset reads, relative to the
- * network or link-layer header (bpf_internal_load_pointer_neg_helper);
- * false if it fails. */
+/*
+ * Where a load at a negative offset reads, relative to the network or
+ * link-layer header (bpf_internal_load_pointer_neg_helper, R4); false if
+ * it fails. The kernel accepts any skb->head <= ptr && ptr + size <= tail,
+ * which here is pkt[-headroom..len): a header may lie in front of pkt[0]
+ * (an IPv6 raw socket's network header), and a load relative to it may
+ * read there. The header must start in that range itself (net_off/ll_off
+ * >= -headroom), else there is none; CBPF_NO_HEADER never is one, however
+ * large the headroom. The offset from the header is never negative
+ * (k - SKF_NET_OFF >= 0), so the lower bound then holds on its own.
+ */
 static bool vm_pos_neg(size_t len, const struct cbpf_ctx *ctx, int32_t off,
-		       size_t size, size_t *pos)
+		       size_t size, ptrdiff_t *pos)
 {
-	int64_t base, at;
+	int64_t base, at, end;
 
 	if (off >= SKF_NET_OFF) {
 		base = ctx->net_off;
@@ -260,24 +280,27 @@ static bool vm_pos_neg(size_t len, const struct cbpf_ctx *ctx, int32_t off,
 	} else {
 		return false;
 	}
-	if (base < 0)
+	if (base == CBPF_NO_HEADER ||
+	    (base < 0 && (uint64_t)-base > ctx->headroom))
 		return false;
 	at += base;
-	if ((uint64_t)at > len || size > len - (uint64_t)at)
+	end = at + (int64_t)size;
+	if (end > 0 && (uint64_t)end > len)
 		return false;
-	*pos = (size_t)at;
+	*pos = (ptrdiff_t)at;
 	return true;
 }
 
-/* Where a load of size bytes at (int)off reads, or false (R4). */
+/* Where a load of size bytes at (int)off reads, or false (R4). A
+ * non-negative offset sees pkt[0..len) only (the kernel's headlen path). */
 static inline bool vm_pos(size_t len, const struct cbpf_ctx *ctx, int32_t off,
-			  size_t size, size_t *pos)
+			  size_t size, ptrdiff_t *pos)
 {
 	if (off < 0)
 		return vm_pos_neg(len, ctx, off, size, pos);
 	if ((size_t)off > len || size > len - (size_t)off)
 		return false;
-	*pos = (size_t)off;
+	*pos = off;
 	return true;
 }
 
@@ -571,7 +594,7 @@ vm_exec(const struct sock_filter *raw, uint32_t prog_len, const uint8_t *pkt,
 	struct vm_insn decoded;
 	const struct vm_insn *in = &decoded;
 	int mem_index;
-	size_t pos;
+	ptrdiff_t pos;
 
 	if (!ctx)
 		ctx = &vm_unix_ctx;
@@ -638,7 +661,7 @@ static uint32_t vm_threaded(const struct cbpf_vm *vm, const uint8_t *pkt,
 	enum cbpf_exit exit_kind;
 	const uint32_t *set;
 	int mem_index;
-	size_t pos;
+	ptrdiff_t pos;
 
 	if (!vm) {
 		*labels_out = labels;

@@ -27,13 +27,26 @@
 #include <linux/filter.h>
 #include "prog.h"
 
-#define CBPF_NO_HEADER (-1)
+/* net_off/ll_off: there is no such header. */
+#define CBPF_NO_HEADER INT32_MIN
 
 /*
  * What the kernel's skb would hold at the hook. Zero it and set what you
  * need, or use cbpf_ctx_unix() for the AF_UNIX datagram context (the
  * default when a NULL context is passed): no device, every field 0,
  * network header at packet offset 0, no link-layer header.
+ *
+ * Headers in front of what the filter sees: on some hooks byte 0 of the
+ * filter's packet is not where the skb's buffer starts. An AF_INET6
+ * SOCK_RAW socket's filter sees data from the transport header on, while
+ * SKF_NET_OFF loads reach the IPv6 header before it (the kernel only
+ * checks skb->head <= ptr && ptr + size <= tail, R4). To model that, pass
+ * pkt pointing into a larger buffer, set headroom to the number of bytes
+ * readable before pkt[0] and net_off (or ll_off) to a negative offset
+ * down to -headroom. Only SKF_NET_OFF/SKF_LL_OFF loads (including LD IND
+ * and LDX MSH offsets that end up in that range) read the headroom; a
+ * non-negative offset sees pkt[0..len) only, and len is what LD LEN
+ * gives. cbpf_ctx_raw6() sets this up for a plain IPv6 header.
  */
 struct cbpf_ctx {
 	bool has_dev;		/* skb->dev != NULL */
@@ -51,15 +64,29 @@ struct cbpf_ctx {
 	uint32_t pay_offset;	/* SKF_AD_PAY_OFFSET (the flow dissector's answer) */
 	uint32_t (*random)(void *arg);	/* SKF_AD_RANDOM; NULL reads 0 */
 	void *random_arg;
-	/* Offsets into the packet buffer of the network and link-layer
-	 * headers, for SKF_NET_OFF and SKF_LL_OFF loads, or CBPF_NO_HEADER
-	 * (any negative value: loads relative to it fail). */
+	/* Where the network and link-layer headers start, relative to
+	 * pkt[0], for SKF_NET_OFF and SKF_LL_OFF loads: from -headroom up.
+	 * CBPF_NO_HEADER, or any value below -headroom: no such header,
+	 * loads relative to it fail. */
 	int32_t net_off;
 	int32_t ll_off;
+	size_t headroom;	/* bytes readable before pkt[0]; usually 0 */
 };
 
 /* The context of a datagram on an AF_UNIX SOCK_DGRAM socket. */
 struct cbpf_ctx cbpf_ctx_unix(void);
+
+/*
+ * The context of an AF_INET6 SOCK_RAW socket's filter: pkt points at the
+ * transport header and the 40-byte IPv6 header lies right before it
+ * (net_off = -40, headroom = 40), protocol ETH_P_IPV6, no device and no
+ * link-layer header. Set what the interface adds: has_dev, ifindex,
+ * hatype, and for its header ll_off and headroom (on lo, the kernel keeps
+ * a 14-byte Ethernet header of zeros and type 0x86dd there: ll_off = -54,
+ * headroom = 54). With IPv6 extension headers before the transport header,
+ * subtract their length from net_off and ll_off, and add it to headroom.
+ */
+struct cbpf_ctx cbpf_ctx_raw6(void);
 
 /* Why a run ended. */
 enum cbpf_exit {
@@ -92,7 +119,8 @@ struct cbpf_result {
 
 typedef void (*cbpf_trace_fn)(const struct cbpf_step *step, void *arg);
 
-/* The verdict for pkt[0..len). ctx may be NULL (AF_UNIX context). */
+/* The verdict for pkt[0..len) (with ctx->headroom readable bytes before
+ * pkt[0]). ctx may be NULL (AF_UNIX context). */
 uint32_t cbpf_run(const struct cbpf_prog *prog, const uint8_t *pkt,
 		  size_t len, const struct cbpf_ctx *ctx);
 

@@ -4,14 +4,11 @@
  * packets, as a raw socket's filter would see them: the IPv4 header first
  * for AF_INET, the UDP header first for AF_INET6.
  *
- * The IPv6 source address is read through SKF_NET_OFF. On a real IPv6
- * raw socket the network header lies *before* byte 0 of what the filter
- * sees, which struct cbpf_ctx cannot express (net_off is an offset into
- * the buffer, >= 0). These tests place a fake IPv6 header *after* the
- * datagram instead and point net_off at it: the filter reads exactly the
- * same 16 bytes. Doing so adds bytes at the end, so the length checks are
- * tested separately with no network header (net_off = CBPF_NO_HEADER),
- * and the real layout is covered by test_filters_kernel.
+ * The IPv6 source address is read through SKF_NET_OFF. On an IPv6 raw
+ * socket the network header lies *before* byte 0 of what the filter sees:
+ * the tests build that layout, the IPv6 header then the datagram, and run
+ * the filter on the datagram with the header as headroom in front of it
+ * (cbpf_ctx_raw6(): net_off = -40, headroom = 40), as the kernel does.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -288,52 +285,46 @@ static void test_udp4_length(void **state)
 	cbpf_prog_free(&prog);
 }
 
-/* IPv6: the packet starts at the UDP header. */
-static struct pkt build6(uint16_t sport, uint16_t dport, size_t payload)
+/*
+ * IPv6: the IPv6 header (source src) at b[0..40), then the datagram. The filter sees the datagram, from b + IP6_HLEN.
+ */
+#define IP6_HLEN 40
+
+static struct pkt build6(const char *src, uint16_t sport, uint16_t dport,
+			 size_t payload)
 {
 	struct pkt pk;
 
 	memset(&pk, 0, sizeof(pk));
-	pk.len = 8 + payload;
-	assert_true(pk.len + 40 <= sizeof(pk.b));
-	put_udp(pk.b, sport, dport, payload);
+	pk.len = IP6_HLEN + 8 + payload;
+	assert_true(pk.len <= sizeof(pk.b));
+	pk.b[0] = 0x60;
+	put16(pk.b + 4, (uint16_t)(8 + payload));
+	pk.b[6] = IPPROTO_UDP;
+	pk.b[7] = 64;
+	assert_int_equal(inet_pton(AF_INET6, src, pk.b + 8), 1);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", pk.b + 24), 1);
+	put_udp(pk.b + IP6_HLEN, sport, dport, payload);
 	return pk;
 }
 
-/* Appends a fake IPv6 header with source src after the datagram and
- * returns the context pointing SKF_NET_OFF at it (see the top). */
-static struct cbpf_ctx ctx6_with_header(struct pkt *pk, const char *src)
+/* The skb of an AF_INET6 raw socket on lo. */
+static struct cbpf_ctx ctx6(void)
 {
-	uint8_t *ip6 = pk->b + pk->len;
+	struct cbpf_ctx ctx = cbpf_ctx_raw6();
 
-	memset(ip6, 0, 40);
-	ip6[0] = 0x60;
-	put16(ip6 + 4, (uint16_t)pk->len);
-	ip6[6] = IPPROTO_UDP;
-	ip6[7] = 64;
-	assert_int_equal(inet_pton(AF_INET6, src, ip6 + 8), 1);
-	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", ip6 + 24), 1);
-	pk->len += 40;
-	return (struct cbpf_ctx){
-		.has_dev = true,
-		.ifindex = 1,
-		.hatype = ARPHRD_LOOPBACK,
-		.protocol = ETH_P_IPV6,
-		.net_off = (int32_t)(pk->len - 40),
-		.ll_off = CBPF_NO_HEADER,
-	};
+	ctx.has_dev = true;
+	ctx.ifindex = 1;
+	ctx.hatype = ARPHRD_LOOPBACK;
+	return ctx;
 }
 
-static struct cbpf_ctx ctx6_no_header(void)
+/* Runs prog on the first len bytes of the datagram in pk. */
+static uint32_t run6_pkt(const struct cbpf_prog *prog, const struct pkt *pk,
+			 size_t len, const struct cbpf_ctx *ctx)
 {
-	return (struct cbpf_ctx){
-		.has_dev = true,
-		.ifindex = 1,
-		.hatype = ARPHRD_LOOPBACK,
-		.protocol = ETH_P_IPV6,
-		.net_off = CBPF_NO_HEADER,
-		.ll_off = CBPF_NO_HEADER,
-	};
+	assert_true(IP6_HLEN + len <= pk->len);
+	return cbpf_run(prog, pk->b + IP6_HLEN, len, ctx);
 }
 
 static struct cbpf_udp_match match6(const char *src, uint16_t sport,
@@ -365,19 +356,19 @@ static struct cbpf_prog filter6(const struct cbpf_udp_match *m)
 static uint32_t run6(const struct cbpf_prog *prog, uint16_t sport,
 		     uint16_t dport, size_t payload)
 {
-	struct pkt pk = build6(sport, dport, payload);
-	struct cbpf_ctx ctx = ctx6_no_header();
+	struct pkt pk = build6(SRC6, sport, dport, payload);
+	struct cbpf_ctx ctx = ctx6();
 
-	return cbpf_run(prog, pk.b, pk.len, &ctx);
+	return run6_pkt(prog, &pk, pk.len - IP6_HLEN, &ctx);
 }
 
 static uint32_t run6_from(const struct cbpf_prog *prog, const char *src,
 			  uint16_t dport)
 {
-	struct pkt pk = build6(1000, dport, 16);
-	struct cbpf_ctx ctx = ctx6_with_header(&pk, src);
+	struct pkt pk = build6(src, 1000, dport, 16);
+	struct cbpf_ctx ctx = ctx6();
 
-	return cbpf_run(prog, pk.b, pk.len, &ctx);
+	return run6_pkt(prog, &pk, pk.len - IP6_HLEN, &ctx);
 }
 
 static void test_udp6_ports(void **state)
@@ -413,6 +404,8 @@ static void test_udp6_source(void **state)
 		"2001:db9::2", "2001:db8:0:1::2", "2001:db8::1:0:0:2",
 		OTHER6,
 	};
+	struct cbpf_ctx ctx;
+	struct pkt pk;
 	size_t i;
 
 	(void)state;
@@ -420,8 +413,17 @@ static void test_udp6_source(void **state)
 	assert_int_equal(run6_from(&prog, SRC6, 8081), DROP);
 	for (i = 0; i < sizeof(near) / sizeof(near[0]); i++)
 		assert_int_equal(run6_from(&prog, near[i], 8080), DROP);
-	/* No network header to read: the load fails and drops. */
-	assert_int_equal(run6(&prog, 1, 8080, 16), DROP);
+
+	/* The address is read from the headroom only: with the header
+	 * outside it (or none), the load fails and drops. */
+	pk = build6(SRC6, 1000, 8080, 16);
+	ctx = ctx6();
+	assert_int_equal(run6_pkt(&prog, &pk, 24, &ctx), ACCEPT);
+	ctx.headroom = IP6_HLEN - 1;
+	assert_int_equal(run6_pkt(&prog, &pk, 24, &ctx), DROP);
+	ctx = ctx6();
+	ctx.net_off = CBPF_NO_HEADER;
+	assert_int_equal(run6_pkt(&prog, &pk, 24, &ctx), DROP);
 	cbpf_prog_free(&prog);
 }
 
@@ -429,15 +431,15 @@ static void test_udp6_length(void **state)
 {
 	struct cbpf_udp_match m = match6(NULL, 0, 8080, 0);
 	struct cbpf_prog prog = filter6(&m);
-	struct cbpf_ctx ctx = ctx6_no_header();
+	struct cbpf_ctx ctx = ctx6();
 	struct pkt pk;
 	size_t cut;
 
 	(void)state;
-	pk = build6(1, 8080, 0);
+	pk = build6(SRC6, 1, 8080, 0);
 	for (cut = 0; cut < 8; cut++)
-		assert_int_equal(cbpf_run(&prog, pk.b, cut, &ctx), DROP);
-	assert_int_equal(cbpf_run(&prog, pk.b, 8, &ctx), ACCEPT);
+		assert_int_equal(run6_pkt(&prog, &pk, cut, &ctx), DROP);
+	assert_int_equal(run6_pkt(&prog, &pk, 8, &ctx), ACCEPT);
 	cbpf_prog_free(&prog);
 
 	m = match6(NULL, 0, 8080, 10);
@@ -445,6 +447,14 @@ static void test_udp6_length(void **state)
 	assert_int_equal(run6(&prog, 1, 8080, 9), DROP);
 	assert_int_equal(run6(&prog, 1, 8080, 10), ACCEPT);
 	assert_int_equal(run6(&prog, 1, 8080, 11), ACCEPT);
+	cbpf_prog_free(&prog);
+
+	/* The length counts from the UDP header, not the IPv6 header in
+	 * front of it, also when the address is read from there. */
+	m = match6(SRC6, 0, 8080, 10);
+	prog = filter6(&m);
+	assert_int_equal(run6(&prog, 1, 8080, 9), DROP);
+	assert_int_equal(run6(&prog, 1, 8080, 10), ACCEPT);
 	cbpf_prog_free(&prog);
 }
 

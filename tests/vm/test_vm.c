@@ -255,6 +255,113 @@ static void test_r4_ld_abs(void **state)
 			      NULL), 0);
 }
 
+/*
+ * Headers in front of pkt[0] (an IPv6 raw socket: the filter sees the UDP
+ * header on, SKF_NET_OFF reaches the IPv6 header before it). The buffer
+ * is pkt200; the filter's packet starts 40 bytes into it.
+ */
+static uint32_t run_at(struct sock_filter insn, size_t headroom, size_t len,
+		       const struct cbpf_ctx *ctx, struct cbpf_result *res)
+{
+	struct sock_filter p[] = { insn, STMT(BPF_RET | BPF_A, 0) };
+
+	return RUN(p, pkt200 + headroom, len, ctx, res);
+}
+
+static void test_r4_headroom(void **state)
+{
+	struct cbpf_ctx ctx = cbpf_ctx_raw6();
+	struct cbpf_result res;
+	struct sock_filter msh[] = {
+		STMT(BPF_LDX | BPF_B | BPF_MSH, (uint32_t)SKF_NET_OFF + 7),
+		STMT(BPF_MISC | BPF_TXA, 0),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_filter ind[] = {
+		STMT(BPF_LDX | BPF_IMM, (uint32_t)SKF_NET_OFF),
+		STMT(BPF_LD | BPF_B | BPF_IND, 6),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_filter len[] = {
+		STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+
+	(void)state;
+	assert_int_equal(ctx.net_off, -40);
+	assert_int_equal(ctx.headroom, 40);
+	assert_int_equal(ctx.ll_off, CBPF_NO_HEADER);
+	assert_int_equal(ctx.protocol, 0x86dd);
+	assert_false(ctx.has_dev);
+
+	/* SKF_NET_OFF + k reads buffer byte k: in the headroom, across
+	 * into the packet, in the packet, and not past its end. */
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF),
+				40, 20, &ctx, NULL), 1);
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 8),
+				40, 20, &ctx, NULL), be32_at(8));
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 38),
+				40, 20, &ctx, NULL), be32_at(38));
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 58),
+				40, 20, &ctx, NULL), 0x3b3c);
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 59),
+				40, 20, &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	/* LD IND and LDX MSH at negative offsets take the same path. */
+	assert_int_equal(RUN(ind, pkt200 + 40, 20, &ctx, NULL), 7);
+	assert_int_equal(RUN(msh, pkt200 + 40, 20, &ctx, NULL), (8 & 0xf) * 4);
+	/* Non-negative offsets and LEN see the packet only. */
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, 0), 40, 20, &ctx,
+				NULL), 41);
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, 20), 40, 20, &ctx,
+				&res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	assert_int_equal(RUN(len, pkt200 + 40, 20, &ctx, NULL), 20);
+	/* No LL header: SKF_LL_OFF fails, headroom or not. */
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_LL_OFF + 54),
+				40, 20, &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+
+	/* A link-layer header 14 bytes before the network header. */
+	ctx.ll_off = -54;
+	ctx.headroom = 54;
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_H | BPF_ABS, SKF_LL_OFF + 12),
+				54, 20, &ctx, NULL), 0x0d0e);
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF),
+				54, 20, &ctx, NULL), 15);
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_LL_OFF + 73),
+				54, 20, &ctx, NULL), 74);
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_LL_OFF + 74),
+				54, 20, &ctx, NULL), 0);
+
+	/* A header below -headroom is no header at all: every load relative
+	 * to it fails, even one that would land inside the headroom. */
+	ctx = cbpf_ctx_raw6();
+	ctx.net_off = -41;
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 1),
+				40, 20, &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 41),
+				40, 20, &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	ctx.net_off = CBPF_NO_HEADER;
+	ctx.headroom = 160;
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF),
+				160, 20, &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	/* With no headroom a negative offset is no header (AF_UNIX style). */
+	ctx.net_off = -1;
+	ctx.headroom = 0;
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 1),
+				40, 20, &ctx, &res), 0);
+	assert_int_equal(res.exit, CBPF_EXIT_OOB);
+	/* The header may also lie after pkt[0] with headroom to spare. */
+	ctx.net_off = 4;
+	ctx.headroom = 40;
+	assert_int_equal(run_at(STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF),
+				40, 20, &ctx, NULL), 45);
+}
+
 /* "ldx #x; <load>; ret a" on pkt200 */
 static uint32_t ind(uint32_t x, uint16_t code, uint32_t k,
 		    struct cbpf_result *res)
@@ -704,6 +811,7 @@ static void test_ctx_unix(void **state)
 	assert_false(c.has_dev);
 	assert_int_equal(c.net_off, 0);
 	assert_int_equal(c.ll_off, CBPF_NO_HEADER);
+	assert_int_equal(c.headroom, 0);
 	assert_int_equal(c.ifindex | c.hatype | c.protocol | c.pkt_type | c.mark |
 			 c.queue | c.rxhash | c.cpu | c.vlan_tci | c.vlan_tpid |
 			 c.pay_offset, 0);
@@ -734,7 +842,11 @@ static void test_vm_new_errors(void **state)
 	assert_null(cbpf_vm_new(&prog, NULL));
 }
 
-/* Random contexts: with or without a device and headers, fields set. */
+/*
+ * Random contexts: with or without a device and headers, fields set, and
+ * sometimes headers in front of pkt[0] (headroom), placed anywhere from
+ * inside the packet to one byte below the headroom (no header).
+ */
 static void random_ctx(struct gen *g, struct cbpf_ctx *ctx, size_t len)
 {
 	*ctx = cbpf_ctx_unix();
@@ -751,6 +863,29 @@ static void random_ctx(struct gen *g, struct cbpf_ctx *ctx, size_t len)
 	ctx->net_off = gen_below(g, 4) ? (int32_t)gen_below(g, (uint32_t)len + 2)
 				       : CBPF_NO_HEADER;
 	ctx->ll_off = gen_below(g, 2) ? 0 : CBPF_NO_HEADER;
+	if (gen_below(g, 3))
+		return;
+	ctx->headroom = gen_below(g, 80);
+	ctx->net_off = (int32_t)gen_below(g, (uint32_t)(ctx->headroom + len + 2)) -
+		       (int32_t)ctx->headroom - 1;
+	if (gen_below(g, 2))
+		ctx->ll_off = (int32_t)gen_below(g, (uint32_t)ctx->headroom + 2) -
+			      (int32_t)ctx->headroom - 1;
+}
+
+/* A heap copy of pkt[0..len) with ctx->headroom random bytes in front and
+ * nothing after, so that ASan sees any read outside them. Returns the
+ * allocation; the packet starts ctx->headroom bytes into it. */
+static uint8_t *heap_packet(struct gen *g, const struct cbpf_ctx *ctx,
+			    const uint8_t *pkt, size_t len)
+{
+	size_t size = ctx->headroom + len;
+	uint8_t *buf = malloc(size ? size : 1);
+
+	assert_non_null(buf);
+	gen_packet_fill(g, buf, ctx->headroom);
+	memcpy(buf + ctx->headroom, pkt, len);
+	return buf;
 }
 
 /* Garbage in, no crash out: random arrays, mostly not valid programs. */
@@ -784,14 +919,11 @@ static void test_garbage_never_crashes(void **state)
 		if (n && gen_below(&g, 2))
 			p[n - 1] = STMT(BPF_RET | BPF_A, 0);
 		random_ctx(&g, &ctx, len);
-		/* A heap copy of exactly len bytes, so ASan sees overreads. */
 		{
-			uint8_t *copy = malloc(len ? len : 1);
+			uint8_t *buf = heap_packet(&g, &ctx, pkt, len);
 
-			assert_non_null(copy);
-			memcpy(copy, pkt, len);
-			run_all(p, n, copy, len, &ctx, NULL);
-			free(copy);
+			run_all(p, n, buf + ctx.headroom, len, &ctx, NULL);
+			free(buf);
 		}
 	}
 }
@@ -823,11 +955,11 @@ static void test_run_equals_vm_run(void **state)
 			uint32_t r1 = 0, r2 = 0, r3 = 0;
 			struct cbpf_result res;
 			uint32_t v1, v2, v3;
-			uint8_t *copy = malloc(len ? len : 1);
+			uint8_t *buf, *copy;
 
-			assert_non_null(copy);
-			memcpy(copy, pkt, len);
 			random_ctx(&g, &ctx, len);
+			buf = heap_packet(&g, &ctx, pkt, len);
+			copy = buf + ctx.headroom;
 			ctx.random = counter_random;
 			ctx.random_arg = &r1;
 			v1 = cbpf_run(&prog, copy, len, &ctx);
@@ -842,7 +974,7 @@ static void test_run_equals_vm_run(void **state)
 				fail_msg("cbpf_run %u, cbpf_vm_run %u, trace %u",
 					 v1, v2, v3);
 			}
-			free(copy);
+			free(buf);
 		}
 		cbpf_vm_free(vm);
 	}
@@ -855,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_r2_arithmetic),
 		cmocka_unit_test(test_r3_shift_masked),
 		cmocka_unit_test(test_r4_ld_abs),
+		cmocka_unit_test(test_r4_headroom),
 		cmocka_unit_test(test_r5_ld_ind_wraps),
 		cmocka_unit_test(test_r6_ldx_msh),
 		cmocka_unit_test(test_r7_len),
