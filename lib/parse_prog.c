@@ -203,7 +203,7 @@ static int read_count(struct reader *r, size_t *count)
 static int fail_short(struct reader *r, size_t count)
 {
 	return fail_at(r, r->c.line, r->c.col,
-		       "the count says %zu instructions, but %zu follow",
+		       "count %zu does not match the number of instructions (%zu)",
 		       count, r->len);
 }
 

@@ -427,6 +427,18 @@ err_has "byte0.ddd"
 head -c 42 three.pcap >cut.pcap	# 24 + 16 + 2 of the 3 bytes
 t "run --pcap truncated" 1 run --pcap cut.pcap byte0.ddd
 err_has "cut.pcap"
+# "-" is stdin, as for tcpdump -r -; then the program cannot be
+t "run --pcap - from stdin" 0 run --pcap - byte0.ddd <three.pcap
+out_is "$(printf '42\n7\n0')"
+t "run --pcap - with the program on stdin too" 2 run --pcap - - <three.pcap
+t "trace --pcap - -n 2" 0 trace --pcap - -n 2 byte0.ddd <three.pcap
+out_line '^verdict: 7$'
+# A directory is the wrong argument (I/O, exit 2), not a damaged capture
+mkdir adir
+t "run --pcap a directory" 2 run --pcap adir byte0.ddd
+err_has "adir: Is a directory"
+t "trace --pcap a directory" 2 trace --pcap adir byte0.ddd
+err_has "adir: Is a directory"
 
 # --- trace --------------------------------------------------------------
 t "trace" 0 trace --packet 2a byte0.ddd

@@ -484,7 +484,7 @@ static void test_parse_prog_errors(void **state)
 {
 	(void)state;
 	check_error_str(cbpf_parse_prog, "3\n40 0 0 12\n", 3, 1,
-			"the count says 3 instructions, but 1 follow");
+			"count 3 does not match the number of instructions (1)");
 	check_error_str(cbpf_parse_prog, "1\n40 0 0 12\n6 0 0 0\n", 3, 1,
 			"more instructions than the count (1)");
 	check_error_str(cbpf_parse_prog, "1\n40 0 0\n", 2, 7,
@@ -513,9 +513,9 @@ static void test_parse_prog_errors(void **state)
 	check_error_str(cbpf_parse_prog, "2 x\n", 1, 3,
 			"expected the end of the count line, got 'x'");
 	check_error_str(cbpf_parse_prog, "2,6 0 0 0", 1, 10,
-			"the count says 2 instructions, but 1 follow");
+			"count 2 does not match the number of instructions (1)");
 	check_error_str(cbpf_parse_prog, "2,6 0 0 0,\n", 2, 1,
-			"the count says 2 instructions, but 1 follow");
+			"count 2 does not match the number of instructions (1)");
 	check_error_str(cbpf_parse_prog, "1,6 0 0,0", 1, 8,
 			"instruction 0 has 3 of 4 numbers");
 	check_error_str(cbpf_parse_prog, "1,6 0 0 0,6 0 0 0", 1, 11,
@@ -523,7 +523,7 @@ static void test_parse_prog_errors(void **state)
 	check_error_str(cbpf_parse_prog, "2,6 0 0 0 6 0 0 0", 1, 11,
 			"expected ',' after an instruction, got '6'");
 	check_error_str(cbpf_parse_prog, "2 ,6 0 0 0;,6 0 0 0", 1, 20,
-			"the count says 2 instructions, but 1 follow");
+			"count 2 does not match the number of instructions (1)");
 	check_error_str(cbpf_parse_prog, "{ 0x6, 0, 0 }", 1, 13,
 			"expected ',', got '}'");
 	check_error_str(cbpf_parse_prog, "{ 0x6, 0, 0, 0 ", 1, 16,

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hex.h"
 #include "packets.h"
@@ -25,23 +26,49 @@ int packets_open_hex(struct packet_source *src, FILE *f, const char *name)
 	return EXIT_OK;
 }
 
+bool is_stdin_path(const char *path)
+{
+	return path && !strcmp(path, "-");
+}
+
+/* fopen(path), or stdin for "-", refusing what is not a file's data. */
+static FILE *open_capture(const char *path, const char *name)
+{
+	FILE *f = is_stdin_path(path) ? stdin : fopen(path, "rb");
+	struct stat st;
+
+	if (!f) {
+		errorf("%s: %s", name, strerror(errno));
+		return NULL;
+	}
+	/* glibc opens a directory for reading; libpcap would then call
+	 * it a damaged capture (exit 1) when it is the wrong argument. */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		errorf("%s: %s", name, strerror(EISDIR));
+		if (f != stdin)
+			fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
 int packets_open_pcap(struct packet_source *src, const char *path)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	const char *name = is_stdin_path(path) ? "<stdin>" : path;
 	FILE *f;
 
-	*src = (struct packet_source){ .name = path };
-	/* fopen first: a missing file is an I/O error (exit 2), a file
+	*src = (struct packet_source){ .name = name };
+	/* Open first: a missing file is an I/O error (exit 2), a file
 	 * libpcap cannot read is bad content (exit 1). */
-	f = fopen(path, "rb");
-	if (!f) {
-		errorf("%s: %s", path, strerror(errno));
+	f = open_capture(path, name);
+	if (!f)
 		return EXIT_USAGE;
-	}
 	src->pcap = pcap_fopen_offline(f, errbuf);
 	if (!src->pcap) {
-		fclose(f);
-		errorf("%s: %s", path, errbuf);
+		if (f != stdin)
+			fclose(f);
+		errorf("%s: %s", name, errbuf);
 		return EXIT_REJECTED;
 	}
 	return EXIT_OK;

@@ -3,6 +3,7 @@
 #ifndef PACKETS_H
 #define PACKETS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +24,10 @@ struct packet_source {
 /* Hex lines from f (not closed by packets_close()). */
 int packets_open_hex(struct packet_source *src, FILE *f, const char *name);
 
-/* A pcap or pcapng file. */
+/* Whether a file operand means standard input: "-". */
+bool is_stdin_path(const char *path);
+
+/* A pcap or pcapng file; "-" is standard input. */
 int packets_open_pcap(struct packet_source *src, const char *path);
 
 /*

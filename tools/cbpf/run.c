@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"(bytes may be separated by blanks or ':'; an empty line is an empty\n"
 		"packet), or from a capture file. The program must be valid.\n\n"
 		"  -e, --program TEXT  the program itself instead of FILE\n"
-		"  -p, --pcap FILE     packets from a pcap or pcapng file\n"
+		"  -p, --pcap FILE     packets from a pcap or pcapng file ('-': stdin)\n"
 		"  -k, --kernel        also send each packet over an AF_UNIX datagram\n"
 		"                      socketpair with the program attached and compare\n"
 		"                      what the kernel delivers with the VM's verdict\n"
@@ -211,9 +211,11 @@ int run_main(int argc, char *argv[])
 	}
 	if (!program_operand(argc, argv, text, &path))
 		return usage_hint();
-	if (!text && !pcap && (!path || !strcmp(path, "-"))) {
+	/* Packets come from stdin unless --pcap names a file. */
+	if (!text && (!path || is_stdin_path(path)) &&
+	    (!pcap || is_stdin_path(pcap))) {
 		errorf("the packets are read from stdin, so the program cannot be; "
-		       "give FILE, -e or --pcap");
+		       "give FILE, -e or --pcap FILE");
 		return usage_hint();
 	}
 	if (r.kernel && r.ctx.changed) {

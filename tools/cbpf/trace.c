@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"  -e, --program TEXT  the program itself instead of FILE\n"
 		"  -x, --packet HEX    the packet, e.g. 45000054 or 45:00:00:54\n"
 		"  -p, --pcap FILE     take the packet from a pcap or pcapng file\n"
+		"                      ('-': stdin)\n"
 		"  -n, --number N      take the Nth packet (from 1) of stdin or --pcap\n"
 		"  -h, --help          this help\n\n", progname);
 	ctx_usage(f);
@@ -245,7 +246,8 @@ int trace_main(int argc, char *argv[])
 		errorf("no program; give FILE or -e");
 		return usage_hint();
 	}
-	if (!text && !hex && !pcap && !strcmp(path, "-")) {
+	if (!text && is_stdin_path(path) && !hex &&
+	    (!pcap || is_stdin_path(pcap))) {
 		errorf("the packet is read from stdin, so the program cannot be; "
 		       "give FILE, -e, --packet or --pcap");
 		return usage_hint();
