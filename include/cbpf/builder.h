@@ -28,6 +28,10 @@
 #include "insn.h"
 #include "prog.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct cbpf_builder;
 
 struct cbpf_builder *cbpf_builder_new(void);	/* NULL on ENOMEM */
@@ -71,5 +75,9 @@ int cbpf_emit(struct cbpf_builder *b, const struct cbpf_insn *insn,
  * leaves prog zeroed. The builder can be freed afterwards either way. */
 int cbpf_builder_finish(struct cbpf_builder *b, struct cbpf_prog *prog,
 			struct cbpf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include <netinet/in.h>
 #include "prog.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct cbpf_udp_match {
 	bool match_saddr;
 	union {
@@ -37,5 +41,9 @@ int cbpf_filter_udp4(const struct cbpf_udp_match *match,
  * source address at SKF_NET_OFF + 8. */
 int cbpf_filter_udp6(const struct cbpf_udp_match *match,
 		     struct cbpf_prog *prog);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

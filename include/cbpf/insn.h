@@ -16,6 +16,10 @@
 #include <stdint.h>
 #include <linux/filter.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CBPF_MAXINSNS 4096	/* BPF_MAXINSNS: longest program the kernel takes */
 #define CBPF_MEMWORDS 16	/* BPF_MEMWORDS: scratch words M[0..15] */
 
@@ -127,5 +131,9 @@ int cbpf_insn_anc(const struct sock_filter *raw);
 /* bpf_asm spelling of an ancillary load ("proto", "vlan_tci", ...), or
  * NULL for an unknown n. */
 const char *cbpf_anc_name(unsigned int n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

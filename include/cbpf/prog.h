@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <linux/filter.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct cbpf_prog {
 	size_t len;
 	struct sock_filter *insns;	/* malloc'ed; cbpf_prog_free() */
@@ -39,5 +43,9 @@ struct cbpf_error {
 	int column;
 	char msg[192];
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include "prog.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum cbpf_attach_flags {
 	/* Attach a drop-all filter, drain what is already queued (packets
 	 * queued before an attach bypass the filter), then attach prog. */
@@ -47,5 +51,9 @@ int cbpf_detach_reuseport(int fd);
 
 /* SO_BPF_EXTENSIONS: the kernel's ancillary-load count (SKF_AD_MAX). */
 int cbpf_extensions(int fd);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -22,6 +22,10 @@
 #include <stddef.h>
 #include "prog.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Longest program a parser returns (sock_fprog.len is 16 bits). */
 #define CBPF_TEXT_MAXINSNS 65535
 
@@ -100,5 +104,9 @@ int cbpf_parse_asm(const char *text, size_t len, struct cbpf_prog *prog,
  * bpf_asm, for its error message). */
 int cbpf_parse_any(const char *text, size_t len, struct cbpf_prog *prog,
 		   struct cbpf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

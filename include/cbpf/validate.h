@@ -17,9 +17,17 @@
 #include <linux/filter.h>
 #include "prog.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* 0 if the kernel would accept insns[0..len), else -EINVAL with err
  * (if non-NULL) naming the instruction and the rule. */
 int cbpf_validate(const struct sock_filter *insns, size_t len,
 		  struct cbpf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
