@@ -29,14 +29,6 @@
 #include "log.h"
 #include "punch.h"
 
-uint64_t client_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static struct timespec now_realtime(void)
 {
 	struct timespec ts;
@@ -245,7 +237,7 @@ void client_server_silent(struct client *c)
 	char ep[ENDPOINT_STRLEN];
 
 	c->failures++;
-	c->next_round_ms = client_now_ms() + round_delay_ms(c->failures, c->ttl);
+	c->next_round_ms = wgp_mono_ms() + round_delay_ms(c->failures, c->ttl);
 	log_warn("no answer from the server at %s; trying again in %u s",
 		 endpoint_format((struct sockaddr *)&c->o->server, ep),
 		 round_delay_ms(c->failures, c->ttl) / 1000);
@@ -432,7 +424,7 @@ static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 		{ .fd = c->main_sock.fd, .events = POLLIN },
 		{ .fd = c->probe_sock.fd, .events = POLLIN },
 	};
-	uint64_t now = client_now_ms(), next;
+	uint64_t now = wgp_mono_ms(), next;
 	int timeout;
 
 	next = min_u64(client_service_requests(c, now), c->next_round_ms);
@@ -512,11 +504,11 @@ int client_up(const struct client_opts *o)
 	sigfd = signals_open(&old);
 	if (sigfd < 0)
 		return 1;
-	deadline = client_now_ms() + (uint64_t)o->timeout_s * 1000;
+	deadline = wgp_mono_ms() + (uint64_t)o->timeout_s * 1000;
 	ret = round_start(&c) < 0 ? 1 : -1;
-	c.next_round_ms = client_now_ms() + UP_REPOLL_MS;
+	c.next_round_ms = wgp_mono_ms() + UP_REPOLL_MS;
 	while (ret < 0 && !c.stop) {
-		uint64_t now = client_now_ms();
+		uint64_t now = wgp_mono_ms();
 
 		if (all_resolved(&c) || now >= deadline)
 			break;
@@ -550,7 +542,7 @@ int client_daemon(const struct client_opts *o)
 	if (sigfd < 0)
 		return 1;
 	while (!c.stop) {
-		uint64_t now = client_now_ms();
+		uint64_t now = wgp_mono_ms();
 
 		if (now >= c.next_round_ms) {
 			int ret = round_start(&c);

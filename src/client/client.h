@@ -111,8 +111,6 @@ struct client {
 	bool stop;
 };
 
-uint64_t client_now_ms(void);
-
 /* client_proto.c */
 void client_start_register(struct client *c);
 void client_start_probe(struct client *c);

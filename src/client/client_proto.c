@@ -226,7 +226,7 @@ static void handle_register_reply(struct client *c,
 	/* The daemon's next round counts from this answer, now that the
 	 * TTL it must stay within is known. */
 	if (c->o->daemon)
-		c->next_round_ms = client_now_ms() +
+		c->next_round_ms = wgp_mono_ms() +
 				   jitter_ms(round_delay_ms(0, rr->ttl), randombytes_random());
 	for (unsigned int i = 0; i < rr->n_peers; i++) {
 		const struct wgp_peer_rec *rec = &rr->peers[i];

@@ -5,6 +5,7 @@
  * kernel module never does. Otherwise the kernel is asked over netlink.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -123,4 +124,15 @@ int wg_derive_public_key(struct wg_device *dev)
 		return -EINVAL;
 	dev->has_public_key = true;
 	return 0;
+}
+
+int wg_device_finish(struct wg_device *dev, const char *name, int ret)
+{
+	if (!ret) {
+		snprintf(dev->name, sizeof(dev->name), "%s", name);
+		ret = wg_derive_public_key(dev);
+	}
+	if (ret)
+		wg_free_device(dev);
+	return ret;
 }

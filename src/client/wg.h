@@ -80,6 +80,13 @@ struct wg_peer *wg_add_peer(struct wg_device *dev);
  * multiplication) unless the back-end already reported it. */
 int wg_derive_public_key(struct wg_device *dev);
 
+/*
+ * The common end of a back-end's get_device: given the back-end's result
+ * ret, on success name dev and derive its public key; on any failure
+ * free what was parsed. Returns the final result.
+ */
+int wg_device_finish(struct wg_device *dev, const char *name, int ret);
+
 /* Back-ends (wg_uapi.c, wg_netlink.c). */
 bool wg_uapi_available(const char *name);
 int wg_uapi_get_device(const char *name, struct wg_device *dev);

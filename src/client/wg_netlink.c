@@ -454,13 +454,7 @@ int wg_netlink_get_device(const char *name, struct wg_device *dev)
 		ret = nlh ? transact(&c, nlh, device_reply, dev) : -ENOSPC;
 	}
 	mnl_socket_close(c.nl);
-	if (!ret) {
-		snprintf(dev->name, sizeof(dev->name), "%s", name);
-		ret = wg_derive_public_key(dev);
-	}
-	if (ret)
-		wg_free_device(dev);
-	return ret;
+	return wg_device_finish(dev, name, ret);
 }
 
 int wg_netlink_set_peer_endpoint(const char *name,

@@ -389,13 +389,7 @@ int wg_uapi_get_device(const char *name, struct wg_device *dev)
 	if (!ret)
 		ret = read_reply(fd, &p);
 	close(fd);
-	if (!ret) {
-		snprintf(dev->name, sizeof(dev->name), "%s", name);
-		ret = wg_derive_public_key(dev);
-	}
-	if (ret)
-		wg_free_device(dev);
-	return ret;
+	return wg_device_finish(dev, name, ret);
 }
 
 int wg_uapi_set_peer_endpoint(const char *name,

@@ -574,15 +574,23 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 int wgp_open(struct wgp_msg *m, const uint8_t *pkt, size_t len,
 	     const struct wgp_session *s)
 {
+	if (wgp_parse_header(m, pkt, len) < 0)
+		return -EBADMSG;
+	return wgp_open_parsed(m, pkt, len, s);
+}
+
+int wgp_open_parsed(struct wgp_msg *m, const uint8_t *pkt, size_t len,
+		    const struct wgp_session *s)
+{
 	uint8_t plain[WGP_MAX_MSG_LEN];
 	unsigned long long plen;
 	size_t pre;
 	int count;
 	bool ok;
 
-	if (wgp_parse_header(m, pkt, len) < 0)
-		return -EBADMSG;
 	count = count_for_len(m->type, len);
+	if (count < 0)
+		return -EBADMSG;
 	pre = prefix_len(m->type);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL,
 			pkt + pre, len - pre, pkt, pre - WGP_NONCE_LEN,
@@ -605,6 +613,14 @@ uint64_t wgp_now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t wgp_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 bool wgp_in_window(uint64_t counter, uint64_t now_ns)

@@ -276,11 +276,23 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 int wgp_open(struct wgp_msg *m, const uint8_t *pkt, size_t len,
 	     const struct wgp_session *s);
 
+/*
+ * The same for a datagram whose header wgp_parse_header() has already
+ * accepted into m (the server parses it first to rate-limit and pick
+ * the session). The length is checked again; the rest is not.
+ */
+int wgp_open_parsed(struct wgp_msg *m, const uint8_t *pkt, size_t len,
+		    const struct wgp_session *s);
+
 /* A random transaction id. */
 void wgp_txid_new(uint8_t txid[static WGP_TXID_LEN]);
 
 /* CLOCK_REALTIME in ns (counter base, probe timestamps). */
 uint64_t wgp_now_ns(void);
+
+/* CLOCK_MONOTONIC in ms: lifetimes, timeouts and token buckets, which
+ * must not jump when someone sets the wall clock. */
+uint64_t wgp_mono_ms(void);
 
 /* |counter - now_ns| <= WGP_COUNTER_WINDOW_NS. */
 bool wgp_in_window(uint64_t counter, uint64_t now_ns);

@@ -63,13 +63,21 @@ static void reply(struct ctx *c, struct wgp_msg *m)
 		     c->rx->len);
 }
 
+/*
+ * Replies and NOTIFYs set the one union member they use with a compound
+ * literal instead of zero-initialising the whole struct wgp_msg: that
+ * is 1.6 KiB (a full REGISTER_REPLY) of memset per datagram otherwise.
+ */
 static void reply_error(struct ctx *c, uint8_t code, uint64_t last)
 {
-	struct wgp_msg m = { .type = WGP_ERROR };
+	struct wgp_msg m;
 
-	m.u.error.code = code;
-	m.u.error.server_time = c->now_ns;
-	m.u.error.last_counter = last;
+	m.type = WGP_ERROR;
+	m.u.error = (struct wgp_error){
+		.code = code,
+		.server_time = c->now_ns,
+		.last_counter = last,
+	};
 	c->srv->st.errors++;
 	log_debug("%s from %s: error: %s", wgp_type_name(c->req->type),
 		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
@@ -94,19 +102,33 @@ static bool notify_allowed(struct reg_entry *e, uint64_t now)
 	return true;
 }
 
-/* Tell peer (at its registered endpoint, from the address it reached)
- * that who wants to talk now. */
+/*
+ * Tell peer (at its registered endpoint, from the address it reached)
+ * that who wants to talk now. A registration proves the key, not the
+ * address: Sybil keys registered from a spoofed source put a victim's
+ * address in the registry. So every NOTIFY is also charged to the
+ * destination's token bucket, the one its own requests draw from: no
+ * address receives more than the per-source rate, however many
+ * registrants point the server at it.
+ */
 static void notify(struct ctx *c, struct reg_entry *who, struct reg_entry *peer)
 {
-	struct wgp_msg m = { .type = WGP_NOTIFY };
+	struct wgp_msg m;
 
 	if (!notify_allowed(who, c->now))
 		return;
+	if (!ratelimit_allow(&c->srv->rl, &peer->ep, c->now)) {
+		c->srv->st.ratelimited++;
+		return;
+	}
+	m.type = WGP_NOTIFY;
 	wgp_txid_new(m.txid);
+	m.u.notify = (struct wgp_notify){
+		.peer_flags = who->flags,
+		.ttl = c->srv->cfg.ttl,
+		.ep = who->ep,
+	};
 	memcpy(m.u.notify.peer, who->key, WGP_KEY_LEN);
-	m.u.notify.peer_flags = who->flags;
-	m.u.notify.ttl = c->srv->cfg.ttl;
-	m.u.notify.ep = who->ep;
 	c->srv->st.notifies++;
 	queue_sealed(c, &m, &peer->sess, &peer->ep, &peer->local, PORT_MAIN,
 		     WGP_MAX_MSG_LEN);
@@ -210,9 +232,9 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 static void handle_lookup(struct ctx *c, struct reg_entry *e)
 {
 	const struct wgp_lookup *rq = &c->req->u.lookup;
-	struct wgp_msg m = { .type = WGP_LOOKUP_REPLY };
-	struct wgp_lookup_reply *lr = &m.u.lookup_reply;
+	struct wgp_lookup_reply *lr;
 	struct reg_entry *peer;
+	struct wgp_msg m;
 
 	if (!e) {
 		reply_error(c, WGP_ERR_NOT_REGISTERED, 0);
@@ -225,8 +247,12 @@ static void handle_lookup(struct ctx *c, struct reg_entry *e)
 	refresh(c, e, rq->counter, rq->flags);
 	c->srv->st.lookups++;
 
-	lr->ttl = c->srv->cfg.ttl;
-	lr->self = c->rx->src;
+	m.type = WGP_LOOKUP_REPLY;
+	m.u.lookup_reply = (struct wgp_lookup_reply){
+		.ttl = c->srv->cfg.ttl,
+		.self = c->rx->src,
+	};
+	lr = &m.u.lookup_reply;
 	peer = registry_find(&c->srv->reg, rq->target, c->now);
 	if (peer && registry_mutual(&c->srv->reg, e, peer)) {
 		lr->status = WGP_LOOKUP_OK;
@@ -244,15 +270,18 @@ static void handle_lookup(struct ctx *c, struct reg_entry *e)
 
 static void handle_probe(struct ctx *c)
 {
-	struct wgp_msg m = { .type = WGP_PROBE_REPLY };
+	struct wgp_msg m;
 
 	if (!wgp_in_window(c->req->u.probe.timestamp, c->now_ns)) {
 		reply_error(c, WGP_ERR_CLOCK, 0);
 		return;
 	}
 	c->srv->st.probes++;
-	m.u.probe_reply.self = c->rx->src;
-	m.u.probe_reply.local_port = c->srv->cfg.port[c->rx->port];
+	m.type = WGP_PROBE_REPLY;
+	m.u.probe_reply = (struct wgp_probe_reply){
+		.self = c->rx->src,
+		.local_port = c->srv->cfg.port[c->rx->port],
+	};
 	reply(c, &m);
 }
 
@@ -318,7 +347,7 @@ void server_handle(struct server *srv, const struct rx_info *rx,
 		}
 		sess = &tmp;
 	}
-	if (wgp_open(&req, rx->pkt, rx->len, sess) < 0) {
+	if (wgp_open_parsed(&req, rx->pkt, rx->len, sess) < 0) {
 		srv->st.forged++;
 		log_debug("%s from %s: authentication failed",
 			  wgp_type_name(req.type),

@@ -45,14 +45,6 @@ struct loop_tx {
 	} ctl[LOOP_BATCH];
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- sockets ------------------------------------------------------- */
 
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
@@ -196,7 +188,7 @@ static void local_address(struct msghdr *mh, struct wgp_endpoint *local)
 	local->port = 0;
 }
 
-static void rx_prepare(struct loop_rx *rx)
+static void rx_prepare(struct loop_rx *rx, bool pktinfo)
 {
 	unsigned int i;
 
@@ -209,8 +201,9 @@ static void rx_prepare(struct loop_rx *rx)
 		mh->msg_namelen = sizeof(rx->from[i]);
 		mh->msg_iov = &rx->iov[i];
 		mh->msg_iovlen = 1;
-		mh->msg_control = rx->ctl[i].buf;
-		mh->msg_controllen = CTL_LEN;
+		/* Bound to one address: no control messages to look at. */
+		mh->msg_control = pktinfo ? rx->ctl[i].buf : NULL;
+		mh->msg_controllen = pktinfo ? CTL_LEN : 0;
 		mh->msg_flags = 0;
 	}
 }
@@ -227,7 +220,7 @@ static int receive(struct loop *l, enum server_port port)
 	int n, i, round;
 
 	for (round = 0; round < 8; round++) {
-		rx_prepare(rx);
+		rx_prepare(rx, l->pktinfo);
 		n = recvmmsg(l->fd[port], rx->msg, LOOP_BATCH, MSG_DONTWAIT,
 			     NULL);
 		if (n < 0) {
@@ -237,7 +230,7 @@ static int receive(struct loop *l, enum server_port port)
 			log_debug("recvmmsg: %s", strerror(errno));
 			break;
 		}
-		now = mono_ms();
+		now = wgp_mono_ms();
 		now_ns = wgp_now_ns();
 		for (i = 0; i < n; i++) {
 			struct msghdr *mh = &rx->msg[i].msg_hdr;
@@ -487,7 +480,7 @@ int loop_run(struct loop *l, int stop_fd)
 				if (read(l->timerfd, &expirations,
 					 sizeof(expirations)) < 0)
 					break;
-				server_tick(l->srv, mono_ms());
+				server_tick(l->srv, wgp_mono_ms());
 				if (++ticks % 300 == 0)
 					log_stats(l->srv);
 				break;

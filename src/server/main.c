@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 
@@ -18,14 +17,6 @@
 #include "log.h"
 #include "loop.h"
 #include "options.h"
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int stop_signals(void)
 {
@@ -58,7 +49,7 @@ static int run(struct options *opts)
 			  strerror(-ret));
 		return 1;
 	}
-	ret = server_init(&srv, &opts->cfg, priv, mono_ms());
+	ret = server_init(&srv, &opts->cfg, priv, wgp_mono_ms());
 	sodium_memzero(priv, sizeof(priv));
 	if (ret < 0) {
 		log_error("cannot set up the server (capacity %zu): %s",

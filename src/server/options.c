@@ -176,6 +176,11 @@ int options_parse(struct options *opts, int argc, char *argv[])
 			"(create one with: wg genkey > FILE)\n");
 		return OPTIONS_EXIT_USAGE;
 	}
+	if (!probe_set && opts->cfg.port[PORT_MAIN] == UINT16_MAX) {
+		fprintf(stderr, "wgpunchd: --port 65535 leaves no room for the "
+			"default probe port (port + 1): give --probe-port\n");
+		return OPTIONS_EXIT_USAGE;
+	}
 	if (!probe_set)
 		opts->cfg.port[PORT_PROBE] = opts->cfg.port[PORT_MAIN] ?
 			(uint16_t)(opts->cfg.port[PORT_MAIN] + 1) : 0;

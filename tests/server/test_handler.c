@@ -390,6 +390,47 @@ static void test_no_amplification(void **state)
 	env_free(e);
 }
 
+/*
+ * Registrations prove the key, not the address: Sybil keys registered
+ * from a spoofed source put a victim's address in the registry. A hub
+ * naming them, re-registering from ever new (spoofed) sources, would
+ * then make the server send the victim 64 NOTIFYs per REGISTER. Every
+ * datagram to an address is charged to that address's token bucket, so
+ * the victim receives at most the burst, whatever the attacker sends.
+ */
+static void test_notify_reflection(void **state)
+{
+	struct env *e = env_new(128, 3);
+	static struct tclient peers[WGP_MAX_CONSENT];
+	uint8_t keys[WGP_MAX_CONSENT][32], buf[WGP_MAX_MSG_LEN];
+	struct wgp_endpoint victim = v4(99, 53);
+	unsigned int i, round, to_victim = 0;
+	struct tclient hub;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	tclient_init(&hub, e->srv.pub);
+	for (i = 0; i < WGP_MAX_CONSENT; i++) {
+		tclient_init(&peers[i], e->srv.pub);
+		memcpy(keys[i], peers[i].pub, 32);
+		do_register(e, &peers[i], victim,
+			    (const uint8_t (*)[32])hub.pub, 1, 0, &m);
+		to_victim += e->q.n;
+	}
+	for (round = 0; round < 8; round++) {
+		len = tclient_register(&hub, buf, sizeof(buf),
+				       (const uint8_t (*)[32])keys,
+				       WGP_MAX_CONSENT, 0);
+		feed(e, buf, len, v4((uint8_t)(round + 1), 1), PORT_MAIN);
+		for (i = 0; i < e->q.n; i++)
+			to_victim += wgp_endpoint_equal(&e->q.msgs[i].dst,
+							&victim);
+	}
+	assert_true(to_victim <= SERVER_DEFAULT_BURST);
+	env_free(e);
+}
+
 static void test_full_and_ratelimit(void **state)
 {
 	struct env *e = env_new(2, 3);
@@ -470,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_forged),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_no_amplification),
+		cmocka_unit_test(test_notify_reflection),
 		cmocka_unit_test(test_full_and_ratelimit),
 		cmocka_unit_test(test_legacy_separate),
 	};

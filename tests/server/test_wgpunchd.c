@@ -417,6 +417,39 @@ static void test_malformed(void **state)
 	close(fd6);
 }
 
+/* --port 65535 leaves no room for the default probe port (port + 1):
+ * that is a usage error (exit 2), not a silent random probe port. */
+static void test_port_without_probe_room(void **state)
+{
+	const char *bin = getenv("WGPUNCHD");
+	int status = -1, i;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, STDERR_FILENO);
+		execl(bin, "wgpunchd", "--private-key", key_path,
+		      "--listen", "127.0.0.1", "--port", "65535", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 50; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(20000);
+	}
+	if (i == 50) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("wgpunchd --port 65535 started instead of refusing");
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_probe_ports),
 		cmocka_unit_test(test_legacy),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_port_without_probe_room),
 	};
 
 	if (sodium_init() < 0)
