@@ -3,26 +3,32 @@
  * libcbpf — the VM: classic BPF with the kernel's runtime semantics
  * (kernel-cbpf.md B.2, R1-R10).
  *
- * Every instruction is first decoded into a struct vm_insn: a dense op
- * number that already says which path a load takes (plain offset,
- * header-relative negative offset, indirect, ancillary), absolute jump
- * targets, and VM_INVALID for anything the kernel would not accept on its
- * own (unknown opcode, jump past the end, scratch index >= 16, constant
- * division by 0, constant shift >= 32, unknown ancillary). The run loop
- * then needs no further checks to stay inside the packet and its state:
- * the only bounds it tests are the packet's.
+ * What every instruction does is written once, in VM_OPS, and expanded
+ * by two interpreters:
  *
- * cbpf_run() and cbpf_run_trace() decode each instruction as they reach
- * it (vm_exec(), a switch), so they need no allocation, accept any array
- * and trace every original instruction. cbpf_vm_new() decodes the whole
- * program once, appends a VM_INVALID sentinel (running off the end) and
- * cuts the number of dispatches, which is where an interpreter's time
- * goes: a packet load followed by a conditional jump on a constant
- * becomes one op, so does "ldxb 4*([k]&0xf); ld [x + k]" (with the jump
- * after it, if any), and a chain of "jeq #k" with one shared true target
- * (tcpdump's port lists) becomes one membership test. cbpf_vm_run() runs
- * that with vm_threaded(). Both interpreters expand the same op bodies
- * (VM_OPS), so there is one definition of what every op does.
+ * vm_exec(), for cbpf_run() and cbpf_run_trace(), runs the caller's array
+ * as it is: no allocation, any array accepted, every original instruction
+ * traced, a switch on the opcode. Each instruction is checked as it is
+ * reached, with the checks the kernel's validator makes on it (the
+ * opcode, jump targets, scratch index, constant divisor and shift: the
+ * check column of VM_OPS), so a program that was never validated cannot
+ * make it read outside the packet and its own state.
+ *
+ * vm_threaded(), for cbpf_vm_run(), runs the code cbpf_vm_new() prepared
+ * from a validated program: every instruction decoded once into a struct
+ * vm_code (its op's address, absolute jump targets as pointers, the
+ * bounds a constant-offset load needs), a VM_INVALID sentinel after the
+ * end, and fewer dispatches, which is where an interpreter's time goes:
+ * a packet load followed by a conditional jump on a constant becomes one
+ * op, so does "ldxb 4*([k]&0xf); ld [x + k]" (with the jump after it, if
+ * any), and a chain of "jeq #k" with one shared true target (tcpdump's
+ * port lists) becomes one membership test. It dispatches with computed
+ * goto (a GCC and Clang extension), each op ending in its own indirect
+ * jump to the next: the CPU predicts each of those jumps on its own, where
+ * a switch funnels every transition through one.
+ *
+ * Speed is measured by bench/bench_vm.c, instructions executed by
+ * callgrind; what did not pay there was taken out again.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,8 +41,8 @@ enum vm_op {
 	VM_INVALID = 0,
 	VM_RET_K, VM_RET_A,
 	VM_LD_IMM, VM_LD_LEN, VM_LD_MEM,
-	VM_LD_W, VM_LD_H, VM_LD_B,		/* ABS, 0 <= k < 2^31 */
-	VM_LD_NEG_W, VM_LD_NEG_H, VM_LD_NEG_B,	/* ABS, header-relative k */
+	VM_LD_W, VM_LD_H, VM_LD_B,		/* ABS (threaded: k < 2^31) */
+	VM_LD_W_NEG, VM_LD_H_NEG, VM_LD_B_NEG,	/* ABS, header-relative k */
 	VM_LD_IND_W, VM_LD_IND_H, VM_LD_IND_B,
 	VM_LDX_IMM, VM_LDX_LEN, VM_LDX_MEM, VM_LDX_MSH,
 	VM_ST, VM_STX,
@@ -55,7 +61,8 @@ enum vm_op {
 	VM_ANC_VLAN_TAG_PRESENT, VM_ANC_PAY_OFFSET, VM_ANC_RANDOM,
 	VM_ANC_VLAN_TPID,
 	/* Only made by the vm_fuse_*() passes of cbpf_vm_new(): */
-	VM_JIN,			/* A in set[k2..k2+n) ? jt : jf */
+	VM_FIRST_FUSED,
+	VM_JIN = VM_FIRST_FUSED,	/* A in the set k2, n ? jt : jf */
 	/* X = 4 * (P[k] & 0xf); A = P[X + k3] */
 	VM_MSH_IND_W, VM_MSH_IND_H, VM_MSH_IND_B,
 	/* A load, then a conditional jump with the constant k2 (JIN: the
@@ -70,154 +77,46 @@ enum vm_op {
 	VM_OP_COUNT
 };
 
-/* Absolute jump targets fit in 16 bits: programs are at most 4096 long. */
+/*
+ * An instruction as cbpf_vm_new() decodes and fuses it. Absolute jump
+ * targets fit in 16 bits: programs are at most 4096 long.
+ */
 struct vm_insn {
-	const void *label;	/* the op's code in vm_threaded() */
 	uint32_t k;
-	uint32_t k2;		/* fused ops: the jump's constant or set */
-	uint32_t k3;		/* MSH_IND ops: the LD IND's k */
+	uint32_t k2;		/* fused: the jump's constant; JIN: set index */
+	uint32_t k3;		/* see struct vm_code */
 	uint16_t jt, jf;	/* absolute targets (JA: jt) */
 	uint16_t n;		/* JIN: set size */
 	uint8_t op;
 };
 
-struct cbpf_vm {
-	uint32_t len;
-	bool uses_mem;		/* has LD/LDX MEM: scratch must start zeroed */
-	uint32_t *set;		/* the JIN constants */
-	struct vm_insn code[];	/* len + 1: code[len] is VM_INVALID */
-};
-
 /*
- * The kernel's 49 opcodes (chk_code_allowed), each mapped to its op.
- * LD ABS is refined by vm_decode() (negative and ancillary offsets).
- * Anything not listed is 0, VM_INVALID.
+ * The same, as vm_threaded() runs it: the address of its op's code, and
+ * jump targets as pointers, so that a jump is one load (indexes cost a
+ * shift and an add more). What every op reads comes first. Everything an
+ * op needs is here, down to its JIN set: a base pointer of its own would
+ * take the interpreter one more register.
  */
-static const uint8_t vm_code_op[256] = {
-	[BPF_ALU | BPF_ADD | BPF_K] = VM_ADD_K,
-	[BPF_ALU | BPF_ADD | BPF_X] = VM_ADD_X,
-	[BPF_ALU | BPF_SUB | BPF_K] = VM_SUB_K,
-	[BPF_ALU | BPF_SUB | BPF_X] = VM_SUB_X,
-	[BPF_ALU | BPF_MUL | BPF_K] = VM_MUL_K,
-	[BPF_ALU | BPF_MUL | BPF_X] = VM_MUL_X,
-	[BPF_ALU | BPF_DIV | BPF_K] = VM_DIV_K,
-	[BPF_ALU | BPF_DIV | BPF_X] = VM_DIV_X,
-	[BPF_ALU | BPF_MOD | BPF_K] = VM_MOD_K,
-	[BPF_ALU | BPF_MOD | BPF_X] = VM_MOD_X,
-	[BPF_ALU | BPF_AND | BPF_K] = VM_AND_K,
-	[BPF_ALU | BPF_AND | BPF_X] = VM_AND_X,
-	[BPF_ALU | BPF_OR | BPF_K] = VM_OR_K,
-	[BPF_ALU | BPF_OR | BPF_X] = VM_OR_X,
-	[BPF_ALU | BPF_XOR | BPF_K] = VM_XOR_K,
-	[BPF_ALU | BPF_XOR | BPF_X] = VM_XOR_X,
-	[BPF_ALU | BPF_LSH | BPF_K] = VM_LSH_K,
-	[BPF_ALU | BPF_LSH | BPF_X] = VM_LSH_X,
-	[BPF_ALU | BPF_RSH | BPF_K] = VM_RSH_K,
-	[BPF_ALU | BPF_RSH | BPF_X] = VM_RSH_X,
-	[BPF_ALU | BPF_NEG] = VM_NEG,
-	[BPF_LD | BPF_W | BPF_ABS] = VM_LD_W,
-	[BPF_LD | BPF_H | BPF_ABS] = VM_LD_H,
-	[BPF_LD | BPF_B | BPF_ABS] = VM_LD_B,
-	[BPF_LD | BPF_W | BPF_LEN] = VM_LD_LEN,
-	[BPF_LD | BPF_W | BPF_IND] = VM_LD_IND_W,
-	[BPF_LD | BPF_H | BPF_IND] = VM_LD_IND_H,
-	[BPF_LD | BPF_B | BPF_IND] = VM_LD_IND_B,
-	[BPF_LD | BPF_IMM] = VM_LD_IMM,
-	[BPF_LD | BPF_MEM] = VM_LD_MEM,
-	[BPF_LDX | BPF_W | BPF_LEN] = VM_LDX_LEN,
-	[BPF_LDX | BPF_B | BPF_MSH] = VM_LDX_MSH,
-	[BPF_LDX | BPF_IMM] = VM_LDX_IMM,
-	[BPF_LDX | BPF_MEM] = VM_LDX_MEM,
-	[BPF_ST] = VM_ST,
-	[BPF_STX] = VM_STX,
-	[BPF_MISC | BPF_TAX] = VM_TAX,
-	[BPF_MISC | BPF_TXA] = VM_TXA,
-	[BPF_RET | BPF_K] = VM_RET_K,
-	[BPF_RET | BPF_A] = VM_RET_A,
-	[BPF_JMP | BPF_JA] = VM_JA,
-	[BPF_JMP | BPF_JEQ | BPF_K] = VM_JEQ_K,
-	[BPF_JMP | BPF_JEQ | BPF_X] = VM_JEQ_X,
-	[BPF_JMP | BPF_JGE | BPF_K] = VM_JGE_K,
-	[BPF_JMP | BPF_JGE | BPF_X] = VM_JGE_X,
-	[BPF_JMP | BPF_JGT | BPF_K] = VM_JGT_K,
-	[BPF_JMP | BPF_JGT | BPF_X] = VM_JGT_X,
-	[BPF_JMP | BPF_JSET | BPF_K] = VM_JSET_K,
-	[BPF_JMP | BPF_JSET | BPF_X] = VM_JSET_X,
+struct vm_code {
+	const void *label;
+	uint32_t k;		/* MSH_IND: the LDX MSH's k */
+	uint32_t k2;		/* fused: the jump's constant */
+	/* LD_W/H/B and their fusions: k + size, the packet length the load
+	 * needs (one compare instead of an add and a compare);
+	 * MSH_IND: the LD IND's k */
+	uint32_t k3;
+	uint32_t n;		/* JIN: set size */
+	const struct vm_code *jt, *jf;	/* JA: jt */
+	const uint32_t *set;	/* JIN: the constants */
 };
 
-/* LD ABS: the kernel treats k >= SKF_AD_OFF as an ancillary load of any
- * width (R10), any other negative k as header-relative (R4). */
-static uint8_t vm_decode_ld_abs(uint8_t op, uint32_t k)
-{
-	uint32_t n;
-
-	if (k >= (uint32_t)SKF_AD_OFF) {
-		n = k - (uint32_t)SKF_AD_OFF;
-		if (n >= SKF_AD_MAX || n % 4)
-			return VM_INVALID;
-		return VM_ANC_PROTOCOL + n / 4;
-	}
-	if ((int32_t)k < 0)
-		return op + (VM_LD_NEG_W - VM_LD_W);
-	return op;
-}
-
-/* Decodes insn pc of prog[0..len); pc >= len is running off the end. */
-static inline struct vm_insn vm_decode(const struct sock_filter *prog,
-				       uint32_t len, uint32_t pc)
-{
-	struct vm_insn in = { .op = VM_INVALID };
-	const struct sock_filter *f;
-	uint32_t room;
-
-	if (pc >= len)
-		return in;
-	f = &prog[pc];
-	if (f->code >= sizeof(vm_code_op))
-		return in;
-	in.k = f->k;
-	in.op = vm_code_op[f->code];
-	room = len - pc - 1;	/* instructions after this one */
-
-	switch (in.op) {
-	case VM_LD_W:
-	case VM_LD_H:
-	case VM_LD_B:
-		in.op = vm_decode_ld_abs(in.op, f->k);
-		break;
-	case VM_LD_MEM:
-	case VM_LDX_MEM:
-	case VM_ST:
-	case VM_STX:
-		if (f->k >= CBPF_MEMWORDS)
-			in.op = VM_INVALID;
-		break;
-	case VM_DIV_K:
-	case VM_MOD_K:
-		if (f->k == 0)
-			in.op = VM_INVALID;
-		break;
-	case VM_LSH_K:
-	case VM_RSH_K:
-		if (f->k >= 32)
-			in.op = VM_INVALID;
-		break;
-	case VM_JA:
-		if (f->k >= room)
-			in.op = VM_INVALID;
-		else
-			in.jt = pc + 1 + f->k;
-		break;
-	case VM_JEQ_K: case VM_JGT_K: case VM_JGE_K: case VM_JSET_K:
-	case VM_JEQ_X: case VM_JGT_X: case VM_JGE_X: case VM_JSET_X:
-		if (f->jt >= room || f->jf >= room)
-			in.op = VM_INVALID;
-		in.jt = pc + 1 + f->jt;
-		in.jf = pc + 1 + f->jf;
-		break;
-	}
-	return in;
-}
+struct cbpf_vm {
+	/* The program, if it uses ops that call functions: cbpf_vm_run()
+	 * then runs it with vm_exec(), see vm_calls_out(). */
+	struct cbpf_prog calls_out;
+	bool uses_mem;		/* has LD/LDX MEM: scratch must start zeroed */
+	struct vm_code code[];	/* len + 1: code[len] is VM_INVALID */
+};
 
 static const struct cbpf_ctx vm_unix_ctx = {
 	.net_off = 0,
@@ -258,19 +157,27 @@ static inline uint32_t vm_get8(const uint8_t *p)
 /*
  * Where a load at a negative offset reads, relative to the network or
  * link-layer header (bpf_internal_load_pointer_neg_helper, R4); false if
- * it fails. The kernel accepts any skb->head <= ptr && ptr + size <= tail,
- * which here is pkt[-headroom..len): a header may lie in front of pkt[0]
- * (an IPv6 raw socket's network header), and a load relative to it may
- * read there. The header must start in that range itself (net_off/ll_off
- * >= -headroom), else there is none; CBPF_NO_HEADER never is one, however
+ * it fails. A NULL ctx is AF_UNIX's. The kernel accepts any
+ * skb->head <= ptr && ptr + size <= tail, which here is
+ * pkt[-headroom..len): a header may lie in front of pkt[0] (an IPv6 raw
+ * socket's network header), and a load relative to it may read there.
+ * The header must start in that range itself (net_off/ll_off >=
+ * -headroom), else there is none; CBPF_NO_HEADER never is one, however
  * large the headroom. The offset from the header is never negative
  * (k - SKF_NET_OFF >= 0), so the lower bound then holds on its own.
+ *
+ * Always inlined: as a call it would cost vm_threaded() saved registers
+ * on every run (see vm_calls_out()), and left to the compiler's judgment
+ * it moved the hot ops around from one build to the next.
  */
-static bool vm_pos_neg(size_t len, const struct cbpf_ctx *ctx, int32_t off,
-		       size_t size, ptrdiff_t *pos)
+static inline __attribute__((always_inline)) bool
+vm_pos_neg(size_t len, const struct cbpf_ctx *ctx, int32_t off, size_t size,
+	   ptrdiff_t *pos)
 {
 	int64_t base, at, end;
 
+	if (!ctx)
+		ctx = &vm_unix_ctx;
 	if (off >= SKF_NET_OFF) {
 		base = ctx->net_off;
 		at = (int64_t)off - SKF_NET_OFF;
@@ -288,19 +195,6 @@ static bool vm_pos_neg(size_t len, const struct cbpf_ctx *ctx, int32_t off,
 	if (end > 0 && (uint64_t)end > len)
 		return false;
 	*pos = (ptrdiff_t)at;
-	return true;
-}
-
-/* Where a load of size bytes at (int)off reads, or false (R4). A
- * non-negative offset sees pkt[0..len) only (the kernel's headlen path). */
-static inline bool vm_pos(size_t len, const struct cbpf_ctx *ctx, int32_t off,
-			  size_t size, ptrdiff_t *pos)
-{
-	if (off < 0)
-		return vm_pos_neg(len, ctx, off, size, pos);
-	if ((size_t)off > len || size > len - (size_t)off)
-		return false;
-	*pos = off;
 	return true;
 }
 
@@ -365,29 +259,14 @@ static uint32_t vm_nlattr_nest(const uint8_t *pkt, size_t len, uint32_t a,
 			   (int64_t)nla_len - VM_NLA_HDRLEN, x);
 }
 
-/* Everything a run leaves behind, for cbpf_run_trace(). */
-struct vm_out {
-	struct cbpf_result *res;
-	cbpf_trace_fn trace;
-	void *arg;
-	const struct sock_filter *raw;
-};
-
-static void vm_step(const struct vm_out *out, uint32_t pc, uint32_t a,
-		    uint32_t x, int mem_index, const uint32_t *mem)
+static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
 {
-	struct cbpf_step step = {
-		.pc = pc,
-		.insn = out->raw[pc],
-		.a = a,
-		.x = x,
-		.mem_index = mem_index,
-		.mem_value = mem_index >= 0 ? mem[mem_index] : 0,
-	};
+	uint32_t i;
 
-	out->res->steps++;
-	if (out->trace)
-		out->trace(&step, out->arg);
+	for (i = 0; i < n; i++)
+		if (set[i] == a)
+			return true;
+	return false;
 }
 
 /*
@@ -405,180 +284,303 @@ static void vm_step(const struct vm_out *out, uint32_t pc, uint32_t a,
 #define VM_BRANCH(c) (c)
 #endif
 
-static inline bool vm_in_set(uint32_t a, const uint32_t *set, uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		if (set[i] == a)
-			return true;
-	return false;
-}
-
 /*
- * What every op does, written once: VM_OPS(OP) calls OP(op, body) for
- * each op, and the two interpreters below expand it, vm_exec() into a
- * switch and vm_threaded() into threaded code. A body reads the
- * instruction `in`, the registers a and x, mem[], the packet pkt[0..len)
- * and ctx. It may set mem_index (for the trace) and `next`, which is the
- * following instruction unless it jumps: to VM_AT(index), or past two
- * instructions with VM_SKIP2 (each interpreter defines both). Or it ends
- * the run:
- *	goto last	verdict and exit_kind are set (RET)
+ * What every op does, written once: the lists below call
+ * OP(op, code, check, body), VM_CODED_OPS for the ops of the kernel's 49
+ * opcodes (code), VM_OTHER_OPS for those LD ABS also decodes to (by its
+ * k) and VM_INVALID, VM_FUSED_OPS for the ones cbpf_vm_new() makes (code
+ * 0 for both). The interpreters below expand them.
+ *
+ * check is what the kernel's validator requires of that instruction
+ * (V5-V9), on the raw instruction `in` with VM_ROOM instructions after
+ * it. vm_exec() tests it before running the body; cbpf_vm_new() has
+ * validated the program, and its decoding tests it again anyway.
+ *
+ * A body reads the instruction `in`, the registers a and x, mem[], the
+ * packet pkt[0..len) and ctx. It goes on with the next instruction by
+ * falling off its end, or jumps with VM_GOTO(VM_JT/VM_JF/VM_JA_TARGET),
+ * or ends the run:
+ *	goto ret	verdict is set (RET)
  *	goto oob	a packet load failed (R4)
  *	goto div0	DIV/MOD by X == 0 (R2)
  *	goto nodev	IFINDEX/HATYPE without a device (R10)
- *	goto done	VM_INVALID: not an instruction, nothing executed
+ *	goto invalid	not an instruction, nothing executed
+ * Each interpreter defines VM_GOTO, VM_JT, VM_JF, VM_JA_TARGET, VM_ROOM,
+ * VM_LD_ABS (a load at a constant offset), VM_CALL (an op that calls a
+ * function, see vm_calls_out()) and VM_MEM_USED (for tracing).
  */
-#define VM_JUMP(cond) (next = VM_AT(VM_BRANCH(cond) ? in->jt : in->jf))
 
-/* A load of size bytes at the 32-bit offset off into A (R4, R5). */
-#define VM_LD_ANY(off, size, get)					\
+/* ctx is looked at only by the ops that need it: a NULL ctx costs no
+ * setup on every run. */
+#define VM_CTX (ctx ? ctx : &vm_unix_ctx)
+
+#define VM_JUMP(cond)							\
 	do {								\
-		if (!vm_pos(len, ctx, (int32_t)(off), (size), &pos))	\
+		if (VM_BRANCH(cond))					\
+			VM_GOTO(VM_JT);					\
+		VM_GOTO(VM_JF);						\
+	} while (0)
+
+/* A load at a negative offset, header-relative (R4). */
+#define VM_LD_NEG(off, size, get)					\
+	do {								\
+		if (!vm_pos_neg(len, ctx, (int32_t)(off), (size), &pos)) \
 			goto oob;					\
 		a = get(pkt + pos);					\
 	} while (0)
 
-/* LD ABS with 0 <= k < 2^31: no header arithmetic, one bounds check. */
-#define VM_LD_POS(size, get)						\
+/* R5: X + k wraps at 32 bits, then is taken as signed. Packet offsets
+ * below 2^31 fit a size_t with room for size, so one compare checks. */
+#define VM_LD_IND(size, get)						\
 	do {								\
-		if ((size_t)in->k + (size) > len)			\
+		uint32_t off_ = x + in->k;				\
+									\
+		if ((int32_t)off_ < 0)					\
+			VM_LD_NEG(off_, size, get);			\
+		else if ((size_t)off_ + (size) > len)			\
 			goto oob;					\
-		a = get(pkt + in->k);					\
+		else							\
+			a = get(pkt + off_);				\
 	} while (0)
-
-/* R5: X + k wraps at 32 bits, then is taken as signed. */
-#define VM_LD_IND(size, get) VM_LD_ANY(x + in->k, size, get)
 
 /* R6: X = 4 * (P[k] & 0xf), through the LD ABS path; A is kept. */
 #define VM_LD_MSH()							\
 	do {								\
-		if (!vm_pos(len, ctx, (int32_t)in->k, 1, &pos))		\
+		if ((int32_t)in->k < 0) {				\
+			if (!vm_pos_neg(len, ctx, (int32_t)in->k, 1, &pos)) \
+				goto oob;				\
+		} else if (in->k >= len) {				\
 			goto oob;					\
+		} else {						\
+			pos = in->k;					\
+		}							\
 		x = (pkt[pos] & 0xfU) << 2;				\
 	} while (0)
 
-/* "ldxb 4*([k]&0xf); ld [x + k3]" */
-#define VM_LD_MSH_IND(size, get)					\
-	do {								\
-		VM_LD_MSH();						\
-		VM_LD_ANY(x + in->k3, size, get);			\
-	} while (0)
+#define VM_MEM_OK (in->k < CBPF_MEMWORDS)	/* V7 */
+#define VM_JUMP_OK (in->jt < VM_ROOM && in->jf < VM_ROOM)	/* V9 */
 
-/* A fused load, then one of the five jumps (VM_JEQ_K order, then JIN). */
-#define VM_OPS_FUSED(OP, l, load)					\
-	OP(VM_##l##_JEQ, load; VM_JUMP(a == in->k2))			\
-	OP(VM_##l##_JGT, load; VM_JUMP(a > in->k2))			\
-	OP(VM_##l##_JGE, load; VM_JUMP(a >= in->k2))			\
-	OP(VM_##l##_JSET, load; VM_JUMP(a & in->k2))			\
-	OP(VM_##l##_JIN, load; VM_JUMP(vm_in_set(a, set + in->k2, in->n)))
+#define VM_CODED_OPS(OP)						\
+	OP(VM_RET_K, BPF_RET | BPF_K,					\
+	   true, verdict = in->k; goto ret)				\
+	OP(VM_RET_A, BPF_RET | BPF_A,					\
+	   true, verdict = a; goto ret)					\
+	OP(VM_LD_IMM, BPF_LD | BPF_IMM,					\
+	   true, a = in->k)						\
+	OP(VM_LD_LEN, BPF_LD | BPF_W | BPF_LEN,				\
+	   true, a = (uint32_t)len)					\
+	OP(VM_LD_MEM, BPF_LD | BPF_MEM,					\
+	   VM_MEM_OK, a = mem[in->k]; VM_MEM_USED(in->k))		\
+	OP(VM_LD_W, BPF_LD | BPF_W | BPF_ABS,				\
+	   true, VM_LD_ABS(4, vm_get32))				\
+	OP(VM_LD_H, BPF_LD | BPF_H | BPF_ABS,				\
+	   true, VM_LD_ABS(2, vm_get16))				\
+	OP(VM_LD_B, BPF_LD | BPF_B | BPF_ABS,				\
+	   true, VM_LD_ABS(1, vm_get8))					\
+	OP(VM_LD_IND_W, BPF_LD | BPF_W | BPF_IND,			\
+	   true, VM_LD_IND(4, vm_get32))				\
+	OP(VM_LD_IND_H, BPF_LD | BPF_H | BPF_IND,			\
+	   true, VM_LD_IND(2, vm_get16))				\
+	OP(VM_LD_IND_B, BPF_LD | BPF_B | BPF_IND,			\
+	   true, VM_LD_IND(1, vm_get8))					\
+	OP(VM_LDX_IMM, BPF_LDX | BPF_IMM,				\
+	   true, x = in->k)						\
+	OP(VM_LDX_LEN, BPF_LDX | BPF_W | BPF_LEN,			\
+	   true, x = (uint32_t)len)					\
+	OP(VM_LDX_MEM, BPF_LDX | BPF_MEM,				\
+	   VM_MEM_OK, x = mem[in->k]; VM_MEM_USED(in->k))		\
+	OP(VM_LDX_MSH, BPF_LDX | BPF_B | BPF_MSH,			\
+	   true, VM_LD_MSH())						\
+	OP(VM_ST, BPF_ST,						\
+	   VM_MEM_OK, mem[in->k] = a; VM_MEM_USED(in->k))		\
+	OP(VM_STX, BPF_STX,						\
+	   VM_MEM_OK, mem[in->k] = x; VM_MEM_USED(in->k))		\
+	OP(VM_ADD_K, BPF_ALU | BPF_ADD | BPF_K,				\
+	   true, a += in->k)						\
+	OP(VM_SUB_K, BPF_ALU | BPF_SUB | BPF_K,				\
+	   true, a -= in->k)						\
+	OP(VM_MUL_K, BPF_ALU | BPF_MUL | BPF_K,				\
+	   true, a *= in->k)						\
+	OP(VM_DIV_K, BPF_ALU | BPF_DIV | BPF_K,				\
+	   in->k != 0, a /= in->k)	/* V5 */			\
+	OP(VM_MOD_K, BPF_ALU | BPF_MOD | BPF_K,				\
+	   in->k != 0, a %= in->k)					\
+	OP(VM_OR_K, BPF_ALU | BPF_OR | BPF_K,				\
+	   true, a |= in->k)						\
+	OP(VM_AND_K, BPF_ALU | BPF_AND | BPF_K,				\
+	   true, a &= in->k)						\
+	OP(VM_XOR_K, BPF_ALU | BPF_XOR | BPF_K,				\
+	   true, a ^= in->k)						\
+	OP(VM_LSH_K, BPF_ALU | BPF_LSH | BPF_K,				\
+	   in->k < 32, a <<= in->k)	/* V6 */			\
+	OP(VM_RSH_K, BPF_ALU | BPF_RSH | BPF_K,				\
+	   in->k < 32, a >>= in->k)					\
+	OP(VM_ADD_X, BPF_ALU | BPF_ADD | BPF_X,				\
+	   true, a += x)						\
+	OP(VM_SUB_X, BPF_ALU | BPF_SUB | BPF_X,				\
+	   true, a -= x)						\
+	OP(VM_MUL_X, BPF_ALU | BPF_MUL | BPF_X,				\
+	   true, a *= x)						\
+	OP(VM_DIV_X, BPF_ALU | BPF_DIV | BPF_X,				\
+	   true, if (!x) goto div0; a /= x)				\
+	OP(VM_MOD_X, BPF_ALU | BPF_MOD | BPF_X,				\
+	   true, if (!x) goto div0; a %= x)				\
+	OP(VM_OR_X, BPF_ALU | BPF_OR | BPF_X,				\
+	   true, a |= x)						\
+	OP(VM_AND_X, BPF_ALU | BPF_AND | BPF_X,				\
+	   true, a &= x)						\
+	OP(VM_XOR_X, BPF_ALU | BPF_XOR | BPF_X,				\
+	   true, a ^= x)						\
+	OP(VM_LSH_X, BPF_ALU | BPF_LSH | BPF_X,				\
+	   true, a <<= x & 31)	/* R3 */				\
+	OP(VM_RSH_X, BPF_ALU | BPF_RSH | BPF_X,				\
+	   true, a >>= x & 31)						\
+	OP(VM_NEG, BPF_ALU | BPF_NEG,					\
+	   true, a = 0U - a)						\
+	OP(VM_TAX, BPF_MISC | BPF_TAX,					\
+	   true, x = a)							\
+	OP(VM_TXA, BPF_MISC | BPF_TXA,					\
+	   true, a = x)							\
+	OP(VM_JA, BPF_JMP | BPF_JA,					\
+	   in->k < VM_ROOM, VM_GOTO(VM_JA_TARGET))	/* V8 */	\
+	OP(VM_JEQ_K, BPF_JMP | BPF_JEQ | BPF_K,				\
+	   VM_JUMP_OK, VM_JUMP(a == in->k))				\
+	OP(VM_JGT_K, BPF_JMP | BPF_JGT | BPF_K,				\
+	   VM_JUMP_OK, VM_JUMP(a > in->k))				\
+	OP(VM_JGE_K, BPF_JMP | BPF_JGE | BPF_K,				\
+	   VM_JUMP_OK, VM_JUMP(a >= in->k))				\
+	OP(VM_JSET_K, BPF_JMP | BPF_JSET | BPF_K,			\
+	   VM_JUMP_OK, VM_JUMP(a & in->k))				\
+	OP(VM_JEQ_X, BPF_JMP | BPF_JEQ | BPF_X,				\
+	   VM_JUMP_OK, VM_JUMP(a == x))					\
+	OP(VM_JGT_X, BPF_JMP | BPF_JGT | BPF_X,				\
+	   VM_JUMP_OK, VM_JUMP(a > x))					\
+	OP(VM_JGE_X, BPF_JMP | BPF_JGE | BPF_X,				\
+	   VM_JUMP_OK, VM_JUMP(a >= x))					\
+	OP(VM_JSET_X, BPF_JMP | BPF_JSET | BPF_X,			\
+	   VM_JUMP_OK, VM_JUMP(a & x))
 
-#define VM_OPS(OP)							\
-	OP(VM_INVALID, exit_kind = CBPF_EXIT_INVALID; goto done)	\
-	OP(VM_RET_K, verdict = in->k; exit_kind = CBPF_EXIT_RET; goto last) \
-	OP(VM_RET_A, verdict = a; exit_kind = CBPF_EXIT_RET; goto last)	\
-	OP(VM_LD_IMM, a = in->k)					\
-	OP(VM_LD_LEN, a = (uint32_t)len)				\
-	OP(VM_LD_MEM, a = mem[in->k]; mem_index = in->k)		\
-	OP(VM_LD_W, VM_LD_POS(4, vm_get32))				\
-	OP(VM_LD_H, VM_LD_POS(2, vm_get16))				\
-	OP(VM_LD_B, VM_LD_POS(1, vm_get8))				\
-	OP(VM_LD_NEG_W, VM_LD_ANY(in->k, 4, vm_get32))			\
-	OP(VM_LD_NEG_H, VM_LD_ANY(in->k, 2, vm_get16))			\
-	OP(VM_LD_NEG_B, VM_LD_ANY(in->k, 1, vm_get8))			\
-	OP(VM_LD_IND_W, VM_LD_IND(4, vm_get32))				\
-	OP(VM_LD_IND_H, VM_LD_IND(2, vm_get16))				\
-	OP(VM_LD_IND_B, VM_LD_IND(1, vm_get8))				\
-	OP(VM_LDX_IMM, x = in->k)					\
-	OP(VM_LDX_LEN, x = (uint32_t)len)				\
-	OP(VM_LDX_MEM, x = mem[in->k]; mem_index = in->k)		\
-	OP(VM_LDX_MSH, VM_LD_MSH())					\
-	OP(VM_ST, mem[in->k] = a; mem_index = in->k)			\
-	OP(VM_STX, mem[in->k] = x; mem_index = in->k)			\
-	OP(VM_ADD_K, a += in->k)					\
-	OP(VM_SUB_K, a -= in->k)					\
-	OP(VM_MUL_K, a *= in->k)					\
-	OP(VM_DIV_K, a /= in->k)					\
-	OP(VM_MOD_K, a %= in->k)					\
-	OP(VM_OR_K, a |= in->k)						\
-	OP(VM_AND_K, a &= in->k)					\
-	OP(VM_XOR_K, a ^= in->k)					\
-	OP(VM_LSH_K, a <<= in->k)					\
-	OP(VM_RSH_K, a >>= in->k)					\
-	OP(VM_ADD_X, a += x)						\
-	OP(VM_SUB_X, a -= x)						\
-	OP(VM_MUL_X, a *= x)						\
-	OP(VM_DIV_X, if (!x) goto div0; a /= x)				\
-	OP(VM_MOD_X, if (!x) goto div0; a %= x)				\
-	OP(VM_OR_X, a |= x)						\
-	OP(VM_AND_X, a &= x)						\
-	OP(VM_XOR_X, a ^= x)						\
-	OP(VM_LSH_X, a <<= x & 31)	/* R3 */			\
-	OP(VM_RSH_X, a >>= x & 31)					\
-	OP(VM_NEG, a = 0U - a)						\
-	OP(VM_TAX, x = a)						\
-	OP(VM_TXA, a = x)						\
-	OP(VM_JA, next = VM_AT(in->jt))				\
-	OP(VM_JEQ_K, VM_JUMP(a == in->k))				\
-	OP(VM_JGT_K, VM_JUMP(a > in->k))				\
-	OP(VM_JGE_K, VM_JUMP(a >= in->k))				\
-	OP(VM_JSET_K, VM_JUMP(a & in->k))				\
-	OP(VM_JEQ_X, VM_JUMP(a == x))					\
-	OP(VM_JGT_X, VM_JUMP(a > x))					\
-	OP(VM_JGE_X, VM_JUMP(a >= x))					\
-	OP(VM_JSET_X, VM_JUMP(a & x))					\
-	OP(VM_ANC_PROTOCOL, a = ctx->protocol)				\
-	OP(VM_ANC_PKTTYPE, a = ctx->pkt_type & 7U)			\
-	OP(VM_ANC_IFINDEX, if (!ctx->has_dev) goto nodev; a = ctx->ifindex) \
-	OP(VM_ANC_NLATTR, a = vm_nlattr(pkt, len, a, x))		\
-	OP(VM_ANC_NLATTR_NEST, a = vm_nlattr_nest(pkt, len, a, x))	\
-	OP(VM_ANC_MARK, a = ctx->mark)					\
-	OP(VM_ANC_QUEUE, a = ctx->queue)				\
-	OP(VM_ANC_HATYPE, if (!ctx->has_dev) goto nodev; a = ctx->hatype) \
-	OP(VM_ANC_RXHASH, a = ctx->rxhash)				\
-	OP(VM_ANC_CPU, a = ctx->cpu)					\
-	OP(VM_ANC_ALU_XOR_X, a ^= x)					\
-	OP(VM_ANC_VLAN_TAG, a = ctx->vlan_tci)				\
-	OP(VM_ANC_VLAN_TAG_PRESENT, a = ctx->vlan_present)		\
-	OP(VM_ANC_PAY_OFFSET, a = ctx->pay_offset)			\
-	OP(VM_ANC_RANDOM,						\
-	   a = ctx->random ? ctx->random(ctx->random_arg) : 0)		\
-	OP(VM_ANC_VLAN_TPID, a = ctx->vlan_tpid)			\
-	/* made by the vm_fuse_*() passes only */			\
-	OP(VM_JIN, VM_JUMP(vm_in_set(a, set + in->k2, in->n)))		\
-	OP(VM_MSH_IND_W, VM_LD_MSH_IND(4, vm_get32); next = VM_SKIP2)	\
-	OP(VM_MSH_IND_H, VM_LD_MSH_IND(2, vm_get16); next = VM_SKIP2)	\
-	OP(VM_MSH_IND_B, VM_LD_MSH_IND(1, vm_get8); next = VM_SKIP2)	\
-	VM_OPS_FUSED(OP, LD_W, VM_LD_POS(4, vm_get32))			\
-	VM_OPS_FUSED(OP, LD_H, VM_LD_POS(2, vm_get16))			\
-	VM_OPS_FUSED(OP, LD_B, VM_LD_POS(1, vm_get8))			\
-	VM_OPS_FUSED(OP, IND_W, VM_LD_IND(4, vm_get32))			\
-	VM_OPS_FUSED(OP, IND_H, VM_LD_IND(2, vm_get16))			\
-	VM_OPS_FUSED(OP, IND_B, VM_LD_IND(1, vm_get8))			\
-	VM_OPS_FUSED(OP, MSH_IND_W, VM_LD_MSH_IND(4, vm_get32))		\
-	VM_OPS_FUSED(OP, MSH_IND_H, VM_LD_MSH_IND(2, vm_get16))		\
-	VM_OPS_FUSED(OP, MSH_IND_B, VM_LD_MSH_IND(1, vm_get8))
+#define VM_OTHER_OPS(OP)						\
+	OP(VM_INVALID, 0, false, goto invalid)				\
+	OP(VM_LD_W_NEG, 0, true, VM_LD_NEG(in->k, 4, vm_get32))		\
+	OP(VM_LD_H_NEG, 0, true, VM_LD_NEG(in->k, 2, vm_get16))		\
+	OP(VM_LD_B_NEG, 0, true, VM_LD_NEG(in->k, 1, vm_get8))		\
+	OP(VM_ANC_PROTOCOL, 0, true, a = VM_CTX->protocol)		\
+	OP(VM_ANC_PKTTYPE, 0, true, a = VM_CTX->pkt_type & 7U)		\
+	OP(VM_ANC_IFINDEX, 0, true,					\
+	   if (!VM_CTX->has_dev) goto nodev; a = VM_CTX->ifindex)	\
+	OP(VM_ANC_NLATTR, 0, true, VM_CALL(a = vm_nlattr(pkt, len, a, x))) \
+	OP(VM_ANC_NLATTR_NEST, 0, true,					\
+	   VM_CALL(a = vm_nlattr_nest(pkt, len, a, x)))			\
+	OP(VM_ANC_MARK, 0, true, a = VM_CTX->mark)			\
+	OP(VM_ANC_QUEUE, 0, true, a = VM_CTX->queue)			\
+	OP(VM_ANC_HATYPE, 0, true,					\
+	   if (!VM_CTX->has_dev) goto nodev; a = VM_CTX->hatype)	\
+	OP(VM_ANC_RXHASH, 0, true, a = VM_CTX->rxhash)			\
+	OP(VM_ANC_CPU, 0, true, a = VM_CTX->cpu)			\
+	OP(VM_ANC_ALU_XOR_X, 0, true, a ^= x)				\
+	OP(VM_ANC_VLAN_TAG, 0, true, a = VM_CTX->vlan_tci)		\
+	OP(VM_ANC_VLAN_TAG_PRESENT, 0, true, a = VM_CTX->vlan_present)	\
+	OP(VM_ANC_PAY_OFFSET, 0, true, a = VM_CTX->pay_offset)		\
+	OP(VM_ANC_RANDOM, 0, true,					\
+	   VM_CALL(a = VM_CTX->random ?					\
+			   VM_CTX->random(VM_CTX->random_arg) : 0))	\
+	OP(VM_ANC_VLAN_TPID, 0, true, a = VM_CTX->vlan_tpid)
 
-/* How runs end, after either interpreter's dispatch. */
-#define VM_ENDINGS							\
-oob:	/* R4: the kernel zeroes A and returns it */			\
-	a = 0;								\
-	exit_kind = CBPF_EXIT_OOB;					\
-	goto last;							\
-div0:	/* R2: "if X == 0 { A = 0; exit }" */				\
-	a = 0;								\
-	exit_kind = CBPF_EXIT_DIV0;					\
-	goto last;							\
-nodev:	/* R10: "if dev == NULL: exit", returning A */			\
-	verdict = a;							\
-	exit_kind = CBPF_EXIT_NODEV;					\
-	goto last
+#define VM_OPS(OP) VM_CODED_OPS(OP) VM_OTHER_OPS(OP)
+
+/* The kernel's 49 opcodes (chk_code_allowed), each mapped to its op.
+ * Anything else is 0, VM_INVALID. */
+static const uint8_t vm_code_op[256] = {
+#define VM_CODE_OP(op, code, check, body) [code] = op,
+	VM_CODED_OPS(VM_CODE_OP)
+#undef VM_CODE_OP
+};
+
+static inline uint8_t vm_op_of(uint16_t code)
+{
+	return code < sizeof(vm_code_op) ? vm_code_op[code] : VM_INVALID;
+}
 
 /*
- * The plain interpreter, for cbpf_run() and cbpf_run_trace(): decodes
- * raw[pc] as it reaches it and, with out (else NULL), counts and reports
- * every step. Inlined into both, so the unused parts fold away.
+ * "ldxb 4*([k]&0xf); ld [x + k3]" (the IPv4 header length, then a load
+ * from the transport header). cbpf_vm_new() fuses it only when k >= 0
+ * and k3 + 60 < 2^31, so neither load can take the header-relative path
+ * and X + k3 cannot wrap (X <= 60): plain bounds checks do.
+ */
+#define VM_LD_MSH_IND(size, get)					\
+	do {								\
+		size_t off_;						\
+									\
+		if (in->k >= len)					\
+			goto oob;					\
+		x = (pkt[in->k] & 0xfU) << 2;				\
+		off_ = (size_t)x + in->k3;				\
+		if (off_ + (size) > len)				\
+			goto oob;					\
+		a = get(pkt + off_);					\
+	} while (0)
+
+#define VM_IN_SET() vm_in_set(a, in->set, in->n)
+
+/* A fused load, then one of the five jumps (VM_JEQ_K order, then JIN). */
+#define VM_OPS_FUSED_GROUP(OP, l, load)					\
+	OP(VM_##l##_JEQ, 0, true, load; VM_JUMP(a == in->k2))		\
+	OP(VM_##l##_JGT, 0, true, load; VM_JUMP(a > in->k2))		\
+	OP(VM_##l##_JGE, 0, true, load; VM_JUMP(a >= in->k2))		\
+	OP(VM_##l##_JSET, 0, true, load; VM_JUMP(a & in->k2))		\
+	OP(VM_##l##_JIN, 0, true, load; VM_JUMP(VM_IN_SET()))
+
+#define VM_FUSED_OPS(OP)						\
+	OP(VM_JIN, 0, true, VM_JUMP(VM_IN_SET()))			\
+	OP(VM_MSH_IND_W, 0, true,					\
+	   VM_LD_MSH_IND(4, vm_get32); VM_GOTO(in + 2))		\
+	OP(VM_MSH_IND_H, 0, true,					\
+	   VM_LD_MSH_IND(2, vm_get16); VM_GOTO(in + 2))		\
+	OP(VM_MSH_IND_B, 0, true,					\
+	   VM_LD_MSH_IND(1, vm_get8); VM_GOTO(in + 2))			\
+	VM_OPS_FUSED_GROUP(OP, LD_W, VM_LD_ABS(4, vm_get32))		\
+	VM_OPS_FUSED_GROUP(OP, LD_H, VM_LD_ABS(2, vm_get16))		\
+	VM_OPS_FUSED_GROUP(OP, LD_B, VM_LD_ABS(1, vm_get8))		\
+	VM_OPS_FUSED_GROUP(OP, IND_W, VM_LD_IND(4, vm_get32))		\
+	VM_OPS_FUSED_GROUP(OP, IND_H, VM_LD_IND(2, vm_get16))		\
+	VM_OPS_FUSED_GROUP(OP, IND_B, VM_LD_IND(1, vm_get8))		\
+	VM_OPS_FUSED_GROUP(OP, MSH_IND_W, VM_LD_MSH_IND(4, vm_get32))	\
+	VM_OPS_FUSED_GROUP(OP, MSH_IND_H, VM_LD_MSH_IND(2, vm_get16))	\
+	VM_OPS_FUSED_GROUP(OP, MSH_IND_B, VM_LD_MSH_IND(1, vm_get8))
+
+/* Everything a run leaves behind, for cbpf_run_trace(). */
+struct vm_out {
+	struct cbpf_result *res;
+	cbpf_trace_fn trace;
+	void *arg;
+	const struct sock_filter *raw;
+};
+
+static void vm_step(const struct vm_out *out, size_t pc, uint32_t a,
+		    uint32_t x, int mem_index, const uint32_t *mem)
+{
+	struct cbpf_step step = {
+		.pc = (uint32_t)pc,
+		.insn = out->raw[pc],
+		.a = a,
+		.x = x,
+		.mem_index = mem_index,
+		.mem_value = mem_index >= 0 ? mem[mem_index] : 0,
+	};
+
+	out->res->steps++;
+	if (out->trace)
+		out->trace(&step, out->arg);
+}
+
+/*
+ * The plain interpreter, for cbpf_run() and cbpf_run_trace(): in is
+ * raw[pc]; each op checks its instruction (the check column) and runs its
+ * body. With out (else NULL) it reports every step and the result.
+ * Inlined into both, so that the tracing folds away from cbpf_run(); so
+ * a switch, as a function with computed goto's table of addresses cannot
+ * be inlined.
  */
 static inline __attribute__((always_inline)) uint32_t
 vm_exec(const struct sock_filter *raw, uint32_t prog_len, const uint8_t *pkt,
@@ -588,132 +590,214 @@ vm_exec(const struct sock_filter *raw, uint32_t prog_len, const uint8_t *pkt,
 	 * no valid program can tell. Zeroed here, so that even an invalid
 	 * program gives the same answer every time. */
 	uint32_t mem[CBPF_MEMWORDS] = { 0 };
-	uint32_t a = 0, x = 0, pc = 0, verdict = 0, next;
-	const uint32_t *set = NULL;	/* no fused ops without cbpf_vm_new */
+	uint32_t a = 0, x = 0, verdict = 0, n;
+	size_t pc = 0, next;	/* size_t: raw[pc] needs no extension */
+	const struct sock_filter *in;
 	enum cbpf_exit exit_kind;
-	struct vm_insn decoded;
-	const struct vm_insn *in = &decoded;
 	int mem_index;
 	ptrdiff_t pos;
 
-	if (!ctx)
-		ctx = &vm_unix_ctx;
+/* To instruction target, which the op's check has shown to exist. */
+#define VM_GOTO(target)							\
+	do {								\
+		next = (target);					\
+		goto step;						\
+	} while (0)
+#define VM_JT (pc + 1 + in->jt)
+#define VM_JF (pc + 1 + in->jf)
+#define VM_JA_TARGET (pc + 1 + in->k)
+#define VM_ROOM (prog_len - pc - 1)
+#define VM_MEM_USED(i) (mem_index = (int)(i))
+#define VM_CALL(call) call
+/* LD ABS: k >= SKF_AD_OFF is an ancillary load of any width (R10, V10),
+ * any other negative k header-relative (R4). */
+#define VM_LD_ABS(size, get)						\
+	do {								\
+		if ((int32_t)in->k >= 0) {				\
+			if ((size_t)in->k + (size) > len)		\
+				goto oob;				\
+			a = get(pkt + in->k);				\
+		} else if (in->k >= (uint32_t)SKF_AD_OFF) {		\
+			goto ancillary;					\
+		} else {						\
+			VM_LD_NEG(in->k, size, get);			\
+		}							\
+	} while (0)
+/* The ops with an opcode are cases of the opcode, the others of the op. */
+#define VM_CASE_CODE(op, code, check, body)				\
+	case code:							\
+		if (!(check))						\
+			goto invalid;					\
+		body;							\
+		break;
+#define VM_CASE(op, code, check, body)					\
+	case op:							\
+		body;							\
+		break;
+
 	for (;;) {
-		decoded = vm_decode(raw, prog_len, pc);
-		next = pc + 1;
+		if (pc >= prog_len)
+			goto invalid;	/* ran off the end */
+		in = &raw[pc];
 		mem_index = -1;
-		switch ((enum vm_op)in->op) {
-#define VM_AT(target) (target)
-#define VM_SKIP2 (pc + 2)
-#define VM_CASE(op, body) case op: body; break;
-		VM_OPS(VM_CASE)
-#undef VM_CASE
-#undef VM_AT
-#undef VM_SKIP2
-		case VM_OP_COUNT:
+		/* On the opcode itself: a switch's own range check does
+		 * what a lookup in vm_code_op[] would, one load less. */
+		switch (in->code) {
+		VM_CODED_OPS(VM_CASE_CODE)
 		default:
-			/* in->op only ever comes from vm_decode() */
-			__builtin_unreachable();
+			goto invalid;
 		}
+		next = pc + 1;
+step:
 		if (out)
 			vm_step(out, pc, a, x, mem_index, mem);
 		pc = next;
+		continue;
+
+ancillary:
+		n = in->k - (uint32_t)SKF_AD_OFF;
+		if (n >= SKF_AD_MAX || n % 4)
+			goto invalid;	/* V10 */
+		switch ((enum vm_op)(VM_ANC_PROTOCOL + n / 4)) {
+		VM_OTHER_OPS(VM_CASE)
+		default:
+			__builtin_unreachable();
+		}
+		VM_GOTO(pc + 1);
 	}
-	VM_ENDINGS;
+
+#undef VM_CASE
+#undef VM_CASE_CODE
+#undef VM_LD_ABS
+#undef VM_CALL
+#undef VM_MEM_USED
+#undef VM_ROOM
+#undef VM_JA_TARGET
+#undef VM_JF
+#undef VM_JT
+#undef VM_GOTO
+
+ret:
+	exit_kind = CBPF_EXIT_RET;
+	goto last;
+oob:	/* R4: the kernel zeroes A and returns it */
+	a = 0;
+	exit_kind = CBPF_EXIT_OOB;
+	goto last;
+div0:	/* R2: "if X == 0 { A = 0; exit }" */
+	a = 0;
+	exit_kind = CBPF_EXIT_DIV0;
+	goto last;
+nodev:	/* R10: "if dev == NULL: exit", returning A */
+	verdict = a;
+	exit_kind = CBPF_EXIT_NODEV;
 last:
 	if (out)
 		vm_step(out, pc, a, x, mem_index, mem);
+	goto done;
+invalid:
+	verdict = 0;
+	exit_kind = CBPF_EXIT_INVALID;
 done:
 	if (out) {
 		out->res->verdict = verdict;
 		out->res->exit = exit_kind;
-		out->res->pc = pc;
+		out->res->pc = (uint32_t)pc;
 	}
 	return verdict;
 }
 
 /*
  * The fast interpreter, for cbpf_vm_run(): the same ops on the code
- * cbpf_vm_new() prepared, as direct-threaded code (computed goto, a GCC
- * and Clang extension). Each instruction holds the address of its op's
- * code, and each op ends in its own indirect jump to the next one: no
- * table lookup, no range check, and the CPU predicts every transition on
- * its own instead of funnelling them all through one switch jump. That
- * measured 10-25% faster than the switch on the benchmark programs
- * (bench/bench_vm.c). The tests check it against vm_exec() on every
- * program they run.
+ * cbpf_vm_new() prepared. Each instruction holds the address of its op's
+ * code and its jump targets: no table lookup, no range check, no index
+ * arithmetic between two ops. It calls no function (see vm_calls_out()),
+ * so it saves no registers: a short filter's run is mostly its ops. The
+ * tests check it against vm_exec() on every program they run.
+ *
+ * Where its code lies matters more than one would like: with the same
+ * instructions, the benchmark's median moved between 1.9x and 2.4x with
+ * the function's address modulo 64 and with the order of the ops in it.
+ * So it starts on a cache line, and the fused ops, the ones tcpdump's
+ * filters run, come first, right after the entry; that order measured
+ * best and steadiest of those tried.
  *
  * With vm == NULL it only hands out its table of op addresses, which
  * cbpf_vm_new() copies into the instructions.
  */
-static uint32_t vm_threaded(const struct cbpf_vm *vm, const uint8_t *pkt,
-			    size_t len, const struct cbpf_ctx *ctx,
-			    const void *const **labels_out)
+static __attribute__((aligned(64))) uint32_t
+vm_threaded(const struct cbpf_vm *vm, const uint8_t *pkt, size_t len,
+	    const struct cbpf_ctx *ctx, const void *const **labels_out)
 {
 	static const void *const labels[VM_OP_COUNT] = {
-#define VM_LABEL(op, body) [op] = &&L_##op,
+#define VM_LABEL(op, code, check, body) [op] = &&L_##op,
 		VM_OPS(VM_LABEL)
+		VM_FUSED_OPS(VM_LABEL)
 #undef VM_LABEL
 	};
 	uint32_t mem[CBPF_MEMWORDS];
-	uint32_t a = 0, x = 0, verdict = 0;
-	const struct vm_insn *code, *in, *next;
-	enum cbpf_exit exit_kind;
-	const uint32_t *set;
-	int mem_index;
+	uint32_t a = 0, x = 0, verdict;
+	const struct vm_code *in;
 	ptrdiff_t pos;
 
 	if (!vm) {
 		*labels_out = labels;
 		return 0;
 	}
-	code = vm->code;
-	set = vm->set;
 	/* V12 (cbpf_vm_new validated) means no read before a write; zero
 	 * anyway when anything reads scratch, for peace of mind. */
 	if (vm->uses_mem)
 		memset(mem, 0, sizeof(mem));
-	if (!ctx)
-		ctx = &vm_unix_ctx;
 
-	/* Here next and the targets are pointers, not indexes. */
-#define VM_AT(target) (code + (target))
-#define VM_SKIP2 (in + 2)
-#define VM_NEXT()							\
+#define VM_GOTO(target)							\
 	do {								\
-		in = next;						\
-		next = in + 1;						\
+		in = (target);						\
 		goto *in->label;					\
 	} while (0)
-#define VM_THREAD(op, body) L_##op: body; VM_NEXT();
+#define VM_JT (in->jt)
+#define VM_JF (in->jf)
+#define VM_JA_TARGET (in->jt)
+#define VM_MEM_USED(i) ((void)0)
+/* cbpf_vm_new() leaves the programs with these ops to vm_exec(). */
+#define VM_CALL(call) goto invalid
+/* LD ABS with 0 <= k < 2^31 (cbpf_vm_new() made the rest other ops):
+ * one compare with the length the load needs, k3 = k + size. */
+#define VM_LD_ABS(size, get)						\
+	do {								\
+		if (in->k3 > len)					\
+			goto oob;					\
+		a = get(pkt + in->k);					\
+	} while (0)
+#define VM_THREAD(op, code, check, body)				\
+	L_##op:								\
+		body;							\
+		VM_GOTO(in + 1);
 
-	next = code;
-	VM_NEXT();
-	VM_OPS(VM_THREAD)
+	VM_GOTO(vm->code);
+	VM_FUSED_OPS(VM_THREAD)
+	VM_OTHER_OPS(VM_THREAD)
+	VM_CODED_OPS(VM_THREAD)
+
 #undef VM_THREAD
-#undef VM_NEXT
-#undef VM_AT
-#undef VM_SKIP2
-	VM_ENDINGS;
-last:
-done:
-	(void)exit_kind;
-	(void)mem_index;
+#undef VM_LD_ABS
+#undef VM_CALL
+#undef VM_MEM_USED
+#undef VM_JA_TARGET
+#undef VM_JF
+#undef VM_JT
+#undef VM_GOTO
+
+ret:
 	return verdict;
+nodev:
+	return a;
+oob:
+div0:
+invalid:
+	return 0;
 }
 
-#undef VM_JUMP
-#undef VM_LD_ANY
-#undef VM_LD_POS
-#undef VM_LD_IND
-#undef VM_LD_MSH
-#undef VM_LD_MSH_IND
-#undef VM_OPS_FUSED
-#undef VM_OPS
-#undef VM_ENDINGS
-
-/* Programs longer than the kernel allows are not run at all: their jump
- * targets would not fit struct vm_insn. */
+/* Programs longer than the kernel allows are not run at all. */
 static uint32_t vm_prog_len(const struct cbpf_prog *prog)
 {
 	if (!prog || !prog->insns || prog->len > CBPF_MAXINSNS)
@@ -749,16 +833,88 @@ uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
 uint32_t cbpf_vm_run(const struct cbpf_vm *vm, const uint8_t *pkt,
 		     size_t len, const struct cbpf_ctx *ctx)
 {
+	if (vm->calls_out.insns)
+		return cbpf_run(&vm->calls_out, pkt, len, ctx);
 	return vm_threaded(vm, pkt, len, ctx, NULL);
+}
+
+/* LD ABS: the kernel treats k >= SKF_AD_OFF as an ancillary load of any
+ * width (R10), any other negative k as header-relative (R4). */
+static uint8_t vm_decode_ld_abs(uint8_t op, uint32_t k)
+{
+	uint32_t n;
+
+	if (k >= (uint32_t)SKF_AD_OFF) {
+		n = k - (uint32_t)SKF_AD_OFF;
+		if (n >= SKF_AD_MAX || n % 4)
+			return VM_INVALID;
+		return VM_ANC_PROTOCOL + n / 4;
+	}
+	if ((int32_t)k < 0)
+		return op + (VM_LD_W_NEG - VM_LD_W);
+	return op;
+}
+
+/* The op of in = prog[pc], or VM_INVALID if it fails its check. */
+static uint8_t vm_decode_op(const struct sock_filter *in, uint32_t room)
+{
+	uint8_t op = vm_op_of(in->code);
+
+	switch (op) {
+#define VM_ROOM room
+#define VM_CHECK(op, code, check, body)					\
+	case op:							\
+		return (check) ? op : VM_INVALID;
+		VM_OPS(VM_CHECK)
+#undef VM_CHECK
+#undef VM_ROOM
+	}
+	return VM_INVALID;
+}
+
+static uint32_t vm_ld_size(uint8_t op)
+{
+	return op == VM_LD_W ? 4 : op == VM_LD_H ? 2 : 1;
+}
+
+/* Decodes insn pc of prog[0..len); pc == len is the sentinel. */
+static struct vm_insn vm_decode(const struct sock_filter *prog, uint32_t len,
+				uint32_t pc)
+{
+	struct vm_insn in = { .op = VM_INVALID };
+	const struct sock_filter *f = &prog[pc];
+
+	if (pc >= len)
+		return in;
+	in.k = f->k;
+	in.op = vm_decode_op(f, len - pc - 1);
+	switch (in.op) {
+	case VM_LD_W:
+	case VM_LD_H:
+	case VM_LD_B:
+		in.op = vm_decode_ld_abs(in.op, f->k);
+		if (in.op >= VM_LD_W && in.op <= VM_LD_B)
+			in.k3 = f->k + vm_ld_size(in.op);
+		break;
+	case VM_JA:
+		in.jt = (uint16_t)(pc + 1 + f->k);
+		break;
+	case VM_JEQ_K: case VM_JGT_K: case VM_JGE_K: case VM_JSET_K:
+	case VM_JEQ_X: case VM_JGT_X: case VM_JGE_X: case VM_JSET_X:
+		in.jt = (uint16_t)(pc + 1 + f->jt);
+		in.jf = (uint16_t)(pc + 1 + f->jf);
+		break;
+	}
+	return in;
 }
 
 /*
  * The fusions below keep every original instruction where it was: a fused
- * op at i does the work of i and i + 1 (and jumps on itself), and i + 1
- * stays as it was for jumps that land on it. So any path through the
- * fused code executes the same instructions in the same order, only with
- * fewer dispatches. cbpf_vm_run() does not trace, so nothing else can
- * tell.
+ * op at i does the work of i and of the one or two after it (and jumps on
+ * itself), and those stay as they were for jumps that land on them. So
+ * any path through the fused code executes the same instructions in the
+ * same order, only with fewer dispatches. cbpf_vm_run() does not trace,
+ * so nothing else can tell.
  */
 
 static bool vm_is_jeq_k(const struct vm_insn *in)
@@ -825,6 +981,9 @@ static void vm_fuse_jump(struct vm_insn *ld, uint8_t base,
 	ld->jf = j->jf;
 }
 
+/* The largest LD IND k that VM_LD_MSH_IND takes (X <= 60). */
+#define VM_MSH_IND_MAX_K ((uint32_t)INT32_MAX - 4 * 0xf)
+
 /*
  * A packet load followed by a conditional jump on a constant (or a set),
  * and "ldxb 4*([k]&0xf); ld [x + k3]" (the IPv4 header length, then a
@@ -852,7 +1011,9 @@ static void vm_fuse_loads(struct vm_insn *code, uint32_t len)
 		case VM_LD_IND_B: base = VM_IND_B_JEQ; break;
 		case VM_LDX_MSH:
 			if (code[i + 1].op < VM_LD_IND_W ||
-			    code[i + 1].op > VM_LD_IND_B)
+			    code[i + 1].op > VM_LD_IND_B ||
+			    (int32_t)ld->k < 0 ||
+			    code[i + 1].k > VM_MSH_IND_MAX_K)
 				continue;
 			w = code[i + 1].op - VM_LD_IND_W;
 			ld->k3 = code[i + 1].k;
@@ -869,11 +1030,70 @@ static void vm_fuse_loads(struct vm_insn *code, uint32_t len)
 	}
 }
 
+/*
+ * Three ops call functions: SKF_AD_RANDOM (ctx->random) and the netlink
+ * attribute searches. A call anywhere in vm_threaded() makes the compiler
+ * keep the interpreter's state in callee-saved registers, saved and
+ * restored on every run: a fifth of the instructions of a short filter.
+ * So the programs that use them, rare, are run by vm_exec(), exact too.
+ */
+static bool vm_calls_out(const struct vm_insn *code, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		if (code[i].op == VM_ANC_RANDOM ||
+		    code[i].op == VM_ANC_NLATTR ||
+		    code[i].op == VM_ANC_NLATTR_NEST)
+			return true;
+	return false;
+}
+
+/* A fused load at a constant offset, then a jump: LD_W_JEQ..LD_B_JIN. */
+static bool vm_is_ld_jump(uint8_t op)
+{
+	return op >= VM_LD_W_JEQ && op <= VM_LD_B_JIN;
+}
+
+/*
+ * "ldb [23]; ldh [0]; jeq ...": a load at a constant offset whose value
+ * the next load replaces is only a length check (cbpf_filter_udp4/6 open
+ * with one). If that next load is fused with its jump, the first becomes
+ * a copy of it that requires the larger length: when the packet has it,
+ * both loads succeed and the copy does what both did; when it does not,
+ * one of them fails and either way the run ends with 0 (cbpf_vm_run()
+ * does not tell which load it was). Saves a dispatch.
+ */
+static void vm_fuse_length_checks(struct vm_insn *code, uint32_t len)
+{
+	uint32_t i;
+
+	/* Backwards, so that a run of such checks folds into one op. */
+	for (i = len - 1; i-- > 0;) {
+		struct vm_insn *ld = &code[i];
+		const struct vm_insn *next = &code[i + 1];
+
+		if (ld->op < VM_LD_W || ld->op > VM_LD_B ||
+		    !vm_is_ld_jump(next->op))
+			continue;
+		*ld = (struct vm_insn){
+			.op = next->op,
+			.k = next->k,
+			.k2 = next->k2,
+			.k3 = ld->k3 > next->k3 ? ld->k3 : next->k3,
+			.jt = next->jt,
+			.jf = next->jf,
+			.n = next->n,
+		};
+	}
+}
+
 struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err)
 {
 	const void *const *labels;
-	struct cbpf_vm *vm;
-	uint32_t i, n;
+	struct vm_insn *dec = NULL;
+	struct cbpf_vm *vm = NULL;
+	uint32_t i, n, *set;
 	int ret;
 
 	if (!prog || !prog->insns) {
@@ -885,28 +1105,46 @@ struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err)
 		goto fail;
 	n = (uint32_t)prog->len;	/* <= CBPF_MAXINSNS once valid */
 	/* One allocation: the code, its sentinel, then the set words. */
-	vm = malloc(sizeof(*vm) + (n + 1) * sizeof(vm->code[0]) +
+	vm = calloc(1, sizeof(*vm) + (n + 1) * sizeof(vm->code[0]) +
 		    n * sizeof(uint32_t));
-	if (!vm) {
+	dec = malloc((n + 1) * sizeof(*dec));
+	if (!vm || !dec) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	vm->len = n;
-	vm->uses_mem = false;
-	vm->set = (uint32_t *)&vm->code[n + 1];
+	set = (uint32_t *)&vm->code[n + 1];
 	for (i = 0; i <= n; i++) {
-		vm->code[i] = vm_decode(prog->insns, n, i);
-		if (vm->code[i].op == VM_LD_MEM || vm->code[i].op == VM_LDX_MEM)
+		dec[i] = vm_decode(prog->insns, n, i);
+		if (dec[i].op == VM_LD_MEM || dec[i].op == VM_LDX_MEM)
 			vm->uses_mem = true;
 	}
-	vm_fuse_jeq_chains(vm->code, n, vm->set);
-	vm_fuse_loads(vm->code, n);
+	if (vm_calls_out(dec, n)) {
+		ret = cbpf_prog_from_array(&vm->calls_out, prog->insns, n);
+		if (ret < 0)
+			goto fail;
+	}
+	vm_fuse_jeq_chains(dec, n, set);
+	vm_fuse_loads(dec, n);
+	vm_fuse_length_checks(dec, n);
 	vm_threaded(NULL, NULL, 0, NULL, &labels);
-	for (i = 0; i <= n; i++)
-		vm->code[i].label = labels[vm->code[i].op];
+	for (i = 0; i <= n; i++) {
+		vm->code[i] = (struct vm_code){
+			.label = labels[dec[i].op],
+			.k = dec[i].k,
+			.k2 = dec[i].k2,
+			.k3 = dec[i].k3,
+			.n = dec[i].n,
+			.jt = &vm->code[dec[i].jt],
+			.jf = &vm->code[dec[i].jf],
+			.set = dec[i].n ? set + dec[i].k2 : NULL,
+		};
+	}
+	free(dec);
 	return vm;
 
 fail:
+	free(dec);
+	free(vm);
 	if (err)
 		*err = ret;
 	return NULL;
@@ -914,5 +1152,7 @@ fail:
 
 void cbpf_vm_free(struct cbpf_vm *vm)
 {
+	if (vm)
+		cbpf_prog_free(&vm->calls_out);
 	free(vm);
 }

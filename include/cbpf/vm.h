@@ -27,6 +27,10 @@
 #include <linux/filter.h>
 #include "prog.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* net_off/ll_off: there is no such header. */
 #define CBPF_NO_HEADER INT32_MIN
 
@@ -142,5 +146,9 @@ struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err);
 uint32_t cbpf_vm_run(const struct cbpf_vm *vm, const uint8_t *pkt,
 		     size_t len, const struct cbpf_ctx *ctx);
 void cbpf_vm_free(struct cbpf_vm *vm);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

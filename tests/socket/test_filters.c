@@ -286,7 +286,8 @@ static void test_udp4_length(void **state)
 }
 
 /*
- * IPv6: the IPv6 header (source src) at b[0..40), then the datagram. The filter sees the datagram, from b + IP6_HLEN.
+ * IPv6: the IPv6 header (source src) at b[0..40), then the datagram.
+ * The filter sees the datagram, from b + IP6_HLEN.
  */
 #define IP6_HLEN 40
 

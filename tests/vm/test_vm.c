@@ -843,12 +843,111 @@ static void test_vm_new_errors(void **state)
 }
 
 /*
+ * The instruction patterns cbpf_vm_new() fuses (see lib/vm.c), at the
+ * offsets and lengths where a fused op could go wrong: cbpf_vm_run() must
+ * give cbpf_run()'s verdict on every length from 0 to 80 (run_all).
+ */
+static void run_all_lengths(const struct sock_filter *insns, size_t n,
+			    const uint8_t *pkt)
+{
+	struct cbpf_ctx raw6 = cbpf_ctx_raw6();
+	size_t len;
+
+	assert_int_equal(cbpf_validate(insns, n, NULL), 0);
+	for (len = 0; len <= 80; len++) {
+		run_all(insns, n, pkt + 40, len, NULL, NULL);
+		run_all(insns, n, pkt + 40, len, &raw6, NULL);
+	}
+}
+
+static void test_fused_patterns(void **state)
+{
+	/* ldxb 4*([k]&0xf); ld{w,h,b} [x + k3]; jeq, and without the jeq */
+	struct sock_filter msh[] = {
+		STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
+		STMT(BPF_LD | BPF_H | BPF_IND, 0),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x1718, 0, 1),
+		STMT(BPF_RET | BPF_K, 1),
+		STMT(BPF_LD | BPF_W | BPF_IND, 2),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	static const uint32_t msh_k[] = {
+		0, 1, 14, 0x7fffffff,
+		(uint32_t)SKF_NET_OFF, (uint32_t)SKF_NET_OFF + 3,
+	};
+	static const uint32_t ind_k[] = {
+		0, 2, 16, 0x7fffffffU - 60, 0x7fffffffU - 59, 0x7fffffff,
+		0x80000000, (uint32_t)SKF_NET_OFF, 0xffffffc4, 0xffffffff,
+	};
+	static const uint16_t sizes[] = { BPF_W, BPF_H, BPF_B };
+	/* Loads whose value is only a length check, before a fused load. */
+	struct sock_filter checks[] = {
+		STMT(BPF_LD | BPF_W | BPF_ABS, 36),
+		STMT(BPF_LD | BPF_B | BPF_ABS, 23),
+		STMT(BPF_LD | BPF_H | BPF_ABS, 0),
+		JUMP(BPF_JMP | BPF_JGT | BPF_K, 0x2900, 0, 1),
+		STMT(BPF_RET | BPF_A, 0),
+		STMT(BPF_LD | BPF_B | BPF_ABS, 50),
+		JUMP(BPF_JMP | BPF_JSET | BPF_K, 1, 1, 0),
+		STMT(BPF_RET | BPF_K, 2),
+		STMT(BPF_RET | BPF_K, 3),
+	};
+	/* A jeq chain with one true target, entered in the middle too. */
+	struct sock_filter chain[] = {
+		STMT(BPF_LD | BPF_B | BPF_ABS, 1),
+		JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x30, 2, 0),
+		STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+		JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
+		STMT(BPF_LD | BPF_B | BPF_ABS, 2),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x29, 4, 0),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x2b, 3, 0),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x2a, 2, 0),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x2c, 1, 0),
+		STMT(BPF_RET | BPF_K, 0),
+		STMT(BPF_RET | BPF_K, 9),
+	};
+	const struct sock_filter jeq = msh[2];
+	uint8_t pkt[40 + 80];
+	size_t i, j, w;
+
+	(void)state;
+	for (i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(0x40 + i % 7 + (i / 7) * 3);
+	pkt[40] = 0x43;
+	for (w = 0; w < ARRAY_SIZE(sizes); w++)
+		for (i = 0; i < ARRAY_SIZE(msh_k); i++)
+			for (j = 0; j < ARRAY_SIZE(ind_k); j++) {
+				msh[0].k = msh_k[i];
+				msh[1].code = BPF_LD | sizes[w] | BPF_IND;
+				msh[1].k = ind_k[j];
+				run_all_lengths(msh, ARRAY_SIZE(msh), pkt);
+				/* without the jump after it */
+				msh[2] = STMT(BPF_MISC | BPF_TAX, 0);
+				run_all_lengths(msh, ARRAY_SIZE(msh), pkt);
+				msh[2] = jeq;
+			}
+	run_all_lengths(checks, ARRAY_SIZE(checks), pkt);
+	checks[0].k = 10;	/* now the byte at 23 decides */
+	run_all_lengths(checks, ARRAY_SIZE(checks), pkt);
+	/* header-relative: not a constant offset */
+	checks[1].k = (uint32_t)SKF_NET_OFF + 10;
+	run_all_lengths(checks, ARRAY_SIZE(checks), pkt);
+	for (i = 0; i < 4; i++) {
+		pkt[40 + 2] = (uint8_t)(0x29 + i);
+		pkt[40 + 1] = (uint8_t)(0x2e + i);
+		run_all_lengths(chain, ARRAY_SIZE(chain), pkt);
+	}
+}
+
+/*
  * Random contexts: with or without a device and headers, fields set, and
  * sometimes headers in front of pkt[0] (headroom), placed anywhere from
  * inside the packet to one byte below the headroom (no header).
  */
 static void random_ctx(struct gen *g, struct cbpf_ctx *ctx, size_t len)
 {
+	uint32_t room;
+
 	*ctx = cbpf_ctx_unix();
 	if (gen_below(g, 2))
 		return;
@@ -865,12 +964,12 @@ static void random_ctx(struct gen *g, struct cbpf_ctx *ctx, size_t len)
 	ctx->ll_off = gen_below(g, 2) ? 0 : CBPF_NO_HEADER;
 	if (gen_below(g, 3))
 		return;
-	ctx->headroom = gen_below(g, 80);
-	ctx->net_off = (int32_t)gen_below(g, (uint32_t)(ctx->headroom + len + 2)) -
-		       (int32_t)ctx->headroom - 1;
+	room = gen_below(g, 80);
+	ctx->headroom = room;
+	ctx->net_off = (int32_t)gen_below(g, room + (uint32_t)len + 2) -
+		       (int32_t)room - 1;
 	if (gen_below(g, 2))
-		ctx->ll_off = (int32_t)gen_below(g, (uint32_t)ctx->headroom + 2) -
-			      (int32_t)ctx->headroom - 1;
+		ctx->ll_off = (int32_t)gen_below(g, room + 2) - (int32_t)room - 1;
 }
 
 /* A heap copy of pkt[0..len) with ctx->headroom random bytes in front and
@@ -1000,6 +1099,7 @@ int main(void)
 		cmocka_unit_test(test_trace_steps),
 		cmocka_unit_test(test_ctx_unix),
 		cmocka_unit_test(test_vm_new_errors),
+		cmocka_unit_test(test_fused_patterns),
 		cmocka_unit_test(test_garbage_never_crashes),
 		cmocka_unit_test(test_run_equals_vm_run),
 	};

@@ -19,6 +19,11 @@
  * with A (no device on AF_UNIX) in both the original and the rewrite,
  * which the VM models the same way.
  *
+ * Every generated program also makes the round trips through text
+ * (issue 4 section 4): cbpf_format() as bpf_asm and as tcpdump -ddd, read
+ * back by cbpf_parse_asm() and cbpf_parse_prog(), must give the same
+ * bytes.
+ *
  * CBPF_ITERATIONS=n sets the number of program/packet pairs (default
  * 200000), CBPF_LONG=1 makes it 2000000, CBPF_SEED=n changes the seed.
  */
@@ -45,6 +50,7 @@
 
 struct stats {
 	uint64_t pairs, programs, full, exits[CBPF_EXIT_INVALID + 1];
+	uint64_t round_trips;
 	uint64_t nla_found;
 	bool codes[256];
 	bool anc[SKF_AD_MAX / 4];
@@ -136,6 +142,43 @@ static void note_step(const struct cbpf_step *step, void *arg)
 		if ((n == SKF_AD_NLATTR || n == SKF_AD_NLATTR_NEST) && step->a)
 			st->nla_found++;
 	}
+}
+
+typedef int (*parse_fn)(const char *text, size_t len, struct cbpf_prog *prog,
+			struct cbpf_error *err);
+
+/* insns -> text in form fmt -> parse -> the same bytes. */
+static void check_round_trip(struct stats *st, uint64_t seed,
+			     const struct sock_filter *insns, size_t n,
+			     enum cbpf_format fmt, parse_fn parse,
+			     const char *what)
+{
+	struct cbpf_prog prog = { .len = n, .insns = (struct sock_filter *)insns };
+	struct cbpf_prog back = { 0 };
+	struct cbpf_error err = { 0 };
+	char *text = cbpf_format(&prog, fmt, 0);
+	int ret;
+
+	assert_non_null(text);
+	ret = parse(text, strlen(text), &back, &err);
+	if (ret < 0 || back.len != n ||
+	    memcmp(back.insns, insns, n * sizeof(*insns))) {
+		fprintf(stderr, "ROUND TRIP (%s), CBPF_SEED=%" PRIu64
+			"\nprogram:\n", what, seed);
+		gen_print_ddd(stderr, insns, n);
+		fprintf(stderr, "text:\n%s", text);
+		if (ret < 0)
+			fprintf(stderr, "parse error %d, line %d column %d: %s\n",
+				ret, err.line, err.column, err.msg);
+		else {
+			fprintf(stderr, "read back:\n");
+			gen_print_ddd(stderr, back.insns, back.len);
+		}
+		fail_msg("round trip through %s changed the program", what);
+	}
+	st->round_trips++;
+	cbpf_prog_free(&back);
+	free(text);
 }
 
 /* One program on a batch of packets, original and rewritten. */
@@ -251,6 +294,10 @@ static void test_vm_matches_kernel(void **state)
 			lens[i] = gen_packet(&g, pkts[i], GEN_MAX_PKT);
 		check_program(&o, &st, seed, insns, n, pkts, lens,
 			      PACKETS_PER_PROG);
+		check_round_trip(&st, seed, insns, n, CBPF_FMT_ASM,
+				 cbpf_parse_asm, "bpf_asm");
+		check_round_trip(&st, seed, insns, n, CBPF_FMT_TCPDUMP_DDD,
+				 cbpf_parse_prog, "tcpdump -ddd");
 		st.programs++;
 		st.pairs += PACKETS_PER_PROG;
 	}
@@ -259,6 +306,7 @@ static void test_vm_matches_kernel(void **state)
 	printf("seed %" PRIu64 ": %" PRIu64 " programs, %" PRIu64
 	       " program/packet pairs, %" PRIu64 " full 32-bit verdicts\n",
 	       seed, st.programs, st.pairs, st.full);
+	printf("text round trips: %" PRIu64 "\n", st.round_trips);
 	printf("exits: ret %" PRIu64 ", oob %" PRIu64 ", div0 %" PRIu64
 	       ", nodev %" PRIu64 "; nla found %" PRIu64 "\n",
 	       st.exits[CBPF_EXIT_RET], st.exits[CBPF_EXIT_OOB],
@@ -288,6 +336,7 @@ static void test_vm_matches_kernel(void **state)
 	assert_true(st.exits[CBPF_EXIT_NODEV] > 0);
 	assert_true(st.full > target / 20);
 	assert_true(st.nla_found > 0);
+	assert_true(st.round_trips == 2 * st.programs);
 }
 
 int main(void)
