@@ -71,8 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cbpf_result res;
 	struct cbpf_ctx ctx;
 	uint32_t rnd, v, vt;
-	size_t i, len;
-	uint8_t *pkt;
+	size_t i, len, head = 0;
+	uint8_t *buf, *pkt;
 	int valid, decodable = 1;
 
 	if (size < 3)
@@ -81,10 +81,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	prog.len = fuzz_insns(data + 3, size - 3, data[2], insns);
 	len = size - 3 - 8 * prog.len;
 	/* An exact-size copy, so that any overread is ASan's to see. */
-	pkt = malloc(len ? len : 1);
-	if (!pkt)
+	buf = malloc(len ? len : 1);
+	if (!buf)
 		return 0;
-	memcpy(pkt, data + 3 + 8 * prog.len, len);
+	memcpy(buf, data + 3 + 8 * prog.len, len);
+	/* Flag 32: the first bytes are headroom in front of what the filter
+	 * sees (a raw IPv6 socket's header), reachable only via SKF_NET_OFF
+	 * and SKF_LL_OFF; ASan then watches both ends of the buffer. */
+	pkt = buf;
+	if (data[0] & 32) {
+		head = data[1] % (len + 1);
+		ctx.headroom = head;
+		ctx.net_off = -(int32_t)head;
+		if (data[0] & 8)
+			ctx.ll_off = -(int32_t)head;
+		pkt = buf + head;
+		len -= head;
+	}
 
 	for (i = 0; i < prog.len; i++) {
 		struct cbpf_insn in;
@@ -122,6 +135,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (res.exit == CBPF_EXIT_INVALID)
 			abort();
 	}
-	free(pkt);
+	free(buf);
 	return 0;
 }
