@@ -337,6 +337,22 @@ t "run --net-off none" 0 run --net-off none net1.ddd <<EOF
 aabbcc
 EOF
 out_is "0"
+# --headroom: bytes in front of what the filter sees (a raw IPv6
+# socket's header), reached only through SKF_NET_OFF with a negative offset.
+# net1.ddd loads byte 1 of the network header: here byte 1 of the headroom.
+t "run --headroom, net header in it" 0 run --headroom 2 --net-off -2 net1.ddd <<EOF
+aabbcc
+EOF
+out_is "187"
+t "trace --headroom sees the rest" 0 trace --headroom 2 --net-off -1 --packet aabbcc net1.ddd
+out_has "packet: 1 byte"
+out_has "verdict: 204"
+t "run --headroom longer than the packet" 1 run --headroom 3 net1.ddd <<EOF
+aabb
+EOF
+err_has "packet 1 is shorter (2 bytes) than --headroom 3"
+t "run --net-off not a number" 2 run --net-off -x net1.ddd </dev/null
+err_has "--net-off: '-x'"
 # ld [proto] (k = 0xfffff000 + 0), [vlan_tci] (+ 44), [vlanp] (+ 48)
 for anc in proto:4294963200 vlan_tci:4294963244 vlanp:4294963248; do
 	printf '2\n32 0 0 %s\n22 0 0 0\n' "${anc#*:}" >"${anc%%:*}.ddd"

@@ -32,6 +32,7 @@ static const uint64_t option_max[] = {
 	[CTX_OPT_NET_OFF - CTX_OPT_FIRST] = INT32_MAX,
 	[CTX_OPT_LL_OFF - CTX_OPT_FIRST] = INT32_MAX,
 	[CTX_OPT_RANDOM - CTX_OPT_FIRST] = UINT32_MAX,
+	[CTX_OPT_HEADROOM - CTX_OPT_FIRST] = UINT16_MAX,
 };
 
 static const char *option_name(int opt)
@@ -44,14 +45,35 @@ static const char *option_name(int opt)
 	return "?";
 }
 
+/* --net-off/--ll-off: "none", or an offset from the first byte the
+ * filter sees, negative when the header lies in the --headroom. */
+static bool parse_header_offset(const char *arg, uint64_t *v)
+{
+	uint64_t magnitude;
+
+	if (!strcmp(arg, "none")) {
+		*v = (uint64_t)(int64_t)CBPF_NO_HEADER;
+		return true;
+	}
+	if (arg[0] != '-')
+		return parse_number(arg, INT32_MAX, v);
+	if (!parse_number(arg + 1, UINT16_MAX, &magnitude))
+		return false;
+	*v = (uint64_t)-(int64_t)magnitude;
+	return true;
+}
+
 bool ctx_option(struct ctx_options *o, int opt, const char *arg)
 {
 	struct cbpf_ctx *c = &o->ctx;
 	uint64_t max = option_max[opt - CTX_OPT_FIRST], v;
 
-	if ((opt == CTX_OPT_NET_OFF || opt == CTX_OPT_LL_OFF) &&
-	    !strcmp(arg, "none")) {
-		v = (uint64_t)(int64_t)CBPF_NO_HEADER;
+	if (opt == CTX_OPT_NET_OFF || opt == CTX_OPT_LL_OFF) {
+		if (!parse_header_offset(arg, &v)) {
+			errorf("--%s: '%s' is not 'none' or an offset from "
+			       "-65535 to %d", option_name(opt), arg, INT32_MAX);
+			return false;
+		}
 	} else if (!parse_number(arg, max, &v)) {
 		errorf("--%s: '%s' is not a number from 0 to %llu",
 		       option_name(opt), arg, (unsigned long long)max);
@@ -107,7 +129,20 @@ bool ctx_option(struct ctx_options *o, int opt, const char *arg)
 		c->random = fixed_random;
 		c->random_arg = &o->random_value;
 		break;
+	case CTX_OPT_HEADROOM:
+		c->headroom = (size_t)v;
+		break;
 	}
+	return true;
+}
+
+bool ctx_split_packet(const struct ctx_options *o, const uint8_t **pkt,
+		      size_t *len)
+{
+	if (*len < o->ctx.headroom)
+		return false;
+	*pkt += o->ctx.headroom;
+	*len -= o->ctx.headroom;
 	return true;
 }
 
@@ -129,5 +164,9 @@ void ctx_usage(FILE *f)
 	      "  --net-off N|none  packet offset of the network header (SKF_NET_OFF)\n"
 	      "  --ll-off N|none   packet offset of the link-layer header (SKF_LL_OFF)\n"
 	      "  --random N        value of every SKF_AD_RANDOM load\n"
+	      "  --headroom N      the first N bytes of each packet lie in front of\n"
+	      "                    what the filter sees (a raw IPv6 socket's IPv6\n"
+	      "                    header): only SKF_NET_OFF/SKF_LL_OFF loads reach\n"
+	      "                    them, with a negative --net-off/--ll-off\n"
 	      "Numbers are decimal or 0x-prefixed hexadecimal.\n", f);
 }

@@ -27,7 +27,8 @@ enum {
 	CTX_OPT_NET_OFF,
 	CTX_OPT_LL_OFF,
 	CTX_OPT_RANDOM,
-	CTX_OPT_LAST = CTX_OPT_RANDOM,
+	CTX_OPT_HEADROOM,
+	CTX_OPT_LAST = CTX_OPT_HEADROOM,
 };
 
 /* For a subcommand's struct option array. */
@@ -45,7 +46,8 @@ enum {
 	{ "pay-offset", required_argument, NULL, CTX_OPT_PAY_OFFSET }, \
 	{ "net-off", required_argument, NULL, CTX_OPT_NET_OFF }, \
 	{ "ll-off", required_argument, NULL, CTX_OPT_LL_OFF }, \
-	{ "random", required_argument, NULL, CTX_OPT_RANDOM }
+	{ "random", required_argument, NULL, CTX_OPT_RANDOM }, \
+	{ "headroom", required_argument, NULL, CTX_OPT_HEADROOM }
 
 struct ctx_options {
 	struct cbpf_ctx ctx;
@@ -64,6 +66,12 @@ static inline bool is_ctx_option(int opt)
 {
 	return opt >= CTX_OPT_FIRST && opt <= CTX_OPT_LAST;
 }
+
+/* With --headroom N, the first N bytes of each packet lie in front of
+ * what the filter sees: moves *pkt past them. False if the packet is
+ * shorter than that. */
+bool ctx_split_packet(const struct ctx_options *o, const uint8_t **pkt,
+		      size_t *len);
 
 /* The --help lines for the options above. */
 void ctx_usage(FILE *f);

@@ -116,6 +116,11 @@ static int run_packet(struct run *r, unsigned long number,
 	uint32_t verdict;
 	long expected, got;
 
+	if (!ctx_split_packet(&r->ctx, &pkt, &len)) {
+		errorf("packet %lu is shorter (%zu bytes) than --headroom %zu",
+		       number, len, r->ctx.ctx.headroom);
+		return EXIT_REJECTED;
+	}
 	verdict = cbpf_run_trace(r->prog, pkt, len, &r->ctx.ctx, &res, NULL, NULL);
 	if (r->verbose)
 		printf("%lu %zu %u %s", number, len, verdict, exit_name(res.exit));

@@ -207,6 +207,8 @@ int trace_main(int argc, char *argv[])
 	struct ctx_options ctx;
 	uint64_t number = 1;
 	uint8_t *pkt = NULL;
+	const uint8_t *seen;
+	size_t seen_len;
 	size_t len = 0;
 	int opt, ret, valid;
 
@@ -265,7 +267,15 @@ int trace_main(int argc, char *argv[])
 	valid = check_valid(name, &prog);
 	if (valid)
 		errorf("warning: tracing a program the kernel would reject");
-	ret = trace(&prog, &ctx.ctx, pkt, len);
+	seen = pkt;
+	seen_len = len;
+	if (!ctx_split_packet(&ctx, &seen, &seen_len)) {
+		errorf("the packet is shorter (%zu bytes) than --headroom %zu",
+		       len, ctx.ctx.headroom);
+		ret = EXIT_REJECTED;
+		goto out;
+	}
+	ret = trace(&prog, &ctx.ctx, seen, seen_len);
 	if (!ret)
 		ret = valid;
 out:
