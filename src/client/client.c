@@ -56,18 +56,44 @@ struct client_peer *client_find_peer(struct client *c,
 
 /* Peers. */
 
-static void set_status(struct client_peer *p, enum peer_status st,
-		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_status(struct client_peer *p, enum peer_status st,
-		       const char *fmt, ...)
+/*
+ * A peer's outcome changed. The daemon's log is its only output, so it
+ * says so there; "up" prints every outcome once, on stdout, at the end,
+ * so its log repeats them only at debug level (for the timeline).
+ */
+static void peer_changed(const struct client *c, const struct client_peer *p)
 {
+	enum log_level level = LOG_LEVEL_INFO;
+	char k[WGP_KEY_B64_SIZE];
+
+	if (!c->o->daemon)
+		level = LOG_LEVEL_DEBUG;
+	else if (p->status == PEER_SYMMETRIC)
+		level = LOG_LEVEL_WARN;
+	else if (p->status == PEER_FAILED)
+		level = LOG_LEVEL_ERROR;
+	if (log_enabled(level))
+		log_msg(level, "peer %s: %s", key_b64(p->key, k), p->why);
+}
+
+static void set_status(const struct client *c, struct client_peer *p,
+		       enum peer_status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Log only changes of status: a fresh handshake's age changes every
+ * round, and "left alone" every 20 s is noise. */
+static void set_status(const struct client *c, struct client_peer *p,
+		       enum peer_status st, const char *fmt, ...)
+{
+	bool changed = p->status != st;
 	va_list ap;
 
 	p->status = st;
 	va_start(ap, fmt);
 	vsnprintf(p->why, sizeof(p->why), fmt, ap);
 	va_end(ap);
+	if (changed)
+		peer_changed(c, p);
 }
 
 static int sync_peers(struct client *c)
@@ -93,15 +119,13 @@ static int sync_peers(struct client *c)
 			log_debug("peer %s: new", key_b64(p->key, k));
 		}
 		p->present = true;
-		if (handshake_fresh(&wp->last_handshake, &now)) {
-			set_status(p, PEER_FRESH, "latest handshake %ld s ago: left alone",
+		if (handshake_fresh(&wp->last_handshake, &now))
+			set_status(c, p, PEER_FRESH, "latest handshake %ld s ago: left alone",
 				   handshake_age(&wp->last_handshake, &now));
-		} else if (p->status == PEER_FRESH) {
-			log_info("peer %s: latest handshake %ld s ago: punching again",
-				 key_b64(p->key, k),
-				 handshake_age(&wp->last_handshake, &now));
-			p->status = PEER_WAITING;
-		}
+		else if (p->status == PEER_FRESH)
+			set_status(c, p, PEER_WAITING, "latest handshake %ld s ago: "
+				   "punching again",
+				   handshake_age(&wp->last_handshake, &now));
 	}
 	/* Forget peers removed from the interface. */
 	for (size_t i = 0; i < c->num_peers;) {
@@ -123,9 +147,10 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 {
 	struct wg_peer *wp = wg_find_peer(&c->dev, p->key);
 	struct timespec now = now_realtime();
-	char k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
+	char ep[ENDPOINT_STRLEN];
 	struct sockaddr_storage ss;
 	unsigned int sym = 0;
+	bool was_set;
 	uint16_t ka;
 	int ret;
 
@@ -139,24 +164,19 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 	if (p->ep_flags & WGP_F_SYMMETRIC)
 		sym |= NAT_SIDE_PEERS;
 	ka = keepalive_for(wp, c->o->keepalive);
-	key_b64(p->key, k);
 	endpoint_format((struct sockaddr *)&ss, ep);
 
 	switch (punch_decide(wp, &now, sym, (struct sockaddr *)&ss, ka)) {
 	case PUNCH_LEAVE_FRESH:
-		set_status(p, PEER_FRESH, "latest handshake %ld s ago: left alone",
+		set_status(c, p, PEER_FRESH, "latest handshake %ld s ago: left alone",
 			   handshake_age(&wp->last_handshake, &now));
 		break;
 	case PUNCH_ALREADY_SET:
-		set_status(p, PEER_SET, "endpoint %s, keepalive %u s (already set)",
+		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s (already set)",
 			   ep, ka);
 		break;
 	case PUNCH_SYMMETRIC:
-		if (p->status != PEER_SYMMETRIC)
-			log_warn("peer %s: cannot be punched directly: %s NAT uses "
-				 "endpoint-dependent mapping (symmetric); a relay "
-				 "is needed", k, nat_side_name(sym));
-		set_status(p, PEER_SYMMETRIC, "cannot be punched directly: %s NAT "
+		set_status(c, p, PEER_SYMMETRIC, "cannot be punched directly: %s NAT "
 			   "uses endpoint-dependent mapping (symmetric); a relay "
 			   "is needed", nat_side_name(sym));
 		break;
@@ -164,17 +184,17 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 		ret = wg_set_peer_endpoint(c->o->ifname, p->key,
 					   (struct sockaddr *)&ss, ka);
 		if (ret < 0) {
-			log_error("peer %s: setting endpoint %s: %s", k, ep,
-				  strerror(-ret));
-			set_status(p, PEER_FAILED, "setting endpoint %s failed: %s",
+			set_status(c, p, PEER_FAILED, "setting endpoint %s failed: %s",
 				   ep, strerror(-ret));
 			break;
 		}
 		/* Keep our copy of the device in step with what we set. */
 		memcpy(&wp->endpoint, &ss, sizeof(ss));
 		wp->persistent_keepalive = ka;
-		log_info("peer %s: endpoint %s, keepalive %u s", k, ep, ka);
-		set_status(p, PEER_SET, "endpoint %s, keepalive %u s", ep, ka);
+		was_set = p->status == PEER_SET;
+		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s", ep, ka);
+		if (was_set)	/* another endpoint is news, too */
+			peer_changed(c, p);
 		break;
 	}
 }
@@ -226,21 +246,59 @@ void client_nat_update(struct client *c)
 		client_start_register(c);
 }
 
+/*
+ * What went wrong with the server, as precisely as we can know. The
+ * server drops what it cannot authenticate without a word (answering
+ * would make it a reflector), so a wrong key looks exactly like a dead
+ * server or a firewall: name all three.
+ */
+static const char *server_problem(const struct client *c, char *buf, size_t len)
+{
+	char ep[ENDPOINT_STRLEN];
+
+	endpoint_format((struct sockaddr *)&c->o->server, ep);
+	if (c->refused)
+		snprintf(buf, len, "the rendezvous server at %s refused to "
+			 "register us", ep);
+	else if (c->main_answered)
+		snprintf(buf, len, "the rendezvous server at %s did not answer "
+			 "our registration", ep);
+	else
+		snprintf(buf, len, "no answer from the rendezvous server at %s "
+			 "(wrong --server-key, server down, or UDP blocked?)", ep);
+	return buf;
+}
+
 void client_server_answered(struct client *c)
 {
+	char ep[ENDPOINT_STRLEN];
+
+	if (c->server_silent)
+		log_info("the rendezvous server at %s answers again",
+			 endpoint_format((struct sockaddr *)&c->o->server, ep));
+	c->server_silent = false;
 	c->failures = 0;
 	c->last_error = 0;
 }
 
+/* Say it when the server goes silent, not at every retry while it stays
+ * so (backing off up to 5 minutes, that would still be a line per try). */
 void client_server_silent(struct client *c)
 {
-	char ep[ENDPOINT_STRLEN];
+	unsigned int delay;
+	char why[256];
 
 	c->failures++;
-	c->next_round_ms = wgp_mono_ms() + round_delay_ms(c->failures, c->ttl);
-	log_warn("no answer from the server at %s; trying again in %u s",
-		 endpoint_format((struct sockaddr *)&c->o->server, ep),
-		 round_delay_ms(c->failures, c->ttl) / 1000);
+	delay = round_delay_ms(c->failures, c->ttl);
+	c->next_round_ms = wgp_mono_ms() + delay;
+	if (!c->server_silent)
+		log_warn("%s; trying again in %u s, backing off up to %u s",
+			 server_problem(c, why, sizeof(why)), delay / 1000,
+			 SERVER_BACKOFF_MAX_MS / 1000);
+	else
+		log_debug("still no answer from the server; trying again in %u s",
+			  delay / 1000);
+	c->server_silent = true;
 }
 
 /* Rounds. */
@@ -377,7 +435,9 @@ static int round_start(struct client *c)
 
 /* The event loop. */
 
-static int signals_open(sigset_t *old)
+/* The daemon takes SIGHUP too ("look again now"); "up" dies of it as a
+ * terminal's program should. */
+static int signals_open(sigset_t *old, bool hup)
 {
 	sigset_t set;
 	int fd;
@@ -385,6 +445,8 @@ static int signals_open(sigset_t *old)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	if (hup)
+		sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
 		return -errno;
 	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -396,6 +458,12 @@ static void signal_read(struct client *c, int fd)
 	struct signalfd_siginfo si;
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: reading the interface and registering "
+				 "again now");
+			c->next_round_ms = 0;
+			continue;
+		}
 		log_info("%s: stopping", strsignal((int)si.ssi_signo));
 		c->stop = true;
 	}
@@ -461,20 +529,36 @@ static void client_free(struct client *c)
 	sodium_memzero(&c->sess, sizeof(c->sess));
 }
 
+/* "up" with every peer resolved still registers, to check the settings
+ * and refresh the server's view, but stops waiting for a server that
+ * has shown it will not answer. */
+static bool server_settled(const struct client *c)
+{
+	if (c->registered || c->refused)
+		return true;
+	/* The mapping check went unanswered on the main port too. */
+	if (!c->main_answered && c->nat == NAT_UNTESTED)
+		return true;
+	return c->reg.tries > RETX_MAX_TRIES;
+}
+
 static int report(const struct client *c)
 {
-	char k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
-	unsigned int bad = 0;
+	char k[WGP_KEY_B64_SIZE], problem[256], unregistered[280];
+	unsigned int bad = 0, total = 0;
 
+	server_problem(c, problem, sizeof(problem));
+	snprintf(unregistered, sizeof(unregistered), "unresolved: %s", problem);
 	for (size_t i = 0; i < c->num_peers; i++) {
 		const struct client_peer *p = &c->peers[i];
 		const char *why = p->why;
 
 		if (!p->present)
 			continue;
+		total++;
 		if (p->status == PEER_WAITING) {
 			if (!c->registered)
-				why = "unresolved: no answer from the rendezvous server";
+				why = unregistered;
 			else
 				why = "unresolved: not registered with the server (is "
 				      "wgpunch running there, with us as a peer?)";
@@ -483,14 +567,16 @@ static int report(const struct client *c)
 			bad++;
 		printf("peer %s: %s\n", key_b64(p->key, k), why);
 	}
-	fflush(stdout);
 	if (bad) {
-		log_error("%u of %zu peers not resolved (server %s)", bad,
-			  c->dev.num_peers,
-			  endpoint_format((struct sockaddr *)&c->o->server, ep));
-		return 2;
+		log_error("%u of %u peers not resolved%s%s", bad, total,
+			  c->registered ? "" : ": ", c->registered ? "" : problem);
+		return WGPUNCH_EXIT_UNRESOLVED;
 	}
-	return 0;
+	/* Nothing depended on the server this time; the next time will. */
+	if (!c->registered)
+		log_warn("%s; every peer has a fresh handshake, so none needed it",
+			 problem);
+	return WGPUNCH_EXIT_OK;
 }
 
 int client_up(const struct client_opts *o)
@@ -501,29 +587,30 @@ int client_up(const struct client_opts *o)
 	int sigfd, ret;
 
 	client_init(&c, o);
-	sigfd = signals_open(&old);
+	sigfd = signals_open(&old, false);
 	if (sigfd < 0)
-		return 1;
+		return WGPUNCH_EXIT_ERROR;
 	deadline = wgp_mono_ms() + (uint64_t)o->timeout_s * 1000;
-	ret = round_start(&c) < 0 ? 1 : -1;
+	ret = round_start(&c) < 0 ? WGPUNCH_EXIT_ERROR : -1;
 	c.next_round_ms = wgp_mono_ms() + UP_REPOLL_MS;
 	while (ret < 0 && !c.stop) {
 		uint64_t now = wgp_mono_ms();
 
-		if (all_resolved(&c) || now >= deadline)
+		if ((all_resolved(&c) && server_settled(&c)) || now >= deadline)
 			break;
 		/* Peers still unknown: ask again now and then (a NOTIFY
 		 * may be lost). Another round also re-reads handshakes. */
-		if (now >= c.next_round_ms && !c.reg.active && !c.reg_pending) {
+		if (now >= c.next_round_ms && !c.reg.active && !c.reg_pending &&
+		    !all_resolved(&c)) {
 			if (round_start(&c) < 0)
-				ret = 1;
+				ret = WGPUNCH_EXIT_ERROR;
 			c.next_round_ms = now + jitter_ms(UP_REPOLL_MS,
 							  randombytes_random());
 		}
 		loop_once(&c, sigfd, deadline);
 	}
 	if (ret < 0)
-		ret = c.stop ? 1 : report(&c);
+		ret = c.stop ? WGPUNCH_EXIT_ERROR : report(&c);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	client_free(&c);
@@ -533,14 +620,17 @@ int client_up(const struct client_opts *o)
 int client_daemon(const struct client_opts *o)
 {
 	struct client c;
+	char ep[ENDPOINT_STRLEN];
 	bool first = true;
 	sigset_t old;
-	int sigfd, status = 0;
+	int sigfd, status = WGPUNCH_EXIT_OK;
 
 	client_init(&c, o);
-	sigfd = signals_open(&old);
+	sigfd = signals_open(&old, true);
 	if (sigfd < 0)
-		return 1;
+		return WGPUNCH_EXIT_ERROR;
+	log_info("daemon started: rendezvous server %s, probe port %u",
+		 endpoint_format((struct sockaddr *)&o->server, ep), o->probe_port);
 	while (!c.stop) {
 		uint64_t now = wgp_mono_ms();
 
@@ -552,7 +642,7 @@ int client_daemon(const struct client_opts *o)
 			 * service manager can restart us). Anything else,
 			 * e.g. the interface not there yet, is retried. */
 			if (first && (ret == -EPERM || ret == -EACCES || ret == -EINVAL)) {
-				status = 1;
+				status = WGPUNCH_EXIT_ERROR;
 				break;
 			}
 			first = false;

@@ -26,13 +26,24 @@ struct client_opts {
 	bool daemon;
 };
 
-/* Run "wgpunch up": exit status 0 when every peer is resolved (endpoint
- * set or handshake fresh), 2 when some are not (each named on stdout
- * with the reason), 1 on a setup error. */
+/* Exit statuses of wgpunch (wgpunch(8), EXIT STATUS). Unresolved peers
+ * and usage errors differ, so scripts can tell "try again later" from
+ * "fix the command". */
+enum {
+	WGPUNCH_EXIT_OK = 0,
+	WGPUNCH_EXIT_ERROR = 1,		/* setup or runtime error, interrupted */
+	WGPUNCH_EXIT_USAGE = 2,		/* options, arguments, config file */
+	WGPUNCH_EXIT_UNRESOLVED = 3,	/* "up": some peers not resolved */
+};
+
+/* Run "wgpunch up": WGPUNCH_EXIT_OK when every peer is resolved
+ * (endpoint set or handshake fresh), _UNRESOLVED when some are not
+ * (each named on stdout with the reason), _ERROR on a setup error or
+ * an interruption. The caller checks that stdout was written. */
 int client_up(const struct client_opts *opts);
 
-/* Run "wgpunch daemon" until SIGTERM or SIGINT: exit status 0, or 1 on
- * a setup error. */
+/* Run "wgpunch daemon" until SIGTERM or SIGINT (SIGHUP starts a round at
+ * once): WGPUNCH_EXIT_OK, or _ERROR on a setup error. */
 int client_daemon(const struct client_opts *opts);
 
 /* Internals shared by client.c and client_proto.c. */
@@ -93,6 +104,8 @@ struct client {
 	/* The mapping check: a PROBE to each server port, both from
 	 * WireGuard's port; different mappings mean a symmetric NAT. */
 	struct request probe_main, probe;
+	uint64_t probe_giveup_ms;	/* the main port answered: wait for
+					 * the probe port until then (0: none) */
 	bool reg_pending;		/* register once the check is done */
 	uint8_t reg_keys[WGP_MAX_CONSENT][WGP_KEY_LEN];	/* consent order */
 	unsigned int n_reg;
@@ -101,6 +114,11 @@ struct client {
 	uint8_t registered_flags;
 	uint32_t ttl;
 	int last_error;			/* of the server conversation */
+	bool main_answered;		/* anything authentic on the main port */
+	bool refused;			/* the server refused our REGISTER */
+	bool server_silent;		/* the daemon is backing off */
+	bool have_reg_self;		/* reg_self: where the server saw */
+	struct wgp_endpoint reg_self;	/* our last REGISTER */
 
 	enum nat_type nat;
 	bool have_self_main, have_self_probe;

@@ -66,6 +66,7 @@ void client_start_probe(struct client *c)
 		return;
 	request_start(&c->probe_main, WGP_PROBE, &c->main_sock);
 	request_start(&c->probe, WGP_PROBE, &c->probe_sock);
+	c->probe_giveup_ms = 0;
 }
 
 void client_start_lookup(struct client *c, struct client_peer *p)
@@ -149,6 +150,24 @@ static uint64_t earliest(uint64_t a, const struct request *r)
 	return r->active && r->due_ms < a ? r->due_ms : a;
 }
 
+/* The probe port is optional: without its answer we cannot tell a
+ * symmetric NAT, so we register without the flag (as if not symmetric)
+ * and say so, naming the port that stayed silent. */
+static void mapping_check_failed(struct client *c)
+{
+	char ep[ENDPOINT_STRLEN];
+
+	c->nat = NAT_UNTESTED;
+	if (c->have_self_main)
+		log_warn("no answer from the server's probe port %u: cannot check "
+			 "whether our NAT is symmetric; registering anyway",
+			 c->o->probe_port);
+	else	/* The registration will tell whether the server is there. */
+		log_debug("mapping check: no answer from %s nor its probe port %u",
+			  endpoint_format((struct sockaddr *)&c->o->server, ep),
+			  c->o->probe_port);
+}
+
 uint64_t client_service_requests(struct client *c, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
@@ -159,15 +178,13 @@ uint64_t client_service_requests(struct client *c, uint64_t now)
 	/* Both probes are serviced, whatever the first one says. */
 	probe_done = !service_one(c, &c->probe_main, NULL, now);
 	probe_done |= !service_one(c, &c->probe, NULL, now);
+	if (c->probe.active && c->probe_giveup_ms && now >= c->probe_giveup_ms)
+		probe_done = true;
 	if (probe_done) {
 		c->probe_main.active = c->probe.active = false;
-		if (c->nat == NAT_UNKNOWN) {
-			log_info("mapping check: no answer on port %u; assuming our "
-				 "NAT keeps one mapping (not symmetric)",
-				 c->have_self_main ? c->o->probe_port :
-				 endpoint_port((struct sockaddr *)&c->o->server));
-			c->nat = NAT_UNTESTED;
-		}
+		c->probe_giveup_ms = 0;
+		if (c->nat == NAT_UNKNOWN)
+			mapping_check_failed(c);
 		client_nat_update(c);
 	}
 	for (size_t i = 0; i < c->num_peers; i++)
@@ -176,6 +193,8 @@ uint64_t client_service_requests(struct client *c, uint64_t now)
 	next = earliest(next, &c->reg);
 	next = earliest(next, &c->probe_main);
 	next = earliest(next, &c->probe);
+	if (c->probe.active && c->probe_giveup_ms && c->probe_giveup_ms < next)
+		next = c->probe_giveup_ms;
 	for (size_t i = 0; i < c->num_peers; i++)
 		next = earliest(next, &c->peers[i].lookup);
 	return next;
@@ -207,22 +226,42 @@ static struct request *find_request(struct client *c, const struct wgp_msg *m,
 	return NULL;
 }
 
+/* The first registration, and a new mapping, are news; a refresh is
+ * not. */
+static void log_registered(struct client *c, const struct wgp_register_reply *rr)
+{
+	char ep[WGP_ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], old[WGP_ENDPOINT_STRLEN];
+	unsigned int avail = (unsigned int)__builtin_popcountll(rr->available);
+
+	wgp_endpoint_format(&rr->self, ep);
+	endpoint_format((struct sockaddr *)&c->o->server, srv);
+	if (!c->have_reg_self)
+		log_info("registered with %s: it sees us at %s; %u of %u peers "
+			 "registered there too", srv, ep, avail, c->n_reg);
+	else if (!wgp_endpoint_equal(&c->reg_self, &rr->self))
+		log_info("the server now sees us at %s (was %s): our NAT mapping "
+			 "changed", ep, wgp_endpoint_format(&c->reg_self, old));
+	else
+		log_debug("registered: the server sees us at %s, ttl %u s, %u of "
+			  "%u peers available", ep, rr->ttl, avail, c->n_reg);
+	c->reg_self = rr->self;
+	c->have_reg_self = true;
+}
+
 static void handle_register_reply(struct client *c,
 				  const struct wgp_register_reply *rr)
 {
 	uint64_t have = 0;
-	char ep[WGP_ENDPOINT_STRLEN];
 
 	c->reg.active = false;
+	c->refused = false;
+	client_server_answered(c);
+	log_registered(c, rr);
 	c->registered = true;
 	c->registered_flags = c->reg_flags;
 	c->ttl = rr->ttl;
 	c->self_main = rr->self;
 	c->have_self_main = true;
-	log_debug("registered: the server sees us at %s, ttl %u s, %u of %u peers available",
-		  wgp_endpoint_format(&rr->self, ep), rr->ttl,
-		  (unsigned int)__builtin_popcountll(rr->available), c->n_reg);
-	client_server_answered(c);
 	/* The daemon's next round counts from this answer, now that the
 	 * TTL it must stay within is known. */
 	if (c->o->daemon)
@@ -269,6 +308,8 @@ static void handle_probe_reply(struct client *c, struct request *r,
 	if (r == &c->probe_main) {
 		c->self_main = pr->self;
 		c->have_self_main = true;
+		if (c->probe.active)
+			c->probe_giveup_ms = wgp_mono_ms() + PROBE_GRACE_MS;
 	} else {
 		c->self_probe = pr->self;
 		c->have_self_probe = true;
@@ -316,8 +357,10 @@ static void handle_error(struct client *c, struct request *r,
 			 wgp_error_name(e->code));
 		r->active = false;
 		c->last_error = -ENOSPC;
-		if (r == &c->reg)
+		if (r == &c->reg) {
+			c->refused = true;
 			client_server_silent(c);
+		}
 		break;
 	}
 }
@@ -380,6 +423,8 @@ void client_receive(struct client *c, const struct rawsock *sock)
 		 * never act on a request type. */
 		if (wgp_type_is_request(m.type))
 			continue;
+		if (sock == &c->main_sock)
+			c->main_answered = true;
 		handle_msg(c, &m);
 	}
 }

@@ -116,6 +116,15 @@ int config_set(struct config *cfg, const char *key, const char *value,
 			return why_set(why, whylen,
 				       "server-key must be a base64 WireGuard key (44 characters)");
 		cfg->set |= CONFIG_SERVER_KEY;
+	} else if (!strcmp(key, "server-key-file")) {
+		/* Only the name: reading it is a runtime matter (the file
+		 * may be missing), not a syntax error of this line. */
+		if (!*value || strlen(value) >= sizeof(cfg->server_key_file))
+			return why_set(why, whylen,
+				       "server-key-file must be a file name of 1 to %u bytes",
+				       CONFIG_PATH_MAX - 1);
+		strcpy(cfg->server_key_file, value);
+		cfg->set |= CONFIG_SERVER_KEY_FILE;
 	} else if (!strcmp(key, "probe-port")) {
 		if (parse_number(value, 1, 65535, &v))
 			return why_set(why, whylen, "probe-port must be a port from 1 to 65535");
@@ -177,6 +186,7 @@ static unsigned int key_field(const char *key)
 		{ "server", CONFIG_SERVER }, { "server-key", CONFIG_SERVER_KEY },
 		{ "probe-port", CONFIG_PROBE_PORT }, { "timeout", CONFIG_TIMEOUT },
 		{ "keepalive", CONFIG_KEEPALIVE }, { "log-level", CONFIG_LOG_LEVEL },
+		{ "server-key-file", CONFIG_SERVER_KEY_FILE },
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -188,7 +198,7 @@ static unsigned int key_field(const char *key)
 
 struct line_state {
 	unsigned int seen;		/* fields given in this text */
-	unsigned int first_line[8];	/* where each was given */
+	unsigned int first_line[16];	/* where each was given */
 };
 
 static int field_index(unsigned int field)
@@ -230,6 +240,13 @@ static int parse_line(struct config *cfg, struct line_state *st, char *s,
 				  key, st->first_line[field_index(field)]);
 	if (!*value)
 		return line_error(err, lineno, "missing value for \"%s\"", key);
+	if (field & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE) &&
+	    st->seen & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE))
+		return line_error(err, lineno, "both \"server-key\" and "
+				  "\"server-key-file\" given (first on line %u): "
+				  "use one",
+				  st->first_line[field_index(st->seen & (CONFIG_SERVER_KEY |
+						     CONFIG_SERVER_KEY_FILE))]);
 	ret = config_set(cfg, key, value, why, sizeof(why));
 	if (ret)
 		return line_error(err, lineno, "%s", why);
@@ -250,10 +267,17 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 	memset(err, 0, sizeof(*err));
 	if (len > CONFIG_MAX_SIZE)
 		return line_error(err, 0, "larger than %u bytes", CONFIG_MAX_SIZE);
+	/* Editors on Windows start files with a byte order mark. */
+	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
+		off = 3;
 	while (off < len && !ret) {
 		const char *nl = memchr(text + off, '\n', len - off);
-		size_t llen = nl ? (size_t)(nl - text - off) : len - off;
+		size_t next = nl ? (size_t)(nl - text) + 1 : len;
+		size_t llen = next - off - (nl ? 1 : 0);
 
+		/* A CRLF line end is a line end, not a stray character. */
+		if (llen && text[off + llen - 1] == '\r')
+			llen--;
 		lineno++;
 		if (llen > CONFIG_MAX_LINE) {
 			ret = line_error(err, lineno, "line longer than %u bytes",
@@ -275,7 +299,7 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 		memcpy(line, text + off, llen);
 		line[llen] = '\0';
 		ret = parse_line(cfg, &st, line, llen, lineno, err);
-		off += llen + 1;
+		off = next;
 	}
 	sodium_memzero(line, sizeof(line));
 	return ret;

@@ -5,10 +5,12 @@
  *
  * File format: one "key = value" per line; blank lines and lines whose
  * first non-blank character is '#' are ignored; spaces and tabs around
- * keys and values are ignored. Keys: server, server-key, probe-port,
- * timeout, keepalive, log-level. Each at most once. Anything else is an
- * error naming its line: the file is outside input, and a typo silently
- * ignored is a setting silently lost.
+ * keys and values are ignored. Keys: server, server-key, server-key-file,
+ * probe-port, timeout, keepalive, log-level. Each at most once, and only
+ * one of server-key and server-key-file. Anything else is an error
+ * naming its line: the file is outside input, and a typo silently
+ * ignored is a setting silently lost. Files edited on Windows are
+ * accepted as they are: CRLF line ends, and a UTF-8 byte order mark.
  */
 #ifndef WGPUNCH_CONFIG_H
 #define WGPUNCH_CONFIG_H
@@ -22,6 +24,7 @@
 #define CONFIG_MAX_LINE		1024	/* bytes in one line */
 #define CONFIG_HOST_MAX		256	/* a DNS name fits: 253 */
 #define CONFIG_MAX_TIMEOUT	86400
+#define CONFIG_PATH_MAX		1024	/* fits a config line */
 
 enum config_field {
 	CONFIG_SERVER		= 1U << 0,
@@ -30,6 +33,7 @@ enum config_field {
 	CONFIG_TIMEOUT		= 1U << 3,
 	CONFIG_KEEPALIVE	= 1U << 4,
 	CONFIG_LOG_LEVEL	= 1U << 5,
+	CONFIG_SERVER_KEY_FILE	= 1U << 6,	/* read later, by the caller */
 };
 
 struct config {
@@ -37,6 +41,7 @@ struct config {
 	char server_host[CONFIG_HOST_MAX];	/* name or numeric address */
 	uint16_t server_port;		/* 0: the default port */
 	uint8_t server_key[WGP_KEY_LEN];
+	char server_key_file[CONFIG_PATH_MAX];
 	uint16_t probe_port;
 	unsigned int timeout;		/* seconds */
 	uint16_t keepalive;		/* seconds */

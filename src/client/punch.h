@@ -43,6 +43,11 @@
 /* The mapping check (which registering waits for) gives up after this
  * many sends: 250+500+1000+2000 ms. */
 #define PROBE_MAX_TRIES		4
+/* Once the main port answered the mapping check, the probe port gets
+ * this much longer: both answers come from the same server over the
+ * same path, so a later one is lost or blocked (a firewall that lets
+ * only the main port through), and registering waits for the check. */
+#define PROBE_GRACE_MS		1000
 /* "wgpunch up" asks again this often for peers not yet known. */
 #define UP_REPOLL_MS		2000
 

@@ -10,6 +10,7 @@
  * messages (and the source check they cost) are skipped.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
 #include "log.h"
@@ -452,7 +454,30 @@ static void log_stats(const struct server *srv)
 		 (unsigned long long)s->tx_dropped);
 }
 
-int loop_run(struct loop *l, int stop_fd)
+/* The stop descriptor became readable: true to stop. A signalfd is
+ * read, so SIGHUP (which systemd and terminals send, and operators use
+ * to mean "reload") can be logged and survived; there is nothing to
+ * reload, the settings come from the command line. */
+static bool stop_now(struct loop *l, int stop_fd, bool is_signalfd)
+{
+	struct signalfd_siginfo si;
+	bool stop = false;
+
+	if (!is_signalfd)
+		return true;
+	while (read(stop_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo != SIGHUP) {
+			stop = true;
+			continue;
+		}
+		log_info("SIGHUP: nothing to reload (restart to change "
+			 "settings); counters follow");
+		log_stats(l->srv);
+	}
+	return stop;
+}
+
+static int run(struct loop *l, int stop_fd, bool is_signalfd)
 {
 	struct epoll_event ev[8];
 	unsigned int ticks = 0;
@@ -485,6 +510,8 @@ int loop_run(struct loop *l, int stop_fd)
 					log_stats(l->srv);
 				break;
 			case TAG_STOP:
+				if (!stop_now(l, stop_fd, is_signalfd))
+					break;
 				ret = 0;
 				goto out;
 			}
@@ -494,6 +521,16 @@ out:
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, stop_fd, NULL);
 	log_stats(l->srv);
 	return ret;
+}
+
+int loop_run(struct loop *l, int stop_fd)
+{
+	return run(l, stop_fd, false);
+}
+
+int loop_run_signals(struct loop *l, int sigfd)
+{
+	return run(l, sigfd, true);
 }
 
 void loop_free(struct loop *l)

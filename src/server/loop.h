@@ -45,6 +45,11 @@ int loop_init(struct loop *l, struct server *srv, const char *listen);
  * read). 0, or a negative errno on a fatal error. */
 int loop_run(struct loop *l, int stop_fd);
 
+/* Run until sigfd (a non-blocking signalfd) delivers a signal other
+ * than SIGHUP; SIGHUP is logged, with the counters, and survived. 0, or
+ * a negative errno on a fatal error. */
+int loop_run_signals(struct loop *l, int sigfd);
+
 void loop_free(struct loop *l);
 
 #endif

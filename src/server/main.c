@@ -3,7 +3,7 @@
  * wgpunchd — rendezvous server for WireGuard UDP hole punching.
  * Reads its options and key, opens the sockets, and runs the loop until
  * SIGTERM or SIGINT (taken through a signalfd, so the loop never runs
- * handlers at odd moments).
+ * handlers at odd moments). SIGHUP is logged and survived.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -25,12 +26,25 @@ static int stop_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	/* A client that vanishes must not kill us with SIGPIPE (UDP never
 	 * raises it, but logging to a closed pipe could). */
 	signal(SIGPIPE, SIG_IGN);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Like wg(8): a private key others can read is worth a warning, not a
+ * refusal (the operator may have reasons, e.g. a group-owned secret). */
+static void check_key_mode(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & (S_IRWXG | S_IRWXO)))
+		log_warn("%s is accessible by group or others (mode %04o): "
+			 "chmod 600 it", path, (unsigned int)(st.st_mode & 07777));
 }
 
 static int run(struct options *opts)
@@ -49,6 +63,7 @@ static int run(struct options *opts)
 			  strerror(-ret));
 		return 1;
 	}
+	check_key_mode(opts->key_file);
 	ret = server_init(&srv, &opts->cfg, priv, wgp_mono_ms());
 	sodium_memzero(priv, sizeof(priv));
 	if (ret < 0) {
@@ -79,7 +94,7 @@ static int run(struct options *opts)
 		 loop.port[PORT_MAIN], loop.port[PORT_PROBE],
 		 opts->cfg.capacity, opts->cfg.ttl,
 		 opts->cfg.legacy ? ", legacy protocol ON (insecure)" : "");
-	ret = loop_run(&loop, sfd);
+	ret = loop_run_signals(&loop, sfd);
 	if (ret < 0)
 		log_error("event loop: %s", strerror(-ret));
 	else

@@ -3,6 +3,7 @@
  * wgpunchd — command line parsing. Numbers are checked for range and
  * trailing garbage; nothing is silently clamped.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -63,6 +64,41 @@ bad:
 	return -1;
 }
 
+/*
+ * --listen takes a numeric address only: a name would be resolved once,
+ * to one of possibly several addresses, behind the user's back. "[::1]"
+ * is accepted as users write IPv6 with ports elsewhere; a port is not
+ * (that is --port).
+ */
+static int listen_address(struct options *opts, const char *s)
+{
+	size_t len = strlen(s);
+	struct in6_addr a6;
+	struct in_addr a4;
+	bool port_given;
+
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']' &&
+	    len - 2 < sizeof(opts->listen_buf)) {
+		memcpy(opts->listen_buf, s + 1, len - 2);
+		opts->listen_buf[len - 2] = '\0';
+		if (inet_pton(AF_INET6, opts->listen_buf, &a6) == 1) {
+			opts->listen = opts->listen_buf;
+			return 0;
+		}
+	} else if (inet_pton(AF_INET6, s, &a6) == 1 ||
+		   inet_pton(AF_INET, s, &a4) == 1) {
+		opts->listen = s;
+		return 0;
+	}
+	/* "[v6]:port" or "v4:port" (one colon: not IPv6). */
+	port_given = strstr(s, "]:") ||
+		     (strchr(s, ':') && strchr(s, ':') == strrchr(s, ':'));
+	fprintf(stderr, "wgpunchd: --listen: '%s' is not a numeric IPv4 or "
+		"IPv6 address%s\n", s, port_given ?
+		" (give the port with --port)" : "");
+	return -1;
+}
+
 enum { OPT_DH_RATE = 256, OPT_LEGACY, OPT_LEGACY_CAPACITY };
 
 static const struct option long_options[] = {
@@ -92,6 +128,10 @@ int options_parse(struct options *opts, int argc, char *argv[])
 	memset(opts, 0, sizeof(*opts));
 	server_config_defaults(&opts->cfg);
 	opts->log_level = LOGL_INFO;
+	/* getopt names argv[0] in its messages: say "wgpunchd:" like every
+	 * other message, not the path we were started by. */
+	if (argc > 0)
+		argv[0] = (char *)"wgpunchd";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:l:p:P:c:t:r:b:v:hV",
 				long_options, NULL)) != -1) {
@@ -100,7 +140,8 @@ int options_parse(struct options *opts, int argc, char *argv[])
 			opts->key_file = optarg;
 			break;
 		case 'l':
-			opts->listen = optarg;
+			if (listen_address(opts, optarg))
+				return OPTIONS_EXIT_USAGE;
 			break;
 		case 'p':
 			if (number("--port", optarg, 0, 65535, &v))
@@ -162,7 +203,8 @@ int options_parse(struct options *opts, int argc, char *argv[])
 			       WGP_VERSION);
 			return OPTIONS_EXIT_OK;
 		default:
-			usage(stderr);
+			/* getopt said what is wrong; the help would bury it. */
+			fprintf(stderr, "Try 'wgpunchd --help'.\n");
 			return OPTIONS_EXIT_USAGE;
 		}
 	}

@@ -5,11 +5,14 @@
 #ifndef WGPUNCHD_OPTIONS_H
 #define WGPUNCHD_OPTIONS_H
 
+#include <netinet/in.h>
+
 #include "server.h"
 
 struct options {
 	struct server_config cfg;
 	const char *listen;	/* NULL: "::" (both families) */
+	char listen_buf[INET6_ADDRSTRLEN];	/* --listen without brackets */
 	const char *key_file;
 	int log_level;
 };

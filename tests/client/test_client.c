@@ -50,6 +50,7 @@ struct fake {
 	char pub_b64[WGP_KEY_B64_SIZE];
 	bool symmetric;			/* other mapping on the probe port */
 	bool silent;
+	bool probe_silent;		/* the probe port never answers */
 	bool no_records;		/* only "available" bits: LOOKUP them */
 	uint32_t ttl;
 	struct fake_peer peers[4];
@@ -69,6 +70,7 @@ static char d_priv[65], d_pub[65], d_b64[45];
 static char f_priv[65], f_pub[65], f_b64[45];
 static struct fake fake;
 static pid_t child = -1;		/* the wgpunch under test, if running */
+static enum { OUT_LOG, OUT_FULL, OUT_CLOSED } child_stdout;
 
 #define NEED_LAB() do { if (skip_why) { print_message("skipped: %s\n", skip_why); skip(); } } while (0)
 
@@ -164,6 +166,7 @@ static int group_teardown(void **state)
 static void fake_reset(void)
 {
 	fake.symmetric = fake.silent = fake.no_records = false;
+	fake.probe_silent = false;
 	fake.lookups = 0;
 	fake.ttl = 120;
 	fake.n_peers = 0;
@@ -251,7 +254,7 @@ static void fake_one(int i)
 	ssize_t n, len;
 
 	n = recvfrom(fake.fd[i], buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
-	if (n <= 0 || fake.silent)
+	if (n <= 0 || fake.silent || (fake.probe_silent && i == 1))
 		return;
 	assert_int_equal(wgp_parse_header(&in, buf, (size_t)n), 0);
 	assert_int_equal(wgp_session_server(&sess, fake.priv, fake.pub, in.key), 0);
@@ -322,8 +325,14 @@ static pid_t wgpunch_start(const char *out_path, ...)
 
 		/* Never outlive the test, even if it crashes. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fd, 1);
 		dup2(fd, 2);
+		if (child_stdout == OUT_LOG)
+			dup2(fd, 1);
+		else if (child_stdout == OUT_FULL)
+			dup2(open("/dev/full", O_WRONLY), 1);
+		else
+			close(1);
+		close(fd);
 		execv(getenv("WGPUNCH"), (char *const *)argv);
 		_exit(127);
 	}
@@ -469,7 +478,7 @@ static void test_up_symmetric(void **state)
 	/* C went stale and the server does not know it now: unresolved
 	 * when the timeout comes. */
 	pid = wgpunch_start(log, "--timeout", "3", "up", "wga", NULL);
-	assert_int_equal(serve_until_exit(pid, 10000), 2);
+	assert_int_equal(serve_until_exit(pid, 10000), 3);
 	out = slurp(log);
 	expect_in(out, "cannot be punched directly: our NAT uses endpoint-dependent "
 		  "mapping (symmetric); a relay is needed");
@@ -483,7 +492,7 @@ static void test_up_symmetric(void **state)
 	fake_reset();
 	fake_knows(f_pub, "198.18.0.77:7000", WGP_F_SYMMETRIC);
 	pid = wgpunch_start(log, "--timeout", "3", "up", "wga", NULL);
-	assert_int_equal(serve_until_exit(pid, 10000), 2);
+	assert_int_equal(serve_until_exit(pid, 10000), 3);
 	out = slurp(log);
 	expect_in(out, "cannot be punched directly: the peer's NAT uses "
 		  "endpoint-dependent mapping (symmetric); a relay is needed");
@@ -504,7 +513,7 @@ static void test_up_silent_server(void **state)
 	fake_reset();
 	fake.silent = true;
 	pid = wgpunch_start(log, "--timeout", "2", "up", "wga", NULL);
-	assert_int_equal(serve_until_exit(pid, 6000), 2);
+	assert_int_equal(serve_until_exit(pid, 6000), 3);
 	/* It gave up at its deadline, not later. */
 	assert_in_range(now_ms() - t0, 1900, 3500);
 	out = slurp(log);
@@ -548,10 +557,205 @@ static void test_daemon(void **state)
 	unlink(log);
 }
 
+static unsigned int count_in(const char *text, const char *what)
+{
+	unsigned int n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/* The probe port is firewalled, the main port answers: the NAT type is
+ * unknown, which is said (naming the probe port), and registering goes
+ * ahead without the symmetric flag, promptly. */
+static void test_up_probe_port_silent(void **state)
+{
+	const char *log = "/tmp/wgpunch-test-probe.log";
+	uint64_t t0 = now_ms();
+	char ep[80], ka[16], *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	fake_reset();
+	fake.probe_silent = true;
+	fake_knows(c_pub, "198.18.0.69:7000", 0);
+	pid = wgpunch_start(log, "--timeout", "4", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 8000), 0);
+	assert_in_range(now_ms() - t0, 0, 3000);
+	out = slurp(log);
+	expect_in(out, "no answer from the server's probe port 49919: cannot "
+		  "check whether our NAT is symmetric; registering anyway");
+	assert_null(strstr(out, "no answer from the rendezvous server"));
+	assert_true(fake.registers >= 1);
+	assert_int_equal(fake.register_flags, 0);
+	assert_int_equal(fake.probes[1], 0);
+	peer_state(c_b64, ep, ka);
+	assert_string_equal(ep, "198.18.0.69:7000");
+	unlink(log);
+}
+
+/* Every peer of wgb (only A) has a fresh handshake: "up" registers
+ * anyway (a wrong server setting shows at once), prints each peer once,
+ * and a silent server is a warning, not a failure. */
+static void test_up_all_fresh(void **state)
+{
+	const char *log = "/tmp/wgpunch-test-fresh.log";
+	uint64_t t0;
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	fake_reset();
+	pid = wgpunch_start(log, "--log-level", "info", "up", "wgb", NULL);
+	assert_int_equal(serve_until_exit(pid, 8000), 0);
+	assert_int_equal(fake.registers, 1);
+	assert_int_equal(fake.register_sport, 51821);
+	out = slurp(log);
+	expect_in(out, "registered with " SRV ":49918");
+	/* One line per peer, on stdout; not repeated in the log. */
+	assert_int_equal(count_in(out, "left alone"), 1);
+	expect_in(out, a_b64);
+
+	fake.silent = true;
+	t0 = now_ms();
+	pid = wgpunch_start(log, "--timeout", "15", "up", "wgb", NULL);
+	assert_int_equal(serve_until_exit(pid, 10000), 0);
+	/* It stopped once the mapping check showed nobody answers, long
+	 * before its --timeout. */
+	assert_in_range(now_ms() - t0, 2000, 7000);
+	out = slurp(log);
+	expect_in(out, "warning: no answer from the rendezvous server at " SRV
+		  ":49918 (wrong --server-key, server down, or UDP blocked?); "
+		  "every peer has a fresh handshake");
+	unlink(log);
+}
+
+/* The report on stdout must reach it: a full disk or a closed stdout
+ * is a failure, said on stderr. */
+static void test_up_stdout_errors(void **state)
+{
+	const char *log = "/tmp/wgpunch-test-stdout.log";
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	fake_reset();
+	child_stdout = OUT_FULL;
+	pid = wgpunch_start(log, "up", "wgb", NULL);
+	assert_int_equal(serve_until_exit(pid, 8000), 1);
+	out = slurp(log);
+	expect_in(out, "wgpunch: writing the report to standard output: No space left on device");
+	child_stdout = OUT_CLOSED;
+	pid = wgpunch_start(log, "up", "wgb", NULL);
+	assert_int_equal(serve_until_exit(pid, 8000), 1);
+	child_stdout = OUT_LOG;
+	out = slurp(log);
+	expect_in(out, "wgpunch: writing the report to standard output: Bad file descriptor");
+	/* It still did its work: nothing was written anywhere else. */
+	assert_int_equal(fake.registers, 2);
+	unlink(log);
+}
+
+/* Usage errors exit 2 (unresolved peers are 3), say "wgpunch:" and what
+ * is wrong; nothing is sent. */
+static void test_usage_errors(void **state)
+{
+	static const struct {
+		const char *args[4];
+		const char *msg;
+	} cases[] = {
+		{ { "up", "wga", "extra" }, "wgpunch: unexpected argument 'extra'" },
+		{ { "up" }, "expected a command (up or daemon) and an interface" },
+		{ { "--bogus", "up", "wga" }, "wgpunch: unrecognized option '--bogus'" },
+		{ { "-t", "0", "up", "wga" }, "timeout must be" },
+		{ { "-K", "/nonexistent", "up", "wga" },
+		  "both --server-key and --server-key-file given: use one" },
+		{ { "-s", "2001:db8::1:49918", "up", "wga" },
+		  "server '2001:db8::1:49918' is neither an IPv4/IPv6 address nor "
+		  "a resolvable name (IPv6 with a port: [2001:db8::1]:49918)" },
+		{ { "sideways", "wga" }, "unknown command" },
+	};
+	const char *log = "/tmp/wgpunch-test-usage.log";
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	fake_reset();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid = wgpunch_start(log, cases[i].args[0], cases[i].args[1],
+				    cases[i].args[2], cases[i].args[3], NULL);
+		assert_int_equal(serve_until_exit(pid, 3000), 2);
+		out = slurp(log);
+		expect_in(out, cases[i].msg);
+		assert_null(strstr(out, "/wgpunch"));
+		assert_true(!strncmp(out, "wgpunch: ", 9));
+	}
+	assert_int_equal(fake.registers + fake.probes[0] + fake.probes[1], 0);
+	unlink(log);
+}
+
+/* Wait until the file at path holds what (true), or ms pass. */
+static bool log_shows(const char *path, const char *what, unsigned int ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	do {
+		/* The child may not have created it yet. */
+		if (access(path, F_OK) == 0 && strstr(slurp(path), what))
+			return true;
+		fake_serve(20);
+	} while (now_ms() < end);
+	return false;
+}
+
+/* The daemon says when the server goes silent and when it is back (not
+ * every retry); SIGHUP makes it look again at once, and it lives on. */
+static void test_daemon_server_states(void **state)
+{
+	const char *log = "/tmp/wgpunch-test-states.log";
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	fake_reset();
+	fake.silent = true;
+	pid = wgpunch_start(log, "--log-level", "info", "daemon", "wgb", NULL);
+	if (!log_shows(log, "warning: no answer from the rendezvous server at "
+		       SRV ":49918 (wrong --server-key, server down, or UDP "
+		       "blocked?); trying again in", 20000))
+		fail_msg("no warning about the silent server:\n%s", slurp(log));
+	out = slurp(log);
+	expect_in(out, "daemon started: rendezvous server " SRV ":49918, probe port 49919");
+	assert_null(strstr(out, "registered with"));
+	fake.silent = false;
+	kill(pid, SIGHUP);
+	if (!log_shows(log, "registered with " SRV ":49918", 3000))
+		fail_msg("SIGHUP did not bring a registration:\n%s", slurp(log));
+	out = slurp(log);
+	expect_in(out, "SIGHUP: reading the interface and registering again now");
+	expect_in(out, "the rendezvous server at " SRV ":49918 answers again");
+	assert_int_equal(count_in(out, "no answer from the rendezvous server"), 1);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);	/* still running */
+	kill(pid, SIGTERM);
+	assert_int_equal(serve_until_exit(pid, 2000), 0);
+	unlink(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_up, kill_child),
+		cmocka_unit_test_teardown(test_up_probe_port_silent, kill_child),
+		cmocka_unit_test_teardown(test_up_all_fresh, kill_child),
+		cmocka_unit_test_teardown(test_up_stdout_errors, kill_child),
+		cmocka_unit_test_teardown(test_usage_errors, kill_child),
+		cmocka_unit_test_teardown(test_daemon_server_states, kill_child),
 		cmocka_unit_test_teardown(test_up_lookup, kill_child),
 		cmocka_unit_test_teardown(test_up_symmetric, kill_child),
 		cmocka_unit_test_teardown(test_up_silent_server, kill_child),

@@ -104,8 +104,44 @@ static void test_errors(void **state)
 	expect_error("server = [2001:db8::1]x\n", 1, "server must be");
 	expect_error("server = a/b\n", 1, "server must be");
 	expect_error("timeout = 5 # five\n", 1, "timeout must be");
-	expect_error("\n\n\n\ntimeout = 5\r\n", 5, "control character 0x0d at column 12");
+	expect_error("\n\n\n\ntime\rout = 5\r\n", 5, "control character 0x0d at column 5");
+	expect_error("timeout = 5\r\r\n", 1, "control character 0x0d at column 12");
+	expect_error("\xef\xbb\xbf\xef\xbb\xbftimeout = 5\n", 1, "unknown key");
+	expect_error("server-key = " KEY_B64 "\n#\nserver-key-file = /k\n", 3,
+		     "both \"server-key\" and \"server-key-file\" given (first on line 1)");
+	expect_error("server-key-file = /k\nserver-key = " KEY_B64 "\n", 2,
+		     "both \"server-key\" and \"server-key-file\" given (first on line 1)");
+	expect_error("server-key-file = /k\nserver-key-file = /j\n", 2, "given twice");
 	expect_error("# ok\nlog-level = info\x1b\n", 2, "control character 0x1b");
+}
+
+/* Files from Windows editors: CRLF line ends and a byte order mark. */
+static void test_crlf_and_bom(void **state)
+{
+	static const char text[] =
+		"\xef\xbb\xbf# saved by Notepad\r\n"
+		"\r\n"
+		"server = 198.18.0.1:5000\r\n"
+		"server-key-file = /etc/wgpunch/server.pub\r\n"
+		"timeout = 7\r";		/* a final CR without LF, too */
+	struct config_error err;
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(parse(&cfg, text, &err), 0);
+	assert_string_equal(cfg.server_host, "198.18.0.1");
+	assert_int_equal(cfg.server_port, 5000);
+	assert_string_equal(cfg.server_key_file, "/etc/wgpunch/server.pub");
+	assert_int_equal(cfg.timeout, 7);
+	assert_int_equal(cfg.set, CONFIG_SERVER | CONFIG_SERVER_KEY_FILE | CONFIG_TIMEOUT);
+	/* A line of exactly the limit, plus its CR, is fine. */
+	{
+		char line[CONFIG_MAX_LINE + 3];
+
+		memset(line, '#', CONFIG_MAX_LINE);
+		memcpy(line + CONFIG_MAX_LINE, "\r\n", 3);
+		assert_int_equal(parse(&cfg, line, &err), 0);
+	}
 }
 
 static void test_nul_and_long(void **state)
@@ -189,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_crlf_and_bom),
 		cmocka_unit_test(test_nul_and_long),
 		cmocka_unit_test(test_split_server),
 		cmocka_unit_test(test_load_file),

@@ -215,7 +215,8 @@ case_punch_symmetric()
 		rc=$EXIT_RC
 		[ "$rc" -ne 124 ] ||
 			fail "wgpunch up on $node still running $bound s after start (--timeout $timeout)"
-		[ "$rc" -ne 0 ] || fail "wgpunch up on $node exited 0 with a symmetric NAT"
+		# 3: some peers unresolved (2 would be a usage error).
+		[ "$rc" -eq 3 ] || fail "wgpunch up on $node exited $rc with a symmetric NAT, want 3"
 		client_log "$node" | grep -Eiq "$SYMMETRIC_RE" ||
 			fail "wgpunch up on $node (exit $rc) did not say why: $(client_log "$node" | tail -n 3)"
 		echo "  $node: exit $rc after $(since "$t0") s:" \
@@ -381,6 +382,36 @@ EOF
 	echo "  tunnel up $(since "$t0") s after start" >&2
 }
 
+# (f2) a firewall lets only the rendezvous port through, not the probe
+# port: the clients cannot check their NATs, say so naming the probe
+# port, and register anyway; the punch works (both NATs are cone).
+case_probe_port_blocked()
+{
+	local t0 rc_a rc_b
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	lab_exec pub nft -f - <<EOF || fail "cannot add the firewall rule"
+table inet noprobe {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		udp dport $((LAB_SRV_PORT + 1)) counter drop
+	}
+}
+EOF
+	t0=$(lab_now_ms)
+	punch_up --timeout 15
+	wait_exit "$PID_A" 20; rc_a=$EXIT_RC
+	wait_exit "$PID_B" 20; rc_b=$EXIT_RC
+	[ "$rc_a" -eq 0 ] || fail "wgpunch up on A exited $rc_a: $(client_log A | tail -n 3)"
+	[ "$rc_b" -eq 0 ] || fail "wgpunch up on B exited $rc_b: $(client_log B | tail -n 3)"
+	client_log A | grep -q "probe port $((LAB_SRV_PORT + 1)): cannot check" ||
+		fail "wgpunch up on A did not name the silent probe port: $(client_log A | tail -n 3)"
+	lab_wait 10 tunnel_up || fail "no tunnel 10 s after wgpunch up succeeded"
+	echo "  both exited 0 after $(since "$t0") s; tunnel up;" \
+		"$(client_log A | grep -m 1 'probe port')" >&2
+}
+
 # (g) no server: `wgpunch up` gives up at its --timeout, non-zero, and
 # says the server did not answer.
 SILENT_RE='no answer|not answer|unreachable|timed? ?out'
@@ -396,7 +427,7 @@ case_server_down()
 	wait_exit "$LAB_LAST_PID" 6
 	rc=$EXIT_RC
 	[ "$rc" -ne 124 ] || fail "wgpunch up still running 6 s after start (--timeout 3)"
-	[ "$rc" -ne 0 ] || fail "wgpunch up exited 0 without a server"
+	[ "$rc" -eq 3 ] || fail "wgpunch up exited $rc without a server, want 3 (unresolved)"
 	client_log A | grep -Eiq "$SILENT_RE" ||
 		fail "wgpunch up (exit $rc) did not say the server is silent: $(client_log A | tail -n 3)"
 	echo "  exit $rc after $(since "$t0") s:" \
@@ -421,7 +452,9 @@ case_wrong_server_key()
 		fail "cannot start wgpunch on B"
 	wait_exit "$PID_A" 6; rc=$EXIT_RC
 	[ "$rc" -ne 124 ] || fail "wgpunch up still running 6 s after start (--timeout 3)"
-	[ "$rc" -ne 0 ] || fail "wgpunch up exited 0 with the wrong server key"
+	[ "$rc" -eq 3 ] || fail "wgpunch up exited $rc with the wrong server key, want 3 (unresolved)"
+	client_log A | grep -q 'wrong --server-key' ||
+		fail "wgpunch up did not name a wrong server key as a cause: $(client_log A | tail -n 3)"
 	wait_exit "$LAB_LAST_PID" 3
 	if lab_has_endpoint A B || lab_has_endpoint B A; then
 		fail "an endpoint was set through a server whose key is wrong"
@@ -459,7 +492,7 @@ case_ipv6()
 
 # --- runner -------------------------------------------------------------------
 
-ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy server_down wrong_server_key ipv6"
+ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6"
 
 run_case()
 {

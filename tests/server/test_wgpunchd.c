@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <sodium.h>
@@ -450,6 +451,141 @@ static void test_port_without_probe_room(void **state)
 	assert_int_equal(WEXITSTATUS(status), 2);
 }
 
+/* Run wgpunchd with args (NULL-terminated) to its exit: the status,
+ * with stderr in err. It must not start serving. */
+static int run_wgpunchd(char *err, size_t errlen, ...)
+{
+	const char *argv[16] = { getenv("WGPUNCHD") };
+	int status = -1, argc = 1, pipefd[2], i;
+	size_t len = 0;
+	va_list ap;
+	ssize_t n;
+	pid_t pid;
+
+	va_start(ap, errlen);
+	while ((argv[argc] = va_arg(ap, const char *)))
+		argc++;
+	va_end(ap);
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(20000);
+	}
+	if (i == 100) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("wgpunchd %s %s started instead of refusing", argv[1],
+			 argv[2] ? argv[2] : "");
+	}
+	while (len < errlen - 1 &&
+	       (n = read(pipefd[0], err + len, errlen - 1 - len)) > 0)
+		len += (size_t)n;
+	err[len] = '\0';
+	close(pipefd[0]);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void expect_in(const char *text, const char *what)
+{
+	if (!strstr(text, what))
+		fail_msg("missing \"%s\" in:\n%s", what, text);
+}
+
+/* Usage errors: exit 2, one message that says "wgpunchd:" (never the
+ * path it was run by) and what is wrong; no help dump. */
+static void test_usage_errors(void **state)
+{
+	static const char *const bad_listen[] = {
+		"nonsense", "localhost", "", "[198.18.0.1]", "[::1",
+		"127.0.0.1:5000", "[::1]:5000",		/* hint: --port */
+	};
+	char err[4096], want[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
+		assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+					      "-l", bad_listen[i], NULL), 2);
+		snprintf(want, sizeof(want), "wgpunchd: --listen: '%s' is not a "
+			 "numeric IPv4 or IPv6 address", bad_listen[i]);
+		expect_in(err, want);
+	}
+	expect_in(err, "give the port with --port");
+
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "--bogus", NULL), 2);
+	assert_true(!strncmp(err, "wgpunchd: ", 10));
+	expect_in(err, "--bogus");
+	expect_in(err, "Try 'wgpunchd --help'.");
+	assert_null(strstr(err, "Usage:"));
+	assert_null(strstr(err, "/wgpunchd"));
+
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "-p", NULL), 2);
+	assert_true(!strncmp(err, "wgpunchd: ", 10));
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "extra", NULL), 2);
+	expect_in(err, "wgpunchd: unexpected argument 'extra'");
+}
+
+/* --listen takes IPv6 in brackets too; a group-readable key is warned
+ * about. The port is the running server's, so it stops at bind. */
+static void test_listen_brackets_and_key_mode(void **state)
+{
+	char err[4096], port[8];
+
+	(void)state;
+	snprintf(port, sizeof(port), "%u", main_port);
+	assert_int_equal(chmod(key_path, 0640), 0);
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "-l", "[::1]", "-p", port, NULL), 1);
+	assert_int_equal(chmod(key_path, 0600), 0);
+	expect_in(err, "accessible by group or others (mode 0640)");
+	expect_in(err, "cannot listen on ::1 port");
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "-l", "::1", "-p", port, NULL), 1);
+	assert_null(strstr(err, "accessible"));
+}
+
+/* SIGHUP is logged and survived (it used to kill the server). */
+static void test_sighup(void **state)
+{
+	struct pollfd pfd = { .fd = server_log, .events = POLLIN };
+	char buf[8192];
+	size_t len = 0;
+	ssize_t n;
+	struct wgp_msg m;
+	uint8_t req[WGP_MAX_MSG_LEN];
+
+	(void)state;
+	assert_int_equal(kill(server_pid, SIGHUP), 0);
+	while (len < sizeof(buf) - 1 && poll(&pfd, 1, 3000) == 1) {
+		n = read(server_log, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "SIGHUP") && strstr(strstr(buf, "SIGHUP"), "stats:"))
+			break;
+	}
+	buf[len] = '\0';
+	expect_in(buf, "info: SIGHUP: nothing to reload");
+	expect_in(strstr(buf, "SIGHUP"), "stats:");
+	assert_int_equal(waitpid(server_pid, NULL, WNOHANG), 0);
+	len = tclient_probe(&a.c, req, sizeof(req));
+	send_to(a.fd, AF_INET, main_port, req, len);
+	receive_msg(&a, WGP_PROBE_REPLY, &m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +595,9 @@ int main(void)
 		cmocka_unit_test(test_legacy),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_port_without_probe_room),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_listen_brackets_and_key_mode),
+		cmocka_unit_test(test_sighup),
 	};
 
 	if (sodium_init() < 0)
