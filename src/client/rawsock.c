@@ -17,9 +17,9 @@
  * one we built, and we run that program in libcbpf's VM, which gives the
  * kernel's verdicts, over crafted datagrams that must pass (with and
  * without IP options) and that must not (wrong source address or ports,
- * a fragment, too short). IPv6 gets the read-back only: its filter
- * reads the source address from the IPv6 header *before* the data
- * (SKF_NET_OFF), which the VM's flat packet buffer cannot place there.
+ * a fragment, too short). For IPv6 the filter reads the source address
+ * from the IPv6 header that lies *before* the data (SKF_NET_OFF); the VM
+ * models that with headroom (cbpf_ctx_raw6()).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -35,6 +35,7 @@
 
 #define IPV4_MIN_HDR 20
 #define UDP_HDR 8
+#define IPV6_HDR 40
 
 static int set_mark(int fd, uint32_t fwmark)
 {
@@ -171,6 +172,70 @@ static int vm_self_test4(const struct cbpf_prog *prog, const struct rawsock *rs,
 	return 0;
 }
 
+/* An IPv6 UDP datagram as a raw IPv6 socket's filter sees it: the IPv6
+ * header (40 bytes) lies in front of the data, reachable only through
+ * SKF_NET_OFF, which cbpf_ctx_raw6() places there. Returns the length of
+ * the part the filter sees, which starts at pkt + IPV6_HDR. */
+static size_t craft_ipv6(uint8_t *pkt, size_t cap, const struct in6_addr *saddr,
+			 const struct in6_addr *daddr, uint16_t sport,
+			 uint16_t dport, size_t payload)
+{
+	size_t len = UDP_HDR + payload;
+	struct udphdr *uh;
+
+	if (IPV6_HDR + len > cap)
+		return 0;
+	memset(pkt, 0, IPV6_HDR + len);
+	pkt[0] = 0x60;
+	pkt[4] = (uint8_t)(len >> 8);
+	pkt[5] = (uint8_t)len;
+	pkt[6] = IPPROTO_UDP;
+	pkt[7] = 64;
+	memcpy(pkt + 8, saddr, 16);
+	memcpy(pkt + 24, daddr, 16);
+	uh = (struct udphdr *)(pkt + IPV6_HDR);
+	uh->source = htons(sport);
+	uh->dest = htons(dport);
+	uh->len = htons((uint16_t)len);
+	return len;
+}
+
+static int vm_self_test6(const struct cbpf_prog *prog, const struct rawsock *rs,
+			 uint16_t min_payload)
+{
+	const struct sockaddr_in6 *srv = (const struct sockaddr_in6 *)&rs->dst;
+	const struct in6_addr *me = &((const struct sockaddr_in6 *)&rs->src)->sin6_addr;
+	struct in6_addr other = srv->sin6_addr;
+	uint16_t sport = ntohs(srv->sin6_port), dport = rs->wg_port;
+	struct cbpf_ctx ctx = cbpf_ctx_raw6();
+	static uint8_t pkt[IPV6_HDR + UDP_HDR + UINT16_MAX];
+	const struct {
+		const struct in6_addr *saddr;
+		uint16_t sport, dport;
+		size_t payload;
+		bool pass;
+	} cases[] = {
+		{ &srv->sin6_addr, sport, dport, min_payload, true },
+		{ &other, sport, dport, min_payload, false },
+		{ &srv->sin6_addr, (uint16_t)(sport + 1), dport, min_payload, false },
+		{ &srv->sin6_addr, sport, (uint16_t)(dport + 1), min_payload, false },
+		{ &srv->sin6_addr, sport, dport, min_payload ? min_payload - 1U : 0,
+		  !min_payload },
+	};
+
+	other.s6_addr[15] ^= 1;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = craft_ipv6(pkt, sizeof(pkt), cases[i].saddr, me,
+					cases[i].sport, cases[i].dport,
+					cases[i].payload);
+
+		if (!len ||
+		    (cbpf_run(prog, pkt + IPV6_HDR, len, &ctx) != 0) != cases[i].pass)
+			return -EPROTO;
+	}
+	return 0;
+}
+
 static int self_test(const struct rawsock *rs, const struct cbpf_prog *prog,
 		     uint16_t min_payload)
 {
@@ -188,7 +253,7 @@ static int self_test(const struct rawsock *rs, const struct cbpf_prog *prog,
 		return ret;
 	if (rs->family == AF_INET)
 		return vm_self_test4(prog, rs, min_payload);
-	return 0;
+	return vm_self_test6(prog, rs, min_payload);
 }
 
 static int open_socket(struct rawsock *rs)
