@@ -22,6 +22,9 @@ all: build/build.ninja
 build/build.ninja:
 	$(MESON) setup build --prefix=$(PREFIX)
 
+build-bench/build.ninja:
+	$(MESON) setup build-bench --buildtype=release -Dtests=false
+
 deps:
 	@tools/install-deps
 
@@ -34,8 +37,7 @@ demo: deps all
 demo-filter: deps all
 	@tests/demo/demo.sh build
 
-bench: deps
-	$(MESON) setup build-bench --buildtype=release -Dtests=false >/dev/null
+bench: deps build-bench/build.ninja
 	$(MESON) compile -C build-bench
 	@bench/run build-bench
 
