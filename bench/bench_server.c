@@ -19,7 +19,7 @@
  * ratios: throughput (what the target is about; on a small shared
  * machine the generator competes with the server for CPU) and replies
  * per CPU-second of the server thread (the cost of one request, which
- * is mostly the two XChaCha20-Poly1305 operations on top of the same
+ * is mostly the two ChaCha20-Poly1305 operations on top of the same
  * system calls the echo server makes).
  *
  * Usage: bench_server [peers] [seconds per round]  (1000000 and 2)
@@ -48,7 +48,7 @@
 #define BATCH	64
 #define ROUNDS	3
 #define ROUND_POOL_PER_S 400000	/* LOOKUPs sealed per second of a round */
-#define PKT	(WGP_REQ_PREFIX_LEN + WGP_LOOKUP_LEN + WGP_TAG_LEN)	/* 136 */
+#define PKT	(WGP_REQ_PREFIX_LEN + WGP_LOOKUP_LEN + WGP_TAG_LEN)	/* 124 */
 
 struct client {
 	uint8_t priv[32], pub[32];

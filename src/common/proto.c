@@ -565,7 +565,7 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 	random_bytes(nonce, WGP_NONCE_LEN);
 	if (encode_payload(payload, m) < 0)
 		return -EINVAL;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(payload, &clen, payload,
+	crypto_aead_chacha20poly1305_ietf_encrypt(payload, &clen, payload,
 		len - pre - WGP_TAG_LEN, out, pre - WGP_NONCE_LEN, NULL,
 		nonce, direction_key(m->type, s));
 	return (ssize_t)len;
@@ -592,7 +592,7 @@ int wgp_open_parsed(struct wgp_msg *m, const uint8_t *pkt, size_t len,
 	if (count < 0)
 		return -EBADMSG;
 	pre = prefix_len(m->type);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL,
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plen, NULL,
 			pkt + pre, len - pre, pkt, pre - WGP_NONCE_LEN,
 			pkt + pre - WGP_NONCE_LEN,
 			direction_key(m->type, s)) != 0)

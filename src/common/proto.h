@@ -11,12 +11,12 @@
  *   off 8  txid[12]    chosen by the requester, echoed in the reply
  *
  * Requests (client -> server) continue with the client's WireGuard public
- * key in clear, then a 24-byte random nonce, then the payload sealed with
- * XChaCha20-Poly1305 (16-byte tag); server messages carry no key. The
+ * key in clear, then a 12-byte random nonce, then the payload sealed with
+ * ChaCha20-Poly1305 (IETF, 16-byte tag); server messages carry no key. The
  * associated data is every byte before the nonce:
  *
- *   request: hdr[20] client_pub[32] nonce[24] sealed(payload)[n+16]
- *   server : hdr[20]                nonce[24] sealed(payload)[n+16]
+ *   request: hdr[20] client_pub[32] nonce[12] sealed(payload)[n+16]
+ *   server : hdr[20]                nonce[12] sealed(payload)[n+16]
  *
  * The AEAD keys come from static-static X25519 between the client's WG
  * private key and the server's static key (see wgp_session_*), one key
@@ -44,11 +44,11 @@
 #define WGP_VERSION		1
 
 #define WGP_TXID_LEN		12
-#define WGP_NONCE_LEN		24
+#define WGP_NONCE_LEN		12
 #define WGP_TAG_LEN		16
 #define WGP_HDR_LEN		20
-#define WGP_REQ_PREFIX_LEN	(WGP_HDR_LEN + WGP_KEY_LEN + WGP_NONCE_LEN) /* 76 */
-#define WGP_SRV_PREFIX_LEN	(WGP_HDR_LEN + WGP_NONCE_LEN)		    /* 44 */
+#define WGP_REQ_PREFIX_LEN	(WGP_HDR_LEN + WGP_KEY_LEN + WGP_NONCE_LEN) /* 64 */
+#define WGP_SRV_PREFIX_LEN	(WGP_HDR_LEN + WGP_NONCE_LEN)		    /* 32 */
 
 /* Offsets in the clear header (for BPF filters and peeking). */
 #define WGP_OFF_MAGIC		0
@@ -78,10 +78,10 @@
  * buffers should be larger so oversized datagrams are seen as such. */
 #define WGP_MAX_MSG_LEN \
 	(WGP_SRV_PREFIX_LEN + WGP_REGISTER_REPLY_FIXED + \
-	 WGP_MAX_CONSENT * WGP_PEER_REC_LEN + WGP_TAG_LEN)	/* 1632 */
+	 WGP_MAX_CONSENT * WGP_PEER_REC_LEN + WGP_TAG_LEN)	/* 1620 */
 #define WGP_MAX_REQUEST_LEN \
 	(WGP_REQ_PREFIX_LEN + WGP_REGISTER_FIXED + \
-	 WGP_MAX_CONSENT * WGP_CONSENT_LEN + WGP_TAG_LEN)	/* 1128 */
+	 WGP_MAX_CONSENT * WGP_CONSENT_LEN + WGP_TAG_LEN)	/* 1116 */
 
 /* Counters and probe timestamps of keys the server holds no state for
  * must be within this distance of the server's CLOCK_REALTIME. */

@@ -171,7 +171,7 @@ static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
 	memset(out + 8, 0xaa, WGP_TXID_LEN);
 	memcpy(out + WGP_OFF_KEY, fz.pub[c], 32);
 	memset(out + pre - WGP_NONCE_LEN, 0, WGP_NONCE_LEN);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + pre, &clen, plain,
+	crypto_aead_chacha20poly1305_ietf_encrypt(out + pre, &clen, plain,
 		plen, out, pre - WGP_NONCE_LEN, NULL, out + pre - WGP_NONCE_LEN,
 		fz.sess[c].up);
 	return pre + (size_t)clen;

@@ -391,6 +391,45 @@ static void test_lengths(void **state)
 	assert_int_equal(wgp_seal(buf, 50, &m, &p.c.sess), -ENOSPC);
 }
 
+/*
+ * 64-byte datagrams on the rendezvous port are the contrib example's
+ * requests (legacy.c): no v1 message of any type and list count may have
+ * that length, or the two protocols could not be told apart by length.
+ */
+static void test_no_legacy_length(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN + 64], key[WGP_KEY_LEN] = { 1 };
+	struct wgp_msg m, back;
+	unsigned int t, n, max;
+	size_t len, shortest = SIZE_MAX;
+
+	(void)state;
+	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		max = t == WGP_REGISTER || t == WGP_REGISTER_REPLY ?
+		      WGP_MAX_CONSENT : 0;
+		for (n = 0; n <= max; n++) {
+			example(&m, (uint8_t)t, n, key);
+			len = wgp_msg_len(&m);
+			assert_true(len > 0);
+			assert_int_not_equal(len, WGP_LEGACY_REQUEST_LEN);
+			if (len < shortest)
+				shortest = len;
+		}
+		/* A clear header of this type on a 64-byte datagram is no
+		 * valid length either. */
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf, WGP_MAGIC, 4);
+		buf[WGP_OFF_VERSION] = WGP_VERSION;
+		buf[WGP_OFF_TYPE] = (uint8_t)t;
+		assert_int_equal(wgp_parse_header(&back, buf,
+						  WGP_LEGACY_REQUEST_LEN),
+				 -EBADMSG);
+	}
+	/* doc/protocol.md: "the shortest v1 message is 72 bytes". */
+	assert_int_equal(shortest, 72);
+	assert_true(shortest > WGP_LEGACY_REQUEST_LEN);
+}
+
 static void test_header_checks(void **state)
 {
 	uint8_t buf[WGP_MAX_MSG_LEN];
@@ -429,6 +468,7 @@ static void test_payload_checks(void **state)
 	uint8_t buf[WGP_MAX_MSG_LEN], plain[WGP_MAX_MSG_LEN];
 	unsigned long long clen;
 	struct wgp_msg m, back;
+	const size_t pre = WGP_SRV_PREFIX_LEN;
 	struct pair p;
 	size_t len;
 
@@ -437,23 +477,23 @@ static void test_payload_checks(void **state)
 	/* Build a LOOKUP_REPLY by hand with a bad address family. */
 	example(&m, WGP_LOOKUP_REPLY, 0, NULL);
 	len = (size_t)wgp_seal(buf, sizeof(buf), &m, &p.server_side);
-	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(plain,
-			&clen, NULL, buf + 44, len - 44, buf, 20, buf + 20,
-			p.c.sess.down), 0);
+	assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(plain,
+			&clen, NULL, buf + pre, len - pre, buf, WGP_HDR_LEN,
+			buf + WGP_HDR_LEN, p.c.sess.down), 0);
 	plain[8] = 5;	/* self.family */
-	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 44, &clen, plain,
-			WGP_LOOKUP_REPLY_LEN, buf, 20, NULL, buf + 20,
-			p.c.sess.down);
+	crypto_aead_chacha20poly1305_ietf_encrypt(buf + pre, &clen, plain,
+			WGP_LOOKUP_REPLY_LEN, buf, WGP_HDR_LEN, NULL,
+			buf + WGP_HDR_LEN, p.c.sess.down);
 	assert_int_equal(wgp_open(&back, buf, len, &p.c.sess), -EBADMSG);
 	plain[8] = 4;	/* IPv4, but the 16 address bytes are IPv6's */
-	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 44, &clen, plain,
-			WGP_LOOKUP_REPLY_LEN, buf, 20, NULL, buf + 20,
-			p.c.sess.down);
+	crypto_aead_chacha20poly1305_ietf_encrypt(buf + pre, &clen, plain,
+			WGP_LOOKUP_REPLY_LEN, buf, WGP_HDR_LEN, NULL,
+			buf + WGP_HDR_LEN, p.c.sess.down);
 	assert_int_equal(wgp_open(&back, buf, len, &p.c.sess), -EBADMSG);
 	plain[8] = 6;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 44, &clen, plain,
-			WGP_LOOKUP_REPLY_LEN, buf, 20, NULL, buf + 20,
-			p.c.sess.down);
+	crypto_aead_chacha20poly1305_ietf_encrypt(buf + pre, &clen, plain,
+			WGP_LOOKUP_REPLY_LEN, buf, WGP_HDR_LEN, NULL,
+			buf + WGP_HDR_LEN, p.c.sess.down);
 	assert_int_equal(wgp_open(&back, buf, len, &p.c.sess), 0);
 	/* Unknown flag bits in a REGISTER are refused when sealing. */
 	example(&m, WGP_REGISTER, 0, p.c.pub);
@@ -524,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_tamper_every_byte),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_no_legacy_length),
 		cmocka_unit_test(test_header_checks),
 		cmocka_unit_test(test_payload_checks),
 		cmocka_unit_test(test_endpoints),
