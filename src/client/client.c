@@ -25,6 +25,7 @@
 #include <sodium.h>
 #include "client.h"
 #include "endpoint.h"
+#include "hostaddr.h"
 #include "key.h"
 #include "log.h"
 #include "punch.h"
@@ -68,7 +69,7 @@ static void peer_changed(const struct client *c, const struct client_peer *p)
 
 	if (!c->o->daemon)
 		level = LOG_LEVEL_DEBUG;
-	else if (p->status == PEER_SYMMETRIC)
+	else if (p->status == PEER_NO_PATH)
 		level = LOG_LEVEL_WARN;
 	else if (p->status == PEER_FAILED)
 		level = LOG_LEVEL_ERROR;
@@ -76,25 +77,26 @@ static void peer_changed(const struct client *c, const struct client_peer *p)
 		log_msg(level, "peer %s: %s", key_b64(p->key, k), p->why);
 }
 
-static void set_status(const struct client *c, struct client_peer *p,
-		       enum peer_status st, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Log only changes of status: a fresh handshake's age changes every
- * round, and "left alone" every 20 s is noise. */
-static void set_status(const struct client *c, struct client_peer *p,
-		       enum peer_status st, const char *fmt, ...)
+/* Log only changes of status (and of what a path peer uses): a fresh
+ * handshake's age changes every round, and "left alone" every 20 s is
+ * noise. */
+void client_peer_set_status(const struct client *c, struct client_peer *p,
+			    enum peer_status st, const char *fmt, ...)
 {
+	char old[sizeof(p->why)];
 	bool changed = p->status != st;
 	va_list ap;
 
+	memcpy(old, p->why, sizeof(old));
 	p->status = st;
 	va_start(ap, fmt);
 	vsnprintf(p->why, sizeof(p->why), fmt, ap);
 	va_end(ap);
-	if (changed)
+	if (changed || (st == PEER_SET && strcmp(old, p->why)))
 		peer_changed(c, p);
 }
+
+#define set_status client_peer_set_status
 
 static int sync_peers(struct client *c)
 {
@@ -116,16 +118,24 @@ static int sync_peers(struct client *c)
 			memset(p, 0, sizeof(*p));
 			memcpy(p->key, wp->public_key, WGP_KEY_LEN);
 			wgp_consent_digest(p->digest, p->key);
+			path_init(&p->paths);
 			log_debug("peer %s: new", key_b64(p->key, k));
 		}
 		p->present = true;
-		if (handshake_fresh(&wp->last_handshake, &now))
-			set_status(c, p, PEER_FRESH, "latest handshake %ld s ago: left alone",
+		p->handshake = wp->last_handshake;
+		if (handshake_fresh(&wp->last_handshake, &now)) {
+			p->proven = true;
+			/* A path in use keeps saying which one it is. */
+			if (p->status != PEER_SET)
+				set_status(c, p, PEER_FRESH, "latest handshake %ld s "
+					   "ago: left alone",
+					   handshake_age(&wp->last_handshake, &now));
+		} else if (p->status == PEER_FRESH) {
+			p->proven = false;
+			set_status(c, p, p->paths.n ? PEER_PROBING : PEER_WAITING,
+				   "latest handshake %ld s ago: punching again",
 				   handshake_age(&wp->last_handshake, &now));
-		else if (p->status == PEER_FRESH)
-			set_status(c, p, PEER_WAITING, "latest handshake %ld s ago: "
-				   "punching again",
-				   handshake_age(&wp->last_handshake, &now));
+		}
 	}
 	/* Forget peers removed from the interface. */
 	for (size_t i = 0; i < c->num_peers;) {
@@ -143,56 +153,79 @@ static int sync_peers(struct client *c)
 	return 0;
 }
 
+int client_set_endpoint(struct client *c, struct client_peer *p,
+			const struct sockaddr *sa, const char *how,
+			bool initiate)
+{
+	struct wg_peer *wp = wg_find_peer(&c->dev, p->key);
+	char ep[ENDPOINT_STRLEN];
+	uint16_t ka;
+	int ret;
+
+	if (!wp)
+		return -ENOENT;
+	if (c->o->status_only)
+		return 0;
+	ka = keepalive_for(wp, c->o->keepalive);
+	endpoint_format(sa, ep);
+	p->keepalive_due_ms = 0;
+	if (!initiate) {
+		p->keepalive_due_ms = wgp_mono_ms() + KEEPALIVE_GRACE_MS;
+		ka = 0;
+	}
+	ret = wg_set_peer_endpoint(c->o->ifname, p->key, sa, ka);
+	if (ret < 0) {
+		set_status(c, p, PEER_FAILED, "setting endpoint %s (%s) failed: %s",
+			   ep, how, strerror(-ret));
+		return ret;
+	}
+	/* Keep our copy of the device in step with what we set. */
+	memcpy(&wp->endpoint, sa, endpoint_len(sa));
+	wp->persistent_keepalive = ka;
+	p->set_ms = wgp_mono_ms();
+	p->warned_no_handshake = false;
+	return 0;
+}
+
+/*
+ * A peer whose wgpunch answers no path probes (an older version): set
+ * the mapping the server saw, as before, and let WireGuard's handshakes
+ * tell. Proven only by a handshake.
+ */
 static void apply_endpoint(struct client *c, struct client_peer *p)
 {
 	struct wg_peer *wp = wg_find_peer(&c->dev, p->key);
 	struct timespec now = now_realtime();
 	char ep[ENDPOINT_STRLEN];
 	struct sockaddr_storage ss;
-	unsigned int sym = 0;
 	bool was_set;
 	uint16_t ka;
-	int ret;
 
 	if (!wp || !p->have_ep)
 		return;
 	p->have_ep = false;
 	if (!wgp_endpoint_to_sockaddr(&p->ep, &ss))
 		return;
-	if (c->nat == NAT_SYMMETRIC)
-		sym |= NAT_SIDE_OURS;
-	if (p->ep_flags & WGP_F_SYMMETRIC)
-		sym |= NAT_SIDE_PEERS;
 	ka = keepalive_for(wp, c->o->keepalive);
 	endpoint_format((struct sockaddr *)&ss, ep);
 
-	switch (punch_decide(wp, &now, sym, (struct sockaddr *)&ss, ka)) {
+	switch (punch_decide(wp, &now, 0, (struct sockaddr *)&ss, ka)) {
 	case PUNCH_LEAVE_FRESH:
 		set_status(c, p, PEER_FRESH, "latest handshake %ld s ago: left alone",
 			   handshake_age(&wp->last_handshake, &now));
 		break;
 	case PUNCH_ALREADY_SET:
-		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s (already set)",
-			   ep, ka);
+		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s (already "
+			   "set; the peer answers no path probes)", ep, ka);
 		break;
 	case PUNCH_SYMMETRIC:
-		set_status(c, p, PEER_SYMMETRIC, "cannot be punched directly: %s NAT "
-			   "uses endpoint-dependent mapping (symmetric); a relay "
-			   "is needed", nat_side_name(sym));
-		break;
 	case PUNCH_SET:
-		ret = wg_set_peer_endpoint(c->o->ifname, p->key,
-					   (struct sockaddr *)&ss, ka);
-		if (ret < 0) {
-			set_status(c, p, PEER_FAILED, "setting endpoint %s failed: %s",
-				   ep, strerror(-ret));
-			break;
-		}
-		/* Keep our copy of the device in step with what we set. */
-		memcpy(&wp->endpoint, &ss, sizeof(ss));
-		wp->persistent_keepalive = ka;
 		was_set = p->status == PEER_SET;
-		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s", ep, ka);
+		if (client_set_endpoint(c, p, (struct sockaddr *)&ss, "legacy",
+					true) < 0)
+			break;
+		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s (the peer "
+			   "answers no path probes: waiting for a handshake)", ep, ka);
 		if (was_set)	/* another endpoint is news, too */
 			peer_changed(c, p);
 		break;
@@ -200,15 +233,18 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 }
 
 void client_offer_endpoint(struct client *c, struct client_peer *p,
-			   uint8_t flags, const struct wgp_endpoint *ep)
+			   uint8_t flags, const struct wgp_endpoint *ep,
+			   const struct wgp_endpoint *cands, unsigned int n)
 {
-	p->have_ep = true;
 	p->ep_flags = flags;
+	p->known_flags = true;
 	p->ep = *ep;
-	/* Whether our side is symmetric decides too: wait for the mapping
-	 * check unless it has an answer (or gave up). */
-	if (c->nat != NAT_UNKNOWN || (!c->probe.active && !c->probe_main.active))
-		apply_endpoint(c, p);
+	if (flags & WGP_F_PROBES) {
+		client_paths_offer(c, p, ep, cands, n);
+		return;
+	}
+	p->have_ep = true;
+	apply_endpoint(c, p);
 }
 
 void client_nat_update(struct client *c)
@@ -242,7 +278,7 @@ void client_nat_update(struct client *c)
 	}
 	/* Peers must learn what we are: register again with the flag. */
 	if (c->registered && !c->reg.active &&
-	    c->registered_flags != (c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0))
+	    (c->registered_flags & WGP_F_SYMMETRIC) != (c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0))
 		client_start_register(c);
 }
 
@@ -342,8 +378,11 @@ static int refresh_session(struct client *c)
 	}
 	memcpy(c->sess_pub, c->dev.public_key, WGP_KEY_LEN);
 	c->have_sess = true;
-	/* A new key is a new identity: its registration starts over. */
+	/* A new key is a new identity: its registration starts over, and
+	 * so does every path (the path keys come from it). */
 	c->registered = false;
+	for (size_t i = 0; i < c->num_peers; i++)
+		client_paths_peer_reset(c, &c->peers[i]);
 	return 0;
 }
 
@@ -413,8 +452,19 @@ static int round_start(struct client *c)
 		ret = refresh_session(c);
 	if (!ret)
 		ret = refresh_sockets(c);
+	if (!ret)
+		ret = client_paths_open(c);
 	if (ret < 0)
 		return ret;
+	if (!c->dev.num_peers) {
+		/* "up" stops here (client_up); the daemon waits for some. */
+		if (!c->o->daemon || !c->warned_no_peers)
+			log_error("the interface %s has no peers: nothing to punch "
+				  "(add them with wg(8) first)", c->o->ifname);
+		c->warned_no_peers = true;
+		return -ENOENT;
+	}
+	c->warned_no_peers = false;
 	/* "up" checks the mapping once; the daemon every round, since a
 	 * NAT can change (reboot, failover, another network). Both
 	 * answers of a check must come from the same round. */
@@ -469,11 +519,33 @@ static void signal_read(struct client *c, int fd)
 	}
 }
 
+/* "up" is done with a peer once its path is proven (a probe answered,
+ * or a handshake), or nothing more will come of trying. */
+static bool peer_resolved(const struct client_peer *p)
+{
+	switch (p->status) {
+	case PEER_FRESH:
+	case PEER_NO_PATH:
+	case PEER_FAILED:
+		return !p->have_ep;
+	case PEER_SET:
+		return p->proven && !p->have_ep && !p->keepalive_due_ms;
+	case PEER_WAITING:
+	case PEER_PROBING:
+		break;
+	}
+	return false;
+}
+
+static bool peer_ok(const struct client_peer *p)
+{
+	return p->status == PEER_FRESH || (p->status == PEER_SET && p->proven);
+}
+
 static bool all_resolved(const struct client *c)
 {
 	for (size_t i = 0; i < c->num_peers; i++) {
-		if (c->peers[i].present && (c->peers[i].status == PEER_WAITING ||
-					    c->peers[i].have_ep))
+		if (c->peers[i].present && !peer_resolved(&c->peers[i]))
 			return false;
 	}
 	return true;
@@ -485,20 +557,43 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 }
 
 /* One pass: due work, then wait for input until the next due time. */
+static bool up_done(const struct client *c);
+
+/* The daemon's answer to "wgpunch status": a snapshot taken now. */
+static void status_answer(struct client *c)
+{
+	struct status_snapshot snap;
+
+	if (client_status_fill(c, &snap) < 0)
+		return;
+	status_serve(c->status_fd, &snap);
+	free(snap.peers);
+}
+
+/* One pass: due work, then wait for input until the next due time. */
 static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 {
-	struct pollfd pfd[3] = {
+	struct pollfd pfd[6] = {
 		{ .fd = sigfd, .events = POLLIN },
 		{ .fd = c->main_sock.fd, .events = POLLIN },
 		{ .fd = c->probe_sock.fd, .events = POLLIN },
+		{ .fd = c->path4.fd, .events = POLLIN },
+		{ .fd = c->path6.fd, .events = POLLIN },
+		{ .fd = c->status_fd, .events = POLLIN },
 	};
 	uint64_t now = wgp_mono_ms(), next;
 	int timeout;
 
 	next = min_u64(client_service_requests(c, now), c->next_round_ms);
+	next = min_u64(next, client_paths_service(c, now));
 	next = min_u64(next, deadline);
+	if (c->o->daemon)
+		next = min_u64(next, c->next_device_ms);
 	timeout = next <= now ? 0 : (int)min_u64(next - now, 60000);
-	if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+	/* What was just sent or set may have finished "up". */
+	if (!c->o->daemon && up_done(c))
+		timeout = 0;
+	if (poll(pfd, 6, timeout) < 0 && errno != EINTR) {
 		log_error("poll: %s", strerror(errno));
 		c->stop = true;
 		return;
@@ -509,6 +604,12 @@ static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 		client_receive(c, &c->main_sock);
 	if (pfd[2].revents)
 		client_receive(c, &c->probe_sock);
+	if (pfd[3].revents)
+		client_paths_receive(c, &c->path4);
+	if (pfd[4].revents)
+		client_paths_receive(c, &c->path6);
+	if (pfd[5].revents)
+		status_answer(c);
 }
 
 static void client_init(struct client *c, const struct client_opts *o)
@@ -517,12 +618,19 @@ static void client_init(struct client *c, const struct client_opts *o)
 	c->o = o;
 	c->main_sock.fd = -1;
 	c->probe_sock.fd = -1;
+	c->path4.fd = -1;
+	c->path6.fd = -1;
+	c->status_fd = -1;
+	c->hops = -1;
 }
 
 static void client_free(struct client *c)
 {
 	rawsock_close(&c->main_sock);
 	rawsock_close(&c->probe_sock);
+	client_paths_close(c);
+	for (size_t i = 0; i < c->num_peers; i++)
+		sodium_memzero(&c->peers[i].keys, sizeof(c->peers[i].keys));
 	if (c->have_dev)
 		wg_free_device(&c->dev);
 	free(c->peers);
@@ -540,6 +648,11 @@ static bool server_settled(const struct client *c)
 	if (!c->main_answered && c->nat == NAT_UNTESTED)
 		return true;
 	return c->reg.tries > RETX_MAX_TRIES;
+}
+
+static bool up_done(const struct client *c)
+{
+	return all_resolved(c) && server_settled(c);
 }
 
 static int report(const struct client *c)
@@ -563,7 +676,7 @@ static int report(const struct client *c)
 				why = "unresolved: not registered with the server (is "
 				      "wgpunch running there, with us as a peer?)";
 		}
-		if (p->status != PEER_FRESH && p->status != PEER_SET)
+		if (!peer_ok(p))
 			bad++;
 		printf("peer %s: %s\n", key_b64(p->key, k), why);
 	}
@@ -579,7 +692,31 @@ static int report(const struct client *c)
 	return WGPUNCH_EXIT_OK;
 }
 
-int client_up(const struct client_opts *o)
+/* "up" (and "status" without a daemon) gives up on an interface with
+ * no peers at once: nothing will change that while it waits. */
+static int up_round(struct client *c)
+{
+	int ret = round_start(c);
+
+	if (ret == -ENOENT && c->have_dev && !c->dev.num_peers)
+		c->stop = true;
+	return ret;
+}
+
+static int print_status(const struct client *c, bool json)
+{
+	struct status_snapshot snap;
+	int ret;
+
+	if (client_status_fill(c, &snap) < 0)
+		return WGPUNCH_EXIT_ERROR;
+	ret = json ? status_write_json(stdout, &snap) :
+		     status_write_text(stdout, &snap);
+	free(snap.peers);
+	return ret < 0 ? WGPUNCH_EXIT_ERROR : WGPUNCH_EXIT_OK;
+}
+
+static int run_up(const struct client_opts *o, bool json)
 {
 	struct client c;
 	sigset_t old;
@@ -591,30 +728,73 @@ int client_up(const struct client_opts *o)
 	if (sigfd < 0)
 		return WGPUNCH_EXIT_ERROR;
 	deadline = wgp_mono_ms() + (uint64_t)o->timeout_s * 1000;
-	ret = round_start(&c) < 0 ? WGPUNCH_EXIT_ERROR : -1;
+	ret = up_round(&c) < 0 ? WGPUNCH_EXIT_ERROR : -1;
 	c.next_round_ms = wgp_mono_ms() + UP_REPOLL_MS;
 	while (ret < 0 && !c.stop) {
 		uint64_t now = wgp_mono_ms();
 
-		if ((all_resolved(&c) && server_settled(&c)) || now >= deadline)
+		if (up_done(&c) || now >= deadline)
 			break;
 		/* Peers still unknown: ask again now and then (a NOTIFY
 		 * may be lost). Another round also re-reads handshakes. */
 		if (now >= c.next_round_ms && !c.reg.active && !c.reg_pending &&
 		    !all_resolved(&c)) {
-			if (round_start(&c) < 0)
+			if (up_round(&c) < 0)
 				ret = WGPUNCH_EXIT_ERROR;
 			c.next_round_ms = now + jitter_ms(UP_REPOLL_MS,
 							  randombytes_random());
 		}
 		loop_once(&c, sigfd, deadline);
 	}
-	if (ret < 0)
+	if (ret < 0 && o->status_only)
+		ret = c.stop ? WGPUNCH_EXIT_ERROR : print_status(&c, json);
+	else if (ret < 0)
 		ret = c.stop ? WGPUNCH_EXIT_ERROR : report(&c);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	client_free(&c);
 	return ret;
+}
+
+int client_up(const struct client_opts *o)
+{
+	return run_up(o, false);
+}
+
+int client_status(const struct client_opts *o, bool json)
+{
+	return run_up(o, json);
+}
+
+static void status_open(struct client *c)
+{
+	int fd;
+
+	if (c->o->status_socket)
+		snprintf(c->status_path, sizeof(c->status_path), "%s",
+			 c->o->status_socket);
+	else if (!status_default_path(c->o->ifname, c->status_path,
+				      sizeof(c->status_path)))
+		return;
+	fd = status_listen(c->status_path);
+	if (fd < 0) {
+		log_warn("status socket %s: %s; \"wgpunch status\" will not "
+			 "reach this daemon", c->status_path, strerror(-fd));
+		c->status_path[0] = '\0';
+		return;
+	}
+	c->status_fd = fd;
+}
+
+/* Between rounds the daemon re-reads the handshakes now and then: they
+ * tell whether an endpoint we set brought a tunnel. */
+static void device_poll(struct client *c, uint64_t now)
+{
+	if (now < c->next_device_ms)
+		return;
+	c->next_device_ms = now + DEVICE_POLL_MS;
+	if (c->have_dev && refresh_device(c) < 0)
+		log_debug("re-reading the interface failed");
 }
 
 int client_daemon(const struct client_opts *o)
@@ -631,6 +811,7 @@ int client_daemon(const struct client_opts *o)
 		return WGPUNCH_EXIT_ERROR;
 	log_info("daemon started: rendezvous server %s, probe port %u",
 		 endpoint_format((struct sockaddr *)&o->server, ep), o->probe_port);
+	status_open(&c);
 	while (!c.stop) {
 		uint64_t now = wgp_mono_ms();
 
@@ -652,8 +833,11 @@ int client_daemon(const struct client_opts *o)
 			c.next_round_ms = now + jitter_ms(round_delay_ms(c.failures, c.ttl),
 							  randombytes_random());
 		}
+		device_poll(&c, now);
 		loop_once(&c, sigfd, UINT64_MAX);
 	}
+	if (c.status_fd >= 0)
+		status_close(c.status_fd, c.status_path);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	client_free(&c);

@@ -3,8 +3,10 @@
  * wgpunch — the client engine behind "wgpunch up" and "wgpunch daemon".
  *
  * client.c runs rounds (read the device, open the sockets, register) and
- * the event loop, and applies decisions to peers; client_proto.c sends
- * requests (with retransmission) and handles what the server sends.
+ * the event loop; client_proto.c sends requests (with retransmission)
+ * and handles what the server sends; client_path.c probes the peers'
+ * candidate addresses and sets the path that answers on WireGuard;
+ * client_status.c turns all that into a status snapshot.
  */
 #ifndef WGPUNCH_CLIENT_H
 #define WGPUNCH_CLIENT_H
@@ -12,8 +14,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include "path.h"
+#include "pathmsg.h"
+#include "pathsock.h"
 #include "proto.h"
 #include "rawsock.h"
+#include "status.h"
 #include "wg.h"
 
 struct client_opts {
@@ -23,7 +29,10 @@ struct client_opts {
 	uint8_t server_key[WGP_KEY_LEN];
 	uint16_t keepalive;		/* 0: the peer's own, else 25 */
 	unsigned int timeout_s;		/* "up" only */
+	const char *status_socket;	/* NULL: status_default_path() */
 	bool daemon;
+	bool status_only;		/* "status" without a daemon: probe,
+					 * set nothing, report */
 };
 
 /* Exit statuses of wgpunch (wgpunch(8), EXIT STATUS). Unresolved peers
@@ -46,13 +55,19 @@ int client_up(const struct client_opts *opts);
  * once): WGPUNCH_EXIT_OK, or _ERROR on a setup error. */
 int client_daemon(const struct client_opts *opts);
 
-/* Internals shared by client.c and client_proto.c. */
+/* "wgpunch status" without a daemon: probe once (setting nothing) and
+ * print the snapshot, as JSON or text. WGPUNCH_EXIT_OK or _ERROR. */
+int client_status(const struct client_opts *opts, bool json);
+
+/* Internals shared by client*.c. */
 
 enum peer_status {
 	PEER_WAITING,		/* the server has not given its endpoint */
+	PEER_PROBING,		/* candidates known, none answered yet */
 	PEER_FRESH,		/* handshake fresh: left alone */
-	PEER_SET,		/* endpoint set (or already as wanted) */
-	PEER_SYMMETRIC,		/* cannot be punched directly */
+	PEER_SET,		/* endpoint set to a path that answered (or,
+				 * for a peer without probes, just set) */
+	PEER_NO_PATH,		/* every candidate failed */
 	PEER_FAILED,		/* setting the endpoint failed */
 };
 
@@ -73,9 +88,25 @@ struct client_peer {
 	enum peer_status status;
 	bool have_ep;			/* an endpoint awaiting a decision */
 	uint8_t ep_flags;		/* the peer's WGP_F_* */
+	bool known_flags;		/* ep_flags came from the server */
 	struct wgp_endpoint ep;
 	struct request lookup;
-	char why[160];
+	char why[256];
+
+	/* Paths (client_path.c). */
+	struct path_set paths;
+	struct path_keys keys;
+	bool have_keys;
+	struct path_replay replay;
+	bool proven;			/* the endpoint set is a path that
+					 * answered, or a handshake is fresh */
+	struct timespec handshake;	/* as last read from the device */
+	uint64_t set_ms;		/* when we set the endpoint, 0: not */
+	uint64_t keepalive_due_ms;	/* set the keepalive then, 0: done */
+	bool warned_no_handshake;
+	uint64_t recover_ms;		/* last time a lost path made us ask
+					 * the server again */
+	uint64_t probing_since_ms;
 };
 
 enum nat_type {
@@ -93,6 +124,18 @@ struct client {
 	uint8_t sess_pub[WGP_KEY_LEN];	/* whose session sess is */
 	bool have_sess;
 	struct rawsock main_sock, probe_sock;
+	struct pathsock path4, path6;	/* peer-to-peer path messages */
+	uint64_t rx_server;		/* datagrams main/probe_sock got */
+	uint64_t path_counter;		/* last path message counter */
+	int hops;			/* TTL to leave our own NAT(s); -1:
+					 * unknown, 0: no NAT in front */
+	struct wgp_endpoint hops_for;	/* the public address measured */
+	int status_fd;			/* the daemon's status socket */
+	char status_path[108];
+	uint64_t next_device_ms;	/* daemon: re-read handshakes */
+	bool warned_no_peers;
+	uint64_t register_sent_ms;	/* RTT to the server, for the */
+	unsigned int server_rtt_ms;	/* pre-punch delay */
 
 	struct client_peer *peers;
 	size_t num_peers;
@@ -110,6 +153,8 @@ struct client {
 	uint8_t reg_keys[WGP_MAX_CONSENT][WGP_KEY_LEN];	/* consent order */
 	unsigned int n_reg;
 	uint8_t reg_flags;		/* flags of the REGISTER in flight */
+	struct wgp_endpoint own_cands[WGP_MAX_CANDIDATES];	/* host */
+	unsigned int n_own_cands;
 	bool registered;
 	uint8_t registered_flags;
 	uint32_t ttl;
@@ -129,6 +174,35 @@ struct client {
 	bool stop;
 };
 
+/* client_path.c */
+int client_paths_open(struct client *c);
+void client_paths_close(struct client *c);
+/* New candidates from the server for p (its mapping, its host
+ * addresses): learn them and start probing (with pre-punch openers). */
+void client_paths_offer(struct client *c, struct client_peer *p,
+			const struct wgp_endpoint *ep,
+			const struct wgp_endpoint *cands, unsigned int n);
+/* Probes due, lost paths, choices applied; the next due time. */
+uint64_t client_paths_service(struct client *c, uint64_t now);
+void client_paths_receive(struct client *c, struct pathsock *ps);
+void client_paths_peer_reset(struct client *c, struct client_peer *p);
+/* Our public address is known or changed: measure the hops to it. */
+void client_paths_measure_hops(struct client *c);
+void client_peer_set_status(const struct client *c, struct client_peer *p,
+			    enum peer_status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Set p's WireGuard endpoint to sa (unless status_only). Without
+ * initiate, the persistent keepalive waits KEEPALIVE_GRACE_MS (see
+ * client_path.c: two crossing handshake initiations kill each other).
+ * 0 or -errno. */
+int client_set_endpoint(struct client *c, struct client_peer *p,
+			const struct sockaddr *sa, const char *how,
+			bool initiate);
+
+/* client_status.c */
+/* Fill s from the client's state; s->peers is malloc'ed (free it). */
+int client_status_fill(const struct client *c, struct status_snapshot *s);
+
 /* client_proto.c */
 void client_start_register(struct client *c);
 void client_start_probe(struct client *c);
@@ -142,7 +216,8 @@ void client_receive(struct client *c, const struct rawsock *sock);
 struct client_peer *client_find_peer(struct client *c,
 				     const uint8_t key[static WGP_KEY_LEN]);
 void client_offer_endpoint(struct client *c, struct client_peer *p,
-			   uint8_t flags, const struct wgp_endpoint *ep);
+			   uint8_t flags, const struct wgp_endpoint *ep,
+			   const struct wgp_endpoint *cands, unsigned int n);
 void client_nat_update(struct client *c);
 void client_server_answered(struct client *c);
 void client_server_silent(struct client *c);

@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include "client.h"
 #include "endpoint.h"
+#include "hostaddr.h"
 #include "key.h"
 #include "log.h"
 #include "punch.h"
@@ -44,6 +45,29 @@ static void request_start(struct request *r, uint8_t type,
 	r->due_ms = 0;		/* now */
 }
 
+/* We answer path probes; whether our NAT maps per destination is for
+ * the peer's diagnosis. */
+static uint8_t own_flags(const struct client *c)
+{
+	return (c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0) | WGP_F_PROBES;
+}
+
+/* Our host candidates: the addresses of our interfaces with WireGuard's
+ * port, the one WireGuard leaves from first. */
+static void gather_candidates(struct client *c)
+{
+	int n;
+
+	memset(c->own_cands, 0, sizeof(c->own_cands));
+	n = hostaddr_gather(c->own_cands, WGP_MAX_CANDIDATES, c->o->ifname,
+			    c->dev.listen_port, (struct sockaddr *)&c->main_sock.src);
+	if (n < 0) {
+		log_debug("listing our addresses: %s", strerror(-n));
+		n = 0;
+	}
+	c->n_own_cands = (unsigned int)n;
+}
+
 void client_start_register(struct client *c)
 {
 	size_t n = 0;
@@ -57,7 +81,8 @@ void client_start_register(struct client *c)
 			memcpy(c->reg_keys[n++], c->peers[i].key, WGP_KEY_LEN);
 	}
 	c->n_reg = (unsigned int)n;
-	c->reg_flags = c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0;
+	c->reg_flags = own_flags(c);
+	gather_candidates(c);
 }
 
 void client_start_probe(struct client *c)
@@ -82,6 +107,7 @@ static void build_register(struct client *c, struct wgp_msg *m)
 	r->counter = next_counter(c);
 	r->flags = c->reg_flags;
 	r->n_consent = (uint8_t)c->n_reg;
+	memcpy(r->cands, c->own_cands, sizeof(r->cands));
 	for (unsigned int i = 0; i < c->n_reg; i++)
 		wgp_consent_digest(r->consent[i], c->reg_keys[i]);
 }
@@ -90,7 +116,7 @@ static int transmit(struct client *c, struct request *r,
 		    const struct client_peer *p)
 {
 	uint8_t out[WGP_MAX_REQUEST_LEN];
-	struct wgp_msg m = { .type = r->type };
+	struct wgp_msg m = { .type = r->type, .version = 2 };
 	ssize_t len;
 
 	memcpy(m.txid, r->txid, WGP_TXID_LEN);
@@ -101,8 +127,9 @@ static int transmit(struct client *c, struct request *r,
 		break;
 	case WGP_LOOKUP:
 		m.u.lookup.counter = next_counter(c);
-		m.u.lookup.flags = c->reg_flags;
+		m.u.lookup.flags = own_flags(c);
 		memcpy(m.u.lookup.target, p->key, WGP_KEY_LEN);
+		memcpy(m.u.lookup.cands, c->own_cands, sizeof(m.u.lookup.cands));
 		break;
 	case WGP_PROBE:
 		m.u.probe.timestamp = wgp_now_ns() + (uint64_t)c->clock_offset_ns;
@@ -112,6 +139,8 @@ static int transmit(struct client *c, struct request *r,
 	sodium_memzero(&m, sizeof(m));
 	if (len < 0)
 		return (int)len;
+	if (r == &c->reg)
+		c->register_sent_ms = wgp_mono_ms();
 	return rawsock_send(r->sock, out, (size_t)len);
 }
 
@@ -121,13 +150,17 @@ static bool service_one(struct client *c, struct request *r,
 {
 	int ret;
 
+	/* Once the daemon has found the server silent, its REGISTER
+	 * never gives up: one every SILENT_RETRY_MS. */
+	bool keep = r == &c->reg && c->server_silent && c->o->daemon;
+
 	if (!r->active || now < r->due_ms)
 		return true;
 	/* "up" keeps trying until its deadline; the daemon gives a round
 	 * RETX_MAX_TRIES sends and then backs off as a whole. The mapping
 	 * check gives up sooner: registering waits for it. */
 	if ((r->type == WGP_PROBE && r->tries >= PROBE_MAX_TRIES) ||
-	    (r->tries >= RETX_MAX_TRIES && c->o->daemon)) {
+	    (r->tries >= RETX_MAX_TRIES && c->o->daemon && !keep)) {
 		r->active = false;
 		return false;
 	}
@@ -141,6 +174,8 @@ static bool service_one(struct client *c, struct request *r,
 	}
 	r->tries++;
 	r->base_ms = retx_next_ms(r->base_ms);
+	if (keep && r->base_ms > SILENT_RETRY_MS)
+		r->base_ms = SILENT_RETRY_MS;
 	r->due_ms = now + jitter_ms(r->base_ms, randombytes_random());
 	return true;
 }
@@ -256,6 +291,8 @@ static void handle_register_reply(struct client *c,
 	c->reg.active = false;
 	c->refused = false;
 	client_server_answered(c);
+	if (c->register_sent_ms)
+		c->server_rtt_ms = (unsigned int)(wgp_mono_ms() - c->register_sent_ms);
 	log_registered(c, rr);
 	c->registered = true;
 	c->registered_flags = c->reg_flags;
@@ -276,7 +313,8 @@ static void handle_register_reply(struct client *c,
 		have |= 1ULL << rec->index;
 		p = client_find_peer(c, c->reg_keys[rec->index]);
 		if (p)
-			client_offer_endpoint(c, p, rec->flags, &rec->ep);
+			client_offer_endpoint(c, p, rec->flags, &rec->ep, rec->cands,
+					      WGP_MAX_CANDIDATES);
 	}
 	/* Available but left out of the reply for size: ask one by one. */
 	for (unsigned int i = 0; i < c->n_reg; i++) {
@@ -289,6 +327,7 @@ static void handle_register_reply(struct client *c,
 			client_start_lookup(c, p);
 	}
 	client_nat_update(c);
+	client_paths_measure_hops(c);
 }
 
 static void handle_lookup_reply(struct client *c, struct client_peer *p,
@@ -297,7 +336,8 @@ static void handle_lookup_reply(struct client *c, struct client_peer *p,
 	p->lookup.active = false;
 	client_server_answered(c);
 	if (lr->status == WGP_LOOKUP_OK)
-		client_offer_endpoint(c, p, lr->peer_flags, &lr->peer);
+		client_offer_endpoint(c, p, lr->peer_flags, &lr->peer, lr->cands,
+				      WGP_MAX_CANDIDATES);
 }
 
 static void handle_probe_reply(struct client *c, struct request *r,
@@ -328,7 +368,8 @@ static void handle_notify(struct client *c, const struct wgp_notify *n)
 		return;
 	}
 	log_debug("peer %s registered: the server notified us", k);
-	client_offer_endpoint(c, p, n->peer_flags, &n->ep);
+	client_offer_endpoint(c, p, n->peer_flags, &n->ep, n->cands,
+			      WGP_MAX_CANDIDATES);
 }
 
 static void handle_error(struct client *c, struct request *r,
@@ -406,6 +447,7 @@ void client_receive(struct client *c, const struct rawsock *sock)
 		n = rawsock_recv(sock, buf, sizeof(buf), &payload);
 		if (n == -EAGAIN)
 			break;
+		c->rx_server++;
 		if (n < 0) {
 			if (n != -EBADMSG)
 				log_debug("receive: %s", strerror((int)-n));

@@ -48,6 +48,15 @@
  * same path, so a later one is lost or blocked (a firewall that lets
  * only the main port through), and registering waits for the check. */
 #define PROBE_GRACE_MS		1000
+/* While the server is silent the daemon keeps one REGISTER going, sent
+ * again this often: a server that comes back is used again within
+ * seconds, not after a back-off that doubled while it was away. */
+#define SILENT_RETRY_MS		2000
+/* The side that does not initiate WireGuard's handshake sets its
+ * persistent keepalive this long after the endpoint (client_path.c). */
+#define KEEPALIVE_GRACE_MS	1000
+/* The daemon re-reads the interface's handshakes this often. */
+#define DEVICE_POLL_MS		5000
 /* "wgpunch up" asks again this often for peers not yet known. */
 #define UP_REPOLL_MS		2000
 

@@ -6,14 +6,19 @@
  *   wgpunch [options] up IFACE       punch once; exit when every peer is
  *                                    resolved or --timeout passes
  *   wgpunch [options] daemon IFACE   keep registering and re-punching
+ *   wgpunch [options] status [IFACE] [--json]
+ *                                    what the daemon knows (or, with no
+ *                                    daemon, what one round finds out)
  *
  * Settings come from --config FILE, overridden by options. Needs only
  * CAP_NET_RAW (raw socket) and CAP_NET_ADMIN (fwmark, and the WireGuard
  * netlink interface); there is deliberately no "are we root" check.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,12 +26,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include "client.h"
 #include "config.h"
 #include "endpoint.h"
 #include "key.h"
 #include "log.h"
+#include "status.h"
 
 #ifndef WGPUNCH_VERSION
 #define WGPUNCH_VERSION "unknown"
@@ -37,6 +44,7 @@
 static const char usage_text[] =
 "Usage: wgpunch [OPTIONS] up IFACE\n"
 "       wgpunch [OPTIONS] daemon IFACE\n"
+"       wgpunch [OPTIONS] status [IFACE] [--json]\n"
 "\n"
 "Find the public endpoints of IFACE's WireGuard peers through a wgpunchd\n"
 "rendezvous server and set them, so WireGuard's own handshakes punch\n"
@@ -45,6 +53,10 @@ static const char usage_text[] =
 "  up       punch once; exit 0 when every peer is resolved (endpoint set,\n"
 "           or handshake fresh), 3 naming the peers that are not\n"
 "  daemon   keep registering, pick up new peers, re-punch stale ones\n"
+"  status   show what the daemon knows: our mapping and NAT, and per\n"
+"           peer the path chosen, why, and every candidate address;\n"
+"           with no daemon running, find it out once. IFACE may be left\n"
+"           out when a single daemon runs\n"
 "\n"
 "Options:\n"
 "  -s, --server HOST[:PORT]     rendezvous server (port 49918)\n"
@@ -55,12 +67,22 @@ static const char usage_text[] =
 "  -a, --keepalive SECONDS      persistent keepalive to set (default:\n"
 "                               the peer's own, else 25)\n"
 "  -t, --timeout SECONDS        how long \"up\" may take (20)\n"
-"  -l, --log-level LEVEL        error, warn, info or debug (info)\n"
+"  -l, --log-level LEVEL        error, warn, info or debug (info; warn\n"
+"                               for status)\n"
+"      --status-socket PATH     the daemon's status socket\n"
+"                               (/run/wgpunch/IFACE.sock)\n"
+"      --json                   status: print JSON (schema in wgpunch(8))\n"
 "  -h, --help                   this text\n"
 "  -V, --version                the version\n"
 "\n"
 "Exit status: 0 ok, 1 error, 2 usage error, 3 peers unresolved.\n"
 "Needs CAP_NET_RAW and CAP_NET_ADMIN, not root; see wgpunch(8).\n";
+
+/* Long options without a letter: values past any character. */
+enum {
+	OPT_STATUS_SOCKET = 256,
+	OPT_JSON,
+};
 
 static const struct option long_options[] = {
 	{ "server", required_argument, NULL, 's' },
@@ -73,6 +95,8 @@ static const struct option long_options[] = {
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
+	{ "status-socket", required_argument, NULL, OPT_STATUS_SOCKET },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -81,6 +105,10 @@ struct cmdline {
 	const char *config_file;
 	const char *command;
 	const char *ifname;
+	bool status;			/* the command is "status" */
+	bool json;			/* --json */
+	const char *status_socket;	/* --status-socket, or NULL */
+	char found_ifname[IFNAMSIZ];	/* status: the one daemon's */
 };
 
 /* Standard output was closed when we started: "up" must not pretend it
@@ -110,6 +138,31 @@ static int option_value(struct config *cfg, const char *key, const char *value)
 	return 0;
 }
 
+/* The words after the options: "up IFACE", "daemon IFACE" or
+ * "status [IFACE]". 0 or WGPUNCH_EXIT_USAGE. */
+static int parse_command(int argc, char *argv[], struct cmdline *cl)
+{
+	if (argc < 1)
+		return usage_error("expected a command (up or daemon) and an "
+				   "interface, or status [IFACE]");
+	cl->command = argv[0];
+	cl->status = !strcmp(cl->command, "status");
+	if (!cl->status && strcmp(cl->command, "up") && strcmp(cl->command, "daemon"))
+		return usage_error("unknown command \"%s\" (up, daemon or status)",
+				   cl->command);
+	if (argc < 2 && !cl->status)
+		return usage_error("expected a command (up or daemon) and an interface");
+	if (argc > 2)
+		return usage_error("unexpected argument '%s'", argv[2]);
+	cl->ifname = argc == 2 ? argv[1] : NULL;
+	if (cl->ifname && !wg_ifname_valid(cl->ifname))
+		return usage_error("\"%s\" is not a valid interface name", cl->ifname);
+	if (cl->json && !cl->status)
+		return usage_error("--json is an option of status, not of %s",
+				   cl->command);
+	return 0;
+}
+
 /* 0 to go on, WGPUNCH_EXIT_USAGE on a usage error; -1 after --help or
  * --version. */
 static int parse_args(int argc, char *argv[], struct cmdline *cl)
@@ -135,6 +188,14 @@ static int parse_args(int argc, char *argv[], struct cmdline *cl)
 		case 'c':
 			cl->config_file = optarg;
 			break;
+		case OPT_STATUS_SOCKET:
+			if (!optarg[0])
+				return usage_error("--status-socket needs a path");
+			cl->status_socket = optarg;
+			break;
+		case OPT_JSON:
+			cl->json = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return -1;
@@ -149,17 +210,7 @@ static int parse_args(int argc, char *argv[], struct cmdline *cl)
 	/* Which one wins would be a guess. */
 	if ((cl->cli.set & CONFIG_SERVER_KEY) && (cl->cli.set & CONFIG_SERVER_KEY_FILE))
 		return usage_error("both --server-key and --server-key-file given: use one");
-	if (argc - optind < 2)
-		return usage_error("expected a command (up or daemon) and an interface");
-	if (argc - optind > 2)
-		return usage_error("unexpected argument '%s'", argv[optind + 2]);
-	cl->command = argv[optind];
-	cl->ifname = argv[optind + 1];
-	if (strcmp(cl->command, "up") && strcmp(cl->command, "daemon"))
-		return usage_error("unknown command \"%s\" (up or daemon)", cl->command);
-	if (!wg_ifname_valid(cl->ifname))
-		return usage_error("\"%s\" is not a valid interface name", cl->ifname);
-	return 0;
+	return parse_command(argc - optind, argv + optind, cl);
 }
 
 /* Options override the file: copy each field the options set. */
@@ -328,6 +379,7 @@ static int build_opts(const struct cmdline *cl, const struct config *cfg,
 		return WGPUNCH_EXIT_USAGE;
 	}
 	memcpy(o->server_key, cfg->server_key, WGP_KEY_LEN);
+	o->status_socket = cl->status_socket;
 	o->keepalive = cfg->set & CONFIG_KEEPALIVE ? cfg->keepalive : 0;
 	o->timeout_s = cfg->set & CONFIG_TIMEOUT ? cfg->timeout : DEFAULT_TIMEOUT;
 	return 0;
@@ -371,6 +423,156 @@ static int close_stdout(void)
 	return -1;
 }
 
+/* scandir filter: names that look like a daemon's socket. */
+static int socket_name(const struct dirent *d)
+{
+	size_t len = strlen(d->d_name);
+
+	return len > 5 && !strcmp(d->d_name + len - 5, ".sock");
+}
+
+/* "wg0.sock" in STATUS_DIR is a socket for a valid interface name:
+ * copy the name into ifname. */
+static bool daemon_socket(const char *name, char ifname[static IFNAMSIZ])
+{
+	size_t stem = strlen(name) - 5;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (stem >= IFNAMSIZ)
+		return false;
+	memcpy(ifname, name, stem);
+	ifname[stem] = '\0';
+	snprintf(path, sizeof(path), STATUS_DIR "/%s", name);
+	return wg_ifname_valid(ifname) && lstat(path, &st) == 0 &&
+	       S_ISSOCK(st.st_mode);
+}
+
+/*
+ * "wgpunch status" without an interface: the daemon whose socket is the
+ * only one in STATUS_DIR. 0 with cl->ifname set, or the exit status (a
+ * usage error naming the choices, if there are several).
+ */
+static int find_only_daemon(struct cmdline *cl)
+{
+	char choices[256] = "", name[IFNAMSIZ];
+	struct dirent **list;
+	unsigned int found = 0;
+	size_t used = 0;
+	int n;
+
+	n = scandir(STATUS_DIR, &list, socket_name, alphasort);
+	for (int i = 0; i < n; i++) {
+		if (daemon_socket(list[i]->d_name, name)) {
+			if (!found++)
+				memcpy(cl->found_ifname, name, sizeof(name));
+			if (used < sizeof(choices))
+				used += (size_t)snprintf(choices + used,
+							 sizeof(choices) - used,
+							 "%s%s", found > 1 ? ", " : "", name);
+		}
+		free(list[i]);
+	}
+	if (n >= 0)
+		free(list);
+	if (found == 1) {
+		cl->ifname = cl->found_ifname;
+		return 0;
+	}
+	if (!found)
+		return usage_error("status: no interface given, and no daemon "
+				   "socket in " STATUS_DIR ": name the interface");
+	return usage_error("status: no interface given, and daemons run for "
+			   "%s: name one", choices);
+}
+
+/* The socket to ask: --status-socket, else the interface's (the one
+ * daemon's, if no interface was named). 0 or the exit status. */
+static int status_socket_path(struct cmdline *cl, char *buf, size_t len,
+			      const char **path)
+{
+	int ret;
+
+	if (cl->status_socket) {
+		*path = cl->status_socket;
+		return 0;
+	}
+	if (!cl->ifname) {
+		ret = find_only_daemon(cl);
+		if (ret)
+			return ret;
+	}
+	*path = status_default_path(cl->ifname, buf, len);
+	if (*path)
+		return 0;
+	fprintf(stderr, "wgpunch: no status socket path for \"%s\"\n", cl->ifname);
+	return WGPUNCH_EXIT_ERROR;
+}
+
+/* TODO(lead): delete with the call in status_once(). */
+static int client_status_stub(const struct client_opts *o, bool json)
+{
+	(void)json;
+	fprintf(stderr, "wgpunch: no daemon runs for %s, and finding the status "
+		"out without one is not built in yet\n", o->ifname);
+	return WGPUNCH_EXIT_ERROR;
+}
+
+/* No daemon runs: one round of the engine finds the status out. It
+ * needs the settings that "up" needs. */
+static int status_once(struct cmdline *cl, const char *path)
+{
+	struct client_opts opts;
+	struct config cfg;
+	int ret;
+
+	if (!cl->ifname)
+		return usage_error("status: no daemon answers on %s: name the "
+				   "interface to find its status out once", path);
+	log_set_prefix(cl->ifname);
+	ret = load_settings(cl, &cfg);
+	if (!ret)
+		ret = build_opts(cl, &cfg, &opts);
+	if (ret) {
+		fprintf(stderr, "wgpunch: (no daemon answers on %s, so status "
+			"asks the server itself)\n", path);
+		return ret;
+	}
+	/* The report is on stdout: only trouble on stderr, unless asked. */
+	log_set_level(cfg.set & CONFIG_LOG_LEVEL ? cfg.log_level : LOG_LEVEL_WARN);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "wgpunch: libsodium failed to initialise\n");
+		return WGPUNCH_EXIT_ERROR;
+	}
+	opts.status_socket = path;
+	/* TODO(lead): call client_status(&opts, cl->json) here and delete
+	 * client_status_stub() once client.c defines client_status(). */
+	return client_status_stub(&opts, cl->json);
+}
+
+/* "wgpunch status": the daemon's snapshot, or one found out now. */
+static int cmd_status(struct cmdline *cl)
+{
+	char buf[STATUS_PATH_MAX];
+	const char *path;
+	int ret;
+
+	ret = status_socket_path(cl, buf, sizeof(buf), &path);
+	if (ret)
+		return ret;
+	ret = status_fetch(path, cl->json, stdout);
+	if (ret == -ENOENT || ret == -ECONNREFUSED)
+		ret = status_once(cl, path);
+	else if (ret < 0)
+		fprintf(stderr, "wgpunch: asking the daemon at %s: %s\n", path,
+			ret == -EPROTO ? "the answer was cut short" : strerror(-ret));
+	if (ret < 0)
+		ret = WGPUNCH_EXIT_ERROR;
+	if (close_stdout() < 0)
+		return WGPUNCH_EXIT_ERROR;
+	return ret;
+}
+
 int main(int argc, char *argv[])
 {
 	struct client_opts opts;
@@ -380,6 +582,8 @@ int main(int argc, char *argv[])
 
 	hold_std_fds();
 	ret = parse_args(argc, argv, &cl);
+	if (!ret && cl.status)
+		return cmd_status(&cl);
 	if (!ret)
 		ret = load_settings(&cl, &cfg);
 	if (!ret)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * wgpunch protocol v1: encoding, decoding, sealing and opening of every
- * message (layout in proto.h and doc/protocol.md). Decoders trust no
+ * wgpunch protocol v1 and v2: encoding, decoding, sealing and opening of
+ * every message (layout in proto.h and doc/protocol.md). Decoders trust no
  * byte: lengths are checked against the type before any crypto, and
  * every reserved byte, count and address family after decryption.
  */
@@ -153,21 +153,41 @@ bool wgp_type_is_request(uint8_t type)
 	return type == WGP_REGISTER || type == WGP_LOOKUP || type == WGP_PROBE;
 }
 
-/* Payload length for a type; list types use count. 0: unknown type. */
-static size_t payload_len(uint8_t type, unsigned int count)
+uint8_t wgp_flags_mask(uint8_t version)
 {
+	switch (version) {
+	case 1:
+		return WGP_F_ALL;
+	case 2:
+		return WGP_F_ALL_V2;
+	}
+	return 0;
+}
+
+/* The version a struct wgp_msg means: 0 is 1; 0 again for unknown. */
+static uint8_t msg_version(const struct wgp_msg *m)
+{
+	if (!m->version)
+		return 1;
+	return m->version <= WGP_VERSION_MAX ? m->version : 0;
+}
+
+/* Payload length without list entries; 0: unknown type. */
+static size_t fixed_len(uint8_t version, uint8_t type)
+{
+	bool v2 = version == 2;
+
 	switch (type) {
 	case WGP_REGISTER:
-		return WGP_REGISTER_FIXED + (size_t)count * WGP_CONSENT_LEN;
+		return v2 ? WGP_REGISTER_FIXED_V2 : WGP_REGISTER_FIXED;
 	case WGP_REGISTER_REPLY:
-		return WGP_REGISTER_REPLY_FIXED +
-		       (size_t)count * WGP_PEER_REC_LEN;
+		return WGP_REGISTER_REPLY_FIXED;
 	case WGP_LOOKUP:
-		return WGP_LOOKUP_LEN;
+		return v2 ? WGP_LOOKUP_LEN_V2 : WGP_LOOKUP_LEN;
 	case WGP_LOOKUP_REPLY:
-		return WGP_LOOKUP_REPLY_LEN;
+		return v2 ? WGP_LOOKUP_REPLY_LEN_V2 : WGP_LOOKUP_REPLY_LEN;
 	case WGP_NOTIFY:
-		return WGP_NOTIFY_LEN;
+		return v2 ? WGP_NOTIFY_LEN_V2 : WGP_NOTIFY_LEN;
 	case WGP_PROBE:
 		return WGP_PROBE_LEN;
 	case WGP_PROBE_REPLY:
@@ -178,27 +198,55 @@ static size_t payload_len(uint8_t type, unsigned int count)
 	return 0;
 }
 
+/* Size of one list entry (0: the type has no list). */
+static size_t entry_len(uint8_t version, uint8_t type)
+{
+	if (type == WGP_REGISTER)
+		return WGP_CONSENT_LEN;
+	if (type == WGP_REGISTER_REPLY)
+		return version == 2 ? WGP_PEER_REC_LEN_V2 : WGP_PEER_REC_LEN;
+	return 0;
+}
+
+/* Most list entries a type may carry in a version. */
+static unsigned int max_entries(uint8_t version, uint8_t type)
+{
+	if (type == WGP_REGISTER_REPLY && version == 2)
+		return WGP_MAX_PEER_RECS_V2;
+	return entry_len(version, type) ? WGP_MAX_CONSENT : 0;
+}
+
 static size_t prefix_len(uint8_t type)
 {
 	return wgp_type_is_request(type) ? WGP_REQ_PREFIX_LEN :
 					   WGP_SRV_PREFIX_LEN;
 }
 
+/* Datagram length with count list entries; 0 if that is not valid. */
+static size_t datagram_len(uint8_t version, uint8_t type, unsigned int count)
+{
+	size_t fixed = fixed_len(version, type);
+
+	if (version < 1 || version > WGP_VERSION_MAX || !fixed ||
+	    count > max_entries(version, type))
+		return 0;
+	return prefix_len(type) + fixed + count * entry_len(version, type) +
+	       WGP_TAG_LEN;
+}
+
 /* The list count a datagram of len bytes implies, or -1 if len fits no
  * count (or the type has no list and len is not its length). */
-static int count_for_len(uint8_t type, size_t len)
+static int count_for_len(uint8_t version, uint8_t type, size_t len)
 {
-	size_t fixed = prefix_len(type) + payload_len(type, 0) + WGP_TAG_LEN;
-	size_t entry;
+	size_t fixed = datagram_len(version, type, 0);
+	size_t entry = entry_len(version, type);
 
-	if (type == WGP_REGISTER)
-		entry = WGP_CONSENT_LEN;
-	else if (type == WGP_REGISTER_REPLY)
-		entry = WGP_PEER_REC_LEN;
-	else
+	if (!fixed || len < fixed)
+		return -1;
+	if (!entry)
 		return len == fixed ? 0 : -1;
-	if (len < fixed || (len - fixed) % entry ||
-	    (len - fixed) / entry > WGP_MAX_CONSENT)
+	if ((len - fixed) % entry ||
+	    (len - fixed) / entry > max_entries(version, type))
 		return -1;
 	return (int)((len - fixed) / entry);
 }
@@ -211,10 +259,12 @@ size_t wgp_msg_len(const struct wgp_msg *m)
 		count = m->u.reg.n_consent;
 	else if (m->type == WGP_REGISTER_REPLY)
 		count = m->u.reg_reply.n_peers;
-	if (count > WGP_MAX_CONSENT || !payload_len(m->type, count))
-		return 0;
-	return prefix_len(m->type) + payload_len(m->type, count) +
-	       WGP_TAG_LEN;
+	return datagram_len(msg_version(m), m->type, count);
+}
+
+size_t wgp_register_reply_len(uint8_t version, unsigned int n_peers)
+{
+	return datagram_len(version, WGP_REGISTER_REPLY, n_peers);
 }
 
 /* ---- endpoints ----------------------------------------------------- */
@@ -260,6 +310,91 @@ static bool get_endpoint(struct wgp_endpoint *ep, const uint8_t *p)
 	ep->port = get16(p + 2);
 	memcpy(ep->addr, p + 4, 16);
 	return endpoint_valid(ep);
+}
+
+/* A candidate slot: empty, or a valid endpoint with a port. */
+static bool cand_valid(const struct wgp_endpoint *ep)
+{
+	return endpoint_valid(ep) && (ep->family == 0 || ep->port != 0);
+}
+
+static bool cands_valid(const struct wgp_endpoint *cands)
+{
+	unsigned int i;
+
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		if (!cand_valid(&cands[i]))
+			return false;
+	return true;
+}
+
+static void put_cands(uint8_t *p, const struct wgp_endpoint *cands)
+{
+	unsigned int i;
+
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		put_endpoint(p + i * WGP_ENDPOINT_LEN, &cands[i]);
+}
+
+static bool get_cands(struct wgp_endpoint *cands, const uint8_t *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		if (!get_endpoint(&cands[i], p + i * WGP_ENDPOINT_LEN) ||
+		    !cand_valid(&cands[i]))
+			return false;
+	return true;
+}
+
+static bool cands_empty(const struct wgp_endpoint *cands)
+{
+	unsigned int i;
+
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		if (cands[i].family)
+			return false;
+	return true;
+}
+
+static bool ipv4_usable(const uint8_t *a)
+{
+	static const uint8_t broadcast[4] = { 255, 255, 255, 255 };
+
+	if (a[0] == 0 || a[0] == 127)		/* "this host", loopback */
+		return false;
+	if (a[0] == 169 && a[1] == 254)		/* link-local */
+		return false;
+	if ((a[0] & 0xf0) == 224)		/* multicast */
+		return false;
+	return memcmp(a, broadcast, 4) != 0;
+}
+
+static bool ipv6_usable(const uint8_t *a)
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (all_zero(a, 15) && a[15] <= 1)	/* ::, ::1 */
+		return false;
+	if (a[0] == 0xff)			/* multicast */
+		return false;
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)	/* link-local */
+		return false;
+	/* An IPv4 address in IPv6 clothing: the wire spells IPv4 as family
+	 * 4, so this is either a mistake or an attempt to dodge the IPv4
+	 * checks above. */
+	return memcmp(a, v4mapped, sizeof(v4mapped)) != 0;
+}
+
+bool wgp_endpoint_usable(const struct wgp_endpoint *ep)
+{
+	if (!ep->port)
+		return false;
+	if (ep->family == AF_INET)
+		return ipv4_usable(ep->addr);
+	if (ep->family == AF_INET6)
+		return ipv6_usable(ep->addr);
+	return false;
 }
 
 int wgp_endpoint_from_sockaddr(struct wgp_endpoint *ep,
@@ -341,72 +476,134 @@ char *wgp_endpoint_format(const struct wgp_endpoint *ep,
 
 /* ---- payloads ------------------------------------------------------ */
 
-static int encode_payload(uint8_t *p, const struct wgp_msg *m)
+/*
+ * Version 2 inserts a candidate block into five payloads, always right
+ * after the version 1 fields that come before any list. Encoders and
+ * decoders write and read the version 1 layout and then, for version 2,
+ * the block at that offset; what follows it moves by WGP_CANDS_LEN.
+ * Version 1 ignores .cands when sealing and zeroes it when opening.
+ */
+
+static int encode_cands(uint8_t *p, const struct wgp_endpoint *cands,
+			uint8_t version)
 {
-	const struct wgp_register_reply *rr = &m->u.reg_reply;
+	if (version != 2)
+		return 0;
+	if (!cands_valid(cands))
+		return -EINVAL;
+	put_cands(p, cands);
+	return 0;
+}
+
+static bool decode_cands(struct wgp_endpoint *cands, const uint8_t *p,
+			 uint8_t version)
+{
+	if (version != 2) {
+		memset(cands, 0, WGP_MAX_CANDIDATES * sizeof(*cands));
+		return true;
+	}
+	return get_cands(cands, p);
+}
+
+static int encode_register(uint8_t *p, const struct wgp_register *r,
+			   uint8_t version)
+{
+	size_t fixed = fixed_len(version, WGP_REGISTER);
+
+	if (r->flags & ~wgp_flags_mask(version))
+		return -EINVAL;
+	put64(p, r->counter);
+	p[8] = r->flags;
+	p[9] = r->n_consent;
+	put16(p + 10, 0);
+	memcpy(p + fixed, r->consent, (size_t)r->n_consent * WGP_CONSENT_LEN);
+	return encode_cands(p + WGP_REGISTER_FIXED, r->cands, version);
+}
+
+static int encode_register_reply(uint8_t *p,
+				 const struct wgp_register_reply *rr,
+				 uint8_t version)
+{
+	size_t rec_len = entry_len(version, WGP_REGISTER_REPLY);
 	unsigned int i;
 
+	if (!endpoint_valid(&rr->self))
+		return -EINVAL;
+	p[0] = rr->flags;
+	p[1] = rr->n_peers;
+	put16(p + 2, 0);
+	put32(p + 4, rr->ttl);
+	put64(p + 8, rr->available);
+	put_endpoint(p + 16, &rr->self);
+	for (i = 0; i < rr->n_peers; i++) {
+		const struct wgp_peer_rec *rec = &rr->peers[i];
+		uint8_t *r = p + WGP_REGISTER_REPLY_FIXED + i * rec_len;
+
+		if (rec->index >= WGP_MAX_CONSENT || !endpoint_valid(&rec->ep))
+			return -EINVAL;
+		r[0] = rec->index;
+		r[1] = rec->flags;
+		put16(r + 2, 0);
+		put_endpoint(r + 4, &rec->ep);
+		if (encode_cands(r + WGP_PEER_REC_LEN, rec->cands, version) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int encode_lookup(uint8_t *p, const struct wgp_lookup *l,
+			 uint8_t version)
+{
+	if (l->flags & ~wgp_flags_mask(version))
+		return -EINVAL;
+	put64(p, l->counter);
+	p[8] = l->flags;
+	memset(p + 9, 0, 3);
+	memcpy(p + 12, l->target, WGP_KEY_LEN);
+	return encode_cands(p + WGP_LOOKUP_LEN, l->cands, version);
+}
+
+static int encode_lookup_reply(uint8_t *p, const struct wgp_lookup_reply *lr,
+			       uint8_t version)
+{
+	if (!endpoint_valid(&lr->self) || !endpoint_valid(&lr->peer))
+		return -EINVAL;
+	p[0] = lr->status;
+	p[1] = lr->peer_flags;
+	put16(p + 2, 0);
+	put32(p + 4, lr->ttl);
+	put_endpoint(p + 8, &lr->self);
+	put_endpoint(p + 28, &lr->peer);
+	return encode_cands(p + WGP_LOOKUP_REPLY_LEN, lr->cands, version);
+}
+
+static int encode_notify(uint8_t *p, const struct wgp_notify *n,
+			 uint8_t version)
+{
+	if (!endpoint_valid(&n->ep))
+		return -EINVAL;
+	memcpy(p, n->peer, WGP_KEY_LEN);
+	p[32] = n->peer_flags;
+	memset(p + 33, 0, 3);
+	put32(p + 36, n->ttl);
+	put_endpoint(p + 40, &n->ep);
+	return encode_cands(p + WGP_NOTIFY_LEN, n->cands, version);
+}
+
+static int encode_payload(uint8_t *p, const struct wgp_msg *m,
+			  uint8_t version)
+{
 	switch (m->type) {
 	case WGP_REGISTER:
-		if (m->u.reg.flags & ~WGP_F_ALL)
-			return -EINVAL;
-		put64(p, m->u.reg.counter);
-		p[8] = m->u.reg.flags;
-		p[9] = m->u.reg.n_consent;
-		put16(p + 10, 0);
-		memcpy(p + 12, m->u.reg.consent,
-		       (size_t)m->u.reg.n_consent * WGP_CONSENT_LEN);
-		return 0;
+		return encode_register(p, &m->u.reg, version);
 	case WGP_REGISTER_REPLY:
-		if (!endpoint_valid(&rr->self))
-			return -EINVAL;
-		p[0] = rr->flags;
-		p[1] = rr->n_peers;
-		put16(p + 2, 0);
-		put32(p + 4, rr->ttl);
-		put64(p + 8, rr->available);
-		put_endpoint(p + 16, &rr->self);
-		for (i = 0; i < rr->n_peers; i++) {
-			uint8_t *r = p + WGP_REGISTER_REPLY_FIXED +
-				     i * WGP_PEER_REC_LEN;
-
-			if (rr->peers[i].index >= WGP_MAX_CONSENT ||
-			    !endpoint_valid(&rr->peers[i].ep))
-				return -EINVAL;
-			r[0] = rr->peers[i].index;
-			r[1] = rr->peers[i].flags;
-			put16(r + 2, 0);
-			put_endpoint(r + 4, &rr->peers[i].ep);
-		}
-		return 0;
+		return encode_register_reply(p, &m->u.reg_reply, version);
 	case WGP_LOOKUP:
-		if (m->u.lookup.flags & ~WGP_F_ALL)
-			return -EINVAL;
-		put64(p, m->u.lookup.counter);
-		p[8] = m->u.lookup.flags;
-		memset(p + 9, 0, 3);
-		memcpy(p + 12, m->u.lookup.target, WGP_KEY_LEN);
-		return 0;
+		return encode_lookup(p, &m->u.lookup, version);
 	case WGP_LOOKUP_REPLY:
-		if (!endpoint_valid(&m->u.lookup_reply.self) ||
-		    !endpoint_valid(&m->u.lookup_reply.peer))
-			return -EINVAL;
-		p[0] = m->u.lookup_reply.status;
-		p[1] = m->u.lookup_reply.peer_flags;
-		put16(p + 2, 0);
-		put32(p + 4, m->u.lookup_reply.ttl);
-		put_endpoint(p + 8, &m->u.lookup_reply.self);
-		put_endpoint(p + 28, &m->u.lookup_reply.peer);
-		return 0;
+		return encode_lookup_reply(p, &m->u.lookup_reply, version);
 	case WGP_NOTIFY:
-		if (!endpoint_valid(&m->u.notify.ep))
-			return -EINVAL;
-		memcpy(p, m->u.notify.peer, WGP_KEY_LEN);
-		p[32] = m->u.notify.peer_flags;
-		memset(p + 33, 0, 3);
-		put32(p + 36, m->u.notify.ttl);
-		put_endpoint(p + 40, &m->u.notify.ep);
-		return 0;
+		return encode_notify(p, &m->u.notify, version);
 	case WGP_PROBE:
 		put64(p, m->u.probe.timestamp);
 		return 0;
@@ -428,20 +625,24 @@ static int encode_payload(uint8_t *p, const struct wgp_msg *m)
 }
 
 static bool decode_register(struct wgp_register *r, const uint8_t *p,
-			    int count)
+			    int count, uint8_t version)
 {
+	size_t fixed = fixed_len(version, WGP_REGISTER);
+
 	r->counter = get64(p);
 	r->flags = p[8];
 	r->n_consent = p[9];
-	if ((r->flags & ~WGP_F_ALL) || r->n_consent != count || get16(p + 10))
+	if ((r->flags & ~wgp_flags_mask(version)) || r->n_consent != count ||
+	    get16(p + 10))
 		return false;
-	memcpy(r->consent, p + 12, (size_t)count * WGP_CONSENT_LEN);
-	return true;
+	memcpy(r->consent, p + fixed, (size_t)count * WGP_CONSENT_LEN);
+	return decode_cands(r->cands, p + WGP_REGISTER_FIXED, version);
 }
 
 static bool decode_register_reply(struct wgp_register_reply *rr,
-				  const uint8_t *p, int count)
+				  const uint8_t *p, int count, uint8_t version)
 {
+	size_t rec_len = entry_len(version, WGP_REGISTER_REPLY);
 	int i;
 
 	rr->flags = p[0];
@@ -453,49 +654,72 @@ static bool decode_register_reply(struct wgp_register_reply *rr,
 	if (!get_endpoint(&rr->self, p + 16))
 		return false;
 	for (i = 0; i < count; i++) {
-		const uint8_t *r = p + WGP_REGISTER_REPLY_FIXED +
-				   i * WGP_PEER_REC_LEN;
+		struct wgp_peer_rec *rec = &rr->peers[i];
+		const uint8_t *r = p + WGP_REGISTER_REPLY_FIXED + i * rec_len;
 
-		rr->peers[i].index = r[0];
-		rr->peers[i].flags = r[1];
+		rec->index = r[0];
+		rec->flags = r[1];
 		if (r[0] >= WGP_MAX_CONSENT || get16(r + 2) ||
-		    !get_endpoint(&rr->peers[i].ep, r + 4))
+		    !get_endpoint(&rec->ep, r + 4) ||
+		    !decode_cands(rec->cands, r + WGP_PEER_REC_LEN, version))
 			return false;
 	}
 	return true;
+}
+
+static bool decode_lookup(struct wgp_lookup *l, const uint8_t *p,
+			  uint8_t version)
+{
+	l->counter = get64(p);
+	l->flags = p[8];
+	memcpy(l->target, p + 12, WGP_KEY_LEN);
+	return !(l->flags & ~wgp_flags_mask(version)) && all_zero(p + 9, 3) &&
+	       decode_cands(l->cands, p + WGP_LOOKUP_LEN, version);
+}
+
+/* The peer's endpoint and candidates come only with OK: UNAVAILABLE
+ * carries nothing about the peer. */
+static bool decode_lookup_reply(struct wgp_lookup_reply *lr,
+				const uint8_t *p, uint8_t version)
+{
+	lr->status = p[0];
+	lr->peer_flags = p[1];
+	lr->ttl = get32(p + 4);
+	if (get16(p + 2) || !get_endpoint(&lr->self, p + 8) ||
+	    !get_endpoint(&lr->peer, p + 28) ||
+	    !decode_cands(lr->cands, p + WGP_LOOKUP_REPLY_LEN, version))
+		return false;
+	if (lr->status == WGP_LOOKUP_OK)
+		return lr->peer.family != 0;
+	return lr->status == WGP_LOOKUP_UNAVAILABLE && lr->peer.family == 0 &&
+	       cands_empty(lr->cands);
+}
+
+static bool decode_notify(struct wgp_notify *n, const uint8_t *p,
+			  uint8_t version)
+{
+	memcpy(n->peer, p, WGP_KEY_LEN);
+	n->peer_flags = p[32];
+	n->ttl = get32(p + 36);
+	return all_zero(p + 33, 3) && get_endpoint(&n->ep, p + 40) &&
+	       n->ep.family != 0 &&
+	       decode_cands(n->cands, p + WGP_NOTIFY_LEN, version);
 }
 
 static bool decode_payload(struct wgp_msg *m, const uint8_t *p, int count)
 {
 	switch (m->type) {
 	case WGP_REGISTER:
-		return decode_register(&m->u.reg, p, count);
+		return decode_register(&m->u.reg, p, count, m->version);
 	case WGP_REGISTER_REPLY:
-		return decode_register_reply(&m->u.reg_reply, p, count);
+		return decode_register_reply(&m->u.reg_reply, p, count,
+					     m->version);
 	case WGP_LOOKUP:
-		m->u.lookup.counter = get64(p);
-		m->u.lookup.flags = p[8];
-		memcpy(m->u.lookup.target, p + 12, WGP_KEY_LEN);
-		return !(p[8] & ~WGP_F_ALL) && all_zero(p + 9, 3);
+		return decode_lookup(&m->u.lookup, p, m->version);
 	case WGP_LOOKUP_REPLY:
-		m->u.lookup_reply.status = p[0];
-		m->u.lookup_reply.peer_flags = p[1];
-		m->u.lookup_reply.ttl = get32(p + 4);
-		if (get16(p + 2) ||
-		    !get_endpoint(&m->u.lookup_reply.self, p + 8) ||
-		    !get_endpoint(&m->u.lookup_reply.peer, p + 28))
-			return false;
-		if (p[0] == WGP_LOOKUP_OK)
-			return m->u.lookup_reply.peer.family != 0;
-		return p[0] == WGP_LOOKUP_UNAVAILABLE &&
-		       m->u.lookup_reply.peer.family == 0;
+		return decode_lookup_reply(&m->u.lookup_reply, p, m->version);
 	case WGP_NOTIFY:
-		memcpy(m->u.notify.peer, p, WGP_KEY_LEN);
-		m->u.notify.peer_flags = p[32];
-		m->u.notify.ttl = get32(p + 36);
-		return all_zero(p + 33, 3) &&
-		       get_endpoint(&m->u.notify.ep, p + 40) &&
-		       m->u.notify.ep.family != 0;
+		return decode_notify(&m->u.notify, p, m->version);
 	case WGP_PROBE:
 		m->u.probe.timestamp = get64(p);
 		return true;
@@ -515,19 +739,30 @@ static bool decode_payload(struct wgp_msg *m, const uint8_t *p, int count)
 
 /* ---- datagrams ----------------------------------------------------- */
 
+/* wgp_open_parsed decrypts into a WGP_MAX_MSG_LEN buffer: no valid
+ * datagram of either version may be longer. */
+_Static_assert(WGP_REQ_PREFIX_LEN + WGP_REGISTER_FIXED_V2 +
+	       WGP_MAX_CONSENT * WGP_CONSENT_LEN + WGP_TAG_LEN <=
+	       WGP_MAX_MSG_LEN, "v2 REGISTER longer than WGP_MAX_MSG_LEN");
+_Static_assert(WGP_SRV_PREFIX_LEN + WGP_REGISTER_REPLY_FIXED +
+	       WGP_MAX_PEER_RECS_V2 * WGP_PEER_REC_LEN_V2 + WGP_TAG_LEN <=
+	       WGP_MAX_REQUEST_LEN, "v2 REGISTER_REPLY longer than a request");
+
 int wgp_parse_header(struct wgp_msg *m, const uint8_t *pkt, size_t len)
 {
-	uint8_t type;
+	uint8_t type, version;
 
 	if (len < WGP_HDR_LEN || memcmp(pkt, WGP_MAGIC, 4))
 		return -EBADMSG;
-	if (pkt[WGP_OFF_VERSION] != WGP_VERSION)
+	version = pkt[WGP_OFF_VERSION];
+	if (version < 1 || version > WGP_VERSION_MAX)
 		return -EPROTONOSUPPORT;
 	type = pkt[WGP_OFF_TYPE];
 	if (type < 1 || type > WGP_TYPE_MAX || pkt[6] || pkt[7] ||
-	    count_for_len(type, len) < 0)
+	    count_for_len(version, type, len) < 0)
 		return -EBADMSG;
 	m->type = type;
+	m->version = version;
 	memcpy(m->txid, pkt + WGP_OFF_TXID, WGP_TXID_LEN);
 	if (wgp_type_is_request(type))
 		memcpy(m->key, pkt + WGP_OFF_KEY, WGP_KEY_LEN);
@@ -545,6 +780,7 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 		 const struct wgp_session *s)
 {
 	size_t len = wgp_msg_len(m), pre;
+	uint8_t version = msg_version(m);
 	uint8_t *nonce, *payload;
 	unsigned long long clen;
 
@@ -554,7 +790,7 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 		return -ENOSPC;
 	pre = prefix_len(m->type);
 	memcpy(out, WGP_MAGIC, 4);
-	out[WGP_OFF_VERSION] = WGP_VERSION;
+	out[WGP_OFF_VERSION] = version;
 	out[WGP_OFF_TYPE] = m->type;
 	out[6] = out[7] = 0;
 	memcpy(out + WGP_OFF_TXID, m->txid, WGP_TXID_LEN);
@@ -563,7 +799,7 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 	nonce = out + pre - WGP_NONCE_LEN;
 	payload = out + pre;
 	random_bytes(nonce, WGP_NONCE_LEN);
-	if (encode_payload(payload, m) < 0)
+	if (encode_payload(payload, m, version) < 0)
 		return -EINVAL;
 	crypto_aead_chacha20poly1305_ietf_encrypt(payload, &clen, payload,
 		len - pre - WGP_TAG_LEN, out, pre - WGP_NONCE_LEN, NULL,
@@ -588,7 +824,10 @@ int wgp_open_parsed(struct wgp_msg *m, const uint8_t *pkt, size_t len,
 	int count;
 	bool ok;
 
-	count = count_for_len(m->type, len);
+	/* The decoders follow m->version; the AEAD covers the datagram's. */
+	if (len <= WGP_OFF_VERSION || pkt[WGP_OFF_VERSION] != m->version)
+		return -EBADMSG;
+	count = count_for_len(m->version, m->type, len);
 	if (count < 0)
 		return -EBADMSG;
 	pre = prefix_len(m->type);

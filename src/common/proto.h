@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * wgpunch rendezvous protocol, version 1 (doc/protocol.md is the spec).
+ * wgpunch rendezvous protocol, versions 1 and 2 (doc/protocol.md is the
+ * spec). Version 2 adds host candidates (up to WGP_MAX_CANDIDATES
+ * endpoints a client reports besides the mapping the server sees) to
+ * REGISTER, REGISTER_REPLY records, LOOKUP, LOOKUP_REPLY and NOTIFY; the
+ * other types are the same in both. The server answers each request in
+ * the version it came in.
  *
  * Every datagram starts with a 20-byte clear header:
  *
  *   off 0  magic[4]    "WGPN"
- *   off 4  version     1
+ *   off 4  version     1 or 2
  *   off 5  type        enum wgp_type
  *   off 6  reserved[2] zero
  *   off 8  txid[12]    chosen by the requester, echoed in the reply
@@ -21,7 +26,8 @@
  * The AEAD keys come from static-static X25519 between the client's WG
  * private key and the server's static key (see wgp_session_*), one key
  * per direction. Every integer is big-endian. Each type has one exact
- * length (or one per list count); anything else is not a message.
+ * length per version (or one per list count); anything else is not a
+ * message.
  *
  * Nothing here allocates, prints or keeps state; the caller owns buffers.
  */
@@ -41,7 +47,8 @@
 
 #define WGP_MAGIC		"WGPN"
 #define WGP_MAGIC_U32		0x5747504eU	/* as BPF "ld [x]" sees it */
-#define WGP_VERSION		1
+#define WGP_VERSION		1	/* what version 0 in a wgp_msg means */
+#define WGP_VERSION_MAX		2	/* 2: host candidates */
 
 #define WGP_TXID_LEN		12
 #define WGP_NONCE_LEN		12
@@ -63,6 +70,12 @@
 #define WGP_MAX_CONSENT		64
 #define WGP_ENDPOINT_LEN	20	/* family, 0, port[2], addr[16] */
 
+/* Version 2: a candidate block is WGP_MAX_CANDIDATES endpoint slots.
+ * Unused slots are family 0 and all zero; used slots may come in any
+ * order, and must have a non-zero port. */
+#define WGP_MAX_CANDIDATES	4
+#define WGP_CANDS_LEN		(WGP_MAX_CANDIDATES * WGP_ENDPOINT_LEN) /* 80 */
+
 /* Payload sizes (before the tag). */
 #define WGP_REGISTER_FIXED	12
 #define WGP_REGISTER_REPLY_FIXED 36
@@ -74,14 +87,34 @@
 #define WGP_PROBE_REPLY_LEN	24
 #define WGP_ERROR_LEN		24
 
-/* Largest valid datagram (a REGISTER_REPLY with 64 records); receive
- * buffers should be larger so oversized datagrams are seen as such. */
+/* Version 2 payload sizes where they differ from version 1: each adds a
+ * candidate block (PROBE, PROBE_REPLY and ERROR are the same). */
+#define WGP_REGISTER_FIXED_V2	(WGP_REGISTER_FIXED + WGP_CANDS_LEN)	/* 92 */
+#define WGP_PEER_REC_LEN_V2	(WGP_PEER_REC_LEN + WGP_CANDS_LEN)	/* 104 */
+#define WGP_LOOKUP_LEN_V2	(WGP_LOOKUP_LEN + WGP_CANDS_LEN)	/* 124 */
+#define WGP_LOOKUP_REPLY_LEN_V2	(WGP_LOOKUP_REPLY_LEN + WGP_CANDS_LEN)	/* 128 */
+#define WGP_NOTIFY_LEN_V2	(WGP_NOTIFY_LEN + WGP_CANDS_LEN)	/* 140 */
+
+/* Largest request: a version 2 REGISTER with 64 consent entries. It fits
+ * the IPv6 minimum path (1280 - 48), so requests never fragment. */
+#define WGP_MAX_REQUEST_LEN \
+	(WGP_REQ_PREFIX_LEN + WGP_REGISTER_FIXED_V2 + \
+	 WGP_MAX_CONSENT * WGP_CONSENT_LEN + WGP_TAG_LEN)	/* 1196 */
+
+/* A REGISTER_REPLY is never longer than its REGISTER, so a version 2
+ * reply holds at most (1196 - 84) / 104 = 10 records; the decoder
+ * accepts no more. Version 1 allows 64 records (the server sends at most
+ * 43 for the same reason, but v1 decoders have always taken 64). */
+#define WGP_MAX_PEER_RECS_V2 \
+	((WGP_MAX_REQUEST_LEN - WGP_SRV_PREFIX_LEN - \
+	  WGP_REGISTER_REPLY_FIXED - WGP_TAG_LEN) / WGP_PEER_REC_LEN_V2) /* 10 */
+
+/* Largest valid datagram of either version (a version 1 REGISTER_REPLY
+ * with 64 records); receive buffers should be larger so oversized
+ * datagrams are seen as such. */
 #define WGP_MAX_MSG_LEN \
 	(WGP_SRV_PREFIX_LEN + WGP_REGISTER_REPLY_FIXED + \
 	 WGP_MAX_CONSENT * WGP_PEER_REC_LEN + WGP_TAG_LEN)	/* 1620 */
-#define WGP_MAX_REQUEST_LEN \
-	(WGP_REQ_PREFIX_LEN + WGP_REGISTER_FIXED + \
-	 WGP_MAX_CONSENT * WGP_CONSENT_LEN + WGP_TAG_LEN)	/* 1116 */
 
 /* Counters and probe timestamps of keys the server holds no state for
  * must be within this distance of the server's CLOCK_REALTIME. */
@@ -101,13 +134,17 @@ enum wgp_type {
 	WGP_PROBE_REPLY		= 7,	/* s->c: the mapping seen on that port */
 	WGP_ERROR		= 8,	/* s->c: a request was refused */
 	WGP_TYPE_MAX		= 8,
+	/* 9 and 10 are peer-to-peer path messages (doc/protocol.md §9),
+	 * never rendezvous messages: this codec refuses them. */
 };
 
 /* Flags of a client about itself (REGISTER, LOOKUP) and, in server
  * messages, of the peer a record describes. */
 enum {
 	WGP_F_SYMMETRIC	= 1U << 0,	/* my NAT maps per destination */
-	WGP_F_ALL	= WGP_F_SYMMETRIC,
+	WGP_F_PROBES	= 1U << 1,	/* I answer path probes (v2 only) */
+	WGP_F_ALL	= WGP_F_SYMMETRIC,		/* valid in v1 */
+	WGP_F_ALL_V2	= WGP_F_SYMMETRIC | WGP_F_PROBES,	/* in v2 */
 };
 
 /* REGISTER_REPLY flags. */
@@ -138,10 +175,16 @@ struct wgp_endpoint {
 	uint8_t addr[16];
 };
 
+/*
+ * Every cands array below is a candidate block: slot i as on the wire,
+ * family 0 for an unused slot. Version 2 only; sealing version 1 ignores
+ * it and opening version 1 leaves it all zero.
+ */
 struct wgp_register {
 	uint64_t counter;	/* strictly increasing; start at now in ns */
 	uint8_t flags;		/* WGP_F_* */
 	uint8_t n_consent;	/* 0..WGP_MAX_CONSENT */
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];	/* own (v2) */
 	uint8_t consent[WGP_MAX_CONSENT][WGP_CONSENT_LEN];
 };
 
@@ -149,11 +192,12 @@ struct wgp_peer_rec {
 	uint8_t index;		/* into the REGISTER's consent list */
 	uint8_t flags;		/* the peer's WGP_F_* */
 	struct wgp_endpoint ep;
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];	/* the peer's (v2) */
 };
 
 struct wgp_register_reply {
 	uint8_t flags;		/* WGP_RF_* */
-	uint8_t n_peers;
+	uint8_t n_peers;	/* v2: at most WGP_MAX_PEER_RECS_V2 */
 	uint32_t ttl;		/* seconds the registration lives */
 	uint64_t available;	/* bit i: consent[i] is registered and names
 				 * us too (record included or not) */
@@ -165,6 +209,7 @@ struct wgp_lookup {
 	uint64_t counter;	/* same sequence as REGISTER's */
 	uint8_t flags;		/* WGP_F_* about ourselves */
 	uint8_t target[WGP_KEY_LEN];
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];	/* own (v2) */
 };
 
 struct wgp_lookup_reply {
@@ -173,6 +218,8 @@ struct wgp_lookup_reply {
 	uint32_t ttl;
 	struct wgp_endpoint self;
 	struct wgp_endpoint peer;	/* family 0 unless OK */
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];	/* the peer's (v2);
+							 * empty unless OK */
 };
 
 struct wgp_notify {
@@ -180,6 +227,7 @@ struct wgp_notify {
 	uint8_t peer_flags;
 	uint32_t ttl;
 	struct wgp_endpoint ep;		/* the peer's endpoint */
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];	/* the peer's (v2) */
 };
 
 struct wgp_probe {
@@ -197,9 +245,11 @@ struct wgp_error {
 	uint64_t last_counter;	/* WGP_ERR_COUNTER: last accepted */
 };
 
-/* One decoded message. key is the client's public key (requests only). */
+/* One decoded message. key is the client's public key (requests only).
+ * version is 1 or 2; 0 seals as 1, so zero-initialised messages stay v1. */
 struct wgp_msg {
 	uint8_t type;
+	uint8_t version;
 	uint8_t txid[WGP_TXID_LEN];
 	uint8_t key[WGP_KEY_LEN];
 	union {
@@ -243,23 +293,31 @@ void wgp_consent_digest(uint8_t out[static WGP_CONSENT_LEN],
 /* True for types a client sends (they carry the key in clear). */
 bool wgp_type_is_request(uint8_t type);
 
-/* Exact datagram length of a sealed message (0 for an unknown type or a
- * list count out of range). */
+/* The WGP_F_* bits valid in a version (0 for an unknown version). */
+uint8_t wgp_flags_mask(uint8_t version);
+
+/* Exact datagram length of a sealed message in its version (0 for an
+ * unknown version or type, or a list count out of range). */
 size_t wgp_msg_len(const struct wgp_msg *m);
+
+/* Length of a REGISTER_REPLY with n_peers records in version (0 when
+ * that many records are not valid): what the server checks against the
+ * request's length before adding one more record. */
+size_t wgp_register_reply_len(uint8_t version, unsigned int n_peers);
 
 /*
  * Check the clear part of a datagram: magic, version, reserved bytes,
- * known type, and that len is a valid length for that type (for list
- * types: a whole number of entries within the limits). Fills m->type,
- * m->txid and, for requests, m->key. No crypto: cheap enough to run on
+ * known type, and that len is a valid length for that type in that
+ * version (for list types: a whole number of entries within the
+ * limits). Fills m->type, m->version, m->txid and, for requests, m->key. No crypto: cheap enough to run on
  * every datagram before rate limiting's slower paths.
  * 0, or -EBADMSG (not ours / bad length) / -EPROTONOSUPPORT (version).
  */
 int wgp_parse_header(struct wgp_msg *m, const uint8_t *pkt, size_t len);
 
 /*
- * Encode m (type, txid, key for requests, payload) and seal it with the
- * direction key the type implies (requests: s->up, others: s->down)
+ * Encode m (version, type, txid, key for requests, payload) and seal it
+ * with the direction key the type implies (requests: s->up, others: s->down)
  * under a fresh random nonce. Returns the datagram length, or -EINVAL
  * (bad type/fields), -ENOSPC (cap too small).
  */
@@ -269,7 +327,8 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 /*
  * wgp_parse_header, then authenticate and decrypt with the direction key
  * the type implies, then decode and check the payload (reserved bytes
- * zero, counts and families valid, list length consistent with len).
+ * zero, flags of the version, counts and families valid, candidate
+ * slots valid, list length consistent with len).
  * 0, or -EBADMSG (malformed, forged or tampered). m is unspecified on
  * error.
  */
@@ -279,7 +338,8 @@ int wgp_open(struct wgp_msg *m, const uint8_t *pkt, size_t len,
 /*
  * The same for a datagram whose header wgp_parse_header() has already
  * accepted into m (the server parses it first to rate-limit and pick
- * the session). The length is checked again; the rest is not.
+ * the session). The length (for m->version, which must still be the
+ * datagram's) is checked again; the rest is not.
  */
 int wgp_open_parsed(struct wgp_msg *m, const uint8_t *pkt, size_t len,
 		    const struct wgp_session *s);
@@ -308,6 +368,17 @@ socklen_t wgp_endpoint_to_sockaddr(const struct wgp_endpoint *ep,
 				   struct sockaddr_storage *ss);
 bool wgp_endpoint_equal(const struct wgp_endpoint *a,
 			const struct wgp_endpoint *b);
+
+/*
+ * Could a peer elsewhere ever reach this endpoint? False for family 0,
+ * port 0, and addresses that never lead to another host: unspecified,
+ * loopback, multicast, broadcast, link-local (IPv4 0/8, 127/8,
+ * 169.254/16, 224/4, 255.255.255.255; IPv6 ::, ::1, fe80::/10,
+ * ff00::/8) and IPv4-mapped IPv6 (the wire spells IPv4 as family 4).
+ * The server zeroes candidate slots that fail this; clients should not
+ * report them in the first place.
+ */
+bool wgp_endpoint_usable(const struct wgp_endpoint *ep);
 
 /* "198.18.0.1:51820", "[2001:db8::1]:51820", "(none)". */
 #define WGP_ENDPOINT_STRLEN	64

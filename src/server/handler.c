@@ -11,6 +11,10 @@
  *   5. counter / window checks, then the request itself
  * No reply is ever longer than the request it answers, and only steps
  * after 4 produce any: the server reflects nothing it cannot decrypt.
+ *
+ * Versions 1 and 2 share all of this. Replies go out in the request's
+ * version, NOTIFYs in the version the recipient last used; version 2
+ * adds the peer's host candidates wherever its endpoint is given.
  */
 #include <string.h>
 
@@ -58,6 +62,7 @@ static void queue_sealed(struct ctx *c, const struct wgp_msg *m,
 
 static void reply(struct ctx *c, struct wgp_msg *m)
 {
+	m->version = c->req->version;
 	memcpy(m->txid, c->req->txid, WGP_TXID_LEN);
 	queue_sealed(c, m, c->sess, &c->rx->src, &c->rx->local, c->rx->port,
 		     c->rx->len);
@@ -66,7 +71,7 @@ static void reply(struct ctx *c, struct wgp_msg *m)
 /*
  * Replies and NOTIFYs set the one union member they use with a compound
  * literal instead of zero-initialising the whole struct wgp_msg: that
- * is 1.6 KiB (a full REGISTER_REPLY) of memset per datagram otherwise.
+ * is 6.7 KiB (a full REGISTER_REPLY) of memset per datagram otherwise.
  */
 static void reply_error(struct ctx *c, uint8_t code, uint64_t last)
 {
@@ -83,6 +88,25 @@ static void reply_error(struct ctx *c, uint8_t code, uint64_t last)
 		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
 		  wgp_error_name(code));
 	reply(c, &m);
+}
+
+/* A registrant's flags as a client of that version may see them: a v1
+ * client knows only SYMMETRIC. */
+static uint8_t flags_for(uint8_t version, uint8_t flags)
+{
+	return flags & wgp_flags_mask(version ? version : WGP_VERSION);
+}
+
+/* What a peer of a recipient in version v learns in a record: its
+ * endpoint, flags and (v2) candidates. Only ever called under mutual
+ * consent, like every place that hands out an endpoint. */
+static void fill_peer_rec(struct wgp_peer_rec *rec, uint8_t index,
+			  const struct reg_entry *peer, uint8_t version)
+{
+	rec->index = index;
+	rec->flags = flags_for(version, peer->flags);
+	rec->ep = peer->ep;
+	memcpy(rec->cands, peer->cands, sizeof(rec->cands));
 }
 
 /* Per-registrant NOTIFY budget: one registration (or a spoofed flood of
@@ -121,14 +145,17 @@ static void notify(struct ctx *c, struct reg_entry *who, struct reg_entry *peer)
 		c->srv->st.ratelimited++;
 		return;
 	}
+	/* In the version the recipient speaks: it may not know v2. */
 	m.type = WGP_NOTIFY;
+	m.version = peer->version;
 	wgp_txid_new(m.txid);
 	m.u.notify = (struct wgp_notify){
-		.peer_flags = who->flags,
+		.peer_flags = flags_for(peer->version, who->flags),
 		.ttl = c->srv->cfg.ttl,
 		.ep = who->ep,
 	};
 	memcpy(m.u.notify.peer, who->key, WGP_KEY_LEN);
+	memcpy(m.u.notify.cands, who->cands, sizeof(m.u.notify.cands));
 	c->srv->st.notifies++;
 	queue_sealed(c, &m, &peer->sess, &peer->ep, &peer->local, PORT_MAIN,
 		     WGP_MAX_MSG_LEN);
@@ -150,24 +177,59 @@ static bool counter_ok(struct ctx *c, const struct reg_entry *e,
 	return true;
 }
 
+/*
+ * The candidates a request reports, as the server keeps them. A slot no
+ * peer could ever reach (loopback, link-local, ...) is zeroed rather
+ * than refusing the request: the client's other slots and its
+ * registration are still good. A v1 request reports none.
+ */
+static void request_cands(const struct ctx *c,
+			  const struct wgp_endpoint *in,
+			  struct wgp_endpoint out[static WGP_MAX_CANDIDATES])
+{
+	unsigned int i;
+
+	memset(out, 0, WGP_MAX_CANDIDATES * sizeof(*out));
+	if (c->req->version != 2)
+		return;
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		if (wgp_endpoint_usable(&in[i]))
+			out[i] = in[i];
+}
+
+static bool cands_equal(const struct wgp_endpoint *a,
+			const struct wgp_endpoint *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		if (!wgp_endpoint_equal(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
 static void refresh(struct ctx *c, struct reg_entry *e, uint64_t counter,
-		    uint8_t flags)
+		    uint8_t flags, const struct wgp_endpoint *cands)
 {
 	e->counter = counter;
 	e->ep = c->rx->src;
 	e->local = c->rx->local;
 	e->flags = flags;
+	e->version = c->req->version;
+	memcpy(e->cands, cands, sizeof(e->cands));
 	e->expires = c->now + ttl_ms(c->srv);
 }
 
 static void handle_register(struct ctx *c, struct reg_entry *e)
 {
 	const struct wgp_register *rq = &c->req->u.reg;
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];
 	struct registry *reg = &c->srv->reg;
-	struct wgp_msg m = { .type = WGP_REGISTER_REPLY };
-	struct wgp_register_reply *rr = &m.u.reg_reply;
+	struct wgp_register_reply *rr;
 	bool is_new = !e, changed;
 	struct reg_entry *peer;
+	struct wgp_msg m;
+	size_t next_len;
 	unsigned int i;
 
 	if (!counter_ok(c, e, rq->counter))
@@ -189,12 +251,21 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 		reply_error(c, WGP_ERR_FULL, 0);
 		return;
 	}
+	request_cands(c, rq->cands, cands);
 	changed = is_new || e->flags != rq->flags ||
-		  !wgp_endpoint_equal(&e->ep, &c->rx->src);
-	refresh(c, e, rq->counter, rq->flags);
+		  !wgp_endpoint_equal(&e->ep, &c->rx->src) ||
+		  !cands_equal(e->cands, cands);
+	refresh(c, e, rq->counter, rq->flags, cands);
 	c->srv->st.registers++;
 
+	/* Only the records sent are written: the peers array of a v2
+	 * reply is 6.6 KiB, too much to clear on every REGISTER. */
+	m.type = WGP_REGISTER_REPLY;
+	rr = &m.u.reg_reply;
+	rr->flags = 0;
+	rr->n_peers = 0;
 	rr->ttl = c->srv->cfg.ttl;
+	rr->available = 0;
 	rr->self = c->rx->src;
 	for (i = 0; i < rq->n_consent; i++) {
 		peer = registry_find_digest(reg, rq->consent[i], c->now);
@@ -203,12 +274,11 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 		rr->available |= 1ULL << i;
 		/* Records only while the reply stays within the request's
 		 * size; the client LOOKUPs the rest (WGP_RF_MORE). */
-		if (WGP_SRV_PREFIX_LEN + WGP_REGISTER_REPLY_FIXED +
-		    (rr->n_peers + 1U) * WGP_PEER_REC_LEN + WGP_TAG_LEN <=
-		    c->rx->len) {
-			rr->peers[rr->n_peers].index = (uint8_t)i;
-			rr->peers[rr->n_peers].flags = peer->flags;
-			rr->peers[rr->n_peers].ep = peer->ep;
+		next_len = wgp_register_reply_len(c->req->version,
+						  rr->n_peers + 1U);
+		if (next_len && next_len <= c->rx->len) {
+			fill_peer_rec(&rr->peers[rr->n_peers], (uint8_t)i,
+				      peer, c->req->version);
 			rr->n_peers++;
 		} else {
 			rr->flags |= WGP_RF_MORE;
@@ -232,6 +302,7 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 static void handle_lookup(struct ctx *c, struct reg_entry *e)
 {
 	const struct wgp_lookup *rq = &c->req->u.lookup;
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];
 	struct wgp_lookup_reply *lr;
 	struct reg_entry *peer;
 	struct wgp_msg m;
@@ -244,7 +315,8 @@ static void handle_lookup(struct ctx *c, struct reg_entry *e)
 		return;
 	/* A LOOKUP is authenticated and leaves from WireGuard's port like
 	 * a REGISTER: it refreshes the registration and the mapping. */
-	refresh(c, e, rq->counter, rq->flags);
+	request_cands(c, rq->cands, cands);
+	refresh(c, e, rq->counter, rq->flags, cands);
 	c->srv->st.lookups++;
 
 	m.type = WGP_LOOKUP_REPLY;
@@ -256,8 +328,9 @@ static void handle_lookup(struct ctx *c, struct reg_entry *e)
 	peer = registry_find(&c->srv->reg, rq->target, c->now);
 	if (peer && registry_mutual(&c->srv->reg, e, peer)) {
 		lr->status = WGP_LOOKUP_OK;
-		lr->peer_flags = peer->flags;
+		lr->peer_flags = flags_for(c->req->version, peer->flags);
 		lr->peer = peer->ep;
+		memcpy(lr->cands, peer->cands, sizeof(lr->cands));
 		notify(c, e, peer);
 	} else {
 		lr->status = WGP_LOOKUP_UNAVAILABLE;

@@ -38,10 +38,15 @@ struct reg_entry {
 	uint64_t notify_ms;		/* notify token bucket refill time */
 	struct wgp_endpoint ep;		/* mapping the server saw */
 	struct wgp_endpoint local;	/* server address it reached */
+	/* Host candidates of the latest v2 REGISTER/LOOKUP, unusable
+	 * slots zeroed (wgp_endpoint_usable); all empty after a v1 one. */
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];
 	uint32_t consent;		/* first chunk or REG_NONE; free list */
 	uint16_t notify_tokens;
 	uint8_t n_consent;
 	uint8_t flags;			/* WGP_F_* the client declared */
+	uint8_t version;		/* of the latest REGISTER/LOOKUP: what
+					 * NOTIFYs to it are sealed in */
 };
 
 struct consent_chunk {

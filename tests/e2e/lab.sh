@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# lab.sh - an emulated Internet with two NATs, for wgpunch's end-to-end
-# tests and its demo.  Source it from bash; it defines lab_* functions and
-# LAB_* variables and runs nothing by itself.
+# lab.sh - an emulated Internet with NATs, for wgpunch's end-to-end tests,
+# its demo and its benchmark.  Source it from bash; it defines lab_* functions
+# and LAB_* variables and runs nothing by itself.
+#
+# lab_setup MODE_A MODE_B: each peer behind its own NAT (the usual lab)
 #
 #                        +-------- pub (router) --------+
 #                        |       |         |            |
@@ -12,38 +14,77 @@
 #                          198.19.1.2   198.19.2.2
 #                        wg0 198.19.255.1  wg0 198.19.255.2
 #
+# lab_setup_same_nat MODE: A (198.19.1.2) and B (198.19.1.3) on one LAN, a
+# bridge in natA; there is no natB (LAB_NATB_IP is natA's address).
+#
+# lab_setup_double_nat MODE_HOME MODE_CARRIER MODE_B: A behind a home router
+# (homeA, 198.19.100.2 on the carrier's inside segment 198.19.100.0/24)
+# behind a carrier-grade NAT (natA: LAB_NATA_IP stays A's public address).
+#
 # Every node is a network namespace named $LAB_PREFIX-<node>; each link is
 # a veth pair created straight inside the two namespaces, so nothing touches
 # the root namespace's interfaces.  pub is a router (not a bridge) so TTL is
 # decremented on the public segment like it would be on the Internet.
-# natA and natB masquerade their LAN behind their "wan" address:
-#   eim  plain masquerade: endpoint-independent mapping, keeps the port
-#   sym  masquerade random: a fresh port per destination (symmetric NAT)
-# Both drop unsolicited inbound packets on wan, so an early packet from
-# the far side leaves no conntrack entry behind (see nat-traversal.md,
-# "stray-conntrack deadlock").
+#
+# A NAT router masquerades its LAN behind its "wan" address.  Its mode
+# (lab_nat_mode NODE MODE) says how:
+#   eim      plain masquerade: endpoint-independent mapping, keeps the port;
+#            unsolicited inbound packets to the router are dropped, so an
+#            early packet from the far side leaves no conntrack entry behind
+#   none     the same mapping, but no input firewall: the router itself
+#            accepts an unsolicited packet (its kernel answers "port
+#            unreachable"), and the conntrack entry that leaves makes the
+#            masquerade give WireGuard another port later: the
+#            "stray-conntrack" case
+#   reject   like eim, but unsolicited inbound is rejected with ICMP port
+#            unreachable instead of dropped (no conntrack entry is left)
+#   sym      masquerade random: a fresh port per destination (symmetric)
+#   symrand  masquerade fully-random: symmetric, with no port preservation
+#            even for the first mapping
+#   pf       like eim, plus a port forward: UDP 51820 on the wan address
+#            goes to the LAN peer's 51820 (dnat), and inbound UDP 51820 to
+#            the peer's IPv6 address is let through
+# IPv6 is routed without NAT; in every mode (none included: its router
+# keeps a stateful IPv6 forward firewall) new inbound IPv6 to the LAN is
+# dropped, except UDP 51820 to the peer with pf.
+# lab_nat_rebind NODE moves a NAT's masquerade to another port range and
+# flushes its UDP conntrack entries: every mapping changes.
 #
 # The WireGuard peers A and B also live in a private mount namespace with
-# their own tmpfs on /run/wireguard: wireguard-go's UAPI socket path is not
-# per network namespace, so two wg0 would otherwise clash.
+# their own tmpfs on /run/wireguard and /run/wgpunch: wireguard-go's UAPI
+# socket and wgpunch's status socket paths are not per network namespace,
+# so two wg0 would otherwise clash.
 #
 # Addresses come only from 198.18.0.0/15 and 2001:db8::/32.
 
-LAB_SRV_IP=198.18.1.2
-LAB_NATA_IP=198.18.2.2
-LAB_NATB_IP=198.18.3.2
-LAB_EVIL_IP=198.18.4.2
-LAB_A_IP=198.19.1.2
-LAB_B_IP=198.19.2.2
-LAB_A_TUN=198.19.255.1
-LAB_B_TUN=198.19.255.2
-LAB_SRV_IP6=2001:db8:1::2
-LAB_NATA_IP6=2001:db8:2::2
-LAB_NATB_IP6=2001:db8:3::2
-LAB_EVIL_IP6=2001:db8:4::2
-LAB_A_IP6=2001:db8:a::2
-LAB_B_IP6=2001:db8:b::2
+# lab_defaults: the addresses of the usual lab; the other topologies
+# change some of them, and every setup starts from these.
+lab_defaults()
+{
+	LAB_SRV_IP=198.18.1.2
+	LAB_NATA_IP=198.18.2.2
+	LAB_NATB_IP=198.18.3.2
+	LAB_EVIL_IP=198.18.4.2
+	LAB_A_IP=198.19.1.2
+	LAB_B_IP=198.19.2.2
+	LAB_A_TUN=198.19.255.1
+	LAB_B_TUN=198.19.255.2
+	LAB_SRV_IP6=2001:db8:1::2
+	LAB_NATA_IP6=2001:db8:2::2
+	LAB_NATB_IP6=2001:db8:3::2
+	LAB_EVIL_IP6=2001:db8:4::2
+	LAB_A_IP6=2001:db8:a::2
+	LAB_B_IP6=2001:db8:b::2
+	# Only with lab_setup_double_nat: the home router's carrier side.
+	LAB_HOMEA_IP=
+	LAB_HOMEA_IP6=
+	# usual, same_nat or double_nat
+	LAB_TOPOLOGY=usual
+}
+lab_defaults
 LAB_WG_PORT=51820
+# The port range lab_nat_rebind moves a NAT to first (then the next 1000).
+LAB_REBIND_BASE=40000
 # Debian's python3 when there is one: a version manager's shim can take
 # a tenth of a second to start, which is longer than some waits here.
 # shellcheck disable=SC2034  # used by run-e2e.sh
@@ -167,15 +208,17 @@ lab_add_node()
 	ip -n "$LAB_PREFIX-$1" link set lo up
 }
 
-# A private mount namespace with a tmpfs on /run/wireguard, held open by
-# a sleeping process whose PID is stored in $LAB_DIR/NODE.mnt.
+# A private mount namespace with a tmpfs on /run/wireguard (wireguard-go's
+# UAPI socket) and one on /run/wgpunch (wgpunch's status socket), held open
+# by a sleeping process whose PID is stored in $LAB_DIR/NODE.mnt.
 lab_add_mntns()
 {
 	local node=$1
-	mkdir -p /run/wireguard
+	mkdir -p /run/wireguard /run/wgpunch
 	nsenter --net="/run/netns/$LAB_PREFIX-$node" \
 		unshare --mount --propagation private \
 		sh -c 'mount -t tmpfs -o mode=0700 tmpfs /run/wireguard &&
+		       mount -t tmpfs -o mode=0755 tmpfs /run/wgpunch &&
 		       : >"$1" && exec sleep 2147483647' \
 		sh "$LAB_DIR/$node.mnt-ready" </dev/null &
 	lab_record_pid $!
@@ -187,100 +230,316 @@ lab_add_mntns()
 	echo $! >"$LAB_DIR/$node.mnt"
 }
 
-# nftables for a NAT router.  MODE is eim or sym.
+# --- NAT routers --------------------------------------------------------------
+
+# lab_nat_rules MODE FWD4 FWD6 [PORTS]: the nftables ruleset of a NAT router
+# in MODE (see the top of this file).  FWD4 and FWD6 are the LAN addresses
+# that pf forwards UDP 51820 to; PORTS (FIRST-LAST), when given, is the
+# range the masquerade maps UDP into (lab_nat_rebind).  The ruleset
+# replaces any previous one atomically: the table is declared, deleted and
+# built again in one transaction.
 lab_nat_rules()
 {
-	local mode=$1 masq=masquerade
-	[ "$mode" = sym ] && masq="masquerade random"
-	cat <<EOF
+	local mode=$1 fwd4=$2 fwd6=$3 ports=${4:-}
+	local flags='' input='' dnat='' masq_udp='' pf4='' pf6=''
+	case $mode in
+	eim|pf) input=drop ;;
+	none) ;;
+	reject) input="reject with icmpx port-unreachable" ;;
+	sym) input=drop flags=" random" ;;
+	symrand) input=drop flags=" fully-random" ;;
+	*) echo "lab: unknown NAT mode '$mode'" >&2; return 1 ;;
+	esac
+	[ -n "$input" ] &&
+		input="iifname \"wan\" ct state new meta l4proto != ipv6-icmp $input"
+	[ -n "$ports" ] &&
+		masq_udp="meta nfproto ipv4 oifname \"wan\" meta l4proto udp masquerade to :$ports$flags"
+	if [ "$mode" = pf ]; then
+		dnat="iifname \"wan\" meta nfproto ipv4 udp dport $LAB_WG_PORT dnat ip to $fwd4:$LAB_WG_PORT"
+		pf4="iifname \"wan\" ip daddr $fwd4 udp dport $LAB_WG_PORT ct status dnat accept"
+		pf6="iifname \"wan\" ip6 daddr $fwd6 udp dport $LAB_WG_PORT accept"
+	fi
+	cat <<EOT
+table inet lab
+delete table inet lab
 table inet lab {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		$dnat
+	}
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
-		meta nfproto ipv4 oifname "wan" $masq
+		$masq_udp
+		meta nfproto ipv4 oifname "wan" masquerade$flags
 	}
 	chain input {
 		type filter hook input priority filter; policy accept;
-		iifname "wan" ct state new meta l4proto != ipv6-icmp drop
+		$input
 	}
 	chain forward {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
 		icmpv6 type { packet-too-big, time-exceeded, destination-unreachable } accept
+		$pf4
+		$pf6
 		iifname "wan" ct state new drop
 		iifname "lan" oifname "wan" accept
 	}
 }
-EOF
+EOT
 }
 
+# lab_nat_apply NODE MODE [PORTS]: load NODE's ruleset and remember it.
+lab_nat_apply()
+{
+	local node=$1 mode=$2 ports=${3:-} fwd4 fwd6 rules
+	read -r fwd4 fwd6 <"$LAB_DIR/$node.fwd" || return 1
+	rules=$(lab_nat_rules "$mode" "$fwd4" "$fwd6" "$ports") || return 1
+	printf '%s\n' "$rules" |
+		nsenter --net="/run/netns/$LAB_PREFIX-$node" nft -f - || return 1
+	echo "$mode" >"$LAB_DIR/$node.mode"
+	echo "$ports" >"$LAB_DIR/$node.ports"
+}
+
+# lab_nat_mode NODE MODE: (re)configure a NAT router; its existing
+# conntrack entries, hence mappings, stay.
 lab_nat_mode()
 {
-	local node=$1 mode=$2
-	lab_nat_rules "$mode" | nsenter --net="/run/netns/$LAB_PREFIX-$node" \
-		nft -f - || return 1
-	echo "$mode" >"$LAB_DIR/$node.mode"
+	local node=$1 mode=$2 ports=''
+	[ -f "$LAB_DIR/$node.ports" ] && ports=$(cat "$LAB_DIR/$node.ports")
+	lab_nat_apply "$node" "$mode" "$ports"
 }
 
-# lab_setup [MODE_A] [MODE_B]: build the whole network.  Defaults: eim eim.
-# Call lab_teardown when done (lab_setup installs no trap itself; see
-# lab_trap).
-lab_setup()
+# lab_nat_rebind NODE: the NAT forgets every UDP mapping and makes new ones
+# in a port range it never used before (40000-40999, then 41000-41999...),
+# keeping its mode: the next datagram from WireGuard's port leaves from a
+# new public port, as after a NAT reboot or a carrier's mapping timeout.
+lab_nat_rebind()
 {
-	local mode_a=${1:-eim} mode_b=${2:-eim} n
+	local node=$1 mode ports first n=0
+	mode=$(cat "$LAB_DIR/$node.mode") || return 1
+	ports=$(cat "$LAB_DIR/$node.ports" 2>/dev/null)
+	if [ -n "$ports" ]; then
+		first=${ports%-*}
+		n=$(((first - LAB_REBIND_BASE) / 1000 + 1))
+	fi
+	first=$((LAB_REBIND_BASE + n * 1000))
+	lab_nat_apply "$node" "$mode" "$first-$((first + 999))" || return 1
+	# conntrack exits 1 when there was nothing to delete: not an error.
+	nsenter --net="/run/netns/$LAB_PREFIX-$node" \
+		conntrack -D -f ipv4 -p udp >/dev/null 2>&1
+	return 0
+}
 
+# lab_nat_router NODE MODE FWD4 FWD6: make NODE a NAT router in MODE whose
+# pf mode forwards to FWD4/FWD6.
+lab_nat_router()
+{
+	local node=$1 mode=$2
+	echo "$3 $4" >"$LAB_DIR/$node.fwd"
+	rm -f "$LAB_DIR/$node.ports"
+	lab_sysctl "$node" net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1 || return 1
+	lab_nat_apply "$node" "$mode"
+}
+
+# --- topologies ------------------------------------------------------------------
+
+# lab_begin: a fresh prefix, scratch directory and address set.
+lab_begin()
+{
+	lab_defaults
 	# BASHPID: cases run in parallel subshells, which share $$.
 	LAB_PREFIX="wgp-${BASHPID:-$$}-$RANDOM"
 	LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$LAB_PREFIX.XXXXXX") || return 1
 	: >"$LAB_DIR/pids"
 	LAB_NODES=
 	LAB_T0=$(lab_now_ms)
+}
 
-	for n in pub srv natA natB evil A B; do
+# lab_internet: pub, the public router, with srv and evil on it and
+# forwarding on; IPv4 and IPv6 both.
+lab_internet()
+{
+	local n
+	for n in pub srv evil; do
 		lab_add_node "$n" || return 1
 	done
-
+	lab_sysctl pub net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1 || return 1
 	lab_link pub srv  198.18.1.1/24 srv  eth0 "$LAB_SRV_IP/24"  || return 1
-	lab_link pub natA 198.18.2.1/24 natA wan  "$LAB_NATA_IP/24" || return 1
-	lab_link pub natB 198.18.3.1/24 natB wan  "$LAB_NATB_IP/24" || return 1
 	lab_link pub evil 198.18.4.1/24 evil eth0 "$LAB_EVIL_IP/24" || return 1
-	lab_link natA lan 198.19.1.1/24 A eth0 "$LAB_A_IP/24" || return 1
-	lab_link natB lan 198.19.2.1/24 B eth0 "$LAB_B_IP/24" || return 1
-
-	# IPv6 everywhere, routed end to end: the NAT routers do no NAT66,
-	# only their stateful firewall applies (as for most IPv6 at home).
 	lab_addr6 pub srv 2001:db8:1::1 srv eth0 "$LAB_SRV_IP6" || return 1
-	lab_addr6 pub natA 2001:db8:2::1 natA wan "$LAB_NATA_IP6" || return 1
-	lab_addr6 pub natB 2001:db8:3::1 natB wan "$LAB_NATB_IP6" || return 1
 	lab_addr6 pub evil 2001:db8:4::1 evil eth0 "$LAB_EVIL_IP6" || return 1
-	lab_addr6 natA lan 2001:db8:a::1 A eth0 "$LAB_A_IP6" || return 1
-	lab_addr6 natB lan 2001:db8:b::1 B eth0 "$LAB_B_IP6" || return 1
-	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:a::/64 via "$LAB_NATA_IP6" || return 1
-	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:b::/64 via "$LAB_NATB_IP6" || return 1
-	ip -n "$LAB_PREFIX-srv"  -6 route add default via 2001:db8:1::1 || return 1
-	ip -n "$LAB_PREFIX-natA" -6 route add default via 2001:db8:2::1 || return 1
-	ip -n "$LAB_PREFIX-natB" -6 route add default via 2001:db8:3::1 || return 1
-	ip -n "$LAB_PREFIX-evil" -6 route add default via 2001:db8:4::1 || return 1
-	ip -n "$LAB_PREFIX-A"    -6 route add default via 2001:db8:a::1 || return 1
-	ip -n "$LAB_PREFIX-B"    -6 route add default via 2001:db8:b::1 || return 1
-
-	ip -n "$LAB_PREFIX-srv"  route add default via 198.18.1.1 || return 1
-	ip -n "$LAB_PREFIX-natA" route add default via 198.18.2.1 || return 1
-	ip -n "$LAB_PREFIX-natB" route add default via 198.18.3.1 || return 1
-	ip -n "$LAB_PREFIX-evil" route add default via 198.18.4.1 || return 1
-	ip -n "$LAB_PREFIX-A"    route add default via 198.19.1.1 || return 1
-	ip -n "$LAB_PREFIX-B"    route add default via 198.19.2.1 || return 1
-
-	for n in pub natA natB; do
-		lab_sysctl "$n" net.ipv4.ip_forward=1 \
-			net.ipv6.conf.all.forwarding=1 || return 1
+	for n in srv evil; do
+		ip -n "$LAB_PREFIX-$n" route add default via \
+			"$(lab_subnet_gw "$n")" || return 1
+		ip -n "$LAB_PREFIX-$n" -6 route add default via \
+			"$(lab_subnet_gw6 "$n")" || return 1
 	done
+}
 
-	lab_nat_mode natA "$mode_a" || return 1
-	lab_nat_mode natB "$mode_b" || return 1
+# The public router's address on each public subnet, by the node there.
+lab_subnet_gw()
+{
+	case $1 in
+	srv) echo 198.18.1.1 ;; natA) echo 198.18.2.1 ;;
+	natB) echo 198.18.3.1 ;; evil) echo 198.18.4.1 ;;
+	esac
+}
 
+lab_subnet_gw6()
+{
+	case $1 in
+	srv) echo 2001:db8:1::1 ;; natA) echo 2001:db8:2::1 ;;
+	natB) echo 2001:db8:3::1 ;; evil) echo 2001:db8:4::1 ;;
+	esac
+}
+
+# lab_wan NODE IP IP6: connect NAT router NODE's "wan" to pub.
+lab_wan()
+{
+	local node=$1 ip=$2 ip6=$3 gw gw6
+	gw=$(lab_subnet_gw "$node")
+	gw6=$(lab_subnet_gw6 "$node")
+	lab_add_node "$node" || return 1
+	lab_link pub "$node" "$gw/24" "$node" wan "$ip/24" || return 1
+	lab_addr6 pub "$node" "$gw6" "$node" wan "$ip6" || return 1
+	ip -n "$LAB_PREFIX-$node" route add default via "$gw" || return 1
+	ip -n "$LAB_PREFIX-$node" -6 route add default via "$gw6"
+}
+
+# lab_lan ROUTER PEER NET NET6: PEER behind ROUTER's "lan", on NET.0/24
+# (router .1, peer .2) and NET6::/64 (router ::1, peer ::2).
+lab_lan()
+{
+	local router=$1 peer=$2 net=$3 net6=$4
+	lab_add_node "$peer" || return 1
+	lab_link "$router" lan "$net.1/24" "$peer" eth0 "$net.2/24" || return 1
+	lab_addr6 "$router" lan "$net6::1" "$peer" eth0 "$net6::2" || return 1
+	ip -n "$LAB_PREFIX-$peer" route add default via "$net.1" || return 1
+	ip -n "$LAB_PREFIX-$peer" -6 route add default via "$net6::1"
+}
+
+# lab_peers_ready: the WireGuard peers' mount namespaces.
+lab_peers_ready()
+{
 	lab_add_mntns A || return 1
 	lab_add_mntns B || return 1
-	lab_log "ready in $(($(lab_now_ms) - LAB_T0)) ms ($LAB_PREFIX)"
+	lab_log "$LAB_TOPOLOGY lab ready in $(($(lab_now_ms) - LAB_T0)) ms ($LAB_PREFIX)"
+}
+
+# lab_setup [MODE_A] [MODE_B]: build the usual lab, A behind natA and B
+# behind natB.  Defaults: eim eim.  Call lab_teardown when done (lab_setup
+# installs no trap itself; see lab_trap).
+lab_setup()
+{
+	local mode_a=${1:-eim} mode_b=${2:-eim}
+
+	lab_begin || return 1
+	lab_internet || return 1
+	lab_wan natA "$LAB_NATA_IP" "$LAB_NATA_IP6" || return 1
+	lab_wan natB "$LAB_NATB_IP" "$LAB_NATB_IP6" || return 1
+	lab_lan natA A 198.19.1 2001:db8:a || return 1
+	lab_lan natB B 198.19.2 2001:db8:b || return 1
+	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:a::/64 via "$LAB_NATA_IP6" || return 1
+	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:b::/64 via "$LAB_NATB_IP6" || return 1
+	lab_nat_router natA "$mode_a" "$LAB_A_IP" "$LAB_A_IP6" || return 1
+	lab_nat_router natB "$mode_b" "$LAB_B_IP" "$LAB_B_IP6" || return 1
+	lab_peers_ready
+}
+
+# lab_bridge_port NODE IF PEER ADDR ADDR6: PEER's eth0 as port IF of NODE's
+# bridge "lan", with ADDR/24 and ADDR6/64 on eth0.
+lab_bridge_port()
+{
+	local node=$1 port=$2 peer=$3
+	lab_add_node "$peer" || return 1
+	ip -n "$LAB_PREFIX-$node" link add "$port" type veth \
+		peer name eth0 netns "$LAB_PREFIX-$peer" || return 1
+	ip -n "$LAB_PREFIX-$node" link set "$port" master lan up || return 1
+	ip -n "$LAB_PREFIX-$peer" addr add "$4/24" dev eth0 || return 1
+	ip -n "$LAB_PREFIX-$peer" -6 addr add "$5/64" dev eth0 nodad || return 1
+	ip -n "$LAB_PREFIX-$peer" link set eth0 up || return 1
+	ip -n "$LAB_PREFIX-$peer" route add default via 198.19.1.1 || return 1
+	ip -n "$LAB_PREFIX-$peer" -6 route add default via 2001:db8:a::1
+}
+
+# lab_setup_same_nat [MODE]: A and B on one LAN behind natA (a bridge
+# named "lan" in natA).  natA does no hairpin NAT: a packet from the LAN
+# to natA's public address stays with natA.  No natB; LAB_NATB_IP and
+# LAB_NATB_IP6 name natA, LAB_B_IP is 198.19.1.3.  pf forwards to A.
+lab_setup_same_nat()
+{
+	local mode=${1:-eim}
+
+	lab_begin || return 1
+	LAB_TOPOLOGY=same_nat
+	LAB_B_IP=198.19.1.3
+	LAB_B_IP6=2001:db8:a::3
+	LAB_NATB_IP=$LAB_NATA_IP
+	LAB_NATB_IP6=$LAB_NATA_IP6
+	lab_internet || return 1
+	lab_wan natA "$LAB_NATA_IP" "$LAB_NATA_IP6" || return 1
+	# A plain switch: br_netfilter (where the kernel has it) would pass
+	# the LAN's own traffic through natA's IP firewall.
+	lab_sysctl natA net.bridge.bridge-nf-call-iptables=0 \
+		net.bridge.bridge-nf-call-ip6tables=0 2>/dev/null
+	ip -n "$LAB_PREFIX-natA" link add lan type bridge forward_delay 0 || return 1
+	ip -n "$LAB_PREFIX-natA" addr add 198.19.1.1/24 dev lan || return 1
+	ip -n "$LAB_PREFIX-natA" -6 addr add 2001:db8:a::1/64 dev lan nodad || return 1
+	ip -n "$LAB_PREFIX-natA" link set lan up || return 1
+	lab_bridge_port natA lanA A "$LAB_A_IP" "$LAB_A_IP6" || return 1
+	lab_bridge_port natA lanB B "$LAB_B_IP" "$LAB_B_IP6" || return 1
+	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:a::/64 via "$LAB_NATA_IP6" || return 1
+	lab_nat_router natA "$mode" "$LAB_A_IP" "$LAB_A_IP6" || return 1
+	lab_peers_ready
+}
+
+# lab_setup_double_nat [MODE_HOME] [MODE_CARRIER] [MODE_B]: A behind a home
+# router, homeA, whose "wan" (LAB_HOMEA_IP, 198.19.100.2) sits on the
+# inside segment of a carrier-grade NAT, natA; B behind natB as usual.
+# LAB_NATA_IP is the carrier's public address.  IPv6 is routed through
+# both (2001:db8:64::/64 inside the carrier), firewalled by both.  The
+# carrier's pf forwards to homeA, homeA's to A.
+lab_setup_double_nat()
+{
+	local home=${1:-eim} carrier=${2:-eim} mode_b=${3:-eim}
+
+	lab_begin || return 1
+	LAB_TOPOLOGY=double_nat
+	LAB_HOMEA_IP=198.19.100.2
+	LAB_HOMEA_IP6=2001:db8:64::2
+	lab_internet || return 1
+	lab_wan natA "$LAB_NATA_IP" "$LAB_NATA_IP6" || return 1
+	lab_wan natB "$LAB_NATB_IP" "$LAB_NATB_IP6" || return 1
+	lab_add_node homeA || return 1
+	lab_link natA lan 198.19.100.1/24 homeA wan "$LAB_HOMEA_IP/24" || return 1
+	lab_addr6 natA lan 2001:db8:64::1 homeA wan "$LAB_HOMEA_IP6" || return 1
+	ip -n "$LAB_PREFIX-homeA" route add default via 198.19.100.1 || return 1
+	ip -n "$LAB_PREFIX-homeA" -6 route add default via 2001:db8:64::1 || return 1
+	lab_lan homeA A 198.19.1 2001:db8:a || return 1
+	lab_lan natB B 198.19.2 2001:db8:b || return 1
+	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:a::/64 via "$LAB_NATA_IP6" || return 1
+	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:b::/64 via "$LAB_NATB_IP6" || return 1
+	ip -n "$LAB_PREFIX-natA" -6 route add 2001:db8:a::/64 via "$LAB_HOMEA_IP6" || return 1
+	lab_nat_router homeA "$home" "$LAB_A_IP" "$LAB_A_IP6" || return 1
+	lab_nat_router natA "$carrier" "$LAB_HOMEA_IP" "$LAB_A_IP6" || return 1
+	lab_nat_router natB "$mode_b" "$LAB_B_IP" "$LAB_B_IP6" || return 1
+	lab_peers_ready
+}
+
+# lab_no_ipv6 NODE...: take the global IPv6 address and route away from
+# peers, so that the only way between them is IPv4 (link-local stays).
+lab_no_ipv6()
+{
+	local node addr
+	for node in "$@"; do
+		addr=$LAB_A_IP6
+		[ "$node" = B ] && addr=$LAB_B_IP6
+		ip -n "$LAB_PREFIX-$node" -6 route del default 2>/dev/null
+		ip -n "$LAB_PREFIX-$node" -6 addr del "$addr/64" dev eth0 || return 1
+	done
 }
 
 # Kill every process the lab started (by PID), then delete the namespaces

@@ -27,6 +27,16 @@
 
   labtool.py send SERVER PORT FILE [SPORT]
       Sends FILE's bytes as one UDP datagram, from SPORT if given.
+
+  labtool.py recv PORT SECONDS [FROM]
+      Binds UDP PORT (IPv4 and IPv6), says "listening" on stderr, and
+      prints the source ip:port of the first datagram (from address FROM
+      only, if given) within SECONDS; else prints "timeout", exits 1.
+
+  labtool.py knock HOST PORT [SPORT [SECONDS]]
+      Sends one datagram to HOST:PORT from a connected socket (bound to
+      SPORT if given) and prints what came back within SECONDS (default
+      1): "reply", "refused" (an ICMP port unreachable) or "timeout".
 """
 
 import base64
@@ -150,6 +160,55 @@ def send(server, port, path, sport):
     return 0
 
 
+def unmapped(ip):
+    """An IPv4-mapped IPv6 address as plain IPv4."""
+    return ip[7:] if ip.startswith("::ffff:") and "." in ip else ip
+
+
+def format_endpoint(ip, port):
+    ip = unmapped(ip)
+    return "[%s]:%d" % (ip, port) if ":" in ip else "%s:%d" % (ip, port)
+
+
+def recv(port, seconds, want):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    print("listening on %d" % port, file=sys.stderr, flush=True)
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            print("timeout")
+            return 1
+        r, _, _ = select.select([s], [], [], left)
+        if not r:
+            continue
+        _, addr = s.recvfrom(2048)
+        if want and ipaddress.ip_address(unmapped(addr[0])) != want:
+            continue
+        print(format_endpoint(addr[0], addr[1]), flush=True)
+        return 0
+
+
+def knock(host, port, sport, seconds):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    if sport:
+        s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+    s.connect((host, port))
+    s.settimeout(seconds)
+    s.send(b"wgpunch-lab-knock")
+    try:
+        s.recv(2048)
+        print("reply")
+    except ConnectionRefusedError:
+        print("refused")
+    except socket.timeout:
+        print("timeout")
+    return 0
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -170,6 +229,13 @@ def main(argv):
     if cmd == "send" and len(args) in (3, 4):
         sport = int(args[3]) if len(args) == 4 else 0
         return send(args[0], int(args[1]), args[2], sport)
+    if cmd == "recv" and len(args) in (2, 3):
+        want = ipaddress.ip_address(args[2]) if len(args) == 3 else None
+        return recv(int(args[0]), float(args[1]), want)
+    if cmd == "knock" and len(args) in (2, 3, 4):
+        sport = int(args[2]) if len(args) >= 3 else 0
+        secs = float(args[3]) if len(args) == 4 else 1.0
+        return knock(args[0], int(args[1]), sport, secs)
     print(__doc__, file=sys.stderr)
     return 2
 

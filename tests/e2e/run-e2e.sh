@@ -490,9 +490,17 @@ case_ipv6()
 		"A has B at $(lab_endpoint A B)" >&2
 }
 
+# The NAT matrix (cases-matrix.sh): every pairing of NAT behaviours that
+# differs, asserting the tunnel and the path kind `wgpunch status` reports.
+MATRIX_CASES=
+if [ -f "$E2E_DIR/cases-matrix.sh" ]; then
+	# shellcheck source=cases-matrix.sh
+	. "$E2E_DIR/cases-matrix.sh"
+fi
+
 # --- runner -------------------------------------------------------------------
 
-ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6"
+ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 $MATRIX_CASES"
 
 run_case()
 {

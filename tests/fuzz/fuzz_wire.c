@@ -7,18 +7,20 @@
  *   op & 3 == 0  raw datagram (bytes) from source op>>2 (8 sources,
  *                both families), to the main or probe port (op & 0x80)
  *   op & 3 == 1  a datagram SEALED by test client (op>>2)&3 with the
- *                right session: bytes[0] is the type, the rest the
- *                payload (zero-padded to the type's size), so the fuzzer
- *                reaches the decoders and the handler logic behind the
- *                AEAD; op & 0x40 sets a fresh in-window counter, op &
- *                0x80 turns REGISTER payload bytes into consent digests
- *                of the test clients
+ *                right session: bytes[0] is the type (bit 7 set:
+ *                version 2), the rest the payload (zero-padded to the
+ *                type's size in that version), so the fuzzer reaches the
+ *                decoders and the handler logic behind the AEAD; op &
+ *                0x40 sets a fresh in-window counter, op & 0x80 turns
+ *                REGISTER payload bytes into consent digests of the
+ *                test clients
  *   op & 3 == 2  advance the clock by bytes[0] seconds and run expiry
  *   op & 3 == 3  a 64-byte legacy request (bytes, zero-padded)
  * After every datagram the harness checks the server's invariants: every
  * non-legacy datagram it queues opens under one of the clients'
- * sessions, and nothing sent back to the source is longer than the
- * request.
+ * sessions, nothing sent back to the source is longer than the request
+ * or in another version than the request, and no candidate the server
+ * hands out is one wgp_endpoint_usable() refuses.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -83,6 +85,35 @@ static struct wgp_endpoint source(unsigned int i)
 	return ep;
 }
 
+/* Every candidate block in m holds only empty or usable slots. */
+static bool cands_clean(const struct wgp_endpoint *cands)
+{
+	unsigned int i;
+
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		if (cands[i].family && !wgp_endpoint_usable(&cands[i]))
+			return false;
+	return true;
+}
+
+static bool msg_cands_clean(const struct wgp_msg *m)
+{
+	unsigned int i;
+
+	switch (m->type) {
+	case WGP_REGISTER_REPLY:
+		for (i = 0; i < m->u.reg_reply.n_peers; i++)
+			if (!cands_clean(m->u.reg_reply.peers[i].cands))
+				return false;
+		return true;
+	case WGP_LOOKUP_REPLY:
+		return cands_clean(m->u.lookup_reply.cands);
+	case WGP_NOTIFY:
+		return cands_clean(m->u.notify.cands);
+	}
+	return true;
+}
+
 static void check_output(const struct outq *q, const struct rx_info *rx)
 {
 	struct wgp_msg m;
@@ -103,6 +134,10 @@ static void check_output(const struct outq *q, const struct rx_info *rx)
 			abort();	/* sent something no client can open */
 		if (m.type != WGP_NOTIFY && o->len > rx->len)
 			abort();	/* amplification */
+		if (m.type != WGP_NOTIFY && m.version != rx->pkt[WGP_OFF_VERSION])
+			abort();	/* answered in another version */
+		if (!msg_cands_clean(&m))
+			abort();	/* handed out an unusable candidate */
 	}
 }
 
@@ -123,26 +158,28 @@ static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
 {
 	uint8_t plain[WGP_MAX_MSG_LEN] = { 0 };
 	unsigned long long clen;
-	size_t pre, plen, n = 0, i;
-	uint8_t type;
+	size_t pre, plen, fixed, n = 0, i;
+	uint8_t type, version;
 
 	if (!len)
 		return 0;
-	type = data[0];
+	type = data[0] & 0x7f;
+	version = data[0] & 0x80 ? 2 : 1;
 	data++;
 	len--;
 	if (!wgp_type_is_request(type))
 		type = WGP_REGISTER;
 	pre = WGP_REQ_PREFIX_LEN;
+	fixed = version == 2 ? WGP_REGISTER_FIXED_V2 : WGP_REGISTER_FIXED;
 	switch (type) {
 	case WGP_REGISTER:
-		n = len > WGP_REGISTER_FIXED ? (len - WGP_REGISTER_FIXED) / 2 : 0;
+		n = len > fixed ? (len - fixed) / 2 : 0;
 		if (n > WGP_MAX_CONSENT)
 			n = WGP_MAX_CONSENT;
-		plen = WGP_REGISTER_FIXED + n * WGP_CONSENT_LEN;
+		plen = fixed + n * WGP_CONSENT_LEN;
 		break;
 	case WGP_LOOKUP:
-		plen = WGP_LOOKUP_LEN;
+		plen = version == 2 ? WGP_LOOKUP_LEN_V2 : WGP_LOOKUP_LEN;
 		break;
 	default:
 		plen = WGP_PROBE_LEN;
@@ -154,10 +191,8 @@ static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
 		plain[9] = (uint8_t)n;
 		plain[10] = plain[11] = 0;
 		for (i = 0; i < n; i++)
-			wgp_consent_digest(plain + WGP_REGISTER_FIXED +
-					   i * WGP_CONSENT_LEN,
-					   fz.pub[data[WGP_REGISTER_FIXED + i] %
-						  N_CLIENTS]);
+			wgp_consent_digest(plain + fixed + i * WGP_CONSENT_LEN,
+					   fz.pub[data[fixed + i] % N_CLIENTS]);
 	}
 	if (type == WGP_LOOKUP && len > 12)
 		memcpy(plain + 12, fz.pub[data[12] % N_CLIENTS], 32);
@@ -165,7 +200,7 @@ static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
 		for (i = 0; i < 8; i++)
 			plain[i] = (uint8_t)(counter >> (56 - 8 * i));
 	memcpy(out, WGP_MAGIC, 4);
-	out[4] = WGP_VERSION;
+	out[WGP_OFF_VERSION] = version;
 	out[5] = type;
 	out[6] = out[7] = 0;
 	memset(out + 8, 0xaa, WGP_TXID_LEN);

@@ -87,6 +87,22 @@ static void expect(struct env *e, const struct tclient *c,
 	assert_int_equal(m->type, type);
 }
 
+/* Length of the one queued datagram to dst. */
+static size_t sent_len(const struct env *e, struct wgp_endpoint dst)
+{
+	unsigned int i, found = 0;
+	size_t len = 0;
+
+	for (i = 0; i < e->q.n; i++) {
+		if (!wgp_endpoint_equal(&e->q.msgs[i].dst, &dst))
+			continue;
+		len = e->q.msgs[i].len;
+		found++;
+	}
+	assert_int_equal(found, 1);
+	return len;
+}
+
 static void do_register(struct env *e, struct tclient *c,
 			struct wgp_endpoint src, const uint8_t (*peers)[32],
 			unsigned int n, uint8_t flags, struct wgp_msg *reply)
@@ -97,7 +113,7 @@ static void do_register(struct env *e, struct tclient *c,
 	feed(e, buf, len, src, PORT_MAIN);
 	expect(e, c, src, WGP_REGISTER_REPLY, reply);
 	assert_memory_equal(reply->txid, c->txid, WGP_TXID_LEN);
-	assert_true(e->q.msgs[0].len <= len);
+	assert_true(sent_len(e, src) <= len);
 }
 
 static void test_pair_and_notify(void **state)
@@ -502,6 +518,372 @@ static void test_legacy_separate(void **state)
 	env_free(e);
 }
 
+
+/* ---- version 2: host candidates ------------------------------------ */
+
+static struct wgp_endpoint v6(uint8_t host, uint16_t port)
+{
+	struct wgp_endpoint ep = { .family = AF_INET6, .port = port,
+				   .addr = { 0x20, 0x01, 0x0d, 0xb8 } };
+
+	ep.addr[15] = host;
+	return ep;
+}
+
+/* A v2 client reporting a LAN-side address in slot 0 and an IPv6 one in
+ * slot 2 (seed makes them its own). */
+static void client_v2(struct tclient *c, const struct env *e, uint8_t seed)
+{
+	tclient_init(c, e->srv.pub);
+	c->version = 2;
+	c->cands[0] = v4((uint8_t)(200 + seed), 51820);
+	c->cands[2] = v6(seed, 51820);
+}
+
+static void assert_cands(const struct wgp_endpoint *got,
+			 const struct wgp_endpoint *want)
+{
+	unsigned int i;
+
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		assert_true(wgp_endpoint_equal(&got[i], &want[i]));
+}
+
+static void assert_no_cands(const struct wgp_endpoint *got)
+{
+	static const struct wgp_endpoint none[WGP_MAX_CANDIDATES];
+
+	assert_cands(got, none);
+}
+
+/* Candidates go where the endpoint goes: to mutual peers only. */
+static void test_v2_cands_consent(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2), ec = v4(3, 3);
+	uint8_t buf[WGP_MAX_MSG_LEN], ab[2][32];
+	struct tclient a, b, c;
+	struct reg_entry *ent;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	client_v2(&a, e, 1);
+	client_v2(&b, e, 2);
+	client_v2(&c, e, 3);
+	memcpy(ab[0], a.pub, 32);
+	memcpy(ab[1], b.pub, 32);
+
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1,
+		    WGP_F_PROBES, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(sent_len(e, ea), 84);
+	ent = registry_find(&e->srv.reg, a.pub, e->now);
+	assert_int_equal(ent->version, 2);
+	assert_cands(ent->cands, a.cands);
+
+	/* B names A: its record carries A's candidates and flags, and A's
+	 * NOTIFY (v2, as A registered) carries B's. */
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_int_equal(m.u.reg_reply.peers[0].flags, WGP_F_PROBES);
+	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &ea));
+	assert_cands(m.u.reg_reply.peers[0].cands, a.cands);
+	expect(e, &a, ea, WGP_NOTIFY, &m);
+	assert_int_equal(m.version, 2);
+	assert_memory_equal(m.u.notify.peer, b.pub, 32);
+	assert_cands(m.u.notify.cands, b.cands);
+
+	/* C names both; neither names C: nothing, candidates included. */
+	do_register(e, &c, ec, (const uint8_t (*)[32])ab, 2, 0, &m);
+	assert_int_equal(m.u.reg_reply.n_peers, 0);
+	assert_int_equal(e->q.n, 1);
+	len = tclient_lookup(&c, buf, sizeof(buf), a.pub, 0);
+	feed(e, buf, len, ec, PORT_MAIN);
+	expect(e, &c, ec, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_UNAVAILABLE);
+	assert_no_cands(m.u.lookup_reply.cands);
+	assert_int_equal(e->q.n, 1);
+
+	/* A looks B up: B's candidates in the reply, A's in B's NOTIFY. */
+	len = tclient_lookup(&a, buf, sizeof(buf), b.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(sent_len(e, ea), 176);
+	assert_true(sent_len(e, ea) <= len);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_cands(m.u.lookup_reply.cands, b.cands);
+	expect(e, &b, eb, WGP_NOTIFY, &m);
+	assert_cands(m.u.notify.cands, a.cands);
+
+	/* B withdraws consent: A gets neither endpoint nor candidates. */
+	do_register(e, &b, eb, NULL, 0, 0, &m);
+	len = tclient_lookup(&a, buf, sizeof(buf), b.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_UNAVAILABLE);
+	assert_no_cands(m.u.lookup_reply.cands);
+	env_free(e);
+}
+
+/* Slots no peer could reach are zeroed in place, the others kept. */
+static void test_v2_unusable_cands_zeroed(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2);
+	struct wgp_endpoint want[WGP_MAX_CANDIDATES] = { 0 };
+	struct tclient a, b;
+	struct reg_entry *ent;
+	struct wgp_msg m;
+
+	(void)state;
+	client_v2(&a, e, 1);
+	client_v2(&b, e, 2);
+	a.cands[0] = (struct wgp_endpoint){ .family = AF_INET, .port = 51820,
+					    .addr = { 127, 0, 0, 1 } };
+	a.cands[1] = v4(9, 51820);
+	a.cands[2] = (struct wgp_endpoint){ .family = AF_INET6, .port = 51820,
+					    .addr = { 0xfe, 0x80, [15] = 1 } };
+	a.cands[3] = (struct wgp_endpoint){ .family = AF_INET, .port = 51820,
+					    .addr = { 169, 254, 1, 1 } };
+	want[1] = a.cands[1];
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	ent = registry_find(&e->srv.reg, a.pub, e->now);
+	assert_cands(ent->cands, want);
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_cands(m.u.reg_reply.peers[0].cands, want);
+	env_free(e);
+}
+
+/* A v1 client beside a v2 one: the v1 one sees only v1, and nothing
+ * of version 2 (PROBES, candidates) reaches it. */
+static void test_v1_and_v2_peers(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2);
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct tclient a, b;
+	struct reg_entry *ent;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);		/* v1 */
+	client_v2(&b, e, 2);
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1,
+		    WGP_F_SYMMETRIC, &m);
+	assert_int_equal(m.version, 1);
+	ent = registry_find(&e->srv.reg, a.pub, e->now);
+	assert_int_equal(ent->version, 1);
+	assert_no_cands(ent->cands);
+
+	/* B (v2, PROBES) registers naming A: B's record of A is v2 without
+	 * candidates; A's NOTIFY is v1: 108 bytes, SYMMETRIC at most. */
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1,
+		    WGP_F_PROBES | WGP_F_SYMMETRIC, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_int_equal(m.u.reg_reply.peers[0].flags, WGP_F_SYMMETRIC);
+	assert_no_cands(m.u.reg_reply.peers[0].cands);
+	expect(e, &a, ea, WGP_NOTIFY, &m);
+	assert_int_equal(m.version, 1);
+	assert_int_equal(m.u.notify.peer_flags, WGP_F_SYMMETRIC);
+	assert_no_cands(m.u.notify.cands);
+	assert_int_equal(sent_len(e, ea), 108);
+
+	/* A's REGISTER and LOOKUP replies: v1 lengths, B's flags masked. */
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	assert_int_equal(m.version, 1);
+	assert_int_equal(sent_len(e, ea), 84 + 24);
+	assert_int_equal(m.u.reg_reply.peers[0].flags, WGP_F_SYMMETRIC);
+	assert_no_cands(m.u.reg_reply.peers[0].cands);
+	len = tclient_lookup(&a, buf, sizeof(buf), b.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.version, 1);
+	assert_int_equal(sent_len(e, ea), 96);
+	assert_int_equal(m.u.lookup_reply.peer_flags, WGP_F_SYMMETRIC);
+	/* ... while B, notified, gets v2 with A's (empty) candidates. */
+	expect(e, &b, eb, WGP_NOTIFY, &m);
+	assert_int_equal(m.version, 2);
+	assert_no_cands(m.u.notify.cands);
+
+	/* B looks up A: v2 reply, zero candidates (A reported none). */
+	len = tclient_lookup(&b, buf, sizeof(buf), a.pub, WGP_F_PROBES);
+	feed(e, buf, len, eb, PORT_MAIN);
+	expect(e, &b, eb, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_no_cands(m.u.lookup_reply.cands);
+
+	/* B falls back to v1: its candidates are gone, A's view of B is
+	 * v1 all the same. */
+	b.version = 1;
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	assert_int_equal(m.version, 1);
+	ent = registry_find(&e->srv.reg, b.pub, e->now);
+	assert_int_equal(ent->version, 1);
+	assert_no_cands(ent->cands);
+	/* That was a change of candidates and flags: A is told. */
+	expect(e, &a, ea, WGP_NOTIFY, &m);
+	/* Errors answer in the request's version too. */
+	b.version = 2;
+	b.force = 1;
+	len = tclient_register(&b, buf, sizeof(buf), NULL, 0, 0);
+	feed(e, buf, len, eb, PORT_MAIN);
+	expect(e, &b, eb, WGP_ERROR, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	env_free(e);
+}
+
+/* Same endpoint and flags, other candidates: the peer must hear of it
+ * (it may now reach us directly); the same candidates again: silence. */
+static void test_v2_notify_on_cands_change(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2);
+	struct tclient a, b;
+	struct wgp_msg m;
+
+	(void)state;
+	client_v2(&a, e, 1);
+	client_v2(&b, e, 2);
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	assert_int_equal(e->q.n, 2);
+
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	assert_int_equal(e->q.n, 1);		/* nothing changed */
+
+	b.cands[3] = v4(77, 4000);
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	assert_int_equal(e->q.n, 2);
+	expect(e, &a, ea, WGP_NOTIFY, &m);
+	assert_cands(m.u.notify.cands, b.cands);
+
+	/* Moving a candidate to another slot is a change too. */
+	b.cands[1] = b.cands[3];
+	memset(&b.cands[3], 0, sizeof(b.cands[3]));
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	assert_int_equal(e->q.n, 2);
+
+	/* A candidate the server zeroes anyway changes nothing. */
+	b.cands[3] = (struct wgp_endpoint){ .family = AF_INET, .port = 9,
+					    .addr = { 127, 0, 0, 1 } };
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	assert_int_equal(e->q.n, 1);
+	env_free(e);
+}
+
+/* A LOOKUP v2 refreshes the sender's candidates (not only its endpoint),
+ * a v1 LOOKUP clears them. */
+static void test_v2_lookup_refreshes_cands(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2);
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct tclient a, b;
+	struct reg_entry *ent;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	client_v2(&a, e, 1);
+	client_v2(&b, e, 2);
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+
+	a.cands[0] = v4(55, 6000);
+	memset(&a.cands[2], 0, sizeof(a.cands[2]));
+	len = tclient_lookup(&a, buf, sizeof(buf), b.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	ent = registry_find(&e->srv.reg, a.pub, e->now);
+	assert_cands(ent->cands, a.cands);
+	expect(e, &b, eb, WGP_NOTIFY, &m);
+	assert_cands(m.u.notify.cands, a.cands);
+	/* B's next LOOKUP of A sees the new ones. */
+	len = tclient_lookup(&b, buf, sizeof(buf), a.pub, 0);
+	feed(e, buf, len, eb, PORT_MAIN);
+	expect(e, &b, eb, WGP_LOOKUP_REPLY, &m);
+	assert_cands(m.u.lookup_reply.cands, a.cands);
+
+	/* A v1 LOOKUP: back to version 1, no candidates. */
+	a.version = 1;
+	len = tclient_lookup(&a, buf, sizeof(buf), b.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.version, 1);
+	assert_int_equal(ent->version, 1);
+	assert_no_cands(ent->cands);
+	/* And the NOTIFY that LOOKUP caused went out to B in v2. */
+	expect(e, &b, eb, WGP_NOTIFY, &m);
+	assert_int_equal(m.version, 2);
+	assert_no_cands(m.u.notify.cands);
+	env_free(e);
+}
+
+/*
+ * The no-amplification rule in v2, where records are 104 bytes: a hub
+ * with 64 mutual v2 peers gets only the records that keep the reply
+ * within its request (10 at the 1196-byte maximum), MORE for the rest;
+ * a one-peer REGISTER (188 bytes) still has room for its one record.
+ */
+static void test_v2_no_amplification(void **state)
+{
+	struct env *e = env_new(128, 0);
+	static struct tclient peers[WGP_MAX_CONSENT];
+	uint8_t keys[WGP_MAX_CONSENT][32], buf[WGP_MAX_MSG_LEN];
+	struct wgp_endpoint hub_ep = v4(1, 1);
+	struct tclient hub, one;
+	struct wgp_msg m;
+	unsigned int i;
+	size_t len;
+
+	(void)state;
+	client_v2(&hub, e, 0);
+	for (i = 0; i < WGP_MAX_CONSENT; i++) {
+		client_v2(&peers[i], e, (uint8_t)(i + 10));
+		memcpy(keys[i], peers[i].pub, 32);
+		do_register(e, &peers[i], v4((uint8_t)(i + 10), 5),
+			    (const uint8_t (*)[32])hub.pub, 1, 0, &m);
+	}
+	len = tclient_register(&hub, buf, sizeof(buf),
+			       (const uint8_t (*)[32])keys, WGP_MAX_CONSENT, 0);
+	assert_int_equal(len, WGP_MAX_REQUEST_LEN);
+	feed(e, buf, len, hub_ep, PORT_MAIN);
+	assert_int_equal(e->q.n, 1 + WGP_MAX_CONSENT);
+	expect(e, &hub, hub_ep, WGP_REGISTER_REPLY, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.reg_reply.available, UINT64_MAX);
+	assert_int_equal(m.u.reg_reply.n_peers, WGP_MAX_PEER_RECS_V2);
+	assert_true(m.u.reg_reply.flags & WGP_RF_MORE);
+	for (i = 0; i < m.u.reg_reply.n_peers; i++) {
+		unsigned int idx = m.u.reg_reply.peers[i].index;
+
+		assert_cands(m.u.reg_reply.peers[i].cands, peers[idx].cands);
+	}
+	assert_true(sent_len(e, hub_ep) <= len);
+	assert_int_equal(sent_len(e, hub_ep), 84 + 104 * 10);
+
+	/* One peer: 188-byte request, 188-byte reply with its record. */
+	client_v2(&one, e, 99);
+	do_register(e, &peers[0], v4(10, 5), (const uint8_t (*)[32])one.pub,
+		    1, 0, &m);
+	len = tclient_register(&one, buf, sizeof(buf),
+			       (const uint8_t (*)[32])peers[0].pub, 1, 0);
+	assert_int_equal(len, 188);
+	feed(e, buf, len, v4(2, 2), PORT_MAIN);
+	expect(e, &one, v4(2, 2), WGP_REGISTER_REPLY, &m);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_false(m.u.reg_reply.flags & WGP_RF_MORE);
+	assert_int_equal(sent_len(e, v4(2, 2)), 188);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +896,12 @@ int main(void)
 		cmocka_unit_test(test_notify_reflection),
 		cmocka_unit_test(test_full_and_ratelimit),
 		cmocka_unit_test(test_legacy_separate),
+		cmocka_unit_test(test_v2_cands_consent),
+		cmocka_unit_test(test_v2_unusable_cands_zeroed),
+		cmocka_unit_test(test_v1_and_v2_peers),
+		cmocka_unit_test(test_v2_notify_on_cands_change),
+		cmocka_unit_test(test_v2_lookup_refreshes_cands),
+		cmocka_unit_test(test_v2_no_amplification),
 	};
 
 	if (sodium_init() < 0)

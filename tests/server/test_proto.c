@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Protocol and key tests: base64 keys, session derivation, seal/open of
- * every message type, tampering, wrong keys, and exact lengths.
+ * every message type in both versions, tampering, wrong keys, exact
+ * lengths, candidate blocks and which endpoints are usable.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <sodium.h>
@@ -187,14 +189,41 @@ static void fill_endpoint(struct wgp_endpoint *ep, int family, uint8_t seed)
 	}
 }
 
-/* One example of every type, with lists of n entries. */
-static void example(struct wgp_msg *m, uint8_t type, unsigned int n,
-		    const uint8_t *key)
+/* A candidate block as a client might report it: slots 0 and 2 used
+ * (IPv4, IPv6), 1 and 3 empty, so "any order" is exercised. */
+static void fill_cands(struct wgp_endpoint *cands, uint8_t seed)
+{
+	memset(cands, 0, WGP_MAX_CANDIDATES * sizeof(*cands));
+	fill_endpoint(&cands[0], AF_INET, (uint8_t)(seed + 100));
+	fill_endpoint(&cands[2], AF_INET6, (uint8_t)(seed + 101));
+}
+
+/* The candidate block of a message type (NULL: the type has none). */
+static struct wgp_endpoint *cands_of(struct wgp_msg *m)
+{
+	switch (m->type) {
+	case WGP_REGISTER:
+		return m->u.reg.cands;
+	case WGP_LOOKUP:
+		return m->u.lookup.cands;
+	case WGP_LOOKUP_REPLY:
+		return m->u.lookup_reply.cands;
+	case WGP_NOTIFY:
+		return m->u.notify.cands;
+	}
+	return NULL;
+}
+
+/* One example of every type in a version (0: v1 by default), with lists
+ * of n entries; in v2 with candidates wherever the type has them. */
+static void example_v(struct wgp_msg *m, uint8_t type, unsigned int n,
+		      const uint8_t *key, uint8_t version)
 {
 	unsigned int i;
 
 	memset(m, 0, sizeof(*m));
 	m->type = type;
+	m->version = version;
 	wgp_txid_new(m->txid);
 	if (wgp_type_is_request(type))
 		memcpy(m->key, key, 32);
@@ -248,6 +277,22 @@ static void example(struct wgp_msg *m, uint8_t type, unsigned int n,
 		m->u.error.last_counter = 2;
 		break;
 	}
+	if (version != 2)
+		return;
+	if (cands_of(m))
+		fill_cands(cands_of(m), type);
+	if (type == WGP_REGISTER)
+		m->u.reg.flags = WGP_F_SYMMETRIC | WGP_F_PROBES;
+	if (type == WGP_LOOKUP)
+		m->u.lookup.flags = WGP_F_PROBES;
+	for (i = 0; type == WGP_REGISTER_REPLY && i < n; i++)
+		fill_cands(m->u.reg_reply.peers[i].cands, (uint8_t)i);
+}
+
+static void example(struct wgp_msg *m, uint8_t type, unsigned int n,
+		    const uint8_t *key)
+{
+	example_v(m, type, n, key, 0);
 }
 
 static const unsigned int list_sizes[] = { 0, 1, 7, 63, 64 };
@@ -279,9 +324,13 @@ static void test_round_trip(void **state)
 				assert_memory_equal(back.key, p.c.pub, 32);
 		}
 	}
-	/* Request sizes the no-amplification rule relies on. */
+	/* Request sizes the no-amplification rule relies on: the largest
+	 * request is a v2 REGISTER with 64 entries. */
 	example(&m, WGP_REGISTER, 64, p.c.pub);
+	assert_int_equal(wgp_msg_len(&m), 1116);
+	example_v(&m, WGP_REGISTER, 64, p.c.pub, 2);
 	assert_int_equal(wgp_msg_len(&m), WGP_MAX_REQUEST_LEN);
+	assert_int_equal(WGP_MAX_REQUEST_LEN, 1196);
 	assert_true(WGP_MAX_REQUEST_LEN <= 1280 - 48);
 }
 
@@ -446,9 +495,15 @@ static void test_header_checks(void **state)
 	assert_memory_equal(back.key, p.c.pub, 32);
 	assert_memory_equal(buf, WGP_MAGIC, 4);
 
-	buf[WGP_OFF_VERSION] = 2;
+	buf[WGP_OFF_VERSION] = WGP_VERSION_MAX + 1;
 	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len),
 			 -EPROTONOSUPPORT);
+	buf[WGP_OFF_VERSION] = 0;
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len),
+			 -EPROTONOSUPPORT);
+	/* A v1 LOOKUP's length under a v2 header is no v2 length. */
+	buf[WGP_OFF_VERSION] = 2;
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), -EBADMSG);
 	buf[WGP_OFF_VERSION] = WGP_VERSION;
 	buf[WGP_OFF_TYPE] = 0;
 	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), -EBADMSG);
@@ -551,6 +606,550 @@ static void test_window(void **state)
 	assert_false(wgp_in_window(0, now));
 }
 
+
+/* ---- version 2 ----------------------------------------------------- */
+
+static const unsigned int list_sizes_v2[] = { 0, 1, 7, 10 };
+
+static void test_v2_round_trip(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN + 64];
+	struct wgp_msg m, back;
+	struct pair p;
+	unsigned int t, k, n;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		for (k = 0; k < sizeof(list_sizes_v2) / sizeof(list_sizes_v2[0]); k++) {
+			n = list_sizes_v2[k];
+			example_v(&m, (uint8_t)t, n, p.c.pub, 2);
+			len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+			assert_true(len > 0);
+			assert_int_equal((size_t)len, wgp_msg_len(&m));
+			assert_int_equal(buf[WGP_OFF_VERSION], 2);
+			memset(&back, 0, sizeof(back));
+			assert_int_equal(wgp_open(&back, buf, (size_t)len,
+						  &p.server_side), 0);
+			assert_int_equal(back.type, t);
+			assert_int_equal(back.version, 2);
+			assert_memory_equal(back.txid, m.txid, WGP_TXID_LEN);
+			assert_memory_equal(&back.u, &m.u, sizeof(m.u));
+		}
+	}
+	/* The candidates really travel (not merely zero on both sides). */
+	example_v(&m, WGP_NOTIFY, 0, NULL, 2);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+	assert_int_equal(wgp_open(&back, buf, (size_t)len, &p.c.sess), 0);
+	assert_int_equal(back.u.notify.cands[0].family, AF_INET);
+	assert_int_equal(back.u.notify.cands[1].family, 0);
+	assert_int_equal(back.u.notify.cands[2].family, AF_INET6);
+	assert_int_equal(back.u.notify.cands[2].port, 51820 + WGP_NOTIFY + 101);
+}
+
+/* doc/protocol.md §4, the v2 column, exactly. */
+static void test_v2_lengths(void **state)
+{
+	static const struct { uint8_t type; size_t len; } fixed[] = {
+		{ WGP_LOOKUP, 204 }, { WGP_LOOKUP_REPLY, 176 },
+		{ WGP_NOTIFY, 188 }, { WGP_PROBE, 88 },
+		{ WGP_PROBE_REPLY, 72 }, { WGP_ERROR, 72 },
+	};
+	uint8_t buf[WGP_MAX_MSG_LEN + 64], key[WGP_KEY_LEN] = { 1 };
+	struct wgp_msg m, back;
+	struct pair p;
+	unsigned int i, n;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		example_v(&m, fixed[i].type, 0, key, 2);
+		assert_int_equal(wgp_msg_len(&m), fixed[i].len);
+	}
+	for (n = 0; n <= WGP_MAX_CONSENT; n++) {
+		example_v(&m, WGP_REGISTER, n, key, 2);
+		assert_int_equal(wgp_msg_len(&m), 172 + 16 * n);
+	}
+	for (n = 0; n <= WGP_MAX_PEER_RECS_V2; n++) {
+		example_v(&m, WGP_REGISTER_REPLY, n, key, 2);
+		assert_int_equal(wgp_msg_len(&m), 84 + 104 * n);
+		assert_int_equal(wgp_register_reply_len(2, n), 84 + 104 * n);
+		assert_int_equal(wgp_register_reply_len(1, n), 84 + 24 * n);
+	}
+	/* Ten records is the most a reply no longer than the largest
+	 * request can hold; an eleventh is neither sealed nor parsed. */
+	assert_int_equal(WGP_MAX_PEER_RECS_V2, 10);
+	assert_true(wgp_register_reply_len(2, 10) <= WGP_MAX_REQUEST_LEN);
+	assert_true(84 + 104 * 11 > WGP_MAX_REQUEST_LEN);
+	assert_int_equal(wgp_register_reply_len(2, 11), 0);
+	assert_int_equal(wgp_register_reply_len(3, 1), 0);
+	assert_int_equal(wgp_register_reply_len(0, 1), 0);
+	example_v(&m, WGP_REGISTER_REPLY, 11, key, 2);
+	assert_int_equal(wgp_msg_len(&m), 0);
+	assert_int_equal(wgp_seal(buf, sizeof(buf), &m, &p.c.sess), -EINVAL);
+	example_v(&m, WGP_REGISTER_REPLY, 10, key, 2);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+	assert_true(len > 0);
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), 0);
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len + 104),
+			 -EBADMSG);
+	/* Version 3 and up are not sealed either. */
+	m.version = 3;
+	assert_int_equal(wgp_msg_len(&m), 0);
+	assert_int_equal(wgp_seal(buf, sizeof(buf), &m, &p.c.sess), -EINVAL);
+
+	/* Off by one byte, or by one v1 entry, in every v2 type. */
+	for (i = 1; i <= WGP_TYPE_MAX; i++) {
+		example_v(&m, (uint8_t)i, 2, p.c.pub, 2);
+		len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+		assert_true(len > 0);
+		assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), 0);
+		assert_int_equal(back.version, 2);
+		assert_int_equal(wgp_parse_header(&back, buf, (size_t)len - 1),
+				 -EBADMSG);
+		assert_int_equal(wgp_parse_header(&back, buf, (size_t)len + 1),
+				 -EBADMSG);
+		assert_int_equal(wgp_open(&back, buf, (size_t)len + 1,
+					  &p.server_side), -EBADMSG);
+		if (i == WGP_REGISTER_REPLY)
+			assert_int_equal(wgp_parse_header(&back, buf,
+					(size_t)len + WGP_PEER_REC_LEN), -EBADMSG);
+	}
+}
+
+/* Types 9 and 10 belong to the peer-to-peer path messages: never a
+ * rendezvous message, in either version, at any length. */
+static void test_path_types_refused(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN + 64];
+	struct wgp_msg back;
+	struct pair p;
+	unsigned int v, t;
+	size_t len;
+
+	(void)state;
+	make_pair(&p);
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, WGP_MAGIC, 4);
+	for (v = 1; v <= WGP_VERSION_MAX; v++) {
+		for (t = 9; t <= 10; t++) {
+			buf[WGP_OFF_VERSION] = (uint8_t)v;
+			buf[WGP_OFF_TYPE] = (uint8_t)t;
+			for (len = 0; len <= sizeof(buf); len++) {
+				assert_int_not_equal(wgp_parse_header(&back,
+							buf, len), 0);
+				assert_int_equal(wgp_open(&back, buf, len,
+						&p.server_side), -EBADMSG);
+			}
+		}
+	}
+	assert_string_equal(wgp_type_name(9), "?");
+}
+
+/* The same 64-byte rule as v1: no v2 length may be the legacy one. */
+static void test_v2_no_legacy_length(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN + 64], key[WGP_KEY_LEN] = { 1 };
+	struct wgp_msg m, back;
+	unsigned int t, n, max;
+	size_t len;
+
+	(void)state;
+	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		max = t == WGP_REGISTER ? WGP_MAX_CONSENT :
+		      t == WGP_REGISTER_REPLY ? WGP_MAX_PEER_RECS_V2 : 0;
+		for (n = 0; n <= max; n++) {
+			example_v(&m, (uint8_t)t, n, key, 2);
+			len = wgp_msg_len(&m);
+			assert_true(len >= 72);
+			assert_int_not_equal(len, WGP_LEGACY_REQUEST_LEN);
+			assert_true(len <= WGP_MAX_MSG_LEN);
+		}
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf, WGP_MAGIC, 4);
+		buf[WGP_OFF_VERSION] = 2;
+		buf[WGP_OFF_TYPE] = (uint8_t)t;
+		assert_int_equal(wgp_parse_header(&back, buf,
+						  WGP_LEGACY_REQUEST_LEN),
+				 -EBADMSG);
+	}
+}
+
+static void test_v2_tamper_every_byte(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN], copy[WGP_MAX_MSG_LEN];
+	struct wgp_msg m, back;
+	struct pair p;
+	unsigned int t;
+	ssize_t len, i;
+
+	(void)state;
+	make_pair(&p);
+	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		example_v(&m, (uint8_t)t, 2, p.c.pub, 2);
+		len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+		assert_true(len > 0);
+		for (i = 0; i < len; i++) {
+			memcpy(copy, buf, (size_t)len);
+			copy[i] ^= 0x01;
+			assert_int_not_equal(wgp_open(&back, copy, (size_t)len,
+						      &p.server_side), 0);
+		}
+	}
+}
+
+/*
+ * Hand-made payloads behind a valid tag: open a sealed datagram, let
+ * the test change the plaintext, seal it again under the same nonce.
+ * What the decoder then refuses, it refuses for the content alone.
+ */
+struct crafted {
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	uint8_t plain[WGP_MAX_MSG_LEN];
+	size_t len, pre, plen;
+	const uint8_t *key;
+};
+
+static void craft(struct crafted *c, const struct wgp_msg *m,
+		  const struct wgp_session *s)
+{
+	unsigned long long plen;
+	ssize_t len = wgp_seal(c->buf, sizeof(c->buf), m, s);
+
+	assert_true(len > 0);
+	c->len = (size_t)len;
+	c->pre = wgp_type_is_request(m->type) ? WGP_REQ_PREFIX_LEN :
+						WGP_SRV_PREFIX_LEN;
+	c->key = wgp_type_is_request(m->type) ? s->up : s->down;
+	assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(c->plain,
+			&plen, NULL, c->buf + c->pre, c->len - c->pre, c->buf,
+			c->pre - WGP_NONCE_LEN, c->buf + c->pre - WGP_NONCE_LEN,
+			c->key), 0);
+	c->plen = (size_t)plen;
+}
+
+/* Seal c->plain (as changed) and open the result. */
+static int crafted_open(struct crafted *c, const struct wgp_session *s,
+			struct wgp_msg *out)
+{
+	unsigned long long clen;
+
+	crypto_aead_chacha20poly1305_ietf_encrypt(c->buf + c->pre, &clen,
+			c->plain, c->plen, c->buf, c->pre - WGP_NONCE_LEN, NULL,
+			c->buf + c->pre - WGP_NONCE_LEN, c->key);
+	return wgp_open(out, c->buf, c->len, s);
+}
+
+/* Offset of the candidate block in a v2 payload. */
+static size_t cands_off(uint8_t type)
+{
+	switch (type) {
+	case WGP_REGISTER:
+		return WGP_REGISTER_FIXED;
+	case WGP_REGISTER_REPLY:	/* of the first record */
+		return WGP_REGISTER_REPLY_FIXED + WGP_PEER_REC_LEN;
+	case WGP_LOOKUP:
+		return WGP_LOOKUP_LEN;
+	case WGP_LOOKUP_REPLY:
+		return WGP_LOOKUP_REPLY_LEN;
+	case WGP_NOTIFY:
+		return WGP_NOTIFY_LEN;
+	}
+	fail();
+	return 0;
+}
+
+static void test_v2_bad_candidates(void **state)
+{
+	static const uint8_t types[] = { WGP_REGISTER, WGP_REGISTER_REPLY,
+		WGP_LOOKUP, WGP_LOOKUP_REPLY, WGP_NOTIFY };
+	struct wgp_msg m, back;
+	struct crafted c;
+	struct pair p;
+	unsigned int i;
+	uint8_t *slot;
+
+	(void)state;
+	make_pair(&p);
+	for (i = 0; i < sizeof(types); i++) {
+		example_v(&m, types[i], 1, p.c.pub, 2);
+		craft(&c, &m, &p.c.sess);
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+		/* slot 0: IPv4 in use; slot 1: empty. */
+		slot = c.plain + cands_off(types[i]);
+		assert_int_equal(slot[0], 4);
+		assert_int_equal(slot[WGP_ENDPOINT_LEN], 0);
+
+		/* An empty slot with any non-zero byte. */
+		for (size_t b = 1; b < WGP_ENDPOINT_LEN; b++) {
+			slot[WGP_ENDPOINT_LEN + b] = 0x80;
+			assert_int_equal(crafted_open(&c, &p.c.sess, &back),
+					 -EBADMSG);
+			slot[WGP_ENDPOINT_LEN + b] = 0;
+		}
+		/* Unknown families. */
+		slot[0] = 5;
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+		slot[0] = AF_INET6;	/* 10: the OS value, not the wire's */
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+		slot[0] = 4;
+		/* The reserved byte of a used slot. */
+		slot[1] = 1;
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+		slot[1] = 0;
+		/* IPv4 with bytes beyond its 4. */
+		slot[4 + 15] = 1;
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+		slot[4 + 15] = 0;
+		/* A used slot with port 0. */
+		slot[2] = slot[3] = 0;
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+		slot[3] = 1;
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+		assert_int_equal(cands_of(&back) ? cands_of(&back)[0].port :
+				 back.u.reg_reply.peers[0].cands[0].port, 1);
+		/* Every slot empty is fine. */
+		memset(slot, 0, WGP_CANDS_LEN);
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+	}
+	/* Sealing refuses what opening would. */
+	example_v(&m, WGP_NOTIFY, 0, NULL, 2);
+	m.u.notify.cands[3].family = AF_INET;	/* port 0 */
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+	m.u.notify.cands[3] = (struct wgp_endpoint){ .port = 1 };
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+	m.u.notify.cands[3] = (struct wgp_endpoint){ .family = 5, .port = 1 };
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+
+	/* UNAVAILABLE says nothing about the peer: no candidates either. */
+	example_v(&m, WGP_LOOKUP_REPLY, 0, NULL, 2);
+	m.u.lookup_reply.status = WGP_LOOKUP_UNAVAILABLE;
+	memset(&m.u.lookup_reply.peer, 0, sizeof(m.u.lookup_reply.peer));
+	craft(&c, &m, &p.c.sess);
+	assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+	memset(c.plain + WGP_LOOKUP_REPLY_LEN, 0, WGP_CANDS_LEN);
+	assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+	assert_int_equal(back.u.lookup_reply.status, WGP_LOOKUP_UNAVAILABLE);
+}
+
+/* PROBES exists only in v2; unknown bits in neither. */
+static void test_flags_per_version(void **state)
+{
+	struct wgp_msg m, back;
+	struct crafted c;
+	struct pair p;
+
+	(void)state;
+	make_pair(&p);
+	assert_int_equal(wgp_flags_mask(1), WGP_F_SYMMETRIC);
+	assert_int_equal(wgp_flags_mask(2), WGP_F_SYMMETRIC | WGP_F_PROBES);
+	assert_int_equal(wgp_flags_mask(0), 0);
+	assert_int_equal(wgp_flags_mask(3), 0);
+
+	/* Sealing a v1 REGISTER or LOOKUP with PROBES: refused. */
+	example(&m, WGP_REGISTER, 1, p.c.pub);
+	m.u.reg.flags = WGP_F_PROBES;
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+	m.version = 2;
+	assert_true(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess) > 0);
+	m.u.reg.flags = 1U << 2;
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+	example(&m, WGP_LOOKUP, 0, p.c.pub);
+	m.u.lookup.flags = WGP_F_PROBES;
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+
+	/* On the wire: a v1 REGISTER and LOOKUP with bit 1 are dropped. */
+	example(&m, WGP_REGISTER, 1, p.c.pub);
+	craft(&c, &m, &p.c.sess);
+	c.plain[8] = WGP_F_PROBES;
+	assert_int_equal(crafted_open(&c, &p.server_side, &back), -EBADMSG);
+	c.plain[8] = WGP_F_SYMMETRIC;
+	assert_int_equal(crafted_open(&c, &p.server_side, &back), 0);
+	example(&m, WGP_LOOKUP, 0, p.c.pub);
+	craft(&c, &m, &p.c.sess);
+	c.plain[8] = WGP_F_PROBES;
+	assert_int_equal(crafted_open(&c, &p.server_side, &back), -EBADMSG);
+
+	/* v2: PROBES fine, bit 2 dropped. */
+	example_v(&m, WGP_LOOKUP, 0, p.c.pub, 2);
+	craft(&c, &m, &p.c.sess);
+	c.plain[8] = WGP_F_PROBES | WGP_F_SYMMETRIC;
+	assert_int_equal(crafted_open(&c, &p.server_side, &back), 0);
+	assert_int_equal(back.u.lookup.flags, WGP_F_PROBES | WGP_F_SYMMETRIC);
+	c.plain[8] = 1U << 2;
+	assert_int_equal(crafted_open(&c, &p.server_side, &back), -EBADMSG);
+}
+
+/* Version 1 is what it was: candidates set in the struct do not leak
+ * onto the wire, come back as zero, and the header says 1. */
+static void test_v1_ignores_cands(void **state)
+{
+	static const uint8_t types[] = { WGP_REGISTER, WGP_LOOKUP,
+		WGP_LOOKUP_REPLY, WGP_NOTIFY };
+	uint8_t buf[WGP_MAX_MSG_LEN], plain[WGP_MAX_MSG_LEN];
+	struct wgp_msg m, back;
+	struct pair p;
+	unsigned int i, v;
+	size_t lens[2];
+
+	(void)state;
+	make_pair(&p);
+	for (i = 0; i < sizeof(types); i++) {
+		for (v = 0; v <= 1; v++) {
+			struct crafted c;
+
+			example(&m, types[i], 1, p.c.pub);
+			m.version = (uint8_t)v;
+			/* Garbage, even invalid: v1 never looks at it. */
+			memset(cands_of(&m), 0xee,
+			       WGP_MAX_CANDIDATES * sizeof(struct wgp_endpoint));
+			craft(&c, &m, &p.c.sess);
+			lens[v] = c.len;
+			assert_int_equal(c.buf[WGP_OFF_VERSION], 1);
+			memcpy(plain, c.plain, c.plen);
+			assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+			assert_int_equal(back.version, 1);
+			assert_true(cands_of(&back)[0].family == 0 &&
+				    cands_of(&back)[3].family == 0 &&
+				    cands_of(&back)[3].port == 0);
+			/* Same plaintext as without the candidates. */
+			memset(cands_of(&m), 0,
+			       WGP_MAX_CANDIDATES * sizeof(struct wgp_endpoint));
+			craft(&c, &m, &p.c.sess);
+			assert_memory_equal(c.plain, plain, c.plen);
+		}
+		assert_int_equal(lens[0], lens[1]);
+	}
+	example(&m, WGP_REGISTER_REPLY, 2, NULL);
+	memset(m.u.reg_reply.peers[1].cands, 0xee,
+	       sizeof(m.u.reg_reply.peers[1].cands));
+	assert_int_equal(wgp_seal(buf, sizeof(buf), &m, &p.c.sess), 84 + 48);
+	assert_int_equal(wgp_open(&back, buf, 84 + 48, &p.c.sess), 0);
+	assert_int_equal(back.u.reg_reply.peers[1].cands[0].family, 0);
+}
+
+/* wgp_open_parsed decodes by m->version: it must be the datagram's. */
+static void test_open_parsed_version(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct wgp_msg m, back;
+	struct pair p;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	example_v(&m, WGP_PROBE, 0, p.c.pub, 2);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), 0);
+	assert_int_equal(back.version, 2);
+	assert_int_equal(wgp_open_parsed(&back, buf, (size_t)len,
+					 &p.server_side), 0);
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), 0);
+	back.version = 1;
+	assert_int_equal(wgp_open_parsed(&back, buf, (size_t)len,
+					 &p.server_side), -EBADMSG);
+}
+
+static struct wgp_endpoint ep4(uint8_t a, uint8_t b, uint8_t c, uint8_t d,
+			       uint16_t port)
+{
+	return (struct wgp_endpoint){ .family = AF_INET, .port = port,
+				      .addr = { a, b, c, d } };
+}
+
+static struct wgp_endpoint ep6(const char *text, uint16_t port)
+{
+	struct wgp_endpoint ep = { .family = AF_INET6, .port = port };
+
+	assert_int_equal(inet_pton(AF_INET6, text, ep.addr), 1);
+	return ep;
+}
+
+static void test_endpoint_usable(void **state)
+{
+	struct wgp_endpoint ep;
+
+	(void)state;
+	/* Addresses a peer elsewhere might reach. */
+	ep = ep4(198, 18, 0, 1, 51820);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep4(198, 19, 255, 254, 1);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep4(1, 0, 0, 0, 1);	/* just past 0/8 */
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep4(126, 255, 255, 255, 1);	/* just before 127/8 */
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep4(128, 0, 0, 1, 1);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep4(169, 253, 0, 1, 1);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep4(169, 255, 0, 1, 1);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep4(223, 255, 255, 255, 1);	/* just before 224/4 */
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep4(255, 255, 255, 254, 1);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep6("2001:db8::1", 51820);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep6("::2", 1);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep6("fec0::1", 1);		/* just past fe80::/10 */
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep6("fe7f::1", 1);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep6("feff::1", 1);
+	assert_true(wgp_endpoint_usable(&ep));
+	ep = ep6("::fffe:c612:1", 1);	/* not quite IPv4-mapped */
+	assert_true(wgp_endpoint_usable(&ep));
+
+	/* Never another host. */
+	ep = ep4(0, 0, 0, 0, 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep4(0, 1, 2, 3, 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep4(127, 0, 0, 1, 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep4(127, 255, 255, 254, 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep4(169, 254, 7, 7, 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep4(224, 0, 0, 1, 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep4(239, 255, 255, 250, 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep4(255, 255, 255, 255, 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("::", 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("::1", 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("fe80::1", 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("febf:ffff::1", 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("ff02::1", 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("ff0e::1", 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("::ffff:198.18.0.1", 1);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("::ffff:127.0.0.1", 1);
+	assert_false(wgp_endpoint_usable(&ep));
+
+	/* No port, no family, unknown family. */
+	ep = ep4(198, 18, 0, 1, 0);
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep6("2001:db8::1", 0);
+	assert_false(wgp_endpoint_usable(&ep));
+	memset(&ep, 0, sizeof(ep));
+	assert_false(wgp_endpoint_usable(&ep));
+	ep = ep4(198, 18, 0, 1, 1);
+	ep.family = 5;
+	assert_false(wgp_endpoint_usable(&ep));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +1168,16 @@ int main(void)
 		cmocka_unit_test(test_payload_checks),
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_v2_round_trip),
+		cmocka_unit_test(test_v2_lengths),
+		cmocka_unit_test(test_path_types_refused),
+		cmocka_unit_test(test_v2_no_legacy_length),
+		cmocka_unit_test(test_v2_tamper_every_byte),
+		cmocka_unit_test(test_v2_bad_candidates),
+		cmocka_unit_test(test_flags_per_version),
+		cmocka_unit_test(test_v1_ignores_cands),
+		cmocka_unit_test(test_open_parsed_version),
+		cmocka_unit_test(test_endpoint_usable),
 	};
 
 	if (sodium_init() < 0)

@@ -396,8 +396,11 @@ static void test_malformed(void **state)
 		bad[len] = 0;
 		send_to(fd4, AF_INET, main_port, bad, i == len ? len + 1 : i);
 	}
+	/* Version 2 with a v1 length, and a version that does not exist. */
 	memcpy(bad, buf, len);
 	bad[WGP_OFF_VERSION] = 2;
+	send_to(fd4, AF_INET, main_port, bad, len);
+	bad[WGP_OFF_VERSION] = WGP_VERSION_MAX + 1;
 	send_to(fd4, AF_INET, main_port, bad, len);
 	memcpy(bad, buf, len);
 	bad[WGP_OFF_TYPE] = 200;

@@ -41,6 +41,7 @@ static size_t seal(struct tclient *c, struct wgp_msg *m, uint8_t *buf,
 {
 	ssize_t len;
 
+	m->version = c->version;
 	wgp_txid_new(m->txid);
 	memcpy(c->txid, m->txid, WGP_TXID_LEN);
 	memcpy(m->key, c->pub, WGP_KEY_LEN);
@@ -59,6 +60,7 @@ size_t tclient_register(struct tclient *c, uint8_t *buf, size_t cap,
 	m.u.reg.counter = tclient_next(c);
 	m.u.reg.flags = flags;
 	m.u.reg.n_consent = (uint8_t)n;
+	memcpy(m.u.reg.cands, c->cands, sizeof(m.u.reg.cands));
 	for (i = 0; i < n; i++)
 		wgp_consent_digest(m.u.reg.consent[i], peers[i]);
 	return seal(c, &m, buf, cap);
@@ -72,6 +74,7 @@ size_t tclient_lookup(struct tclient *c, uint8_t *buf, size_t cap,
 	m.u.lookup.counter = tclient_next(c);
 	m.u.lookup.flags = flags;
 	memcpy(m.u.lookup.target, target, WGP_KEY_LEN);
+	memcpy(m.u.lookup.cands, c->cands, sizeof(m.u.lookup.cands));
 	return seal(c, &m, buf, cap);
 }
 

@@ -18,6 +18,8 @@ struct tclient {
 	uint64_t counter;
 	uint64_t force;		/* non-zero: the next counter, once */
 	uint8_t txid[WGP_TXID_LEN];	/* of the last request built */
+	uint8_t version;	/* of the requests built; 0 (init): 1 */
+	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];	/* reported in v2 */
 };
 
 /* Fresh key pair and the session with the server. */
@@ -26,7 +28,8 @@ void tclient_init(struct tclient *c, const uint8_t server_pub[WGP_KEY_LEN]);
 /* Next counter: force if set, else max(now in ns, last + 1). */
 uint64_t tclient_next(struct tclient *c);
 
-/* Sealed REGISTER naming the n peers' public keys. Returns its length. */
+/* Sealed REGISTER naming the n peers' public keys, in c->version with
+ * c->cands. Returns its length. */
 size_t tclient_register(struct tclient *c, uint8_t *buf, size_t cap,
 			const uint8_t (*peers)[WGP_KEY_LEN], unsigned int n,
 			uint8_t flags);

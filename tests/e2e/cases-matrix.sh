@@ -1,0 +1,454 @@
+# shellcheck shell=bash
+# cases-matrix.sh - the NAT matrix: sourced by run-e2e.sh, whose helpers
+# (fail, skip, need_binaries, since, tunnel_up, client_log, lab_*) the
+# cases use.  Defines case_matrix_* and MATRIX_CASES.
+#
+# Each case builds a lab with one pairing of NAT behaviours (lab.sh:
+# eim, none, reject, sym, symrand, pf; same NAT; double NAT; IPv6), runs
+# wgpunchd and `wgpunch daemon` on both peers, and asserts either
+#   - a tunnel (a ping through it within 15 s) and the path kind that
+#     `wgpunch status wg0 --json` reports on each side, or
+#   - for pairings no direct path can cross ("needs part 2": a relay),
+#     no tunnel within 12 s, path "none" with advice naming a relay, and
+#     a daemon log that says why.
+# The peers have no global IPv6 unless the case is about IPv6: with it,
+# every pairing has a direct IPv6 path (only stateful firewalls on it).
+#
+# matrix_lab checks the lab itself, with no wgpunch at all: each NAT
+# behaviour, measured by hand with labtool.py.
+
+MATRIX_TUNNEL_S=15
+MATRIX_NO_TUNNEL_S=12
+MATRIX_PATH_S=5
+MATRIX_REFLECT_PORT=3478
+# Words a daemon may use to say why no direct path can work.
+MATRIX_WHY_RE='symmetric|endpoint-dependent|per.destination|relay'
+
+# --- `wgpunch status` -------------------------------------------------------
+
+matrix_other()
+{
+	if [ "$1" = A ]; then echo B; else echo A; fi
+}
+
+# Reads a status document on stdin; argv: the peer's public key ('' for the
+# document itself) and a field.  Prints the field (null for JSON null,
+# JSON for lists and objects), or exits 1 when the peer is not listed.
+MATRIX_STATUS_PY='
+import json, sys
+doc = json.load(sys.stdin)
+key, field = sys.argv[1], sys.argv[2]
+if key:
+    peers = [p for p in doc.get("peers") or [] if p.get("public_key") == key]
+    if not peers:
+        sys.exit(1)
+    doc = peers[0]
+value = doc.get(field)
+if value is None:
+    print("null")
+elif isinstance(value, bool):
+    print("true" if value else "false")
+elif isinstance(value, (dict, list)):
+    print(json.dumps(value))
+else:
+    print(value)
+'
+
+# status_json NODE: `wgpunch status wg0 --json` in NODE, kept in
+# $LAB_DIR/NODE.status.json for the post-mortem too.
+status_json()
+{
+	lab_exec "$1" "$WGPUNCH" status wg0 --json >"$LAB_DIR/$1.status.json" \
+		2>"$LAB_DIR/$1.status.err" || return 1
+	cat "$LAB_DIR/$1.status.json"
+}
+
+# status_field NODE FIELD: a top-level field of NODE's status.
+status_field()
+{
+	local json
+	json=$(status_json "$1") || return 1
+	printf '%s' "$json" | "$LAB_PYTHON" -c "$MATRIX_STATUS_PY" '' "$2"
+}
+
+# status_peer_field NODE FIELD: a field of NODE's entry for the other peer.
+status_peer_field()
+{
+	local json
+	json=$(status_json "$1") || return 1
+	printf '%s' "$json" | "$LAB_PYTHON" -c "$MATRIX_STATUS_PY" \
+		"$(lab_pub "$(matrix_other "$1")")" "$2"
+}
+
+# status_path NODE: the path kind NODE uses to the other peer.
+status_path()
+{
+	status_peer_field "$1" path
+}
+
+status_path_is()
+{
+	[ "$(status_path "$1")" = "$2" ]
+}
+
+# Why the status could not be read, for a failure message.
+status_trouble()
+{
+	if [ -s "$LAB_DIR/$1.status.err" ]; then
+		head -n 2 "$LAB_DIR/$1.status.err" | tr '\n' ' '
+	elif [ -s "$LAB_DIR/$1.status.json" ]; then
+		echo "path '$(status_path "$1")' in: $(head -c 600 "$LAB_DIR/$1.status.json")"
+	else
+		echo "no output"
+	fi
+}
+
+# One line about NODE's view of the other peer, for the case's log.
+status_summary()
+{
+	echo "$1: path $(status_peer_field "$1" path)," \
+		"endpoint $(status_peer_field "$1" endpoint)," \
+		"our NAT $(status_field "$1" nat), peer's $(status_peer_field "$1" peer_nat)"
+}
+
+# matrix_expect_path NODE PATH: NODE reports PATH to the other peer (within
+# a few seconds: the tunnel may be up before the status has caught up).
+matrix_expect_path()
+{
+	lab_wait "$MATRIX_PATH_S" status_path_is "$1" "$2" ||
+		fail "$1 reports no path '$2' to $(matrix_other "$1"): $(status_trouble "$1")"
+}
+
+# --- the two kinds of case ----------------------------------------------------
+
+# matrix_start: wgpunchd, then `wgpunch daemon` on A and B.
+matrix_start()
+{
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
+	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
+	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
+}
+
+# matrix_lab_up IPV6 SETUP...: build the lab with SETUP (lab_setup and its
+# arguments, or another topology); without IPV6 (no), the peers lose
+# their global IPv6 addresses; then the WireGuard pair.
+matrix_lab_up()
+{
+	local ipv6=$1
+	shift
+	"$@" || fail "lab setup failed: $*"
+	if [ "$ipv6" = no ]; then
+		lab_no_ipv6 A B || fail "cannot remove the peers' IPv6"
+	fi
+	lab_wg_pair || fail "wireguard-go setup failed"
+}
+
+# matrix_tunnel PATH IPV6 SETUP...: the tunnel comes up, and both sides
+# report PATH.
+matrix_tunnel()
+{
+	local want=$1 ipv6=$2 t0
+	shift 2
+	need_binaries wgpunchd wgpunch
+	matrix_lab_up "$ipv6" "$@"
+	t0=$(lab_now_ms)
+	matrix_start
+	lab_wait "$MATRIX_TUNNEL_S" tunnel_up ||
+		fail "$*: no tunnel in $MATRIX_TUNNEL_S s;" \
+			"A has B at $(lab_endpoint A B), B has A at $(lab_endpoint B A)"
+	echo "  $*: tunnel up $(since "$t0") s after start;" \
+		"A has B at $(lab_endpoint A B), B has A at $(lab_endpoint B A)" >&2
+	matrix_expect_path A "$want"
+	matrix_expect_path B "$want"
+	echo "  $(status_summary A)" >&2
+	echo "  $(status_summary B)" >&2
+}
+
+any_handshake()
+{
+	lab_has_handshake A B || lab_has_handshake B A
+}
+
+# matrix_relay SETUP...: no direct path exists (IPv4 only, a symmetric NAT
+# against a NAT that filters): no tunnel, and both sides say so.
+matrix_relay()
+{
+	local node advice t0
+	need_binaries wgpunchd wgpunch
+	matrix_lab_up no "$@"
+	t0=$(lab_now_ms)
+	matrix_start
+	if lab_wait "$MATRIX_NO_TUNNEL_S" any_handshake; then
+		fail "$*: a handshake after $(since "$t0") s where no direct path" \
+			"should exist: the lab is wrong"
+	fi
+	echo "  $*: no handshake in $MATRIX_NO_TUNNEL_S s, as expected" >&2
+	for node in A B; do
+		matrix_expect_path "$node" none
+		advice=$(status_peer_field "$node" advice)
+		echo "$advice" | grep -qi relay ||
+			fail "$node: advice '$advice' does not mention a relay"
+		client_log "$node" | grep -Eiq "$MATRIX_WHY_RE" ||
+			fail "$node: the daemon log does not say why: $(client_log "$node" | tail -n 3)"
+		echo "  $node: advice: $advice" >&2
+		echo "  $node: log: $(client_log "$node" | grep -Ei "$MATRIX_WHY_RE" | head -n 1)" >&2
+	done
+}
+
+# --- the cases --------------------------------------------------------------------
+
+case_matrix_eim_eim()		{ matrix_tunnel ipv4 no lab_setup eim eim; }
+# The stray-conntrack case: each router accepts the other's early packet,
+# and its masquerade later maps WireGuard's port elsewhere.
+case_matrix_none_none()		{ matrix_tunnel ipv4 no lab_setup none none; }
+case_matrix_none_eim()		{ matrix_tunnel ipv4 no lab_setup none eim; }
+case_matrix_reject_eim()	{ matrix_tunnel ipv4 no lab_setup reject eim; }
+# A symmetric side reaches the other's forwarded port.
+case_matrix_sym_pf()		{ matrix_tunnel ipv4 no lab_setup sym pf; }
+case_matrix_pf_sym()		{ matrix_tunnel ipv4 no lab_setup pf sym; }
+case_matrix_symrand_pf()	{ matrix_tunnel ipv4 no lab_setup symrand pf; }
+case_matrix_eim_sym()		{ matrix_relay lab_setup eim sym; }
+case_matrix_sym_sym()		{ matrix_relay lab_setup sym sym; }
+case_matrix_symrand_eim()	{ matrix_relay lab_setup symrand eim; }
+# Both behind natA, which does no hairpin NAT: only the LAN path works.
+case_matrix_same_nat()		{ matrix_tunnel lan no lab_setup_same_nat eim; }
+case_matrix_double_nat()	{ matrix_tunnel ipv4 no lab_setup_double_nat eim eim eim; }
+
+# IPv6 all the way, server included: stateful firewalls on both sides.
+case_matrix_ipv6()
+{
+	LAB_SERVER_ADDR="[$LAB_SRV_IP6]:$LAB_SRV_PORT" \
+		matrix_tunnel ipv6 yes lab_setup eim eim
+}
+
+# An IPv4 server, but both peers have global IPv6 addresses: their host
+# candidates give a direct IPv6 path, preferred to the NATed IPv4 one.
+case_matrix_ipv6_host()		{ matrix_tunnel ipv6 yes lab_setup eim eim; }
+
+# --- matrix_lab: the lab's NATs, measured by hand ------------------------------
+
+# ml_reflector NODE: labtool's reflector on NODE's MATRIX_REFLECT_PORT.
+ml_reflector()
+{
+	lab_bg "$1" "$LAB_DIR/reflect-$1.log" "$LAB_PYTHON" "$LABTOOL" \
+		reflect "$MATRIX_REFLECT_PORT"
+	lab_wait 3 lab_udp_bound "$1" "$MATRIX_REFLECT_PORT" ||
+		fail "the reflector on $1 did not start"
+}
+
+# ml_probe NODE HOST: the public ip:port of NODE's WireGuard port as the
+# reflector on HOST sees it.
+ml_probe()
+{
+	lab_exec "$1" "$LAB_PYTHON" "$LABTOOL" probe "$2" \
+		"$MATRIX_REFLECT_PORT" "$LAB_WG_PORT" ||
+		fail "probe from $1 to $2 got no answer"
+}
+
+# ml_knock NODE HOST PORT [SPORT]: reply, refused or timeout.
+ml_knock()
+{
+	lab_exec "$1" "$LAB_PYTHON" "$LABTOOL" knock "$2" "$3" "${4:-0}"
+}
+
+# ml_recv_start NODE SECONDS: wait for a datagram to NODE's WireGuard port
+# (nothing else is bound to it in matrix_lab).  ML_RECV_PID, ML_RECV_LOG.
+ml_recv_start()
+{
+	ML_RECV_LOG="$LAB_DIR/recv-$1-$(lab_now_ms).log"
+	lab_bg "$1" "$ML_RECV_LOG" "$LAB_PYTHON" "$LABTOOL" recv \
+		"$LAB_WG_PORT" "$2"
+	ML_RECV_PID=$LAB_LAST_PID
+	lab_wait 3 grep -qs listening "$ML_RECV_LOG" ||
+		fail "the receiver on $1 did not start"
+}
+
+# ml_recv_result: what the receiver printed: ip:port or "timeout".
+ml_recv_result()
+{
+	wait_exit "$ML_RECV_PID" 5
+	grep -v listening "$ML_RECV_LOG" | tail -n 1
+}
+
+ml_port()
+{
+	echo "${1##*:}"
+}
+
+# ml_in_range ENDPOINT FIRST: the endpoint's port is in FIRST..FIRST+999.
+ml_in_range()
+{
+	local port
+	port=$(ml_port "$1")
+	[ "$port" -ge "$2" ] && [ "$port" -le $(($2 + 999)) ]
+}
+
+ml_ok()
+{
+	echo "  ok: $*" >&2
+}
+
+# eim keeps one mapping (and the port) for every destination, drops
+# unsolicited IPv4 and IPv6, and a rebind moves it to 40000-40999, then
+# 41000-41999; sym gives one port per destination, and keeps doing so
+# after a rebind.
+ml_eim_sym()
+{
+	local a1 a2 b1 b2 out
+	lab_setup eim sym || fail "lab setup failed"
+	ml_reflector srv
+	ml_reflector evil
+	a1=$(ml_probe A "$LAB_SRV_IP")
+	a2=$(ml_probe A "$LAB_EVIL_IP")
+	[ "$a1" = "$LAB_NATA_IP:$LAB_WG_PORT" ] && [ "$a2" = "$a1" ] ||
+		fail "eim: mappings $a1 (to srv) and $a2 (to evil), want $LAB_NATA_IP:$LAB_WG_PORT twice"
+	ml_ok "eim: one mapping for two destinations, port kept: $a1"
+	b1=$(ml_probe B "$LAB_SRV_IP")
+	b2=$(ml_probe B "$LAB_EVIL_IP")
+	[ "${b1%:*}" = "$LAB_NATB_IP" ] && [ "${b2%:*}" = "$LAB_NATB_IP" ] &&
+		[ "$b1" != "$b2" ] ||
+		fail "sym: mappings $b1 (to srv) and $b2 (to evil), want two ports of $LAB_NATB_IP"
+	ml_ok "sym: a port per destination: $b1 (to srv), $b2 (to evil)"
+	out=$(ml_knock evil "$LAB_NATA_IP" "$LAB_WG_PORT")
+	[ "$out" = timeout ] || fail "eim: unsolicited packet to its port 51820: $out, want timeout (dropped)"
+	out=$(ml_knock evil "$LAB_A_IP6" "$LAB_WG_PORT")
+	[ "$out" = timeout ] || fail "eim: unsolicited IPv6 to A: $out, want timeout (firewalled)"
+	ml_ok "eim: unsolicited IPv4 to the router and IPv6 to A dropped"
+	lab_nat_rebind natA || fail "cannot rebind natA"
+	a1=$(ml_probe A "$LAB_SRV_IP")
+	[ "${a1%:*}" = "$LAB_NATA_IP" ] && ml_in_range "$a1" "$LAB_REBIND_BASE" ||
+		fail "eim rebound: mapping $a1, want $LAB_NATA_IP:40000-40999"
+	lab_nat_rebind natA || fail "cannot rebind natA again"
+	a2=$(ml_probe A "$LAB_SRV_IP")
+	ml_in_range "$a2" $((LAB_REBIND_BASE + 1000)) ||
+		fail "eim rebound twice: mapping $a2, want port 41000-41999"
+	ml_ok "eim: rebinding gives new ports: $a1, then $a2"
+	lab_nat_rebind natB || fail "cannot rebind natB"
+	b1=$(ml_probe B "$LAB_SRV_IP")
+	b2=$(ml_probe B "$LAB_EVIL_IP")
+	ml_in_range "$b1" "$LAB_REBIND_BASE" && ml_in_range "$b2" "$LAB_REBIND_BASE" &&
+		[ "$b1" != "$b2" ] ||
+		fail "sym rebound: mappings $b1 and $b2, want two ports in 40000-40999"
+	ml_ok "sym: rebound, still a port per destination: $b1, $b2"
+	lab_teardown
+}
+
+# symrand gives one port per destination; pf keeps the port and forwards
+# unsolicited UDP 51820, IPv4 (to the peer, source kept) and IPv6.
+ml_symrand_pf()
+{
+	local a1 a2 b1 out
+	lab_setup symrand pf || fail "lab setup failed"
+	ml_reflector srv
+	ml_reflector evil
+	a1=$(ml_probe A "$LAB_SRV_IP")
+	a2=$(ml_probe A "$LAB_EVIL_IP")
+	[ "${a1%:*}" = "$LAB_NATA_IP" ] && [ "${a2%:*}" = "$LAB_NATA_IP" ] &&
+		[ "$a1" != "$a2" ] ||
+		fail "symrand: mappings $a1 (to srv) and $a2 (to evil), want two ports of $LAB_NATA_IP"
+	ml_ok "symrand: a port per destination: $a1 (to srv), $a2 (to evil)"
+	b1=$(ml_probe B "$LAB_SRV_IP")
+	[ "$b1" = "$LAB_NATB_IP:$LAB_WG_PORT" ] ||
+		fail "pf: mapping $b1, want $LAB_NATB_IP:$LAB_WG_PORT"
+	ml_recv_start B 3
+	ml_knock evil "$LAB_NATB_IP" "$LAB_WG_PORT" >/dev/null
+	out=$(ml_recv_result)
+	[ "${out%:*}" = "$LAB_EVIL_IP" ] ||
+		fail "pf: unsolicited packet to $LAB_NATB_IP:$LAB_WG_PORT: B got '$out', want one from $LAB_EVIL_IP"
+	ml_recv_start B 3
+	ml_knock evil "$LAB_B_IP6" "$LAB_WG_PORT" >/dev/null
+	out=$(ml_recv_result)
+	[ "${out%:*}" = "[$LAB_EVIL_IP6]" ] ||
+		fail "pf: unsolicited IPv6 to [$LAB_B_IP6]:$LAB_WG_PORT: B got '$out', want one from $LAB_EVIL_IP6"
+	ml_ok "pf: port kept ($b1), unsolicited UDP $LAB_WG_PORT forwarded to B over IPv4 and IPv6"
+	lab_teardown
+}
+
+# none: the router itself takes an unsolicited packet (its kernel answers
+# port unreachable) and the conntrack entry left behind moves WireGuard's
+# later mapping off 51820; reject answers port unreachable and leaves
+# nothing behind.
+ml_none_reject()
+{
+	local a b out
+	lab_setup none reject || fail "lab setup failed"
+	# From the reflector's port, before it runs: the very tuple the probe
+	# below would use, arriving first.
+	out=$(ml_knock evil "$LAB_NATA_IP" "$LAB_WG_PORT" "$MATRIX_REFLECT_PORT")
+	[ "$out" = refused ] ||
+		fail "none: unsolicited packet to the router: $out, want refused (accepted, no socket)"
+	out=$(ml_knock evil "$LAB_NATB_IP" "$LAB_WG_PORT" "$MATRIX_REFLECT_PORT")
+	[ "$out" = refused ] ||
+		fail "reject: unsolicited packet to the router: $out, want refused (ICMP port unreachable)"
+	ml_reflector evil
+	a=$(ml_probe A "$LAB_EVIL_IP")
+	[ "${a%:*}" = "$LAB_NATA_IP" ] && [ "$(ml_port "$a")" != "$LAB_WG_PORT" ] ||
+		fail "none: mapping $a after the early packet, want $LAB_NATA_IP with a port other than $LAB_WG_PORT (stray conntrack)"
+	ml_ok "none: early packet accepted by the router; WireGuard's port then maps to $a"
+	b=$(ml_probe B "$LAB_EVIL_IP")
+	[ "$b" = "$LAB_NATB_IP:$LAB_WG_PORT" ] ||
+		fail "reject: mapping $b after the early packet, want $LAB_NATB_IP:$LAB_WG_PORT (nothing left behind)"
+	ml_ok "reject: early packet refused, nothing left behind: $b"
+	lab_teardown
+}
+
+# Same NAT: both peers map through natA, and a packet from B to A's public
+# mapping is not reflected back into the LAN (no hairpin); the LAN works.
+ml_same_nat()
+{
+	local a b out
+	lab_setup_same_nat eim || fail "lab setup failed"
+	[ "$LAB_B_IP" = 198.19.1.3 ] || fail "same NAT: LAB_B_IP is $LAB_B_IP"
+	ml_reflector srv
+	a=$(ml_probe A "$LAB_SRV_IP")
+	b=$(ml_probe B "$LAB_SRV_IP")
+	[ "${a%:*}" = "$LAB_NATA_IP" ] && [ "${b%:*}" = "$LAB_NATA_IP" ] &&
+		[ "$a" != "$b" ] ||
+		fail "same NAT: mappings A=$a B=$b, want two ports of $LAB_NATA_IP"
+	ml_recv_start A 1.5
+	ml_knock B "$LAB_NATA_IP" "$(ml_port "$a")" "$LAB_WG_PORT" >/dev/null
+	out=$(ml_recv_result)
+	[ "$out" = timeout ] ||
+		fail "same NAT: B -> A's public mapping $a reached A (from $out): hairpin NAT"
+	ml_recv_start A 3
+	ml_knock B "$LAB_A_IP" "$LAB_WG_PORT" "$LAB_WG_PORT" >/dev/null
+	out=$(ml_recv_result)
+	[ "$out" = "$LAB_B_IP:$LAB_WG_PORT" ] ||
+		fail "same NAT: B -> A on the LAN: A got '$out', want $LAB_B_IP:$LAB_WG_PORT"
+	ml_ok "same NAT: A=$a B=$b; no hairpin; the LAN carries B -> A"
+	lab_teardown
+}
+
+# Double NAT: A's mapping is the carrier's address, the port kept through
+# both; rebinding the home router changes it.
+ml_double_nat()
+{
+	local a
+	lab_setup_double_nat eim eim eim || fail "lab setup failed"
+	ml_reflector srv
+	a=$(ml_probe A "$LAB_SRV_IP")
+	[ "$a" = "$LAB_NATA_IP:$LAB_WG_PORT" ] ||
+		fail "double NAT: mapping $a, want $LAB_NATA_IP:$LAB_WG_PORT"
+	lab_exec A ping -6 -n -c 1 -W 1 "$LAB_SRV_IP6" >/dev/null ||
+		fail "double NAT: no IPv6 from A to srv"
+	lab_nat_rebind homeA || fail "cannot rebind homeA"
+	a=$(ml_probe A "$LAB_SRV_IP")
+	[ "${a%:*}" = "$LAB_NATA_IP" ] && ml_in_range "$a" "$LAB_REBIND_BASE" ||
+		fail "double NAT, home rebound: mapping $a, want $LAB_NATA_IP:40000-40999"
+	ml_ok "double NAT: $LAB_NATA_IP:$LAB_WG_PORT through home and carrier; after a home rebind $a"
+	lab_teardown
+}
+
+case_matrix_lab()
+{
+	ml_eim_sym
+	ml_symrand_pf
+	ml_none_reject
+	ml_same_nat
+	ml_double_nat
+}
+
+MATRIX_CASES="matrix_lab matrix_eim_eim matrix_none_none matrix_none_eim
+matrix_reject_eim matrix_sym_pf matrix_pf_sym matrix_symrand_pf matrix_eim_sym
+matrix_sym_sym matrix_symrand_eim matrix_same_nat matrix_double_nat
+matrix_ipv6 matrix_ipv6_host"
