@@ -167,20 +167,23 @@ static unsigned int next_interval(const struct path_set *ps,
 		return PATH_HEARTBEAT_MS;
 	if (path_alive(c, now))
 		return PATH_IDLE_CHECK_MS;
-	/* Unanswered: back off from 250 ms doubling; once failed, one
+	/* Unanswered: 250, 500, then every 1000 ms; once failed, one
 	 * probe every PATH_RETRY_MS. */
 	if (c->unanswered >= PATH_PROBE_TRIES)
 		return PATH_RETRY_MS;
 	if (!c->interval_ms)
 		return PATH_PROBE_FIRST_MS;
-	return c->interval_ms * 2;
+	return c->interval_ms * 2 > PATH_PROBE_MAX_MS ? PATH_PROBE_MAX_MS :
+						       c->interval_ms * 2;
 }
 
 void path_sent(struct path_set *ps, struct path_cand *c,
 	       const uint8_t txid[static WGP_TXID_LEN], uint64_t now)
 {
-	/* The previous probe went unanswered if its txid is still ours. */
-	if (c->inflight) {
+	/* The previous probe went unanswered if its txid is still ours
+	 * and it had time to be answered (a NOTIFY may ask for a probe
+	 * right after one went out). */
+	if (c->inflight && now - c->sent_ms >= PATH_PROBE_FIRST_MS) {
 		c->unanswered++;
 		if (c->unanswered >= PATH_PROBE_TRIES && !path_alive(c, now)) {
 			c->ever_failed = true;

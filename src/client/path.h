@@ -27,9 +27,11 @@
 
 #define PATH_MAX_CANDS		12
 
-/* An unanswered candidate is probed again after 250, 500, 1000 and
- * 2000 ms, then counts as failed and is tried every PATH_RETRY_MS. */
+/* An unanswered candidate is probed again after 250, 500, 1000, 1000
+ * ms; 1000 ms after the fifth probe it counts as failed (3.75 s in
+ * all) and is tried every PATH_RETRY_MS. */
 #define PATH_PROBE_FIRST_MS	250
+#define PATH_PROBE_MAX_MS	1000
 #define PATH_PROBE_TRIES	5
 #define PATH_RETRY_MS		15000
 /* The path in use is probed this often: a NAT that rebinds or a peer

@@ -34,11 +34,9 @@
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
-#include <linux/filter.h>
 
 #include "checksum.h"
 #include "endpoint.h"

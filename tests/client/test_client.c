@@ -6,8 +6,18 @@
  * test's own network and mount namespaces (root).
  *
  * wga is the interface wgpunch runs on. Its peer B is wgb, a second
- * wireguard-go with a live handshake (fresh: must be left alone); peer
- * C has none (stale: must get the endpoint the server gives).
+ * wireguard-go with a live handshake (fresh: must be left alone). Peer C
+ * is wgc, a third one with no handshake yet (stale): test_up, which runs
+ * first, has the fake server give wga wgc's real address, and the
+ * handshake that follows is what proves C (a v1 server's peers answer
+ * no path probes). After it, B and C are both fresh, so every later
+ * test decides on the peers it adds itself (D, F, G, H; removed again
+ * after each test).
+ *
+ * Peer H speaks version 2: the fake server reports it with
+ * WGP_F_PROBES, and the test plays H's wgpunch at H's candidate
+ * addresses, checking each path probe with H's keys and answering (or
+ * not) as the case needs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,12 +36,16 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "endpoint.h"
 #include "key.h"
+#include "pathmsg.h"
 #include "proto.h"
+#include "status.h"
 #include "wg.h"
 #include "wg_uapi.h"
 #include "wglab.h"

@@ -205,6 +205,8 @@ case_punch_symmetric()
 	need_binaries wgpunchd wgpunch
 	lab_setup eim sym || fail "lab setup failed"
 	lab_wg_pair || fail "wireguard-go setup failed"
+	# Over IPv6 there is a direct path (and up would succeed).
+	peers_ipv4_only || fail "cannot remove the IPv6 addresses"
 	t0=$(lab_now_ms)
 	punch_up --timeout "$timeout"
 	bound=$((timeout + 3))
@@ -490,6 +492,140 @@ case_ipv6()
 		"A has B at $(lab_endpoint A B)" >&2
 }
 
+# --- issue 7: paths, recovery, the raw socket's silence ---------------------
+
+# Take the peers' global IPv6 addresses away: their host candidates would
+# give a direct IPv6 path, and these cases are about the IPv4 NATs.
+peers_ipv4_only()
+{
+	local n
+	for n in A B; do
+		ip -n "$(lab_ns "$n")" -6 addr flush dev eth0 scope global || return 1
+	done
+}
+
+# status_json NODE: `wgpunch status wg0 --json` from NODE's daemon.
+status_json()
+{
+	lab_exec "$1" "$WGPUNCH" status wg0 --json
+}
+
+# json_get EXPR: evaluate a Python expression over the JSON on stdin
+# (bound to j) and print the result.
+json_get()
+{
+	"$LAB_PYTHON" -c 'import json, sys
+j = json.load(sys.stdin)
+print(eval(sys.argv[1]))' "$1"
+}
+
+# daemons_up: wgpunchd, then `wgpunch daemon` on A and B, then a tunnel.
+daemons_up()
+{
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
+	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
+	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
+	lab_wait 15 tunnel_up || fail "no tunnel to begin with"
+}
+
+# max_gap_ms LOG FROM_MS: the longest time without a ping reply in the
+# `ping -D` output LOG from FROM_MS (epoch ms) to its last reply.
+max_gap_ms()
+{
+	awk -v from="$2" '
+		/bytes from/ {
+			t = substr($1, 2, length($1) - 2) * 1000
+			if (t < from - 1000) { last = t; next }
+			if (last && t - last > gap) gap = t - last
+			last = t
+		}
+		END { printf "%d\n", gap }' "$1"
+}
+
+# A NAT gives WireGuard's port a new public port under a running tunnel
+# (eim both sides, ping every 0.2 s): the heartbeat probes notice within
+# seconds, the server learns the new mapping and tells the peer, and the
+# tunnel is back within 5 s. Either side.
+case_rebind()
+{
+	local side t gap log
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	peers_ipv4_only || fail "cannot remove the IPv6 addresses"
+	daemons_up
+	for side in natB natA; do
+		log=$LAB_DIR/ping-$side.log
+		lab_bg A "$log" ping -n -D -i 0.2 -W 1 "$LAB_B_TUN"
+		local ping_pid=$LAB_LAST_PID
+		sleep 2
+		t=$(lab_now_ms)
+		lab_nat_rebind "$side" || fail "cannot rebind $side"
+		sleep 10
+		lab_kill "$ping_pid"
+		gap=$(max_gap_ms "$log" "$t")
+		echo "  $side rebound: longest gap between replies $gap ms;" \
+			"A has B at $(lab_endpoint A B), B has A at $(lab_endpoint B A)" >&2
+		[ "$gap" -le 5000 ] || fail "$side rebinding cost $gap ms without replies (want <= 5000)"
+		lab_ping A "$LAB_B_TUN" >/dev/null || fail "no tunnel after $side rebound"
+	done
+}
+
+# wgpunchd is down when the daemons start and comes back 65 s later:
+# they use it again within seconds (no back-off that doubled meanwhile),
+# and the tunnel comes up.
+case_server_return()
+{
+	local t0
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	lab_server_keys || fail "no server key"
+	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
+	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
+	sleep 65
+	lab_has_endpoint A B && fail "an endpoint without a server"
+	t0=$(lab_now_ms)
+	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
+	lab_wait 5 tunnel_up ||
+		fail "no tunnel within 5 s of the server's return ($(since "$t0") s)"
+	echo "  tunnel up $(since "$t0") s after the server came back" >&2
+}
+
+# During a WireGuard transfer the raw sockets get none of WireGuard's
+# packets: their filters pass only the server's replies and path
+# messages. Counted by the daemons themselves (wgpunch status).
+case_raw_quiet()
+{
+	local a0 b0 a1 b1 out got t0 secs
+	need_binaries wgpunchd wgpunch
+	lab_setup eim eim || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	daemons_up
+	a0=$(status_json A | json_get 'j["raw_rx"]["server"] + j["raw_rx"]["path"]') ||
+		fail "no status from A"
+	b0=$(status_json B | json_get 'j["raw_rx"]["server"] + j["raw_rx"]["path"]') ||
+		fail "no status from B"
+	t0=$(lab_now_ms)
+	out=$(lab_exec A ping -n -q -f -c 3000 -s 1200 "$LAB_B_TUN" 2>&1)
+	got=$(echo "$out" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+	[ "${got:-0}" -ge 2900 ] || fail "the transfer did not happen: $out"
+	a1=$(status_json A | json_get 'j["raw_rx"]["server"] + j["raw_rx"]["path"]')
+	b1=$(status_json B | json_get 'j["raw_rx"]["server"] + j["raw_rx"]["path"]')
+	secs=$((($(lab_now_ms) - t0) / 1000 + 2))
+	echo "  $got of 3000 pings of 1200 bytes each way through the tunnel in" \
+		"$(since "$t0") s; the raw sockets received A: $((a1 - a0)), B: $((b1 - b0))" \
+		"datagrams (path heartbeats only)" >&2
+	# A heartbeat a second each way, and its reply: 2 per second per side.
+	[ $((a1 - a0)) -le $((secs * 4)) ] || fail "A's raw sockets received $((a1 - a0))"
+	[ $((b1 - b0)) -le $((secs * 4)) ] || fail "B's raw sockets received $((b1 - b0))"
+	# The counters do count: the heartbeats alone move them.
+	a0=$(status_json A | json_get 'j["raw_rx"]["path"]')
+	sleep 3
+	a1=$(status_json A | json_get 'j["raw_rx"]["path"]')
+	[ "$a1" -gt "$a0" ] || fail "A's path socket counted no heartbeats in 3 s ($a0 -> $a1)"
+}
+
 # The NAT matrix (cases-matrix.sh): every pairing of NAT behaviours that
 # differs, asserting the tunnel and the path kind `wgpunch status` reports.
 MATRIX_CASES=
@@ -500,7 +636,7 @@ fi
 
 # --- runner -------------------------------------------------------------------
 
-ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 $MATRIX_CASES"
+ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 rebind server_return raw_quiet $MATRIX_CASES"
 
 run_case()
 {

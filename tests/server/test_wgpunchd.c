@@ -283,6 +283,79 @@ static void test_register_and_notify(void **state)
 	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &a.ep));
 }
 
+static bool same_cands(const struct wgp_endpoint *x,
+		       const struct wgp_endpoint *y)
+{
+	unsigned int i;
+
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
+		if (!wgp_endpoint_equal(&x[i], &y[i]))
+			return false;
+	return true;
+}
+
+/* Version 2 through the real daemon: candidates travel between v2 peers
+ * (record, NOTIFY, LOOKUP_REPLY), and a v1 peer beside them is spoken
+ * to in v1 only. */
+static void test_v2_candidates(void **state)
+{
+	static const struct wgp_endpoint none[WGP_MAX_CANDIDATES];
+	uint8_t names[2][32];
+	struct peer v, w, old;
+	struct wgp_msg m;
+
+	(void)state;
+	peer_init(&v, AF_INET);
+	peer_init(&w, AF_INET6);
+	peer_init(&old, AF_INET);
+	v.c.version = w.c.version = 2;
+	v.c.cands[0] = (struct wgp_endpoint){ .family = AF_INET, .port = 51820,
+					      .addr = { 198, 18, 0, 5 } };
+	v.c.cands[1] = (struct wgp_endpoint){ .family = AF_INET6, .port = 51820,
+		.addr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 5 } };
+	w.c.cands[3] = (struct wgp_endpoint){ .family = AF_INET, .port = 4000,
+					      .addr = { 198, 18, 1, 9 } };
+	memcpy(names[0], w.c.pub, 32);
+	memcpy(names[1], old.c.pub, 32);
+
+	peer_register(&v, (const uint8_t (*)[32])names, 2, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.reg_reply.n_peers, 0);
+
+	peer_register(&w, (const uint8_t (*)[32])v.c.pub, 1, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_true(same_cands(m.u.reg_reply.peers[0].cands, v.c.cands));
+	receive_msg(&v, WGP_NOTIFY, &m);
+	assert_int_equal(m.version, 2);
+	assert_true(same_cands(m.u.notify.cands, w.c.cands));
+
+	peer_register(&old, (const uint8_t (*)[32])v.c.pub, 1, &m);
+	assert_int_equal(m.version, 1);
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_true(same_cands(m.u.reg_reply.peers[0].cands, none));
+	receive_msg(&v, WGP_NOTIFY, &m);
+	assert_int_equal(m.version, 2);
+	assert_memory_equal(m.u.notify.peer, old.c.pub, 32);
+	assert_true(same_cands(m.u.notify.cands, none));
+
+	peer_lookup(&v, w.c.pub, &m);
+	assert_int_equal(m.version, 2);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_true(same_cands(m.u.lookup_reply.cands, w.c.cands));
+	receive_msg(&w, WGP_NOTIFY, &m);
+	assert_true(same_cands(m.u.notify.cands, v.c.cands));
+
+	peer_lookup(&v, old.c.pub, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	receive_msg(&old, WGP_NOTIFY, &m);
+	assert_int_equal(m.version, 1);
+	assert_memory_equal(m.u.notify.peer, v.c.pub, 32);
+	close(v.fd);
+	close(w.fd);
+	close(old.fd);
+}
+
 /* A random key claiming B's public key: no answer, B's endpoint kept. */
 static void test_forged_registration(void **state)
 {
@@ -593,6 +666,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_and_notify),
+		cmocka_unit_test(test_v2_candidates),
 		cmocka_unit_test(test_forged_registration),
 		cmocka_unit_test(test_probe_ports),
 		cmocka_unit_test(test_legacy),
