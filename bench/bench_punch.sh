@@ -1,17 +1,28 @@
 #!/bin/bash
-# bench_punch.sh BUILD_DIR [RUNS] - time to a WireGuard handshake through
-# wgpunch, across the emulated NATs of tests/e2e/lab.sh.
+# bench_punch.sh BUILD_DIR [RUNS] - time to a WireGuard tunnel across two
+# endpoint-independent NATs (tests/e2e/lab.sh), for three clients measured
+# in the same run:
 #
-# Each run builds a fresh lab (two endpoint-independent NATs), starts
-# wgpunchd and `wgpunch daemon` on A, then on B, and measures from B's
-# start (just before its process is created) to the first WireGuard
-# handshake response seen on the public router (tcpdump's kernel time), or
-# failing tcpdump, to when `wg show` first reports a handshake.  Prints every run, the median,
-# and beside it the contrib example's figure, which is NOT measured here:
-# nat-traversal.md records ~2.05 s between two EIM NATs, ~2 s of it the
-# client's sleep(2) poll.
+#   wgpunch  wgpunchd, then `wgpunch daemon` on A, then on B;
+#   floor    no rendezvous at all: both peers are simply told the other
+#            NAT's public address:51820 (wg set, persistent keepalive 25),
+#            both at once: the best any rendezvous can do;
+#   contrib  wireguard-tools' examples/nat-hole-punching, compiled from
+#            Debian's copy into a temporary directory here (never kept):
+#            its server on srv, its client on A, then on B.
 #
-# Needs root; exits 77 (skipped) otherwise.
+# Each measurement gets a fresh lab; each run measures all three, in an
+# order that rotates from run to run, so they share the machine's state.
+# The time is from the start of the second side (B's client; for the
+# floor, the two `wg set`) to the first WireGuard handshake response seen
+# on the public router (tcpdump's kernel time), or failing tcpdump, to
+# when `wg show` on A first reports a handshake.  Prints every run, then
+# median, p95 and max per client, the ratios of the medians to the floor,
+# and how many runs took over 1 s.
+#
+#   RUNS (default 30) may also come from the environment.
+#
+# Needs root; exits 77 (skipped) otherwise.  Not part of `make check`.
 
 set -u
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -19,9 +30,14 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../tests/e2e/lab.sh"
 
 BUILD=${1:-build}
-RUNS=${2:-10}
+RUNS=${2:-${RUNS:-30}}
 WGPUNCHD=$BUILD/src/server/wgpunchd
 WGPUNCH=$BUILD/src/client/wgpunch
+CONTRIB_SRC=/usr/share/doc/wireguard-tools/examples/nat-hole-punching
+DEADLINE_MS=15000
+# A starts first and has time to register, as a peer that was already
+# online would have.
+HEAD_START_S=0.3
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench_punch: skipped: needs root (network namespaces)"
@@ -39,6 +55,33 @@ for b in "$WGPUNCHD" "$WGPUNCH"; do
 	fi
 done
 
+# --- the contrib example, built for this run only -----------------------------
+
+CONTRIB_DIR=
+
+# Build the example's server and client into a temporary directory.  Its
+# sources are GPL-2.0 example code: they are compiled, never copied into
+# the tree.
+contrib_build()
+{
+	local cc=${CC:-cc}
+	[ -r "$CONTRIB_SRC/nat-punch-server.c" ] &&
+		[ -r "$CONTRIB_SRC/nat-punch-client.c" ] || return 1
+	CONTRIB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/bench-punch-contrib.XXXXXX") || return 1
+	"$cc" -O2 -w -o "$CONTRIB_DIR/server" "$CONTRIB_SRC/nat-punch-server.c" \
+		>"$CONTRIB_DIR/build.log" 2>&1 &&
+	"$cc" -O2 -w -o "$CONTRIB_DIR/client" "$CONTRIB_SRC/nat-punch-client.c" \
+		-lresolv >>"$CONTRIB_DIR/build.log" 2>&1
+}
+
+cleanup()
+{
+	lab_teardown
+	[ -n "$CONTRIB_DIR" ] && rm -rf "$CONTRIB_DIR"
+}
+
+# --- one measurement ---------------------------------------------------------------
+
 handshake_seen()
 {
 	local t
@@ -47,63 +90,185 @@ handshake_seen()
 	[ -n "$t" ] && [ "$t" != 0 ]
 }
 
-# One run, in this shell (the lab's state lives in its variables): RUN_MS
-# is set to the ms from B's client start to the handshake, or it fails.
-# With tcpdump, the end is the kernel's receive time of the first
-# handshake response on the public router, and the wait polls a file
-# (cheap); without, it polls `wg show` (a few ms of granularity and load).
-one_run()
+# A fresh lab with both WireGuard peers and, if tcpdump is there, the wire
+# watched.  WIRE says which.
+lab_up()
 {
-	local t0 t deadline wire=''
-	lab_setup eim eim && lab_wg_pair && lab_server_keys &&
-		lab_server_start "$WGPUNCHD" || return 1
-	lab_wire_start && wire=1
-	lab_client_start "$WGPUNCH" A daemon || return 1
-	# Let A register first, as a peer that was already online would be.
-	sleep 0.3
-	t0=$(lab_now_ms)
-	lab_client_start "$WGPUNCH" B daemon || return 1
-	deadline=$((t0 + 15000))
+	WIRE=
+	lab_setup eim eim && lab_wg_pair || return 1
+	lab_wire_start && WIRE=1
+	return 0
+}
+
+# wait_handshake T0: RUN_MS = ms from T0 to the first handshake, or fail
+# after DEADLINE_MS.  Polls a file (cheap) with tcpdump, `wg show` without.
+wait_handshake()
+{
+	local t0=$1 t
 	while :; do
-		if [ -n "$wire" ]; then
+		if [ -n "$WIRE" ]; then
 			t=$(lab_wire_handshake) && break
 		else
 			handshake_seen && t=$(lab_now_ms) && break
 		fi
-		[ "$(lab_now_ms)" -lt "$deadline" ] || return 1
+		[ "$(lab_now_ms)" -lt $((t0 + DEADLINE_MS)) ] || return 1
 		sleep 0.005
 	done
 	RUN_MS=$((t - t0))
-	[ -n "$wire" ] && METHOD="first handshake response on the wire (tcpdump)"
-	return 0
+	[ "$RUN_MS" -ge 0 ] || RUN_MS=0
 }
 
-METHOD="wg show polled every ~5 ms"
-lab_trap
-results=()
-failed=0
-for i in $(seq "$RUNS"); do
-	if one_run; then
-		results+=("$RUN_MS")
-		printf '  run %2d: %5d ms\n' "$i" "$RUN_MS"
-	else
-		failed=$((failed + 1))
-		printf '  run %2d: no handshake within 15 s\n' "$i"
-	fi
+measure_wgpunch()
+{
+	local t0
+	lab_server_start "$WGPUNCHD" || return 1
+	lab_client_start "$WGPUNCH" A daemon || return 1
+	sleep "$HEAD_START_S"
+	t0=$(lab_now_ms)
+	lab_client_start "$WGPUNCH" B daemon || return 1
+	wait_handshake "$t0"
+}
+
+measure_floor()
+{
+	local t0 pa pb key_a key_b
+	key_a=$(lab_pub A)
+	key_b=$(lab_pub B)
+	t0=$(lab_now_ms)
+	lab_exec A wg set wg0 peer "$key_b" \
+		endpoint "$LAB_NATB_IP:$LAB_WG_PORT" persistent-keepalive 25 &
+	pa=$!
+	lab_exec B wg set wg0 peer "$key_a" \
+		endpoint "$LAB_NATA_IP:$LAB_WG_PORT" persistent-keepalive 25 &
+	pb=$!
+	wait "$pa" && wait "$pb" || return 1
+	wait_handshake "$t0"
+}
+
+measure_contrib()
+{
+	local t0
+	lab_bg srv "$LAB_DIR/contrib-server.log" "$CONTRIB_DIR/server"
+	lab_wait 3 lab_udp_bound srv "$LAB_SRV_PORT" || return 1
+	lab_bg A "$LAB_DIR/contrib-A.log" "$CONTRIB_DIR/client" "$LAB_SRV_IP" wg0
+	sleep "$HEAD_START_S"
+	t0=$(lab_now_ms)
+	lab_bg B "$LAB_DIR/contrib-B.log" "$CONTRIB_DIR/client" "$LAB_SRV_IP" wg0
+	wait_handshake "$t0"
+}
+
+# measure CLIENT: one measurement in a fresh lab; RUN_MS, or fails.
+measure()
+{
+	local rc
+	lab_up || { lab_teardown; return 1; }
+	"measure_$1"
+	rc=$?
+	[ -n "$WIRE" ] && METHOD="first handshake response on the wire (tcpdump)"
 	lab_teardown
+	return "$rc"
+}
+
+# --- statistics ------------------------------------------------------------------------
+
+# stats VALUES...: "median p95 max" (p95 by nearest rank).
+stats()
+{
+	printf '%s\n' "$@" | sort -n | awk '
+		{ v[NR] = $1 }
+		END {
+			if (NR % 2) med = v[(NR + 1) / 2]
+			else med = int((v[NR / 2] + v[NR / 2 + 1]) / 2)
+			r = int(0.95 * NR); if (r < 0.95 * NR) r++
+			printf "%d %d %d\n", med, v[r], v[NR]
+		}'
+}
+
+ratio()
+{
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b < 1) b = 1; printf "%.1f", a / b }'
+}
+
+# --- main -------------------------------------------------------------------------------
+
+METHOD="wg show on A polled every ~5 ms"
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+CLIENTS="wgpunch floor contrib"
+if ! contrib_build; then
+	echo "contrib: not available (${CONTRIB_SRC} missing or does not build)"
+	CLIENTS="wgpunch floor"
+fi
+# shellcheck disable=SC2086  # a list of names
+set -- $CLIENTS
+NCLIENTS=$#
+
+declare -A RESULTS=() FAILED=()
+for c in $CLIENTS; do
+	RESULTS[$c]=
+	FAILED[$c]=0
 done
 
-if [ "${#results[@]}" -eq 0 ]; then
-	echo "bench_punch: every run failed"
-	exit 1
+echo "bench_punch: $RUNS runs of: $CLIENTS (EIM <-> EIM, a fresh lab each)"
+for i in $(seq "$RUNS"); do
+	line=$(printf '  run %2d:' "$i")
+	declare -A this=()
+	# Rotate the order, so no client is always first after a teardown.
+	# shellcheck disable=SC2086
+	set -- $CLIENTS
+	for _ in $(seq $(((i - 1) % NCLIENTS))); do
+		set -- "${@:2}" "$1"
+	done
+	for c in "$@"; do
+		if measure "$c"; then
+			RESULTS[$c]="${RESULTS[$c]} $RUN_MS"
+			this[$c]="$RUN_MS ms"
+		else
+			FAILED[$c]=$((FAILED[$c] + 1))
+			this[$c]="none in $((DEADLINE_MS / 1000)) s"
+		fi
+	done
+	for c in $CLIENTS; do
+		line="$line $(printf '%s %9s' "$c" "${this[$c]}")"
+	done
+	echo "$line"
+	unset this
+done
+
+echo
+echo "time from the 2nd side's start to the 1st WireGuard handshake response"
+echo "(end: $METHOD)"
+printf '  %-8s %5s %7s %7s %7s %7s\n' client ok median p95 max failed
+declare -A MEDIAN=()
+for c in $CLIENTS; do
+	# shellcheck disable=SC2086  # a list of numbers
+	set -- ${RESULTS[$c]}
+	if [ $# -eq 0 ]; then
+		printf '  %-8s %5d %7s %7s %7s %7d\n' "$c" 0 - - - "${FAILED[$c]}"
+		continue
+	fi
+	read -r med p95 max <<<"$(stats "$@")"
+	MEDIAN[$c]=$med
+	printf '  %-8s %5d %4d ms %4d ms %4d ms %7d\n' "$c" $# "$med" "$p95" \
+		"$max" "${FAILED[$c]}"
+done
+if [ -n "${MEDIAN[floor]:-}" ]; then
+	for c in wgpunch contrib; do
+		[ -n "${MEDIAN[$c]:-}" ] || continue
+		echo "  median $c/floor: $(ratio "${MEDIAN[$c]}" "${MEDIAN[floor]}")x" \
+			"(${MEDIAN[$c]} ms / ${MEDIAN[floor]} ms)"
+	done
 fi
-median=$(printf '%s\n' "${results[@]}" | sort -n |
-	awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-		else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }')
-printf 'time from the 2nd client start to the 1st WireGuard handshake\n'
-printf '(end: %s)\n' "$METHOD"
-printf '%-52s %8s\n' "" "median"
-printf '%-52s %6d ms  (%d runs, %d failed)\n' "  wgpunch daemon (measured)" \
-	"$median" "${#results[@]}" "$failed"
-printf '%-52s %6d ms  (documented in nat-traversal.md, not measured)\n' \
-	"  contrib nat-punch-client, 2 s polling" 2050
+for c in $CLIENTS; do
+	# shellcheck disable=SC2086
+	set -- ${RESULTS[$c]}
+	slow=${FAILED[$c]}
+	for v in "$@"; do
+		[ "$v" -gt 1000 ] && slow=$((slow + 1))
+	done
+	echo "  $c: $slow of $RUNS runs took over 1 s (${FAILED[$c]} of them no handshake at all)"
+done
+[ -z "${RESULTS[wgpunch]}" ] && { echo "bench_punch: wgpunch never got a handshake"; exit 1; }
+exit 0

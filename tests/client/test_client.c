@@ -51,17 +51,39 @@
 #include "wglab.h"
 
 #define SRV "198.18.0.1"
+/* An address of wgc's, i.e. of this host but not of wga: the host
+ * candidate wgpunch must report for itself (lo's do not count). */
+#define HOSTADDR "198.18.1.1"
 
 struct fake_peer {
 	uint8_t key[WGP_KEY_LEN];
 	uint8_t flags;
 	const char *ep;
+	const char *cand;		/* a host candidate (v2 replies) */
+};
+
+/*
+ * One candidate address of a peer whose wgpunch the test plays: every
+ * datagram to it must be an authentic PATH_PROBE (opened with the peer's
+ * keys) naming that address; answered from reply_fd, -1 for silence.
+ */
+struct fake_cand {
+	int fd;
+	int reply_fd;
+	struct wgp_endpoint self;
+	struct path_keys keys;
+	uint64_t counter;
+	unsigned int probes;		/* authentic probes */
+	unsigned int wireguard;		/* WireGuard's own messages */
+	unsigned int bad;		/* anything else, or the wrong address */
+	uint16_t probe_sport;		/* of the latest probe */
 };
 
 struct fake {
 	int fd[2];			/* main port, probe port */
 	uint8_t priv[WGP_KEY_LEN], pub[WGP_KEY_LEN];
 	char pub_b64[WGP_KEY_B64_SIZE];
+	uint8_t reply_version;		/* 0 (= 1, an older server) or 2 */
 	bool symmetric;			/* other mapping on the probe port */
 	bool silent;
 	bool probe_silent;		/* the probe port never answers */
@@ -70,21 +92,30 @@ struct fake {
 	struct fake_peer peers[4];
 	unsigned int n_peers;
 	unsigned int registers, probes[2], lookups;
+	unsigned int silent_registers;	/* REGISTERs while silent */
 	uint16_t register_sport;
-	uint8_t register_flags;
+	uint8_t register_flags, register_version;
+	struct wgp_endpoint register_cands[WGP_MAX_CANDIDATES];
 	uint8_t client_key[WGP_KEY_LEN];
+	struct fake_cand cands[2];
+	unsigned int n_cands;
 };
 
 static const char *skip_why;
-static pid_t wga = -1, wgb = -1;
+static pid_t wga = -1, wgb = -1, wgc = -1, wgn = -1;
 static char a_priv[65], a_pub[65], a_b64[45];
 static char b_priv[65], b_pub[65], b_b64[45];
 static char c_priv[65], c_pub[65], c_b64[45];
 static char d_priv[65], d_pub[65], d_b64[45];
 static char f_priv[65], f_pub[65], f_b64[45];
+static char g_priv[65], g_pub[65], g_b64[45];
+static char h_priv[65], h_pub[65], h_b64[45];
 static struct fake fake;
 static pid_t child = -1;		/* the wgpunch under test, if running */
 static enum { OUT_LOG, OUT_FULL, OUT_CLOSED } child_stdout;
+/* Peers a test added to wga (public keys, hex): removed after it. */
+static const char *added[8];
+static unsigned int n_added;
 
 #define NEED_LAB() do { if (skip_why) { print_message("skipped: %s\n", skip_why); skip(); } } while (0)
 
@@ -107,19 +138,39 @@ static int udp_bound(uint16_t port)
 	return fd;
 }
 
-static bool handshake_done(void)
+/* Has wga had a handshake with the peer pub_hex? */
+static bool handshake_done(const char *pub_hex)
 {
 	struct wg_device dev;
+	const struct wg_peer *p;
 	uint8_t key[WG_KEY_LEN];
-	bool done = false;
+	bool done;
 
-	uapi_key_from_hex(key, b_pub, 64);
+	uapi_key_from_hex(key, pub_hex, 64);
 	if (wg_get_device("wga", &dev))
 		return false;
-	done = wg_find_peer(&dev, key) &&
-	       wg_find_peer(&dev, key)->last_handshake.tv_sec != 0;
+	p = wg_find_peer(&dev, key);
+	done = p && p->last_handshake.tv_sec != 0;
 	wg_free_device(&dev);
 	return done;
+}
+
+static bool wait_handshake(const char *pub_hex, unsigned int ms)
+{
+	for (unsigned int i = 0; i < ms / 10 && !handshake_done(pub_hex); i++)
+		usleep(10000);
+	return handshake_done(pub_hex);
+}
+
+/* A private status directory: the daemon's default socket must not
+ * land on the host (or meet another test run's daemon there). */
+static const char *status_dir_private(void)
+{
+	mkdir(STATUS_DIR, 0755);
+	if (mount("wglab-status", STATUS_DIR, "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0755"))
+		return "tmpfs on " STATUS_DIR " failed";
+	return NULL;
 }
 
 static int group_setup(void **state)
@@ -132,22 +183,35 @@ static int group_setup(void **state)
 		return 0;
 	}
 	skip_why = lab_enter();
+	if (!skip_why)
+		skip_why = status_dir_private();
 	if (skip_why)
 		return 0;
 	if (lab_sh("ip addr add " SRV "/32 dev lo"))
 		return -1;
 	wga = lab_wggo_start("wga");
 	wgb = lab_wggo_start("wgb");
-	if (wga < 0 || wgb < 0 || lab_sh("ip link set wga up && ip link set wgb up"))
+	wgc = lab_wggo_start("wgc");
+	if (wga < 0 || wgb < 0 || wgc < 0 ||
+	    lab_sh("ip link set wga up && ip link set wgb up && ip link set wgc up "
+		   "&& ip addr add " HOSTADDR "/32 dev wgc"))
 		return -1;
 	lab_keypair(a_priv, a_pub, a_b64);
 	lab_keypair(b_priv, b_pub, b_b64);
 	lab_keypair(c_priv, c_pub, c_b64);
 	lab_keypair(d_priv, d_pub, d_b64);
 	lab_keypair(f_priv, f_pub, f_b64);
+	lab_keypair(g_priv, g_pub, g_b64);
+	lab_keypair(h_priv, h_pub, h_b64);
 	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\nlisten_port=51821\n"
 		 "public_key=%s\nallowed_ip=198.19.0.1/32\n\n", b_priv, a_pub);
 	if (lab_uapi("wgb", req))
+		return -1;
+	/* wgc knows A but not where it is: no handshake until wga has
+	 * an endpoint for C. */
+	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\nlisten_port=51822\n"
+		 "public_key=%s\nallowed_ip=198.19.0.1/32\n\n", c_priv, a_pub);
+	if (lab_uapi("wgc", req))
 		return -1;
 	/* The keepalive makes wga handshake with wgb at once. */
 	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\nlisten_port=51820\n"
@@ -156,9 +220,7 @@ static int group_setup(void **state)
 		 "public_key=%s\nallowed_ip=198.19.0.3/32\n\n", a_priv, b_pub, c_pub);
 	if (lab_uapi("wga", req))
 		return -1;
-	for (int i = 0; i < 500 && !handshake_done(); i++)
-		usleep(10000);
-	if (!handshake_done())
+	if (!wait_handshake(b_pub, 5000))
 		return -1;
 
 	wgp_key_generate(fake.priv);
@@ -174,6 +236,7 @@ static int group_teardown(void **state)
 	(void)state;
 	lab_wggo_stop(wga);
 	lab_wggo_stop(wgb);
+	lab_wggo_stop(wgc);
 	return 0;
 }
 
@@ -181,20 +244,26 @@ static void fake_reset(void)
 {
 	fake.symmetric = fake.silent = fake.no_records = false;
 	fake.probe_silent = false;
+	fake.reply_version = 0;
 	fake.lookups = 0;
 	fake.ttl = 120;
 	fake.n_peers = 0;
 	fake.registers = fake.probes[0] = fake.probes[1] = 0;
+	fake.silent_registers = 0;
 	fake.register_sport = 0;
+	fake.register_flags = fake.register_version = 0;
+	memset(fake.register_cands, 0, sizeof(fake.register_cands));
 }
 
-static void fake_knows(const char *pub_hex, const char *ep, uint8_t flags)
+static struct fake_peer *fake_knows(const char *pub_hex, const char *ep, uint8_t flags)
 {
 	struct fake_peer *p = &fake.peers[fake.n_peers++];
 
 	uapi_key_from_hex(p->key, pub_hex, 64);
 	p->ep = ep;
 	p->flags = flags;
+	p->cand = NULL;
+	return p;
 }
 
 static void ep_of(struct wgp_endpoint *ep, const char *s)
@@ -206,6 +275,14 @@ static void ep_of(struct wgp_endpoint *ep, const char *s)
 						    sizeof(ss)), 0);
 }
 
+/* The peer's host candidate, in replies that have room for it. */
+static void cands_of(struct wgp_endpoint cands[WGP_MAX_CANDIDATES],
+		     const struct fake_peer *p)
+{
+	if (fake.reply_version == 2 && p->cand)
+		ep_of(&cands[0], p->cand);
+}
+
 static void fake_register(struct wgp_msg *out, const struct wgp_msg *in,
 			  const struct sockaddr_in *src)
 {
@@ -215,11 +292,14 @@ static void fake_register(struct wgp_msg *out, const struct wgp_msg *in,
 	fake.registers++;
 	fake.register_sport = ntohs(src->sin_port);
 	fake.register_flags = in->u.reg.flags;
+	fake.register_version = in->version;
+	memcpy(fake.register_cands, in->u.reg.cands, sizeof(fake.register_cands));
 	memcpy(fake.client_key, in->key, WGP_KEY_LEN);
 	rr->ttl = fake.ttl;
 	wgp_endpoint_from_sockaddr(&rr->self, (const struct sockaddr *)src, sizeof(*src));
 	for (unsigned int i = 0; i < in->u.reg.n_consent; i++) {
 		for (unsigned int j = 0; j < fake.n_peers; j++) {
+			struct wgp_peer_rec *rec = &rr->peers[rr->n_peers];
 			uint8_t digest[WGP_CONSENT_LEN];
 
 			wgp_consent_digest(digest, fake.peers[j].key);
@@ -230,9 +310,10 @@ static void fake_register(struct wgp_msg *out, const struct wgp_msg *in,
 				rr->flags |= WGP_RF_MORE;
 				continue;
 			}
-			rr->peers[rr->n_peers].index = (uint8_t)i;
-			rr->peers[rr->n_peers].flags = fake.peers[j].flags;
-			ep_of(&rr->peers[rr->n_peers].ep, fake.peers[j].ep);
+			rec->index = (uint8_t)i;
+			rec->flags = fake.peers[j].flags;
+			ep_of(&rec->ep, fake.peers[j].ep);
+			cands_of(rec->cands, &fake.peers[j]);
 			rr->n_peers++;
 		}
 	}
@@ -254,7 +335,17 @@ static void fake_lookup(struct wgp_msg *out, const struct wgp_msg *in,
 		lr->status = WGP_LOOKUP_OK;
 		lr->peer_flags = fake.peers[j].flags;
 		ep_of(&lr->peer, fake.peers[j].ep);
+		cands_of(lr->cands, &fake.peers[j]);
 	}
+}
+
+/* Count what a silent server would have answered. */
+static void fake_note_silent(const uint8_t *buf, size_t n)
+{
+	struct wgp_msg in;
+
+	if (!wgp_parse_header(&in, buf, n) && in.type == WGP_REGISTER)
+		fake.silent_registers++;
 }
 
 /* Answer one datagram on socket i. */
@@ -264,10 +355,12 @@ static void fake_one(int i)
 	struct sockaddr_in src;
 	socklen_t slen = sizeof(src);
 	struct wgp_session sess;
-	struct wgp_msg in, reply = { 0 };
+	struct wgp_msg in, reply = { .version = fake.reply_version };
 	ssize_t n, len;
 
 	n = recvfrom(fake.fd[i], buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
+	if (n > 0 && fake.silent)
+		fake_note_silent(buf, (size_t)n);
 	if (n <= 0 || fake.silent || (fake.probe_silent && i == 1))
 		return;
 	assert_int_equal(wgp_parse_header(&in, buf, (size_t)n), 0);
@@ -304,19 +397,151 @@ static void fake_one(int i)
 				slen), len);
 }
 
+/*
+ * Play the wgpunch of the peer (priv_hex, pub_hex) at SRV:port, one of
+ * its candidates. reply_port: 0 answers from that address, another port
+ * answers from SRV:reply_port (not the address probed: must not count),
+ * -1 never answers.
+ */
+static struct fake_cand *fake_cand_add(uint16_t port, int reply_port,
+				       const char *priv_hex, const char *pub_hex)
+{
+	struct fake_cand *fc = &fake.cands[fake.n_cands];
+	uint8_t priv[WGP_KEY_LEN], pub[WGP_KEY_LEN], a[WGP_KEY_LEN];
+	char addr[32];
+
+	assert_true(fake.n_cands < sizeof(fake.cands) / sizeof(fake.cands[0]));
+	memset(fc, 0, sizeof(*fc));
+	fc->fd = udp_bound(port);
+	assert_true(fc->fd >= 0);
+	fake.n_cands++;
+	fc->reply_fd = reply_port < 0 ? -1 :
+		       reply_port == 0 ? fc->fd : udp_bound((uint16_t)reply_port);
+	if (reply_port > 0)
+		assert_true(fc->reply_fd >= 0);
+	snprintf(addr, sizeof(addr), SRV ":%u", port);
+	ep_of(&fc->self, addr);
+	uapi_key_from_hex(priv, priv_hex, 64);
+	uapi_key_from_hex(pub, pub_hex, 64);
+	uapi_key_from_hex(a, a_pub, 64);
+	assert_int_equal(path_keys_derive(&fc->keys, priv, pub, a), 0);
+	return fc;
+}
+
+static void fake_cands_close(void)
+{
+	for (unsigned int i = 0; i < fake.n_cands; i++) {
+		struct fake_cand *fc = &fake.cands[i];
+
+		if (fc->reply_fd >= 0 && fc->reply_fd != fc->fd)
+			close(fc->reply_fd);
+		close(fc->fd);
+	}
+	fake.n_cands = 0;
+}
+
+/* A WireGuard message: type 1-4 as a little-endian 32-bit word. */
+static bool is_wireguard(const uint8_t *buf, size_t n)
+{
+	return n >= 32 && buf[0] >= 1 && buf[0] <= 4 && !buf[1] && !buf[2] && !buf[3];
+}
+
+static void fake_cand_one(struct fake_cand *fc)
+{
+	uint8_t buf[2048], out[PATH_MSG_LEN], id[PATH_ID_LEN];
+	struct path_msg m, r = { .type = PATH_REPLY };
+	struct sockaddr_in src;
+	socklen_t slen = sizeof(src);
+	ssize_t n;
+
+	n = recvfrom(fc->fd, buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
+	if (n <= 0)
+		return;
+	/* Once the endpoint is set, WireGuard's handshakes come here too. */
+	if (is_wireguard(buf, (size_t)n)) {
+		fc->wireguard++;
+		return;
+	}
+	if (!path_peek(buf, (size_t)n, id) || path_open(&m, buf, (size_t)n, &fc->keys) ||
+	    m.type != PATH_PROBE || !wgp_endpoint_equal(&m.addr, &fc->self)) {
+		fc->bad++;
+		return;
+	}
+	fc->probes++;
+	fc->probe_sport = ntohs(src.sin_port);
+	/* An opener is not meant to arrive; a real peer would not be
+	 * asked to answer it. */
+	if (fc->reply_fd < 0 || (m.flags & PATH_F_TTL_LIMITED))
+		return;
+	memcpy(r.txid, m.txid, PATH_TXID_LEN);
+	assert_int_equal(wgp_endpoint_from_sockaddr(&r.addr, (struct sockaddr *)&src,
+						    slen), 0);
+	r.counter = path_counter_next(&fc->counter, wgp_now_ns());
+	assert_int_equal(path_seal(out, &r, &fc->keys), PATH_MSG_LEN);
+	assert_int_equal(sendto(fc->reply_fd, out, sizeof(out), 0,
+				(struct sockaddr *)&src, slen), PATH_MSG_LEN);
+}
+
 static void fake_serve(int ms)
 {
-	struct pollfd p[2] = {
+	struct pollfd p[4] = {
 		{ .fd = fake.fd[0], .events = POLLIN },
 		{ .fd = fake.fd[1], .events = POLLIN },
 	};
+	nfds_t n = 2;
 
-	if (poll(p, 2, ms) <= 0)
+	for (unsigned int i = 0; i < fake.n_cands; i++)
+		p[n++] = (struct pollfd){ .fd = fake.cands[i].fd, .events = POLLIN };
+	if (poll(p, n, ms) <= 0)
 		return;
 	for (int i = 0; i < 2; i++) {
 		if (p[i].revents & POLLIN)
 			fake_one(i);
 	}
+	for (unsigned int i = 0; i < fake.n_cands; i++) {
+		if (p[2 + i].revents & POLLIN)
+			fake_cand_one(&fake.cands[i]);
+	}
+}
+
+/* Add a peer (no endpoint, no handshake) to wga for this test only. */
+static void wga_add_peer(const char *pub_hex, const char *allowed_ip)
+{
+	char req[256];
+
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=%s\n\n",
+		 pub_hex, allowed_ip);
+	assert_int_equal(lab_uapi("wga", req), 0);
+	added[n_added++] = pub_hex;
+}
+
+static void wga_remove_added(void)
+{
+	char req[256];
+
+	for (unsigned int i = 0; i < n_added; i++) {
+		snprintf(req, sizeof(req), "set=1\npublic_key=%s\nremove=true\n\n",
+			 added[i]);
+		lab_uapi("wga", req);
+	}
+	n_added = 0;
+}
+
+/*
+ * Tests after test_up expect B and C fresh, so that the peers they add
+ * are the only ones left to decide on. If test_up did not get there,
+ * set C's endpoint here, so that its failure does not cascade.
+ */
+static void need_c_fresh(void)
+{
+	char req[256];
+
+	if (handshake_done(c_pub))
+		return;
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nendpoint=" SRV ":51822\n"
+		 "persistent_keepalive_interval=25\n\n", c_pub);
+	assert_int_equal(lab_uapi("wga", req), 0);
+	assert_true(wait_handshake(c_pub, 5000));
 }
 
 /* Start wgpunch with args (NULL-terminated), output into out_path. */
@@ -332,6 +557,9 @@ static pid_t wgpunch_start(const char *out_path, ...)
 	while ((argv[argc] = va_arg(ap, const char *)))
 		argc++;
 	va_end(ap);
+	/* A log left by an earlier run must not pass for this one's
+	 * (log_shows() may look before the child has opened it). */
+	unlink(out_path);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -366,7 +594,21 @@ static int kill_child(void **state)
 	return 0;
 }
 
-static int kill_child(void **state);
+/* ... and wga, the fake server and wgn back as the next test expects. */
+static int test_teardown(void **state)
+{
+	kill_child(state);
+	if (skip_why)
+		return 0;
+	wga_remove_added();
+	fake_cands_close();
+	child_stdout = OUT_LOG;
+	if (wgn > 0) {
+		lab_wggo_stop(wgn);
+		wgn = -1;
+	}
+	return 0;
+}
 
 /* Serve until the child exits (its exit status) or ms pass (-1, and
  * the child is killed: it must not outlive its test). */
@@ -388,7 +630,7 @@ static int serve_until_exit(pid_t pid, unsigned int ms)
 
 static char *slurp(const char *path)
 {
-	static char buf[16384];
+	static char buf[65536];
 	FILE *f = fopen(path, "r");
 	size_t n;
 
@@ -405,141 +647,388 @@ static void expect_in(const char *text, const char *what)
 		fail_msg("missing \"%s\" in:\n%s", what ? what : "", text ? text : "");
 }
 
+static void expect_not_in(const char *text, const char *what)
+{
+	if (strstr(text, what))
+		fail_msg("unexpected \"%s\" in:\n%s", what, text);
+}
+
+static unsigned int count_in(const char *text, const char *what)
+{
+	unsigned int n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/* Wait until the file at path holds what (true), or ms pass. */
+static bool log_shows(const char *path, const char *what, unsigned int ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	do {
+		/* The child may not have created it yet. */
+		if (access(path, F_OK) == 0 && strstr(slurp(path), what))
+			return true;
+		fake_serve(20);
+	} while (now_ms() < end);
+	return false;
+}
+
 static void peer_state(const char *b64, char ep[80], char ka[16])
 {
 	if (lab_wg_peer("wga", b64, ep, ka))
 		fail_msg("peer %s not on wga", b64);
 }
 
+/* The line "up" printed for a peer (up to its newline), or NULL. */
+static const char *peer_line(const char *out, const char *b64, char *buf, size_t len)
+{
+	char head[80];
+	const char *p, *nl;
+
+	snprintf(head, sizeof(head), "\npeer %s: ", b64);
+	p = strstr(out, head);
+	if (!p && !strncmp(out, head + 1, strlen(head) - 1))
+		p = out - 1;
+	if (!p)
+		return NULL;
+	p += strlen(head);
+	nl = strchr(p, '\n');
+	snprintf(buf, len, "%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+	return buf;
+}
+
+static void expect_peer_line(const char *out, const char *b64, const char *what)
+{
+	char line[512];
+
+	if (!peer_line(out, b64, line, sizeof(line)))
+		fail_msg("no line for peer %s in:\n%s", b64, out);
+	if (!strstr(line, what))
+		fail_msg("peer %s: \"%s\" lacks \"%s\"; output:\n%s", b64, line,
+			 what, out);
+}
+
+static bool cands_hold(const struct wgp_endpoint cands[WGP_MAX_CANDIDATES],
+		       const char *s)
+{
+	struct wgp_endpoint ep;
+
+	ep_of(&ep, s);
+	for (unsigned int i = 0; i < WGP_MAX_CANDIDATES; i++) {
+		if (wgp_endpoint_equal(&cands[i], &ep))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * B is fresh (left alone, whatever the server says); C is stale, and
+ * the server, speaking version 1 (no path probes), gives wgc's real
+ * address: wgpunch sets it, WireGuard handshakes, and that handshake is
+ * what lets "up" count C as resolved.
+ */
 static void test_up(void **state)
 {
 	const char *log = "/tmp/wgpunch-test-up.log";
+	uint8_t key[WGP_KEY_LEN];
 	char ep[80], ka[16], *out;
 	pid_t pid;
 
 	(void)state;
 	NEED_LAB();
+	assert_false(handshake_done(c_pub));
 	fake_reset();
 	fake_knows(b_pub, "198.18.0.50:7000", 0);	/* fresh: must not be used */
-	fake_knows(c_pub, "198.18.0.66:7000", 0);
-	pid = wgpunch_start(log, "up", "wga", NULL);
-	assert_int_equal(serve_until_exit(pid, 10000), 0);
+	fake_knows(c_pub, SRV ":51822", 0);		/* wgc, for real */
+	pid = wgpunch_start(log, "--timeout", "10", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 15000), 0);
 	out = slurp(log);
-	/* It spoke from WireGuard's port, as wga, after a mapping check on
-	 * both ports. */
+	/* It spoke version 2 from WireGuard's port, as wga, after a
+	 * mapping check on both ports; it answers path probes, its NAT is
+	 * not symmetric, and it named its host address as a candidate. */
 	assert_int_equal(fake.register_sport, 51820);
 	assert_true(fake.registers >= 1);
 	assert_true(fake.probes[0] >= 1 && fake.probes[1] >= 1);
-	assert_int_equal(fake.register_flags, 0);
-	{
-		uint8_t key[WGP_KEY_LEN];
-
-		uapi_key_from_hex(key, a_pub, 64);
-		assert_memory_equal(fake.client_key, key, WGP_KEY_LEN);
-	}
+	assert_int_equal(fake.register_version, 2);
+	assert_int_equal(fake.register_flags & WGP_F_ALL_V2, WGP_F_PROBES);
+	if (!cands_hold(fake.register_cands, HOSTADDR ":51820"))
+		fail_msg("the REGISTER's candidates lack " HOSTADDR ":51820");
+	assert_false(cands_hold(fake.register_cands, SRV ":51820"));	/* lo's */
+	uapi_key_from_hex(key, a_pub, 64);
+	assert_memory_equal(fake.client_key, key, WGP_KEY_LEN);
+	/* C: set, and proven by a real handshake. */
 	peer_state(c_b64, ep, ka);
-	assert_string_equal(ep, "198.18.0.66:7000");
+	assert_string_equal(ep, SRV ":51822");
 	assert_string_equal(ka, "25");
+	assert_true(handshake_done(c_pub));
+	expect_in(out, "endpoint " SRV ":51822, keepalive 25 s (the peer answers no "
+		  "path probes: waiting for a handshake)");
+	/* The report line may say either: the handshake came, or the
+	 * endpoint is set (when no round ran since). */
+	{
+		char line[512];
+
+		if (!peer_line(out, c_b64, line, sizeof(line)))
+			fail_msg("no line for C in:\n%s", out);
+		if (!strstr(line, "latest handshake") && !strstr(line, SRV ":51822"))
+			fail_msg("C: \"%s\" says neither the handshake nor the "
+				 "endpoint", line);
+	}
+	/* B: untouched. */
 	peer_state(b_b64, ep, ka);
 	assert_string_equal(ep, SRV ":51821");
 	assert_string_equal(ka, "1");
-	expect_in(out, "left alone");
-	expect_in(out, "endpoint 198.18.0.66:7000, keepalive 25 s");
+	expect_peer_line(out, b_b64, "left alone");
 	unlink(log);
 }
 
 /* The server leaves the records out (as it does when they would make
- * its reply longer than the request): each peer is looked up. */
+ * its reply longer than the request): each stale peer is looked up.
+ * They answer no path probes and nothing handshakes at the addresses
+ * given: the endpoints are set, and "up" waits for handshakes until its
+ * --timeout, then says so and exits 3. */
 static void test_up_lookup(void **state)
 {
 	const char *log = "/tmp/wgpunch-test-lookup.log";
-	char ep[80], ka[16], req[256];
+	char ep[80], ka[16], *out;
 	pid_t pid;
 
 	(void)state;
 	NEED_LAB();
-	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=198.19.0.4/32\n\n", d_pub);
-	assert_int_equal(lab_uapi("wga", req), 0);
+	need_c_fresh();
+	wga_add_peer(d_pub, "198.19.0.4/32");
+	wga_add_peer(g_pub, "198.19.0.7/32");
 	fake_reset();
 	fake.no_records = true;
-	fake_knows(c_pub, "198.18.0.67:7000", 0);
-	fake_knows(d_pub, "198.18.0.68:7000", 0);
-	pid = wgpunch_start(log, "up", "wga", NULL);
-	assert_int_equal(serve_until_exit(pid, 10000), 0);
+	fake_knows(d_pub, "198.18.0.67:7000", 0);
+	fake_knows(g_pub, "198.18.0.68:7000", 0);
+	pid = wgpunch_start(log, "--timeout", "3", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 8000), 3);
+	out = slurp(log);
 	assert_true(fake.lookups >= 2);
-	peer_state(c_b64, ep, ka);
-	assert_string_equal(ep, "198.18.0.67:7000");
 	peer_state(d_b64, ep, ka);
+	assert_string_equal(ep, "198.18.0.67:7000");
+	assert_string_equal(ka, "25");
+	peer_state(g_b64, ep, ka);
 	assert_string_equal(ep, "198.18.0.68:7000");
 	assert_string_equal(ka, "25");
+	expect_peer_line(out, d_b64, "endpoint 198.18.0.67:7000, keepalive 25 s "
+			 "(the peer answers no path probes: waiting for a handshake)");
+	expect_peer_line(out, g_b64, "endpoint 198.18.0.68:7000, keepalive 25 s "
+			 "(the peer answers no path probes: waiting for a handshake)");
+	expect_in(out, "2 of 4 peers not resolved");
 	unlink(log);
 }
 
+/* A symmetric NAT on either side vetoes nothing any more: the endpoint
+ * is set and WireGuard may try. Our own finding still travels in the
+ * flags of the registration, for the peers' diagnosis. */
 static void test_up_symmetric(void **state)
 {
 	const char *log = "/tmp/wgpunch-test-sym.log";
-	char ep[80], ka[16], *out, req[256];
+	char ep[80], ka[16], *out;
 	pid_t pid;
 
 	(void)state;
 	NEED_LAB();
-	/* F, a new peer with no endpoint; our NAT is symmetric. */
-	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=198.19.0.6/32\n\n", f_pub);
-	assert_int_equal(lab_uapi("wga", req), 0);
+	need_c_fresh();
+	/* F, a new peer with no endpoint; our NAT is symmetric. G is not
+	 * registered with the server: unresolved when the timeout comes. */
+	wga_add_peer(f_pub, "198.19.0.6/32");
+	wga_add_peer(g_pub, "198.19.0.7/32");
 	fake_reset();
 	fake.symmetric = true;
 	fake_knows(f_pub, "198.18.0.77:7000", 0);
-	/* C went stale and the server does not know it now: unresolved
-	 * when the timeout comes. */
 	pid = wgpunch_start(log, "--timeout", "3", "up", "wga", NULL);
-	assert_int_equal(serve_until_exit(pid, 10000), 3);
+	assert_int_equal(serve_until_exit(pid, 8000), 3);
 	out = slurp(log);
-	expect_in(out, "cannot be punched directly: our NAT uses endpoint-dependent "
-		  "mapping (symmetric); a relay is needed");
-	expect_in(out, "unresolved: not registered with the server");
+	expect_in(out, "our NAT maps per destination (symmetric): the server saw "
+		  SRV ":51820 on port 49918 and " SRV ":52820 on port 49919");
+	expect_peer_line(out, f_b64, "endpoint 198.18.0.77:7000, keepalive 25 s "
+			 "(the peer answers no path probes: waiting for a handshake)");
+	expect_peer_line(out, g_b64, "unresolved: not registered with the server");
 	/* The registration carried the finding, for the peers' sake. */
-	assert_int_equal(fake.register_flags, WGP_F_SYMMETRIC);
+	assert_int_equal(fake.register_flags & WGP_F_ALL_V2,
+			 WGP_F_SYMMETRIC | WGP_F_PROBES);
 	peer_state(f_b64, ep, ka);
+	assert_string_equal(ep, "198.18.0.77:7000");
+	assert_string_equal(ka, "25");
+	peer_state(g_b64, ep, ka);
 	assert_string_equal(ep, "(none)");
 
-	/* The peer's NAT symmetric instead. */
+	/* The peer's NAT symmetric instead, at a new address. */
 	fake_reset();
-	fake_knows(f_pub, "198.18.0.77:7000", WGP_F_SYMMETRIC);
+	fake_knows(f_pub, "198.18.0.78:7000", WGP_F_SYMMETRIC);
+	fake_knows(g_pub, "198.18.0.79:7000", 0);
 	pid = wgpunch_start(log, "--timeout", "3", "up", "wga", NULL);
-	assert_int_equal(serve_until_exit(pid, 10000), 3);
+	assert_int_equal(serve_until_exit(pid, 8000), 3);
 	out = slurp(log);
-	expect_in(out, "cannot be punched directly: the peer's NAT uses "
-		  "endpoint-dependent mapping (symmetric); a relay is needed");
+	expect_not_in(out, "maps per destination");
+	assert_int_equal(fake.register_flags & WGP_F_ALL_V2, WGP_F_PROBES);
+	expect_peer_line(out, f_b64, "endpoint 198.18.0.78:7000, keepalive 25 s "
+			 "(the peer answers no path probes: waiting for a handshake)");
 	peer_state(f_b64, ep, ka);
-	assert_string_equal(ep, "(none)");
+	assert_string_equal(ep, "198.18.0.78:7000");
 	unlink(log);
 }
 
+/*
+ * H speaks version 2 and answers path probes (the test plays its
+ * wgpunch at SRV:7000). The probes must be authentic, come from
+ * WireGuard's port and name the address probed; the reply is what gets
+ * the endpoint set, and it proves the path: "up" is done at once.
+ */
+static void test_up_path(void **state)
+{
+	const char *log = "/tmp/wgpunch-test-path.log";
+	struct fake_cand *fc;
+	uint64_t t0 = now_ms();
+	char ep[80], ka[16], *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	need_c_fresh();
+	wga_add_peer(h_pub, "198.19.0.8/32");
+	fake_reset();
+	fake.reply_version = 2;
+	fake_knows(h_pub, SRV ":7000", WGP_F_PROBES);
+	fc = fake_cand_add(7000, 0, h_priv, h_pub);
+	pid = wgpunch_start(log, "--timeout", "8", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 12000), 0);
+	assert_in_range(now_ms() - t0, 0, 4000);
+	out = slurp(log);
+	assert_true(fc->probes >= 1);
+	assert_int_equal(fc->bad, 0);
+	assert_int_equal(fc->probe_sport, 51820);
+	peer_state(h_b64, ep, ka);
+	assert_string_equal(ep, SRV ":7000");
+	assert_string_equal(ka, "25");
+	expect_peer_line(out, h_b64, "path " SRV ":7000 answers");
+	expect_peer_line(out, h_b64, "endpoint set");
+	/* WireGuard itself now goes there (the keepalive starts a
+	 * handshake at once). */
+	for (int i = 0; i < 50 && !fc->wireguard; i++)
+		fake_serve(20);
+	assert_true(fc->wireguard >= 1);
+	unlink(log);
+}
+
+/*
+ * H answers path probes, but nothing answers at its candidates: its
+ * public mapping stays silent, and the host candidate's replies come
+ * from another address than the one probed (authentic, yet no proof of
+ * that path). No endpoint may be set; "up" says no path answered and
+ * exits 3.
+ */
+static void test_up_no_path(void **state)
+{
+	const char *log = "/tmp/wgpunch-test-nopath.log";
+	struct fake_cand *silent, *elsewhere;
+	struct fake_peer *p;
+	char ep[80], ka[16], *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	need_c_fresh();
+	wga_add_peer(h_pub, "198.19.0.8/32");
+	fake_reset();
+	fake.reply_version = 2;
+	p = fake_knows(h_pub, SRV ":7000", WGP_F_PROBES);
+	p->cand = SRV ":7002";
+	silent = fake_cand_add(7000, -1, h_priv, h_pub);
+	elsewhere = fake_cand_add(7002, 7003, h_priv, h_pub);
+	pid = wgpunch_start(log, "--timeout", "15", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 20000), 3);
+	out = slurp(log);
+	/* Both candidates were really probed, several times. */
+	assert_true(silent->probes >= 2);
+	assert_true(elsewhere->probes >= 2);
+	assert_int_equal(silent->bad + elsewhere->bad, 0);
+	peer_state(h_b64, ep, ka);
+	assert_string_equal(ep, "(none)");
+	expect_peer_line(out, h_b64, "no path answered");
+	expect_in(out, "1 of 3 peers not resolved");
+	unlink(log);
+}
+
+/* An interface without peers: "up" has nothing to do and says so
+ * (exit 1, nothing sent); the daemon says so and waits for peers. */
+static void test_up_no_peers(void **state)
+{
+	const char *log = "/tmp/wgpunch-test-nopeers.log";
+	char req[256], *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	wgn = lab_wggo_start("wgn");
+	assert_true(wgn > 0);
+	snprintf(req, sizeof(req), "set=1\nprivate_key=%s\nlisten_port=51829\n\n", d_priv);
+	assert_int_equal(lab_uapi("wgn", req), 0);
+	assert_int_equal(lab_sh("ip link set wgn up"), 0);
+	fake_reset();
+	pid = wgpunch_start(log, "up", "wgn", NULL);
+	assert_int_equal(serve_until_exit(pid, 5000), 1);
+	out = slurp(log);
+	expect_in(out, "the interface wgn has no peers");
+	assert_int_equal(fake.registers + fake.probes[0] + fake.probes[1], 0);
+
+	pid = wgpunch_start(log, "daemon", "wgn", NULL);
+	if (!log_shows(log, "has no peers", 3000))
+		fail_msg("the daemon did not say wgn has no peers:\n%s", slurp(log));
+	fake_serve(500);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);	/* still running */
+	/* A peer arrives; SIGHUP has it looked at now. */
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=198.19.1.1/32\n\n",
+		 g_pub);
+	assert_int_equal(lab_uapi("wgn", req), 0);
+	kill(pid, SIGHUP);
+	if (!log_shows(log, "registered with " SRV ":49918", 5000))
+		fail_msg("no registration once wgn had a peer:\n%s", slurp(log));
+	assert_true(fake.registers >= 1);
+	assert_int_equal(fake.register_sport, 51829);
+	kill(pid, SIGTERM);
+	assert_int_equal(serve_until_exit(pid, 2000), 0);
+	out = slurp(log);
+	assert_int_equal(count_in(out, "has no peers"), 1);	/* said once */
+	unlink(log);
+}
+
+/* G is stale and the server never answers. */
 static void test_up_silent_server(void **state)
 {
 	const char *log = "/tmp/wgpunch-test-silent.log";
-	uint64_t t0 = now_ms();
+	uint64_t t0;
 	char *out;
 	pid_t pid;
 
 	(void)state;
 	NEED_LAB();
+	need_c_fresh();
+	wga_add_peer(g_pub, "198.19.0.7/32");
 	fake_reset();
 	fake.silent = true;
+	t0 = now_ms();
 	pid = wgpunch_start(log, "--timeout", "2", "up", "wga", NULL);
 	assert_int_equal(serve_until_exit(pid, 6000), 3);
 	/* It gave up at its deadline, not later. */
 	assert_in_range(now_ms() - t0, 1900, 3500);
 	out = slurp(log);
-	expect_in(out, "unresolved: no answer from the rendezvous server");
-	expect_in(out, f_b64);
+	expect_peer_line(out, g_b64, "unresolved: no answer from the rendezvous server");
+	expect_peer_line(out, b_b64, "left alone");
 	unlink(log);
 }
 
 static void test_daemon(void **state)
 {
 	const char *log = "/tmp/wgpunch-test-daemon.log";
-	char ep[80], ka[16], req[256], e_priv[65], e_pub[65], e_b64[45];
+	static char e_priv[65], e_pub[65], e_b64[45];
+	char ep[80], ka[16];
 	uint64_t end;
 	pid_t pid;
 
@@ -555,8 +1044,7 @@ static void test_daemon(void **state)
 	while (now_ms() < end)
 		fake_serve(20);
 	assert_true(fake.registers >= 1);
-	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nallowed_ip=198.19.0.5/32\n\n", e_pub);
-	assert_int_equal(lab_uapi("wga", req), 0);
+	wga_add_peer(e_pub, "198.19.0.5/32");
 	end = now_ms() + 5000;
 	do {
 		fake_serve(20);
@@ -571,30 +1059,24 @@ static void test_daemon(void **state)
 	unlink(log);
 }
 
-static unsigned int count_in(const char *text, const char *what)
-{
-	unsigned int n = 0;
-
-	for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
-		n++;
-	return n;
-}
-
 /* The probe port is firewalled, the main port answers: the NAT type is
  * unknown, which is said (naming the probe port), and registering goes
- * ahead without the symmetric flag, promptly. */
+ * ahead without the symmetric flag, promptly. Every peer is fresh, so
+ * what the server says about them changes nothing. */
 static void test_up_probe_port_silent(void **state)
 {
 	const char *log = "/tmp/wgpunch-test-probe.log";
-	uint64_t t0 = now_ms();
+	uint64_t t0;
 	char ep[80], ka[16], *out;
 	pid_t pid;
 
 	(void)state;
 	NEED_LAB();
+	need_c_fresh();
 	fake_reset();
 	fake.probe_silent = true;
 	fake_knows(c_pub, "198.18.0.69:7000", 0);
+	t0 = now_ms();
 	pid = wgpunch_start(log, "--timeout", "4", "up", "wga", NULL);
 	assert_int_equal(serve_until_exit(pid, 8000), 0);
 	assert_in_range(now_ms() - t0, 0, 3000);
@@ -603,10 +1085,11 @@ static void test_up_probe_port_silent(void **state)
 		  "check whether our NAT is symmetric; registering anyway");
 	assert_null(strstr(out, "no answer from the rendezvous server"));
 	assert_true(fake.registers >= 1);
-	assert_int_equal(fake.register_flags, 0);
+	assert_int_equal(fake.register_flags & WGP_F_ALL_V2, WGP_F_PROBES);
 	assert_int_equal(fake.probes[1], 0);
 	peer_state(c_b64, ep, ka);
-	assert_string_equal(ep, "198.18.0.69:7000");
+	assert_string_equal(ep, SRV ":51822");
+	expect_peer_line(out, c_b64, "left alone");
 	unlink(log);
 }
 
@@ -713,25 +1196,19 @@ static void test_usage_errors(void **state)
 	unlink(log);
 }
 
-/* Wait until the file at path holds what (true), or ms pass. */
-static bool log_shows(const char *path, const char *what, unsigned int ms)
-{
-	uint64_t end = now_ms() + ms;
-
-	do {
-		/* The child may not have created it yet. */
-		if (access(path, F_OK) == 0 && strstr(slurp(path), what))
-			return true;
-		fake_serve(20);
-	} while (now_ms() < end);
-	return false;
-}
-
-/* The daemon says when the server goes silent and when it is back (not
- * every retry); SIGHUP makes it look again at once, and it lives on. */
+/*
+ * The daemon says when the server goes silent and when it is back (not
+ * every retry), keeps one REGISTER going every ~2 s while it is silent
+ * (no back-off to minutes), and SIGHUP makes it look again at once. It
+ * serves "wgpunch status" on its default socket meanwhile, and removes
+ * the socket when it stops.
+ */
 static void test_daemon_server_states(void **state)
 {
 	const char *log = "/tmp/wgpunch-test-states.log";
+	const char *sock = STATUS_DIR "/wgb.sock";
+	struct stat st;
+	uint64_t end;
 	char *out;
 	pid_t pid;
 
@@ -747,6 +1224,16 @@ static void test_daemon_server_states(void **state)
 	out = slurp(log);
 	expect_in(out, "daemon started: rendezvous server " SRV ":49918, probe port 49919");
 	assert_null(strstr(out, "registered with"));
+	assert_int_equal(stat(sock, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	/* Still trying, about every SILENT_RETRY_MS (2 s +-25 %). */
+	fake.silent_registers = 0;
+	end = now_ms() + 5200;
+	while (now_ms() < end)
+		fake_serve(20);
+	if (fake.silent_registers < 2)
+		fail_msg("%u REGISTERs in 5.2 s while the server was silent; "
+			 "expected one every ~2 s", fake.silent_registers);
 	fake.silent = false;
 	kill(pid, SIGHUP);
 	if (!log_shows(log, "registered with " SRV ":49918", 3000))
@@ -758,22 +1245,28 @@ static void test_daemon_server_states(void **state)
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);	/* still running */
 	kill(pid, SIGTERM);
 	assert_int_equal(serve_until_exit(pid, 2000), 0);
+	assert_int_equal(access(sock, F_OK), -1);
 	unlink(log);
 }
 
 int main(void)
 {
+	/* test_up first: it needs C stale, and leaves it fresh for the
+	 * rest (need_c_fresh() covers for it if it failed). */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_up, kill_child),
-		cmocka_unit_test_teardown(test_up_probe_port_silent, kill_child),
-		cmocka_unit_test_teardown(test_up_all_fresh, kill_child),
-		cmocka_unit_test_teardown(test_up_stdout_errors, kill_child),
-		cmocka_unit_test_teardown(test_usage_errors, kill_child),
-		cmocka_unit_test_teardown(test_daemon_server_states, kill_child),
-		cmocka_unit_test_teardown(test_up_lookup, kill_child),
-		cmocka_unit_test_teardown(test_up_symmetric, kill_child),
-		cmocka_unit_test_teardown(test_up_silent_server, kill_child),
-		cmocka_unit_test_teardown(test_daemon, kill_child),
+		cmocka_unit_test_teardown(test_up, test_teardown),
+		cmocka_unit_test_teardown(test_up_probe_port_silent, test_teardown),
+		cmocka_unit_test_teardown(test_up_all_fresh, test_teardown),
+		cmocka_unit_test_teardown(test_up_stdout_errors, test_teardown),
+		cmocka_unit_test_teardown(test_usage_errors, test_teardown),
+		cmocka_unit_test_teardown(test_daemon_server_states, test_teardown),
+		cmocka_unit_test_teardown(test_up_no_peers, test_teardown),
+		cmocka_unit_test_teardown(test_up_lookup, test_teardown),
+		cmocka_unit_test_teardown(test_up_symmetric, test_teardown),
+		cmocka_unit_test_teardown(test_up_path, test_teardown),
+		cmocka_unit_test_teardown(test_up_no_path, test_teardown),
+		cmocka_unit_test_teardown(test_up_silent_server, test_teardown),
+		cmocka_unit_test_teardown(test_daemon, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

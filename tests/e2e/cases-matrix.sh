@@ -54,9 +54,9 @@ else:
     print(value)
 '
 
-# status_json NODE: `wgpunch status wg0 --json` in NODE, kept in
+# matrix_status_json NODE: `wgpunch status wg0 --json` in NODE, kept in
 # $LAB_DIR/NODE.status.json for the post-mortem too.
-status_json()
+matrix_status_json()
 {
 	lab_exec "$1" "$WGPUNCH" status wg0 --json >"$LAB_DIR/$1.status.json" \
 		2>"$LAB_DIR/$1.status.err" || return 1
@@ -67,7 +67,7 @@ status_json()
 status_field()
 {
 	local json
-	json=$(status_json "$1") || return 1
+	json=$(matrix_status_json "$1") || return 1
 	printf '%s' "$json" | "$LAB_PYTHON" -c "$MATRIX_STATUS_PY" '' "$2"
 }
 
@@ -75,7 +75,7 @@ status_field()
 status_peer_field()
 {
 	local json
-	json=$(status_json "$1") || return 1
+	json=$(matrix_status_json "$1") || return 1
 	printf '%s' "$json" | "$LAB_PYTHON" -c "$MATRIX_STATUS_PY" \
 		"$(lab_pub "$(matrix_other "$1")")" "$2"
 }
@@ -466,6 +466,7 @@ case_matrix_lab()
 	ml_double_nat
 }
 
+# shellcheck disable=SC2034  # read by run-e2e.sh
 MATRIX_CASES="matrix_lab matrix_eim_eim matrix_none_none matrix_none_eim
 matrix_reject_eim matrix_sym_pf matrix_pf_sym matrix_symrand_pf matrix_eim_sym
 matrix_sym_sym matrix_symrand_eim matrix_same_nat matrix_double_nat

@@ -326,6 +326,7 @@ lab_nat_rebind()
 	first=$((LAB_REBIND_BASE + n * 1000))
 	lab_nat_apply "$node" "$mode" "$first-$((first + 999))" || return 1
 	# conntrack exits 1 when there was nothing to delete: not an error.
+	command -v conntrack >/dev/null 2>&1 || return 1
 	nsenter --net="/run/netns/$LAB_PREFIX-$node" \
 		conntrack -D -f ipv4 -p udp >/dev/null 2>&1
 	return 0
@@ -854,7 +855,7 @@ lab_wire_handshake()
 lab_missing()
 {
 	local c
-	for c in ip ss nft nsenter unshare mkfifo wireguard-go wg ping python3; do
+	for c in ip ss nft conntrack nsenter unshare mkfifo wireguard-go wg ping python3; do
 		command -v "$c" >/dev/null 2>&1 || echo "$c"
 	done
 	[ -c /dev/net/tun ] || echo /dev/net/tun

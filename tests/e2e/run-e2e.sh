@@ -626,6 +626,56 @@ case_raw_quiet()
 	[ "$a1" -gt "$a0" ] || fail "A's path socket counted no heartbeats in 3 s ($a0 -> $a1)"
 }
 
+# Path probes cannot be forged or replayed: B sits behind a port forward
+# so anyone can reach its WireGuard port; evil replays a probe A really
+# sent (captured on the wire), sends one with A's sender id and a
+# tampered seal, and a reply to a probe nobody sent. B answers none of
+# them, learns no candidate from them, and its endpoint for A stays.
+case_forged_probe()
+{
+	local cap_pid ep_b f
+	need_binaries wgpunchd wgpunch
+	lab_setup eim pf || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	peers_ipv4_only || fail "cannot remove the IPv6 addresses"
+	lab_bg pub "$LAB_DIR/capture.log" "$LAB_PYTHON" "$LABTOOL" capture natB \
+		"$LAB_WG_PORT" "$LAB_DIR/a-probe.bin" 20 9
+	cap_pid=$LAB_LAST_PID
+	lab_wait 5 grep -q capturing "$LAB_DIR/capture.log" ||
+		fail "the capture did not start"
+	daemons_up
+	wait_exit "$cap_pid" 5
+	[ "$EXIT_RC" -eq 0 ] || fail "did not capture A's probe: $(cat "$LAB_DIR/capture.log")"
+	ep_b=$(lab_endpoint B A)
+	# The same probe with one byte of its seal changed, and as a reply.
+	"$LAB_PYTHON" - "$LAB_DIR" <<'PY' || fail "cannot forge"
+import sys
+d = sys.argv[1]
+p = bytearray(open(d + "/a-probe.bin", "rb").read())
+t = bytearray(p); t[60] ^= 1
+open(d + "/tampered.bin", "wb").write(t)
+r = bytearray(p); r[5] = 10
+open(d + "/reply.bin", "wb").write(r)
+PY
+	sleep 2.5	# past the replay window's reordering slack
+	for f in a-probe tampered reply; do
+		lab_exec evil "$LAB_PYTHON" "$LABTOOL" send "$LAB_NATB_IP" "$LAB_WG_PORT" \
+			"$LAB_DIR/$f.bin" "$LAB_WG_PORT" || fail "cannot send $f"
+	done
+	sleep 2
+	[ "$(lab_endpoint B A)" = "$ep_b" ] ||
+		fail "B's endpoint for A moved: $ep_b -> $(lab_endpoint B A)"
+	status_json B | grep -q "$LAB_EVIL_IP" &&
+		fail "B took evil's address as a candidate: $(status_json B)"
+	client_log B | grep -q "replayed path message from $LAB_EVIL_IP" ||
+		fail "B did not refuse the replay: $(client_log B | tail -n 5)"
+	client_log B | grep -q "forged path message from $LAB_EVIL_IP" ||
+		fail "B did not refuse the tampered probe: $(client_log B | tail -n 5)"
+	lab_ping A "$LAB_B_TUN" >/dev/null || fail "the tunnel broke"
+	echo "  replayed, tampered and unsolicited path messages from evil:" \
+		"refused; B still has A at $ep_b" >&2
+}
+
 # The NAT matrix (cases-matrix.sh): every pairing of NAT behaviours that
 # differs, asserting the tunnel and the path kind `wgpunch status` reports.
 MATRIX_CASES=
@@ -636,7 +686,7 @@ fi
 
 # --- runner -------------------------------------------------------------------
 
-ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 rebind server_return raw_quiet $MATRIX_CASES"
+ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 rebind server_return raw_quiet forged_probe $MATRIX_CASES"
 
 run_case()
 {
