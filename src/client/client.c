@@ -564,6 +564,9 @@ static void status_answer(struct client *c)
 {
 	struct status_snapshot snap;
 
+	/* Handshake times as they are now, not as of the last round. */
+	if (c->have_dev && refresh_device(c) < 0)
+		log_debug("re-reading the interface for a status request failed");
 	if (client_status_fill(c, &snap) < 0)
 		return;
 	status_serve(c->status_fd, &snap);

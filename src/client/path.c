@@ -87,6 +87,9 @@ enum cand_state path_state(const struct path_cand *c, uint64_t now)
 		return CAND_OK;
 	if (c->ever_failed || (c->reply_ms && c->unanswered >= 2))
 		return CAND_FAILED;
+	/* A path not in use is checked only every PATH_IDLE_CHECK_MS. */
+	if (c->reply_ms && now - c->reply_ms <= PATH_IDLE_CHECK_MS + PATH_LOST_MS)
+		return CAND_OK;
 	if (c->unanswered || c->inflight)
 		return CAND_PROBING;
 	return CAND_UNTRIED;

@@ -509,15 +509,6 @@ static int status_socket_path(struct cmdline *cl, char *buf, size_t len,
 	return WGPUNCH_EXIT_ERROR;
 }
 
-/* TODO(lead): delete with the call in status_once(). */
-static int client_status_stub(const struct client_opts *o, bool json)
-{
-	(void)json;
-	fprintf(stderr, "wgpunch: no daemon runs for %s, and finding the status "
-		"out without one is not built in yet\n", o->ifname);
-	return WGPUNCH_EXIT_ERROR;
-}
-
 /* No daemon runs: one round of the engine finds the status out. It
  * needs the settings that "up" needs. */
 static int status_once(struct cmdline *cl, const char *path)
@@ -534,8 +525,8 @@ static int status_once(struct cmdline *cl, const char *path)
 	if (!ret)
 		ret = build_opts(cl, &cfg, &opts);
 	if (ret) {
-		fprintf(stderr, "wgpunch: (no daemon answers on %s, so status "
-			"asks the server itself)\n", path);
+		fprintf(stderr, "wgpunch: (no daemon answers on %s: without "
+			"one, status needs the settings that up needs)\n", path);
 		return ret;
 	}
 	/* The report is on stdout: only trouble on stderr, unless asked. */
@@ -545,9 +536,8 @@ static int status_once(struct cmdline *cl, const char *path)
 		return WGPUNCH_EXIT_ERROR;
 	}
 	opts.status_socket = path;
-	/* TODO(lead): call client_status(&opts, cl->json) here and delete
-	 * client_status_stub() once client.c defines client_status(). */
-	return client_status_stub(&opts, cl->json);
+	opts.status_only = true;	/* probe and report; set nothing */
+	return client_status(&opts, cl->json);
 }
 
 /* "wgpunch status": the daemon's snapshot, or one found out now. */

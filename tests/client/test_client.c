@@ -113,11 +113,23 @@ static char h_priv[65], h_pub[65], h_b64[45];
 static struct fake fake;
 static pid_t child = -1;		/* the wgpunch under test, if running */
 static enum { OUT_LOG, OUT_FULL, OUT_CLOSED } child_stdout;
+/* This run's logs, apart from any other run's (one per build dir may
+ * run at once); what a failed test leaves stays for a look. */
+static char log_dir[] = "/tmp/wgpunch-test-client.XXXXXX";
 /* Peers a test added to wga (public keys, hex): removed after it. */
 static const char *added[8];
 static unsigned int n_added;
 
 #define NEED_LAB() do { if (skip_why) { print_message("skipped: %s\n", skip_why); skip(); } } while (0)
+
+/* The log of one test (each test uses one at a time). */
+static const char *log_path(const char *name)
+{
+	static char path[sizeof(log_dir) + 32];
+
+	snprintf(path, sizeof(path), "%s/%s.log", log_dir, name);
+	return path;
+}
 
 static uint64_t now_ms(void)
 {
@@ -187,6 +199,8 @@ static int group_setup(void **state)
 		skip_why = status_dir_private();
 	if (skip_why)
 		return 0;
+	if (!mkdtemp(log_dir))
+		return -1;
 	if (lab_sh("ip addr add " SRV "/32 dev lo"))
 		return -1;
 	wga = lab_wggo_start("wga");
@@ -237,6 +251,7 @@ static int group_teardown(void **state)
 	lab_wggo_stop(wga);
 	lab_wggo_stop(wgb);
 	lab_wggo_stop(wgc);
+	rmdir(log_dir);		/* empty unless a test failed */
 	return 0;
 }
 
@@ -711,6 +726,17 @@ static void expect_peer_line(const char *out, const char *b64, const char *what)
 			 what, out);
 }
 
+/* A peer without path probes whose endpoint is set: "up" cannot call
+ * it resolved before a handshake, and must say that it waits for one. */
+static void expect_waiting(const char *out, const char *b64, const char *ep)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "endpoint %s, keepalive 25 s", ep);
+	expect_peer_line(out, b64, what);
+	expect_peer_line(out, b64, "waiting for a handshake");
+}
+
 static bool cands_hold(const struct wgp_endpoint cands[WGP_MAX_CANDIDATES],
 		       const char *s)
 {
@@ -732,7 +758,7 @@ static bool cands_hold(const struct wgp_endpoint cands[WGP_MAX_CANDIDATES],
  */
 static void test_up(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-up.log";
+	const char *log = log_path("up");
 	uint8_t key[WGP_KEY_LEN];
 	char ep[80], ka[16], *out;
 	pid_t pid;
@@ -792,7 +818,7 @@ static void test_up(void **state)
  * --timeout, then says so and exits 3. */
 static void test_up_lookup(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-lookup.log";
+	const char *log = log_path("lookup");
 	char ep[80], ka[16], *out;
 	pid_t pid;
 
@@ -815,10 +841,8 @@ static void test_up_lookup(void **state)
 	peer_state(g_b64, ep, ka);
 	assert_string_equal(ep, "198.18.0.68:7000");
 	assert_string_equal(ka, "25");
-	expect_peer_line(out, d_b64, "endpoint 198.18.0.67:7000, keepalive 25 s "
-			 "(the peer answers no path probes: waiting for a handshake)");
-	expect_peer_line(out, g_b64, "endpoint 198.18.0.68:7000, keepalive 25 s "
-			 "(the peer answers no path probes: waiting for a handshake)");
+	expect_waiting(out, d_b64, "198.18.0.67:7000");
+	expect_waiting(out, g_b64, "198.18.0.68:7000");
 	expect_in(out, "2 of 4 peers not resolved");
 	unlink(log);
 }
@@ -828,7 +852,7 @@ static void test_up_lookup(void **state)
  * flags of the registration, for the peers' diagnosis. */
 static void test_up_symmetric(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-sym.log";
+	const char *log = log_path("sym");
 	char ep[80], ka[16], *out;
 	pid_t pid;
 
@@ -847,8 +871,7 @@ static void test_up_symmetric(void **state)
 	out = slurp(log);
 	expect_in(out, "our NAT maps per destination (symmetric): the server saw "
 		  SRV ":51820 on port 49918 and " SRV ":52820 on port 49919");
-	expect_peer_line(out, f_b64, "endpoint 198.18.0.77:7000, keepalive 25 s "
-			 "(the peer answers no path probes: waiting for a handshake)");
+	expect_waiting(out, f_b64, "198.18.0.77:7000");
 	expect_peer_line(out, g_b64, "unresolved: not registered with the server");
 	/* The registration carried the finding, for the peers' sake. */
 	assert_int_equal(fake.register_flags & WGP_F_ALL_V2,
@@ -868,8 +891,7 @@ static void test_up_symmetric(void **state)
 	out = slurp(log);
 	expect_not_in(out, "maps per destination");
 	assert_int_equal(fake.register_flags & WGP_F_ALL_V2, WGP_F_PROBES);
-	expect_peer_line(out, f_b64, "endpoint 198.18.0.78:7000, keepalive 25 s "
-			 "(the peer answers no path probes: waiting for a handshake)");
+	expect_waiting(out, f_b64, "198.18.0.78:7000");
 	peer_state(f_b64, ep, ka);
 	assert_string_equal(ep, "198.18.0.78:7000");
 	unlink(log);
@@ -883,7 +905,7 @@ static void test_up_symmetric(void **state)
  */
 static void test_up_path(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-path.log";
+	const char *log = log_path("path");
 	struct fake_cand *fc;
 	uint64_t t0 = now_ms();
 	char ep[80], ka[16], *out;
@@ -926,7 +948,7 @@ static void test_up_path(void **state)
  */
 static void test_up_no_path(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-nopath.log";
+	const char *log = log_path("nopath");
 	struct fake_cand *silent, *elsewhere;
 	struct fake_peer *p;
 	char ep[80], ka[16], *out;
@@ -960,7 +982,7 @@ static void test_up_no_path(void **state)
  * (exit 1, nothing sent); the daemon says so and waits for peers. */
 static void test_up_no_peers(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-nopeers.log";
+	const char *log = log_path("nopeers");
 	char req[256], *out;
 	pid_t pid;
 
@@ -1002,7 +1024,7 @@ static void test_up_no_peers(void **state)
 /* G is stale and the server never answers. */
 static void test_up_silent_server(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-silent.log";
+	const char *log = log_path("silent");
 	uint64_t t0;
 	char *out;
 	pid_t pid;
@@ -1026,7 +1048,7 @@ static void test_up_silent_server(void **state)
 
 static void test_daemon(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-daemon.log";
+	const char *log = log_path("daemon");
 	static char e_priv[65], e_pub[65], e_b64[45];
 	char ep[80], ka[16];
 	uint64_t end;
@@ -1065,7 +1087,7 @@ static void test_daemon(void **state)
  * what the server says about them changes nothing. */
 static void test_up_probe_port_silent(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-probe.log";
+	const char *log = log_path("probe");
 	uint64_t t0;
 	char ep[80], ka[16], *out;
 	pid_t pid;
@@ -1098,7 +1120,7 @@ static void test_up_probe_port_silent(void **state)
  * and a silent server is a warning, not a failure. */
 static void test_up_all_fresh(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-fresh.log";
+	const char *log = log_path("fresh");
 	uint64_t t0;
 	char *out;
 	pid_t pid;
@@ -1134,7 +1156,7 @@ static void test_up_all_fresh(void **state)
  * is a failure, said on stderr. */
 static void test_up_stdout_errors(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-stdout.log";
+	const char *log = log_path("stdout");
 	char *out;
 	pid_t pid;
 
@@ -1176,7 +1198,7 @@ static void test_usage_errors(void **state)
 		  "a resolvable name (IPv6 with a port: [2001:db8::1]:49918)" },
 		{ { "sideways", "wga" }, "unknown command" },
 	};
-	const char *log = "/tmp/wgpunch-test-usage.log";
+	const char *log = log_path("usage");
 	char *out;
 	pid_t pid;
 
@@ -1205,7 +1227,7 @@ static void test_usage_errors(void **state)
  */
 static void test_daemon_server_states(void **state)
 {
-	const char *log = "/tmp/wgpunch-test-states.log";
+	const char *log = log_path("states");
 	const char *sock = STATUS_DIR "/wgb.sock";
 	struct stat st;
 	uint64_t end;

@@ -22,7 +22,7 @@
   labtool.py capture IFACE PORT OUT [SECONDS [TYPE]]
       Writes the UDP payload of the first datagram to PORT seen on IFACE
       (AF_PACKET, so any node can eavesdrop on its links) to OUT; with
-      TYPE, only a wgpunch message ("WGPN", version 1) of that type.
+      TYPE, only a wgpunch message ("WGPN", version 1 or 2) of that type.
       Says "capturing on IFACE" on stderr once it is listening.
 
   labtool.py send SERVER PORT FILE [SPORT]
@@ -138,7 +138,8 @@ def capture(iface, port, out, seconds, mtype):
         if d_port != port:
             continue
         body = pkt[ihl + 8:]
-        if mtype is not None and (body[:5] != b"WGPN\x01" or len(body) < 6
+        if mtype is not None and (len(body) < 6 or body[:4] != b"WGPN"
+                                  or body[4] not in (1, 2)
                                   or body[5] != mtype):
             continue
         with open(out, "wb") as f:
