@@ -11,8 +11,9 @@
 #            Debian's copy into a temporary directory here (never kept):
 #            its server on srv, its client on A, then on B.
 #
-# Each measurement gets a fresh lab; each run measures all three, in an
-# order that rotates from run to run, so they share the machine's state.
+# Each measurement gets a fresh lab (IPv4 only on the peers); each run
+# measures all three, in an order that rotates from run to run, so they
+# share the machine's state.
 # The time is from the start of the second side (B's client; for the
 # floor, the two `wg set`) to the first WireGuard handshake response seen
 # on the public router (tcpdump's kernel time), or failing tcpdump, to
@@ -91,11 +92,12 @@ handshake_seen()
 }
 
 # A fresh lab with both WireGuard peers and, if tcpdump is there, the wire
-# watched.  WIRE says which.
+# watched.  WIRE says which.  The peers get no global IPv6: wgpunch would
+# rightly prefer a direct IPv6 path, and this compares IPv4 punches.
 lab_up()
 {
 	WIRE=
-	lab_setup eim eim && lab_wg_pair || return 1
+	lab_setup eim eim && lab_no_ipv6 A B && lab_wg_pair || return 1
 	lab_wire_start && WIRE=1
 	return 0
 }

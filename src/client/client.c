@@ -131,7 +131,10 @@ static int sync_peers(struct client *c)
 					   "ago: left alone",
 					   handshake_age(&wp->last_handshake, &now));
 		} else if (p->status == PEER_FRESH) {
+			/* The tunnel went quiet: find out now which path
+			 * still works, not at the next retry. */
 			p->proven = false;
+			path_reprobe_all(&p->paths, wgp_mono_ms(), 0);
 			set_status(c, p, p->paths.n ? PEER_PROBING : PEER_WAITING,
 				   "latest handshake %ld s ago: punching again",
 				   handshake_age(&wp->last_handshake, &now));
@@ -216,7 +219,8 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 		break;
 	case PUNCH_ALREADY_SET:
 		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s (already "
-			   "set; the peer answers no path probes)", ep, ka);
+			   "set; the peer answers no path probes%s)", ep, ka,
+			   p->proven ? "" : ": waiting for a handshake");
 		break;
 	case PUNCH_SYMMETRIC:
 	case PUNCH_SET:
@@ -327,12 +331,13 @@ void client_server_silent(struct client *c)
 	c->failures++;
 	delay = round_delay_ms(c->failures, c->ttl);
 	c->next_round_ms = wgp_mono_ms() + delay;
-	if (!c->server_silent)
-		log_warn("%s; trying again in %u s, backing off up to %u s",
-			 server_problem(c, why, sizeof(why)), delay / 1000,
-			 SERVER_BACKOFF_MAX_MS / 1000);
+	if (!c->server_silent && c->o->daemon)
+		log_warn("%s; registering again every %u s until it answers",
+			 server_problem(c, why, sizeof(why)), SILENT_RETRY_MS / 1000);
+	else if (!c->server_silent)
+		log_warn("%s", server_problem(c, why, sizeof(why)));
 	else
-		log_debug("still no answer from the server; trying again in %u s",
+		log_debug("still no answer from the server; next round in %u s",
 			  delay / 1000);
 	c->server_silent = true;
 }
@@ -830,7 +835,13 @@ int client_daemon(const struct client_opts *o)
 				break;
 			}
 			first = false;
-			/* failures is reset only by an answer. */
+			/* failures is reset only by an answer. An interface
+			 * without peers is not a failure: look again soon. */
+			if (ret == -ENOENT && c.have_dev && !c.dev.num_peers) {
+				c.next_round_ms = now + NO_PEERS_RETRY_MS;
+				loop_once(&c, sigfd, UINT64_MAX);
+				continue;
+			}
 			if (ret < 0)
 				c.failures++;
 			c.next_round_ms = now + jitter_ms(round_delay_ms(c.failures, c.ttl),

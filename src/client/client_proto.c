@@ -156,6 +156,13 @@ static bool service_one(struct client *c, struct request *r,
 
 	if (!r->active || now < r->due_ms)
 		return true;
+	/* The daemon's REGISTER went unanswered RETX_MAX_TRIES times:
+	 * the server is silent (say so once), and it keeps going. */
+	if (r == &c->reg && c->o->daemon && r->tries >= RETX_MAX_TRIES &&
+	    !c->server_silent) {
+		client_server_silent(c);
+		keep = true;
+	}
 	/* "up" keeps trying until its deadline; the daemon gives a round
 	 * RETX_MAX_TRIES sends and then backs off as a whole. The mapping
 	 * check gives up sooner: registering waits for it. */

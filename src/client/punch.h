@@ -55,6 +55,8 @@
 /* The side that does not initiate WireGuard's handshake sets its
  * persistent keepalive this long after the endpoint (client_path.c). */
 #define KEEPALIVE_GRACE_MS	1000
+/* The daemon looks at an interface without peers again this often. */
+#define NO_PEERS_RETRY_MS	5000
 /* The daemon re-reads the interface's handshakes this often. */
 #define DEVICE_POLL_MS		5000
 /* "wgpunch up" asks again this often for peers not yet known. */
