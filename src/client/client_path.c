@@ -208,10 +208,13 @@ static void learn(struct client *c, struct client_peer *p, enum cand_source src,
 	cand = path_learn(&p->paths, src, (struct sockaddr *)&ss, now);
 	if (!cand || !fresh)
 		return;
-	/* Pre-punch only across a NAT of ours, toward a public IPv4
-	 * mapping, and only while no path works yet. */
-	if (cand->kind == PATH_IPV4 && c->hops > 0 && !any_alive(&p->paths, now)) {
-		send_opener(c, p, (struct sockaddr *)&ss);
+	/* Pre-punch toward a public IPv4 mapping while no path works yet:
+	 * an opener across our own NAT when we know its distance, and the
+	 * full probes a little later in any case, so that the peer's
+	 * opener, sent on the same news, gets out of its NAT first. */
+	if (cand->kind == PATH_IPV4 && !any_alive(&p->paths, now)) {
+		if (c->hops > 0)
+			send_opener(c, p, (struct sockaddr *)&ss);
 		cand->due_ms = now + prepunch_delay_ms(c);
 	}
 }
@@ -501,6 +504,22 @@ static void no_handshake_check(struct client *c, struct client_peer *p,
 	recover(c, p, now);
 }
 
+/* WireGuard lost the endpoint we set (the peer was removed and added
+ * back, say) while the path still answers: set it again. Only a missing
+ * endpoint: one WireGuard moved by itself (roaming) is its business. */
+static void endpoint_check(struct client *c, struct client_peer *p,
+			   struct path_cand *cand, uint64_t now)
+{
+	const struct wg_peer *wp = wg_find_peer(&c->dev, p->key);
+	char k[WGP_KEY_B64_SIZE];
+
+	if (!wp || wp->endpoint.ss_family != AF_UNSPEC || c->o->status_only)
+		return;
+	log_info("peer %s: WireGuard has no endpoint for it any more; setting "
+		 "the path in use again", peer_b64(p, k));
+	use_path(c, p, cand, now);
+}
+
 static void decide(struct client *c, struct client_peer *p, uint64_t now)
 {
 	char why[256], k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
@@ -511,6 +530,8 @@ static void decide(struct client *c, struct client_peer *p, uint64_t now)
 	if (idx >= 0) {
 		if (changed)
 			use_path(c, p, &p->paths.c[idx], now);
+		else
+			endpoint_check(c, p, &p->paths.c[idx], now);
 		no_handshake_check(c, p, now);
 		return;
 	}

@@ -306,6 +306,9 @@ static void handle_register_reply(struct client *c,
 	c->ttl = rr->ttl;
 	c->self_main = rr->self;
 	c->have_self_main = true;
+	/* Before the records: a new peer mapping gets its opener at once,
+	 * and the opener's TTL needs the hops to our NAT. */
+	client_paths_measure_hops(c);
 	/* The daemon's next round counts from this answer, now that the
 	 * TTL it must stay within is known. */
 	if (c->o->daemon)
@@ -334,7 +337,6 @@ static void handle_register_reply(struct client *c,
 			client_start_lookup(c, p);
 	}
 	client_nat_update(c);
-	client_paths_measure_hops(c);
 }
 
 static void handle_lookup_reply(struct client *c, struct client_peer *p,

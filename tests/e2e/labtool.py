@@ -19,10 +19,11 @@
       6-byte answer, "empty" for a 0-byte one, "len=N" otherwise, or
       "timeout".
 
-  labtool.py capture IFACE PORT OUT [SECONDS [TYPE]]
+  labtool.py capture IFACE PORT OUT [SECONDS [TYPE [SRC]]]
       Writes the UDP payload of the first datagram to PORT seen on IFACE
       (AF_PACKET, so any node can eavesdrop on its links) to OUT; with
-      TYPE, only a wgpunch message ("WGPN", version 1 or 2) of that type.
+      TYPE, only a wgpunch message ("WGPN", version 1 or 2) of that type;
+      with SRC, only one from that IPv4 address.
       Says "capturing on IFACE" on stderr once it is listening.
 
   labtool.py send SERVER PORT FILE [SPORT]
@@ -114,7 +115,7 @@ def legacy(server, port, mykey, theirkey, sport):
     return 1
 
 
-def capture(iface, port, out, seconds, mtype):
+def capture(iface, port, out, seconds, mtype, want_src=None):
     ETH_P_ALL = 0x0003
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
                       socket.htons(ETH_P_ALL))
@@ -136,6 +137,8 @@ def capture(iface, port, out, seconds, mtype):
         ihl = (pkt[0] & 0x0F) * 4
         d_port = struct.unpack("!H", pkt[ihl + 2:ihl + 4])[0]
         if d_port != port:
+            continue
+        if want_src is not None and socket.inet_ntoa(pkt[12:16]) != want_src:
             continue
         body = pkt[ihl + 8:]
         if mtype is not None and (len(body) < 6 or body[:4] != b"WGPN"
@@ -223,10 +226,11 @@ def main(argv):
     if cmd == "legacy" and len(args) in (4, 5):
         sport = int(args[4]) if len(args) == 5 else 0
         return legacy(args[0], int(args[1]), args[2], args[3], sport)
-    if cmd == "capture" and len(args) in (3, 4, 5):
+    if cmd == "capture" and len(args) in (3, 4, 5, 6):
         secs = float(args[3]) if len(args) >= 4 else 10.0
-        mtype = int(args[4]) if len(args) == 5 else None
-        return capture(args[0], int(args[1]), args[2], secs, mtype)
+        mtype = int(args[4]) if len(args) >= 5 else None
+        src = args[5] if len(args) == 6 else None
+        return capture(args[0], int(args[1]), args[2], secs, mtype, src)
     if cmd == "send" and len(args) in (3, 4):
         sport = int(args[3]) if len(args) == 4 else 0
         return send(args[0], int(args[1]), args[2], sport)
