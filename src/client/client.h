@@ -106,7 +106,8 @@ struct client_peer {
 	bool warned_no_handshake;
 	uint64_t recover_ms;		/* last time a lost path made us ask
 					 * the server again */
-	uint64_t probing_since_ms;
+	uint64_t retry_ms;		/* no path: ask the server (and so the
+					 * peer) to punch again then, 0: no */
 };
 
 enum nat_type {

@@ -42,11 +42,16 @@
 #include "punch.h"
 
 /* Full probes wait this long after the openers: at least the skew
- * between the server's reply to one peer and its NOTIFY to the other. */
-#define PREPUNCH_MIN_MS		25
+ * between the server's reply to one peer and its NOTIFY to the other
+ * (bounded by twice our RTT to the server), and never less than a
+ * scheduler's hiccup. */
+#define PREPUNCH_MIN_MS		10
 #define PREPUNCH_MAX_MS		250
 /* A lost path asks the server again at most this often. */
 #define RECOVER_MIN_MS		2000
+/* The coordinated retry goes out this long before the failed
+ * candidates' own retry timer would fire. */
+#define RETRY_LEAD_MS		2000
 /* An endpoint set this long ago without a handshake is reported. */
 #define NO_HANDSHAKE_MS		10000
 /* How long the hops measurement may take (it blocks the loop). */
@@ -199,23 +204,38 @@ static void learn(struct client *c, struct client_peer *p, enum cand_source src,
 		  const struct wgp_endpoint *wep, uint64_t now)
 {
 	struct sockaddr_storage ss;
-	struct path_cand *cand;
-	bool fresh;
 
+	(void)c;
 	if (!wgp_endpoint_usable(wep) || !wgp_endpoint_to_sockaddr(wep, &ss))
 		return;
-	fresh = !path_find(&p->paths, (struct sockaddr *)&ss);
-	cand = path_learn(&p->paths, src, (struct sockaddr *)&ss, now);
-	if (!cand || !fresh)
+	path_learn(&p->paths, src, (struct sockaddr *)&ss, now);
+}
+
+/*
+ * The server just told us about the peer, and (in the same instant) the
+ * peer about us: punch now, while no path works. Toward every public
+ * IPv4 mapping, an opener across our own NAT when we know its distance,
+ * and the full probes a little later, so that the peer's opener, sent on
+ * the same news, gets out of its NAT first. Host and IPv6 candidates
+ * cross no NAT of the peer's that could keep a stray entry: at once.
+ */
+static void prepunch(struct client *c, struct client_peer *p, uint64_t now)
+{
+	unsigned int delay = prepunch_delay_ms(c);
+
+	if (any_alive(&p->paths, now))
 		return;
-	/* Pre-punch toward a public IPv4 mapping while no path works yet:
-	 * an opener across our own NAT when we know its distance, and the
-	 * full probes a little later in any case, so that the peer's
-	 * opener, sent on the same news, gets out of its NAT first. */
-	if (cand->kind == PATH_IPV4 && !any_alive(&p->paths, now)) {
+	for (unsigned int i = 0; i < p->paths.n; i++) {
+		struct path_cand *cand = &p->paths.c[i];
+
+		cand->interval_ms = 0;
+		if (cand->kind != PATH_IPV4) {
+			cand->due_ms = now;
+			continue;
+		}
 		if (c->hops > 0)
-			send_opener(c, p, (struct sockaddr *)&ss);
-		cand->due_ms = now + prepunch_delay_ms(c);
+			send_opener(c, p, (struct sockaddr *)&cand->addr);
+		cand->due_ms = now + delay;
 	}
 }
 
@@ -241,10 +261,7 @@ void client_paths_offer(struct client *c, struct client_peer *p,
 			  p->paths.n);
 	/* Being told again (a NOTIFY: the peer is trying now) means
 	 * try now, also where we had given up. */
-	if (!any_alive(&p->paths, now))
-		path_reprobe_all(&p->paths, now, prepunch_delay_ms(c));
-	if (!p->probing_since_ms)
-		p->probing_since_ms = now;
+	prepunch(c, p, now);
 	if (p->status == PEER_WAITING || p->status == PEER_NO_PATH)
 		client_peer_set_status(c, p, PEER_PROBING, "probing %u candidates",
 				       p->paths.n);
@@ -489,8 +506,10 @@ static void no_handshake_check(struct client *c, struct client_peer *p,
 	char k[WGP_KEY_B64_SIZE];
 	uint64_t set_wall_ms;
 
+	/* set_ms may be a little after now: it was read when the endpoint
+	 * was set, during this pass. */
 	if (!c->o->daemon || !p->set_ms || p->warned_no_handshake ||
-	    now - p->set_ms < NO_HANDSHAKE_MS)
+	    now < p->set_ms + NO_HANDSHAKE_MS)
 		return;
 	/* Handshake times are wall-clock, set_ms is monotonic. */
 	set_wall_ms = wgp_now_ns() / 1000000ULL - (now - p->set_ms);
@@ -518,6 +537,31 @@ static void endpoint_check(struct client *c, struct client_peer *p,
 	log_info("peer %s: WireGuard has no endpoint for it any more; setting "
 		 "the path in use again", peer_b64(p, k));
 	use_path(c, p, cand, now);
+}
+
+/*
+ * Nothing answered: try again, but together. A LOOKUP makes the server
+ * answer us and NOTIFY the peer in the same instant, so both sides
+ * pre-punch at once, as on the first try. Probes on a timer of our own
+ * could reach the peer's router while the peer is quiet, and leave
+ * there the very stray entry the pre-punch avoids.
+ */
+static void retry_together(struct client *c, struct client_peer *p, uint64_t now)
+{
+	char k[WGP_KEY_B64_SIZE];
+
+	if (!p->retry_ms || now < p->retry_ms || c->o->status_only)
+		return;
+	if (p->status != PEER_NO_PATH) {
+		p->retry_ms = 0;
+		return;
+	}
+	p->retry_ms = now + PATH_RETRY_MS;
+	if (!c->registered)
+		return;
+	log_debug("peer %s: still no path; asking the server to punch again",
+		  peer_b64(p, k));
+	client_start_lookup(c, p);
 }
 
 static void decide(struct client *c, struct client_peer *p, uint64_t now)
@@ -548,7 +592,9 @@ static void decide(struct client *c, struct client_peer *p, uint64_t now)
 	    p->status != PEER_FRESH) {
 		no_path_reason(c, p, why, sizeof(why));
 		client_peer_set_status(c, p, PEER_NO_PATH, "%s", why);
+		p->retry_ms = now + PATH_RETRY_MS - RETRY_LEAD_MS;
 	}
+	retry_together(c, p, now);
 }
 
 static bool speaks_probes(const struct client_peer *p)
@@ -583,6 +629,8 @@ uint64_t client_paths_service(struct client *c, uint64_t now)
 		due = path_next_due(&p->paths, now);
 		if (p->keepalive_due_ms && p->keepalive_due_ms < due)
 			due = p->keepalive_due_ms;
+		if (p->retry_ms && p->retry_ms < due)
+			due = p->retry_ms;
 		if (due < next)
 			next = due;
 	}

@@ -29,11 +29,15 @@
 
 /* An unanswered candidate is probed again after 250, 500, 1000, 1000
  * ms; 1000 ms after the fifth probe it counts as failed (3.75 s in
- * all) and is tried every PATH_RETRY_MS. */
+ * all) and is tried again after PATH_RETRY_MS. That is longer than a
+ * NAT keeps a connection-tracking entry nobody answered (Linux: 30 s
+ * for UDP), so a stray entry our own probes may have left on the peer's
+ * router is gone by the next try; and the next try is coordinated
+ * through the server (client_path.c), not this timer alone. */
 #define PATH_PROBE_FIRST_MS	250
 #define PATH_PROBE_MAX_MS	1000
 #define PATH_PROBE_TRIES	5
-#define PATH_RETRY_MS		15000
+#define PATH_RETRY_MS		40000
 /* The path in use is probed this often: a NAT that rebinds or a peer
  * that roams must be noticed within seconds, not when WireGuard's
  * handshake turns 180 s old. An alive path not in use is checked less

@@ -153,21 +153,27 @@ handshake_events()
 	HANDSHAKE_T=$done_t
 }
 
-# The endpoint each client installed comes from its log line; the time is
+# The path each client proved comes from its log line; the time is
 # wireguard-go's "Updating endpoint" line, which a busy machine may stamp a
 # few ms late: it cannot be later than the first packet WireGuard sent
-# there, so it is capped at that.
+# there, so it is capped at that. The probes are on the wire: 88 bytes of
+# UDP payload from one NAT's WireGuard port to the other's.
 endpoint_events()
 {
 	local n other ep t out
 	for n in A B; do
 		other=$(peer_of "$n")
-		ep=$(grep -E -m 1 -o -- "$(key_re "$(lab_pub "$other")"): endpoint [^ ,]+" \
-			"$LAB_DIR/$n.client.log" | sed 's/.*endpoint //')
+		if [ -n "$WIRE" ]; then
+			t=$(lab_wire_first "$(nat_ip_of "$n").$LAB_WG_PORT" \
+				"$(nat_ip_of "$other").$LAB_WG_PORT" 88)
+			[ -n "$t" ] && event "$t" "$n -> $other: first path probe on the wire (authenticated, from WireGuard's port)"
+		fi
+		ep=$(grep -E -m 1 -o -- "$(key_re "$(lab_pub "$other")"): [a-z0-9]+ path [^ ]+ answers" \
+			"$LAB_DIR/$n.client.log" | sed 's/.* path \([^ ]*\) answers/\1/')
 		t=$(first_stamp "$n.wg" 'UAPI: Updating endpoint')
 		out=${FIRST_OUT[$n]:-}
 		[ -n "$t" ] && [ -n "$out" ] && [ "$out" -lt "$t" ] && t=$out
-		[ -n "$t" ] && event "$t" "$n learned $other's endpoint ${ep:-?} from wgpunchd and set it in WireGuard"
+		[ -n "$t" ] && event "$t" "$n: $other's probe reply came from ${ep:-?}: path proven, endpoint set in WireGuard"
 	done
 }
 
@@ -192,6 +198,9 @@ demo()
 	LAB_WG_LOG_LEVEL=verbose
 	lab_setup eim eim || die "lab setup failed"
 	lab_wg_pair || die "wireguard-go setup failed"
+	# IPv4 only: with global IPv6 addresses the peers would simply
+	# meet over IPv6, and the demo is about the NATs.
+	lab_no_ipv6 A B || die "cannot take the peers' IPv6 away"
 	wire_start
 	event "$(lab_now_ms)" "lab ready: 7 namespaces, 2 endpoint-independent NATs, wireguard-go on A and B with no endpoints"
 
