@@ -818,7 +818,7 @@ lab_client_start()
 lab_wire_start()
 {
 	command -v tcpdump >/dev/null 2>&1 || return 1
-	lab_bg pub "$LAB_DIR/wire.log" tcpdump -i any -n -tt -l -q -Q in \
+	lab_bg pub "$LAB_DIR/wire.log" tcpdump -i any -B 8192 -n -tt -l -q -Q in \
 		--immediate-mode udp
 	lab_wait 3 grep -qs 'listening on' "$LAB_DIR/wire.log"
 }
