@@ -52,16 +52,6 @@
 #define ACCEPT		0xffffffffU
 #define DROP		0U
 
-static int set_mark(int fd, uint32_t fwmark)
-{
-	if (!fwmark)
-		return 0;
-	/* Needs CAP_NET_ADMIN. */
-	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof(fwmark)))
-		return -errno;
-	return 0;
-}
-
 /* ---- the filter ---------------------------------------------------- */
 
 static void ld_udp(struct cbpf_builder *b, bool at_x, enum cbpf_size size,
@@ -259,16 +249,8 @@ static int vm_self_test(const struct cbpf_prog *prog, int family,
  * the right verdicts. */
 static int self_test(const struct pathsock *ps, const struct cbpf_prog *prog)
 {
-	struct cbpf_prog back = { 0 };
-	int ret;
+	int ret = rawsock_filter_is(ps->fd, prog);
 
-	ret = cbpf_get_filter(ps->fd, &back);
-	if (ret < 0)
-		return ret;
-	if (back.len != prog->len ||
-	    memcmp(back.insns, prog->insns, prog->len * sizeof(*prog->insns)))
-		ret = -EPROTO;
-	cbpf_prog_free(&back);
 	if (ret < 0)
 		return ret;
 	return vm_self_test(prog, ps->family, ps->wg_port);
@@ -290,7 +272,7 @@ static int open_socket(struct pathsock *ps)
 	    setsockopt(ps->fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset,
 		       sizeof(offset)))
 		return -errno;
-	return set_mark(ps->fd, ps->fwmark);
+	return rawsock_set_mark(ps->fd, ps->fwmark);
 }
 
 int pathsock_open(struct pathsock *ps, int family, uint16_t wg_port,

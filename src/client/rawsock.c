@@ -37,7 +37,7 @@
 #define UDP_HDR 8
 #define IPV6_HDR 40
 
-static int set_mark(int fd, uint32_t fwmark)
+int rawsock_set_mark(int fd, uint32_t fwmark)
 {
 	if (!fwmark)
 		return 0;
@@ -57,7 +57,7 @@ int rawsock_route_source(const struct sockaddr *dst, uint32_t fwmark,
 	if (fd < 0)
 		return -errno;
 	/* connect() on UDP sends nothing: it only routes and binds. */
-	ret = set_mark(fd, fwmark);
+	ret = rawsock_set_mark(fd, fwmark);
 	if (!ret && connect(fd, dst, endpoint_len(dst)))
 		ret = -errno;
 	if (!ret && getsockname(fd, (struct sockaddr *)src, &len))
@@ -236,19 +236,26 @@ static int vm_self_test6(const struct cbpf_prog *prog, const struct rawsock *rs,
 	return 0;
 }
 
-static int self_test(const struct rawsock *rs, const struct cbpf_prog *prog,
-		     uint16_t min_payload)
+int rawsock_filter_is(int fd, const struct cbpf_prog *prog)
 {
 	struct cbpf_prog back = { 0 };
 	int ret;
 
-	ret = cbpf_get_filter(rs->fd, &back);
+	ret = cbpf_get_filter(fd, &back);
 	if (ret < 0)
 		return ret;
 	if (back.len != prog->len ||
 	    memcmp(back.insns, prog->insns, prog->len * sizeof(*prog->insns)))
 		ret = -EPROTO;
 	cbpf_prog_free(&back);
+	return ret < 0 ? ret : 0;
+}
+
+static int self_test(const struct rawsock *rs, const struct cbpf_prog *prog,
+		     uint16_t min_payload)
+{
+	int ret = rawsock_filter_is(rs->fd, prog);
+
 	if (ret < 0)
 		return ret;
 	if (rs->family == AF_INET)
@@ -266,7 +273,7 @@ static int open_socket(struct rawsock *rs)
 			IPPROTO_UDP);
 	if (rs->fd < 0)
 		return -errno;
-	ret = set_mark(rs->fd, rs->fwmark);
+	ret = rawsock_set_mark(rs->fd, rs->fwmark);
 	if (ret)
 		return ret;
 	if (rs->family == AF_INET6) {

@@ -62,6 +62,14 @@ ssize_t rawsock_recv(const struct rawsock *rs, uint8_t *buf, size_t cap,
 int rawsock_route_source(const struct sockaddr *dst, uint32_t fwmark,
 			 struct sockaddr_storage *src);
 
+/* SO_MARK = fwmark on fd, nothing for 0 (needs CAP_NET_ADMIN). 0 or a
+ * negative errno. */
+int rawsock_set_mark(int fd, uint32_t fwmark);
+
+/* Read fd's filter back from the kernel: 0 if it is prog byte for byte,
+ * -EPROTO if it is not, or the error reading it. */
+int rawsock_filter_is(int fd, const struct cbpf_prog *prog);
+
 /* The filter rawsock_open() attaches, for the given match. */
 int rawsock_build_filter(int family, const struct sockaddr *server,
 			 uint16_t wg_port, uint16_t min_payload,

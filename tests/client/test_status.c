@@ -261,7 +261,9 @@ static void test_json_candidates_capped(void **state)
 
 static void expect_line(const char *text, const char *line)
 {
-	if (!strstr(text, line))
+	if (!text)
+		fail_msg("no text rendered");
+	else if (!strstr(text, line))
 		fail_msg("no \"%s\" in:\n%s", line, text);
 }
 
