@@ -572,10 +572,17 @@ static void status_answer(struct client *c)
 	/* Handshake times as they are now, not as of the last round. */
 	if (c->have_dev && refresh_device(c) < 0)
 		log_debug("re-reading the interface for a status request failed");
+	int ret;
+
 	if (client_status_fill(c, &snap) < 0)
 		return;
-	status_serve(c->status_fd, &snap);
+	ret = status_serve(c->status_fd, &snap);
 	free(snap.peers);
+	if (ret < 0) {
+		log_warn("status socket: accept: %s; not answering for %u s",
+			 strerror(-ret), STATUS_PAUSE_MS / 1000);
+		c->status_pause_until = wgp_mono_ms() + STATUS_PAUSE_MS;
+	}
 }
 
 /* One pass: due work, then wait for input until the next due time. */
@@ -592,6 +599,8 @@ static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 	uint64_t now = wgp_mono_ms(), next;
 	int timeout;
 
+	if (now < c->status_pause_until)
+		pfd[5].fd = -1;
 	next = min_u64(client_service_requests(c, now), c->next_round_ms);
 	next = min_u64(next, client_paths_service(c, now));
 	next = min_u64(next, deadline);

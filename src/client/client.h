@@ -132,6 +132,8 @@ struct client {
 					 * unknown, 0: no NAT in front */
 	struct wgp_endpoint hops_for;	/* the public address measured */
 	int status_fd;			/* the daemon's status socket */
+	uint64_t status_pause_until;	/* not polled until then (accept
+					 * failed: out of descriptors) */
 	char status_path[108];
 	uint64_t next_device_ms;	/* daemon: re-read handshakes */
 	bool warned_no_peers;

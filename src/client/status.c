@@ -658,8 +658,10 @@ static void conn_read(struct status_conn *c, struct status_answers *a)
 		conn_drop(c);		/* too long to be a request */
 }
 
-/* Accept up to max pending connections; how many. */
-static size_t accept_batch(int lfd, struct status_conn *conns, size_t max)
+/* Accept up to max pending connections; how many. *err is set to the
+ * error of an accept that failed for another reason than "none left". */
+static size_t accept_batch(int lfd, struct status_conn *conns, size_t max,
+			   int *err)
 {
 	uint64_t deadline = wgp_mono_ms() + STATUS_TIMEOUT_MS;
 	size_t n = 0;
@@ -671,7 +673,7 @@ static size_t accept_batch(int lfd, struct status_conn *conns, size_t max)
 			continue;
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("status socket: accept: %s", strerror(errno));
+				*err = -errno;
 			break;
 		}
 		memset(&conns[n], 0, sizeof(conns[n]));
@@ -738,19 +740,21 @@ static void serve_batch(struct status_conn *conns, size_t n,
 	}
 }
 
-void status_serve(int lfd, const struct status_snapshot *s)
+int status_serve(int lfd, const struct status_snapshot *s)
 {
 	struct status_answers a = { .snap = s };
 	struct status_conn conns[STATUS_BATCH];
+	int err = 0;
 	size_t n;
 
 	/* A full batch may have left more behind it. */
 	do {
-		n = accept_batch(lfd, conns, STATUS_BATCH);
+		n = accept_batch(lfd, conns, STATUS_BATCH, &err);
 		serve_batch(conns, n, &a);
-	} while (n == STATUS_BATCH);
+	} while (n == STATUS_BATCH && !err);
 	free(a.form[0]);
 	free(a.form[1]);
+	return err;
 }
 
 /* ---- the command's side -------------------------------------------- */

@@ -21,6 +21,7 @@
 
 #define STATUS_DIR		"/run/wgpunch"
 #define STATUS_TIMEOUT_MS	200	/* a client's budget, per direction */
+#define STATUS_PAUSE_MS		1000	/* the daemon stops polling after accept fails */
 #define STATUS_PATH_MAX		108	/* a socket path and its NUL: the
 					 * size of Linux's sun_path */
 
@@ -83,8 +84,11 @@ int status_listen(const char *path);
  * asks for. Bounded: a client that has not sent its request line within
  * STATUS_TIMEOUT_MS, or does not take the answer within STATUS_TIMEOUT_MS,
  * is dropped, and silent clients wait together, not one after another.
+ * 0, or the negative errno of an accept() that failed (out of file
+ * descriptors, say): the connection is still pending, so the caller
+ * should stop polling lfd for a while rather than spin on it.
  */
-void status_serve(int lfd, const struct status_snapshot *s);
+int status_serve(int lfd, const struct status_snapshot *s);
 
 /* Close lfd (if >= 0) and unlink path (if not NULL). */
 void status_close(int lfd, const char *path);
