@@ -133,9 +133,9 @@ handshake_events()
 		t=${FIRST_OUT[$n]:-}
 		[ -n "$t" ] || continue
 		if [ -n "$WIRE" ]; then
-			event "$t" "$n -> $other: handshake initiation on the wire, $(nat_ip_of "$n"):$LAB_WG_PORT -> $(nat_ip_of "$other"):$LAB_WG_PORT (opens ${n}'s NAT)"
+			event "$t" "$n -> $other: handshake initiation on the wire, $(nat_ip_of "$n"):$LAB_WG_PORT -> $(nat_ip_of "$other"):$LAB_WG_PORT"
 		else
-			event "$t" "$n -> $other: WireGuard sends a handshake initiation (opens ${n}'s NAT)"
+			event "$t" "$n -> $other: WireGuard sends a handshake initiation"
 		fi
 	done
 	for n in A B; do
@@ -166,7 +166,7 @@ endpoint_events()
 		if [ -n "$WIRE" ]; then
 			t=$(lab_wire_first "$(nat_ip_of "$n").$LAB_WG_PORT" \
 				"$(nat_ip_of "$other").$LAB_WG_PORT" 88)
-			[ -n "$t" ] && event "$t" "$n -> $other: first path probe on the wire (authenticated, from WireGuard's port)"
+			[ -n "$t" ] && event "$t" "$n -> $other: first path probe on the wire, from WireGuard's port (a TTL-limited opener: it opens ${n}'s NAT and dies before ${other}'s)"
 		fi
 		ep=$(grep -E -m 1 -o -- "$(key_re "$(lab_pub "$other")"): [a-z0-9]+ path [^ ]+ answers" \
 			"$LAB_DIR/$n.client.log" | sed 's/.* path \([^ ]*\) answers/\1/')
