@@ -477,8 +477,8 @@ static void use_path(struct client *c, struct client_peer *p,
 	endpoint_format((struct sockaddr *)&cand->addr, ep);
 	p->proven = true;
 	if (current_is_good(c, p, cand, now)) {
-		client_peer_set_status(c, p, PEER_SET, "%s path in use answers; "
-				       "%s (%s) answers too", "the", ep,
+		client_peer_set_status(c, p, PEER_SET, "the path WireGuard uses "
+				       "answers and is as good as %s (%s): kept", ep,
 				       path_kind_name(cand->kind));
 		return;
 	}

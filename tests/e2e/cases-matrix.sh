@@ -216,7 +216,13 @@ case_matrix_reject_eim()	{ matrix_tunnel ipv4 no lab_setup reject eim; }
 case_matrix_sym_pf()		{ matrix_tunnel ipv4 no lab_setup sym pf; }
 case_matrix_pf_sym()		{ matrix_tunnel ipv4 no lab_setup pf sym; }
 case_matrix_symrand_pf()	{ matrix_tunnel ipv4 no lab_setup symrand pf; }
+case_matrix_pf_eim()		{ matrix_tunnel ipv4 no lab_setup pf eim; }
+case_matrix_reject_none()	{ matrix_tunnel ipv4 no lab_setup reject none; }
 case_matrix_eim_sym()		{ matrix_relay lab_setup eim sym; }
+# A router that answers unsolicited packets itself is still no way in
+# for a symmetric peer's probes.
+case_matrix_none_sym()		{ matrix_relay lab_setup none sym; }
+case_matrix_symrand_symrand()	{ matrix_relay lab_setup symrand symrand; }
 case_matrix_sym_sym()		{ matrix_relay lab_setup sym sym; }
 case_matrix_symrand_eim()	{ matrix_relay lab_setup symrand eim; }
 # Both behind natA, which does no hairpin NAT: only the LAN path works.
@@ -468,6 +474,7 @@ case_matrix_lab()
 
 # shellcheck disable=SC2034  # read by run-e2e.sh
 MATRIX_CASES="matrix_lab matrix_eim_eim matrix_none_none matrix_none_eim
-matrix_reject_eim matrix_sym_pf matrix_pf_sym matrix_symrand_pf matrix_eim_sym
-matrix_sym_sym matrix_symrand_eim matrix_same_nat matrix_double_nat
+matrix_reject_eim matrix_reject_none matrix_pf_eim matrix_sym_pf matrix_pf_sym
+matrix_symrand_pf matrix_eim_sym matrix_none_sym matrix_sym_sym
+matrix_symrand_eim matrix_symrand_symrand matrix_same_nat matrix_double_nat
 matrix_ipv6 matrix_ipv6_host"
