@@ -431,21 +431,25 @@ static void recover(struct client *c, struct client_peer *p, uint64_t now)
 
 /* Would WireGuard's current endpoint do as well as cand? Only when the
  * tunnel works (fresh handshake) and it is an alive path of at least
- * cand's kind: then leave the tunnel alone. */
-static bool current_is_good(const struct client *c, struct client_peer *p,
-			    const struct path_cand *cand, uint64_t now)
+ * cand's kind: then the tunnel is left alone, and that path is the one
+ * the heartbeats watch. Returns it, or NULL. */
+static struct path_cand *current_is_good(const struct client *c,
+					 struct client_peer *p,
+					 const struct path_cand *cand, uint64_t now)
 {
 	const struct wg_peer *wp = wg_find_peer(&c->dev, p->key);
 	struct timespec ts;
 	struct path_cand *cur;
 
 	if (!wp || wp->endpoint.ss_family == AF_UNSPEC)
-		return false;
+		return NULL;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (!handshake_fresh(&wp->last_handshake, &ts))
-		return false;
+		return NULL;
 	cur = path_find(&p->paths, (const struct sockaddr *)&wp->endpoint);
-	return cur && cur != cand && path_alive(cur, now) && cur->kind >= cand->kind;
+	if (cur && cur != cand && path_alive(cur, now) && cur->kind >= cand->kind)
+		return cur;
+	return NULL;
 }
 
 /* Which side's WireGuard initiates (see the top of this file). */
@@ -472,11 +476,14 @@ static void use_path(struct client *c, struct client_peer *p,
 {
 	const struct wg_peer *wp = wg_find_peer(&c->dev, p->key);
 	char ep[ENDPOINT_STRLEN];
+	struct path_cand *cur;
 	int ret;
 
 	endpoint_format((struct sockaddr *)&cand->addr, ep);
 	p->proven = true;
-	if (current_is_good(c, p, cand, now)) {
+	cur = current_is_good(c, p, cand, now);
+	if (cur) {
+		p->paths.chosen = (int)(cur - p->paths.c);
 		client_peer_set_status(c, p, PEER_SET, "the path WireGuard uses "
 				       "answers and is as good as %s (%s): kept", ep,
 				       path_kind_name(cand->kind));
