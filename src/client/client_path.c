@@ -414,8 +414,8 @@ static bool all_failed(const struct path_set *ps)
 
 /* The path we were using stopped answering: a NAT rebound, an address
  * changed, the peer roamed. Probe everything again at once and ask the
- * server: our own REGISTER tells it our new mapping (it NOTIFYs the
- * peer), a LOOKUP tells us the peer's. */
+ * server: our own REGISTER (a new round, in the daemon) tells it our
+ * new mapping (it NOTIFYs the peer), a LOOKUP tells us the peer's. */
 static void recover(struct client *c, struct client_peer *p, uint64_t now)
 {
 	path_reprobe_all(&p->paths, now, 0);
@@ -425,7 +425,11 @@ static void recover(struct client *c, struct client_peer *p, uint64_t now)
 	if (!c->registered)
 		return;
 	client_start_lookup(c, p);
-	if (!c->reg.active && !c->reg_pending)
+	/* The daemon runs a whole round at once: if it was our address
+	 * that changed (roaming), the server sockets must follow it. */
+	if (c->o->daemon)
+		c->next_round_ms = now;
+	else if (!c->reg.active && !c->reg_pending)
 		client_start_register(c);
 }
 
