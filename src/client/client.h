@@ -189,6 +189,8 @@ void client_paths_offer(struct client *c, struct client_peer *p,
 uint64_t client_paths_service(struct client *c, uint64_t now);
 void client_paths_receive(struct client *c, struct pathsock *ps);
 void client_paths_peer_reset(struct client *c, struct client_peer *p);
+/* Derive p's path keys if not done yet; false for an unusable key. */
+bool client_paths_keys(struct client *c, struct client_peer *p);
 /* Our public address is known or changed: measure the hops to it. */
 void client_paths_measure_hops(struct client *c);
 void client_peer_set_status(const struct client *c, struct client_peer *p,

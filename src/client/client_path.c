@@ -106,7 +106,9 @@ static struct pathsock *sock_for(struct client *c, const struct sockaddr *sa)
 
 /* Keys. */
 
-static bool ensure_keys(struct client *c, struct client_peer *p)
+/* One X25519 per peer, on first use: for the peers we register (at
+ * most WGP_MAX_CONSENT), not for every peer of a large interface. */
+bool client_paths_keys(struct client *c, struct client_peer *p)
 {
 	if (p->have_keys)
 		return true;
@@ -246,7 +248,7 @@ void client_paths_offer(struct client *c, struct client_peer *p,
 	uint64_t now = wgp_mono_ms();
 	unsigned int before = p->paths.n;
 
-	if (!ensure_keys(c, p)) {
+	if (!client_paths_keys(c, p)) {
 		client_peer_set_status(c, p, PEER_FAILED,
 				       "its public key is not usable (a low-order point)");
 		return;
@@ -275,7 +277,9 @@ static struct client_peer *peer_by_id(struct client *c,
 	for (size_t i = 0; i < c->num_peers; i++) {
 		struct client_peer *p = &c->peers[i];
 
-		if (p->present && ensure_keys(c, p) &&
+		/* Only peers whose keys exist: those we registered. A
+		 * datagram never makes us derive keys for a peer. */
+		if (p->present && p->have_keys &&
 		    !sodium_memcmp(p->keys.rx_id, id, PATH_ID_LEN))
 			return p;
 	}
@@ -623,7 +627,7 @@ uint64_t client_paths_service(struct client *c, uint64_t now)
 		struct client_peer *p = &c->peers[i];
 		uint64_t due;
 
-		if (!p->present || !speaks_probes(p) || !ensure_keys(c, p))
+		if (!p->present || !speaks_probes(p) || !client_paths_keys(c, p))
 			continue;
 		/* "up" is done with a peer whose tunnel works. */
 		if (!c->o->daemon && p->status == PEER_FRESH)

@@ -77,8 +77,11 @@ void client_start_register(struct client *c)
 	/* The consent list is fixed for this transaction: the reply's
 	 * record indices point into it. */
 	for (size_t i = 0; i < c->num_peers && n < WGP_MAX_CONSENT; i++) {
-		if (c->peers[i].present)
-			memcpy(c->reg_keys[n++], c->peers[i].key, WGP_KEY_LEN);
+		if (!c->peers[i].present)
+			continue;
+		memcpy(c->reg_keys[n++], c->peers[i].key, WGP_KEY_LEN);
+		/* Its probes may arrive before the server's word on it. */
+		client_paths_keys(c, &c->peers[i]);
 	}
 	c->n_reg = (unsigned int)n;
 	c->reg_flags = own_flags(c);
