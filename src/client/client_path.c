@@ -202,12 +202,11 @@ static bool any_alive(const struct path_set *ps, uint64_t now)
 	return false;
 }
 
-static void learn(struct client *c, struct client_peer *p, enum cand_source src,
+static void learn(struct client_peer *p, enum cand_source src,
 		  const struct wgp_endpoint *wep, uint64_t now)
 {
 	struct sockaddr_storage ss;
 
-	(void)c;
 	if (!wgp_endpoint_usable(wep) || !wgp_endpoint_to_sockaddr(wep, &ss))
 		return;
 	path_learn(&p->paths, src, (struct sockaddr *)&ss, now);
@@ -253,11 +252,11 @@ void client_paths_offer(struct client *c, struct client_peer *p,
 				       "its public key is not usable (a low-order point)");
 		return;
 	}
-	/* Host candidates first: on one LAN they are the path to use,
-	 * and the peer's public mapping needs no opener then. */
+	/* Host candidates first: an address that is both the peer's own
+	 * and its public one (no NAT) is a host candidate. */
 	for (unsigned int i = 0; i < n; i++)
-		learn(c, p, CAND_HOST, &cands[i], now);
-	learn(c, p, CAND_SERVER, ep, now);
+		learn(p, CAND_HOST, &cands[i], now);
+	learn(p, CAND_SERVER, ep, now);
 	if (p->paths.n != before)
 		log_debug("peer %s: %u candidates", peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
 			  p->paths.n);
@@ -318,8 +317,8 @@ static void answer_probe(struct client *c, struct client_peer *p,
 				       "probing back");
 }
 
-static void take_reply(struct client *c, struct client_peer *p,
-		       const struct path_msg *m, const struct sockaddr *from)
+static void take_reply(struct client_peer *p, const struct path_msg *m,
+		       const struct sockaddr *from)
 {
 	uint64_t now = wgp_mono_ms();
 	struct path_cand *cand;
@@ -331,7 +330,6 @@ static void take_reply(struct client *c, struct client_peer *p,
 			  endpoint_format(from, ep));
 		return;
 	}
-	(void)c;
 	log_debug("peer %s: %s answers (%s, %.1f ms)",
 		  peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
 		  endpoint_format(from, ep), path_kind_name(cand->kind),
@@ -378,7 +376,7 @@ void client_paths_receive(struct client *c, struct pathsock *ps)
 		if (m.type == PATH_PROBE)
 			answer_probe(c, p, &m, (struct sockaddr *)&from);
 		else
-			take_reply(c, p, &m, (struct sockaddr *)&from);
+			take_reply(p, &m, (struct sockaddr *)&from);
 	}
 }
 
