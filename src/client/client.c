@@ -96,8 +96,6 @@ void client_peer_set_status(const struct client *c, struct client_peer *p,
 		peer_changed(c, p);
 }
 
-#define set_status client_peer_set_status
-
 static int sync_peers(struct client *c)
 {
 	struct timespec now = now_realtime();
@@ -127,17 +125,18 @@ static int sync_peers(struct client *c)
 			p->proven = true;
 			/* A path in use keeps saying which one it is. */
 			if (p->status != PEER_SET)
-				set_status(c, p, PEER_FRESH, "latest handshake %ld s "
-					   "ago: left alone",
-					   handshake_age(&wp->last_handshake, &now));
+				client_peer_set_status(c, p, PEER_FRESH,
+						       "latest handshake %ld s ago: left alone",
+						       handshake_age(&wp->last_handshake, &now));
 		} else if (p->status == PEER_FRESH) {
 			/* The tunnel went quiet: find out now which path
 			 * still works, not at the next retry. */
 			p->proven = false;
 			path_reprobe_all(&p->paths, wgp_mono_ms(), 0);
-			set_status(c, p, p->paths.n ? PEER_PROBING : PEER_WAITING,
-				   "latest handshake %ld s ago: punching again",
-				   handshake_age(&wp->last_handshake, &now));
+			client_peer_set_status(c, p,
+					       p->paths.n ? PEER_PROBING : PEER_WAITING,
+					       "latest handshake %ld s ago: punching again",
+					       handshake_age(&wp->last_handshake, &now));
 		}
 	}
 	/* Forget peers removed from the interface. */
@@ -178,8 +177,9 @@ int client_set_endpoint(struct client *c, struct client_peer *p,
 	}
 	ret = wg_set_peer_endpoint(c->o->ifname, p->key, sa, ka);
 	if (ret < 0) {
-		set_status(c, p, PEER_FAILED, "setting endpoint %s (%s) failed: %s",
-			   ep, how, strerror(-ret));
+		client_peer_set_status(c, p, PEER_FAILED,
+				       "setting endpoint %s (%s) failed: %s",
+				       ep, how, strerror(-ret));
 		return ret;
 	}
 	/* Keep our copy of the device in step with what we set. */
@@ -214,13 +214,15 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 
 	switch (punch_decide(wp, &now, 0, (struct sockaddr *)&ss, ka)) {
 	case PUNCH_LEAVE_FRESH:
-		set_status(c, p, PEER_FRESH, "latest handshake %ld s ago: left alone",
-			   handshake_age(&wp->last_handshake, &now));
+		client_peer_set_status(c, p, PEER_FRESH,
+				       "latest handshake %ld s ago: left alone",
+				       handshake_age(&wp->last_handshake, &now));
 		break;
 	case PUNCH_ALREADY_SET:
-		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s (already "
-			   "set; the peer answers no path probes%s)", ep, ka,
-			   p->proven ? "" : ": waiting for a handshake");
+		client_peer_set_status(c, p, PEER_SET,
+				       "endpoint %s, keepalive %u s (already set; the "
+				       "peer answers no path probes%s)", ep, ka,
+				       p->proven ? "" : ": waiting for a handshake");
 		break;
 	case PUNCH_SYMMETRIC:
 	case PUNCH_SET:
@@ -228,8 +230,9 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 		if (client_set_endpoint(c, p, (struct sockaddr *)&ss, "legacy",
 					true) < 0)
 			break;
-		set_status(c, p, PEER_SET, "endpoint %s, keepalive %u s (the peer "
-			   "answers no path probes: waiting for a handshake)", ep, ka);
+		client_peer_set_status(c, p, PEER_SET,
+				       "endpoint %s, keepalive %u s (the peer answers no "
+				       "path probes: waiting for a handshake)", ep, ka);
 		if (was_set)	/* another endpoint is news, too */
 			peer_changed(c, p);
 		break;
