@@ -304,8 +304,9 @@ static const char *server_problem(const struct client *c, char *buf, size_t len)
 		snprintf(buf, len, "the rendezvous server at %s refused to "
 			 "register us", ep);
 	else if (c->main_answered)
-		snprintf(buf, len, "the rendezvous server at %s did not answer "
-			 "our registration", ep);
+		snprintf(buf, len, "the rendezvous server at %s answers probes "
+			 "but not our registration (a wgpunchd older than "
+			 "protocol version 2?)", ep);
 	else
 		snprintf(buf, len, "no answer from the rendezvous server at %s "
 			 "(wrong --server-key, server down, or UDP blocked?)", ep);

@@ -119,7 +119,13 @@ static int transmit(struct client *c, struct request *r,
 		    const struct client_peer *p)
 {
 	uint8_t out[WGP_MAX_REQUEST_LEN];
-	struct wgp_msg m = { .type = r->type, .version = 2 };
+	/* PROBE is the same in both versions: sent as version 1, even a
+	 * server that predates version 2 answers it, and a silence to
+	 * our REGISTER alone can then be explained (server_problem()). */
+	struct wgp_msg m = {
+		.type = r->type,
+		.version = r->type == WGP_PROBE ? 1 : 2,
+	};
 	ssize_t len;
 
 	memcpy(m.txid, r->txid, WGP_TXID_LEN);

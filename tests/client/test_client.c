@@ -87,6 +87,8 @@ struct fake {
 	bool symmetric;			/* other mapping on the probe port */
 	bool silent;
 	bool probe_silent;		/* the probe port never answers */
+	bool v1_only;			/* drops version 2, as a wgpunchd
+					 * older than it does */
 	bool no_records;		/* only "available" bits: LOOKUP them */
 	uint32_t ttl;
 	struct fake_peer peers[4];
@@ -259,6 +261,7 @@ static void fake_reset(void)
 {
 	fake.symmetric = fake.silent = fake.no_records = false;
 	fake.probe_silent = false;
+	fake.v1_only = false;
 	fake.reply_version = 0;
 	fake.lookups = 0;
 	fake.ttl = 120;
@@ -377,6 +380,8 @@ static void fake_one(int i)
 	if (n > 0 && fake.silent)
 		fake_note_silent(buf, (size_t)n);
 	if (n <= 0 || fake.silent || (fake.probe_silent && i == 1))
+		return;
+	if (fake.v1_only && buf[WGP_OFF_VERSION] != 1)
 		return;
 	assert_int_equal(wgp_parse_header(&in, buf, (size_t)n), 0);
 	assert_int_equal(wgp_session_server(&sess, fake.priv, fake.pub, in.key), 0);
@@ -1047,6 +1052,30 @@ static void test_up_silent_server(void **state)
 	unlink(log);
 }
 
+/* A wgpunchd from before version 2 answers the (version 1) mapping
+ * probes but drops version 2 registrations: "up" says so, not "no
+ * answer". */
+static void test_up_old_server(void **state)
+{
+	const char *log = log_path("old");
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	need_c_fresh();
+	wga_add_peer(g_pub, "198.19.0.7/32");
+	fake_reset();
+	fake.v1_only = true;
+	pid = wgpunch_start(log, "--timeout", "3", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 7000), 3);
+	assert_true(fake.probes[0] >= 1);
+	assert_int_equal(fake.registers, 0);
+	out = slurp(log);
+	expect_peer_line(out, g_b64, "older than protocol version 2");
+	unlink(log);
+}
+
 static void test_daemon(void **state)
 {
 	const char *log = log_path("daemon");
@@ -1289,6 +1318,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_up_path, test_teardown),
 		cmocka_unit_test_teardown(test_up_no_path, test_teardown),
 		cmocka_unit_test_teardown(test_up_silent_server, test_teardown),
+		cmocka_unit_test_teardown(test_up_old_server, test_teardown),
 		cmocka_unit_test_teardown(test_daemon, test_teardown),
 	};
 
