@@ -5,8 +5,9 @@
  * This is bpf_check_basics_ok(), bpf_check_classic() and
  * check_load_and_stores() from net/core/filter.c, in the kernel's order,
  * so that it can be read side by side with it. The rule numbers (V2...)
- * are those of the project's kernel-cbpf reference (section B.1). Every rejection is -EINVAL, as from
- * setsockopt(SO_ATTACH_FILTER); the message says which rule and where.
+ * are those of doc/kernel-rules.md, section A. Every rejection is
+ * -EINVAL, as from setsockopt(SO_ATTACH_FILTER); the message says which
+ * rule and where.
  *
  * Do not "improve" check_load_and_stores(): it is a linear pass, not a
  * dataflow analysis, and RET does not reset its state (the V12 quirk),

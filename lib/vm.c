@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libcbpf — the VM: classic BPF with the kernel's runtime semantics
- * (kernel-cbpf.md B.2, R1-R10).
+ * (doc/kernel-rules.md, section B, R1-R10).
  *
  * What every instruction does is written once, in VM_OPS, and expanded
  * by two interpreters:

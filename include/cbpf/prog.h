@@ -34,7 +34,8 @@ struct sock_fprog cbpf_prog_fprog(const struct cbpf_prog *prog);
  * insn is the 0-based instruction index at fault, or -1. line and column
  * are 1-based positions in text input, or 0 when not from text. msg is a
  * complete sentence fragment naming the rule, e.g.
- * "insn 3: division by constant 0 (kernel rule V5)".
+ * "insn 3: division by constant 0 (kernel rule V5)"; the rules are listed
+ * in doc/kernel-rules.md.
  */
 struct cbpf_error {
 	int err;

@@ -4,7 +4,7 @@
  *
  * cbpf_validate() accepts exactly the programs that
  * setsockopt(SO_ATTACH_FILTER) accepts on Linux (rules V2, V4-V12 of
- * net/core/filter.c: length, opcode whitelist, constant division and
+ * doc/kernel-rules.md, from net/core/filter.c: length, opcode whitelist, constant division and
  * shift, scratch index, jump ranges, ancillary offsets, final RET, and the
  * scratch read-before-write check with its RET quirk), and returns the
  * errno the kernel would set (-EINVAL). Memory charging (V14, ENOMEM

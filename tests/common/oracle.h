@@ -6,7 +6,7 @@
  * (unix_dgram_sendmsg runs the receiver's filter). A filter's verdict v on
  * a datagram of len bytes shows up as: v == 0, dropped (silently, the
  * send still succeeds); otherwise received, trimmed to min(v, len)
- * (kernel-cbpf.md B.3). Attaching replaces the filter atomically.
+ * (doc/kernel-rules.md, section C). Attaching replaces the filter atomically.
  */
 #ifndef TESTS_COMMON_ORACLE_H
 #define TESTS_COMMON_ORACLE_H

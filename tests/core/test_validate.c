@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cbpf_validate(): one named regression test per kernel rule (V2, V4-V13
- * of the kernel-cbpf reference). test_validate_kernel checks the same
+ * of doc/kernel-rules.md). test_validate_kernel checks the same
  * against the running kernel; these pin down the rules and the messages.
  */
 #include <stdarg.h>

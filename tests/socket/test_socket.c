@@ -2,7 +2,7 @@
 /*
  * cbpf_attach() and friends against the running kernel, on AF_UNIX
  * datagram socketpairs (no root needed) and UDP on 127.0.0.1. The v*
- * tests pin the attach-path rules of kernel-cbpf.md B.1 that live in
+ * tests pin the attach-path rules of doc/kernel-rules.md (section A) that live in
  * setsockopt() rather than in the program, so cbpf_validate() cannot
  * see them.
  */

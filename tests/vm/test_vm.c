@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM against the kernel's runtime rules R1-R10 (kernel-cbpf.md B.2),
+ * The VM against the kernel's runtime rules R1-R10 (doc/kernel-rules.md, B),
  * one test per rule, with the reference's verified examples. Every run
  * goes through cbpf_run(), cbpf_run_trace() and, for valid programs,
  * cbpf_vm_run(), and the three must agree. Random garbage programs check

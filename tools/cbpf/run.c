@@ -36,7 +36,7 @@ static void usage(FILE *f)
 }
 
 /* The running kernel as the oracle: an AF_UNIX datagram socketpair whose
- * receiving end has the program attached (kernel-cbpf.md B.3). */
+ * receiving end has the program attached (doc/kernel-rules.md, C). */
 struct oracle {
 	int fds[2];
 };
