@@ -212,7 +212,7 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 	ka = keepalive_for(wp, c->o->keepalive);
 	endpoint_format((struct sockaddr *)&ss, ep);
 
-	switch (punch_decide(wp, &now, 0, (struct sockaddr *)&ss, ka)) {
+	switch (punch_decide(wp, &now, (struct sockaddr *)&ss, ka)) {
 	case PUNCH_LEAVE_FRESH:
 		client_peer_set_status(c, p, PEER_FRESH,
 				       "latest handshake %ld s ago: left alone",
@@ -224,7 +224,6 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 				       "peer answers no path probes%s)", ep, ka,
 				       p->proven ? "" : ": waiting for a handshake");
 		break;
-	case PUNCH_SYMMETRIC:
 	case PUNCH_SET:
 		was_set = p->status == PEER_SET;
 		if (client_set_endpoint(c, p, (struct sockaddr *)&ss, "legacy",

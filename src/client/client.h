@@ -156,8 +156,8 @@ struct client {
 	uint8_t reg_keys[WGP_MAX_CONSENT][WGP_KEY_LEN];	/* consent order */
 	unsigned int n_reg;
 	uint8_t reg_flags;		/* flags of the REGISTER in flight */
-	struct wgp_endpoint own_cands[WGP_MAX_CANDIDATES];	/* host */
-	unsigned int n_own_cands;
+	struct wgp_endpoint own_cands[WGP_MAX_CANDIDATES];	/* host;
+						 * unused slots family 0 */
 	bool registered;
 	uint8_t registered_flags;
 	uint32_t ttl;

@@ -633,7 +633,7 @@ uint64_t client_paths_service(struct client *c, uint64_t now)
 		for (unsigned int j = 0; j < p->paths.n; j++) {
 			struct path_cand *cand = &p->paths.c[j];
 
-			if (path_due(&p->paths, cand, now))
+			if (path_due(cand, now))
 				send_probe(c, p, cand, now);
 		}
 		decide(c, p, now);

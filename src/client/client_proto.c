@@ -61,11 +61,8 @@ static void gather_candidates(struct client *c)
 	memset(c->own_cands, 0, sizeof(c->own_cands));
 	n = hostaddr_gather(c->own_cands, WGP_MAX_CANDIDATES, c->o->ifname,
 			    c->dev.listen_port, (struct sockaddr *)&c->main_sock.src);
-	if (n < 0) {
+	if (n < 0)
 		log_debug("listing our addresses: %s", strerror(-n));
-		n = 0;
-	}
-	c->n_own_cands = (unsigned int)n;
 }
 
 void client_start_register(struct client *c)

@@ -155,9 +155,8 @@ struct path_cand *path_learn(struct path_set *ps, enum cand_source source,
 	return c;
 }
 
-bool path_due(const struct path_set *ps, const struct path_cand *c, uint64_t now)
+bool path_due(const struct path_cand *c, uint64_t now)
 {
-	(void)ps;
 	return now >= c->due_ms;
 }
 

@@ -126,7 +126,7 @@ enum cand_state path_state(const struct path_cand *c, uint64_t now);
  * and calls path_sent(). The path in use gets heartbeats; the others
  * back off, then wait PATH_RETRY_MS between rounds once failed.
  */
-bool path_due(const struct path_set *ps, const struct path_cand *c, uint64_t now);
+bool path_due(const struct path_cand *c, uint64_t now);
 void path_sent(struct path_set *ps, struct path_cand *c,
 	       const uint8_t txid[static WGP_TXID_LEN], uint64_t now);
 

@@ -37,32 +37,15 @@ uint16_t keepalive_for(const struct wg_peer *peer, uint16_t user_keepalive)
 
 enum punch_action punch_decide(const struct wg_peer *peer,
 			       const struct timespec *now,
-			       unsigned int symmetric,
 			       const struct sockaddr *endpoint,
 			       uint16_t keepalive)
 {
 	if (handshake_fresh(&peer->last_handshake, now))
 		return PUNCH_LEAVE_FRESH;
-	if (symmetric)
-		return PUNCH_SYMMETRIC;
 	if (endpoint_equal((const struct sockaddr *)&peer->endpoint, endpoint) &&
 	    peer->persistent_keepalive == keepalive)
 		return PUNCH_ALREADY_SET;
 	return PUNCH_SET;
-}
-
-const char *nat_side_name(unsigned int symmetric)
-{
-	switch (symmetric & (NAT_SIDE_OURS | NAT_SIDE_PEERS)) {
-	case NAT_SIDE_OURS:
-		return "our";
-	case NAT_SIDE_PEERS:
-		return "the peer's";
-	case NAT_SIDE_OURS | NAT_SIDE_PEERS:
-		return "both sides'";
-	default:
-		return "no";
-	}
 }
 
 unsigned int jitter_ms(unsigned int base_ms, uint32_t rnd)

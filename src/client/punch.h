@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * wgpunch — the decisions, apart from any I/O so they can be tested:
- * when a peer is left alone, when its endpoint is set, when it cannot
- * be punched at all, and how long to wait before trying again.
+ * when a peer without path probes is left alone or gets its endpoint,
+ * which keepalive, and how long to wait before trying again (path.h
+ * decides for peers that answer probes).
  */
 #ifndef WGPUNCH_PUNCH_H
 #define WGPUNCH_PUNCH_H
@@ -75,28 +76,18 @@ enum punch_action {
 	PUNCH_LEAVE_FRESH,	/* handshake fresh: do not touch */
 	PUNCH_ALREADY_SET,	/* endpoint and keepalive already as wanted */
 	PUNCH_SET,		/* set endpoint and keepalive */
-	PUNCH_SYMMETRIC,	/* a side maps per destination: no direct path */
-};
-
-enum nat_side {
-	NAT_SIDE_NONE = 0,
-	NAT_SIDE_OURS = 1U << 0,
-	NAT_SIDE_PEERS = 1U << 1,
 };
 
 /*
- * What to do with a peer the server gave an endpoint for. symmetric is
- * a mask of enum nat_side. A fresh handshake wins over everything (the
- * tunnel works, whatever the NATs are).
+ * What to do with a peer, whose wgpunch answers no path probes, that the
+ * server gave an endpoint for. A fresh handshake wins over everything
+ * (the tunnel works, whatever the NATs are). A NAT type is no reason not
+ * to try: only a handshake can tell.
  */
 enum punch_action punch_decide(const struct wg_peer *peer,
 			       const struct timespec *now,
-			       unsigned int symmetric,
 			       const struct sockaddr *endpoint,
 			       uint16_t keepalive);
-
-/* "our", "the peer's", "both sides'": for the symmetric NAT report. */
-const char *nat_side_name(unsigned int symmetric);
 
 /* The next retransmission interval (before jitter) after cur_ms; 0 asks
  * for the first. Doubles from RETX_INITIAL_MS up to RETX_MAX_MS. */

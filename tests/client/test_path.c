@@ -125,9 +125,9 @@ static void test_backoff_and_failure(void **state)
 	for (unsigned int i = 0; i < 5; i++) {
 		assert_int_equal(c->due_ms, expect[i]);
 		if (i)
-			assert_false(path_due(&ps, c, c->due_ms - 1));
+			assert_false(path_due(c, c->due_ms - 1));
 		now = c->due_ms;
-		assert_true(path_due(&ps, c, now));
+		assert_true(path_due(c, now));
 		path_sent(&ps, c, txid_a, now);
 		assert_int_equal(path_state(c, now), CAND_PROBING);
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The decisions: a fresh handshake is left alone, a stale one gets the
- * endpoint, a symmetric NAT on either side is reported and not touched;
+ * endpoint (for a peer without path probes; no NAT-type veto);
  * the keepalive chosen; retransmission and backoff timing.
  */
 #include <stdarg.h>
@@ -68,33 +68,24 @@ static void test_decide(void **state)
 	struct wg_peer p;
 
 	(void)state;
-	/* Fresh handshake: left alone, even with another endpoint and
-	 * even when a NAT is symmetric (the tunnel works). */
+	/* Fresh handshake: left alone, even with another endpoint (the
+	 * tunnel works). */
 	peer_with(&p, 10, "198.18.0.7:1", 0);
-	assert_int_equal(punch_decide(&p, &now, 0, sa, 25), PUNCH_LEAVE_FRESH);
-	assert_int_equal(punch_decide(&p, &now, NAT_SIDE_OURS, sa, 25), PUNCH_LEAVE_FRESH);
+	assert_int_equal(punch_decide(&p, &now, sa, 25), PUNCH_LEAVE_FRESH);
 	peer_with(&p, HANDSHAKE_FRESH_SEC - 1, NULL, 0);
-	assert_int_equal(punch_decide(&p, &now, 0, sa, 25), PUNCH_LEAVE_FRESH);
+	assert_int_equal(punch_decide(&p, &now, sa, 25), PUNCH_LEAVE_FRESH);
 
 	/* Stale or never: set. */
 	peer_with(&p, HANDSHAKE_FRESH_SEC, "198.18.0.7:1", 25);
-	assert_int_equal(punch_decide(&p, &now, 0, sa, 25), PUNCH_SET);
+	assert_int_equal(punch_decide(&p, &now, sa, 25), PUNCH_SET);
 	peer_with(&p, -1, NULL, 0);
-	assert_int_equal(punch_decide(&p, &now, 0, sa, 25), PUNCH_SET);
+	assert_int_equal(punch_decide(&p, &now, sa, 25), PUNCH_SET);
 	/* Same endpoint but no keepalive yet: set. */
 	peer_with(&p, -1, "198.18.0.9:51820", 0);
-	assert_int_equal(punch_decide(&p, &now, 0, sa, 25), PUNCH_SET);
+	assert_int_equal(punch_decide(&p, &now, sa, 25), PUNCH_SET);
 	/* Already as wanted: nothing to do. */
 	peer_with(&p, 1000, "198.18.0.9:51820", 25);
-	assert_int_equal(punch_decide(&p, &now, 0, sa, 25), PUNCH_ALREADY_SET);
-
-	/* Symmetric on either side: reported, not set. */
-	peer_with(&p, -1, NULL, 0);
-	assert_int_equal(punch_decide(&p, &now, NAT_SIDE_OURS, sa, 25), PUNCH_SYMMETRIC);
-	assert_int_equal(punch_decide(&p, &now, NAT_SIDE_PEERS, sa, 25), PUNCH_SYMMETRIC);
-	assert_string_equal(nat_side_name(NAT_SIDE_OURS), "our");
-	assert_string_equal(nat_side_name(NAT_SIDE_PEERS), "the peer's");
-	assert_string_equal(nat_side_name(NAT_SIDE_OURS | NAT_SIDE_PEERS), "both sides'");
+	assert_int_equal(punch_decide(&p, &now, sa, 25), PUNCH_ALREADY_SET);
 }
 
 static void test_keepalive(void **state)
