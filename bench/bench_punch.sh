@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench_punch.sh BUILD_DIR [RUNS] - time to a WireGuard tunnel across two
 # endpoint-independent NATs (tests/e2e/lab.sh), for three clients measured
-# in the same run:
+# in the same run, and to a relayed tunnel across two symmetric NATs:
 #
 #   wgpunch  wgpunchd, then `wgpunch daemon` on A, then on B;
 #   floor    no rendezvous at all: both peers are simply told the other
@@ -9,7 +9,10 @@
 #            both at once: the best any rendezvous can do;
 #   contrib  wireguard-tools' examples/nat-hole-punching, compiled from
 #            Debian's copy into a temporary directory here (never kept):
-#            its server on srv, its client on A, then on B.
+#            its server on srv, its client on A, then on B;
+#   relayed  as wgpunch, but both NATs symmetric (masquerade random) and
+#            wgpunchd with --relay: nothing direct can cross, and the time
+#            is to the first handshake response the relay forwards.
 #
 # Each measurement gets a fresh lab (IPv4 only on the peers); each run
 # measures all three, in an order that rotates from run to run, so they
@@ -36,6 +39,7 @@ WGPUNCHD=$BUILD/src/server/wgpunchd
 WGPUNCH=$BUILD/src/client/wgpunch
 CONTRIB_SRC=/usr/share/doc/wireguard-tools/examples/nat-hole-punching
 DEADLINE_MS=15000
+RELAY_PORTS=50000-50063
 # A starts first and has time to register, as a peer that was already
 # online would have.
 HEAD_START_S=0.3
@@ -96,10 +100,26 @@ handshake_seen()
 # rightly prefer a direct IPv6 path, and this compares IPv4 punches.
 lab_up()
 {
+	local nat=eim
 	WIRE=
-	lab_setup eim eim && lab_no_ipv6 A B && lab_wg_pair || return 1
+	[ "$1" = relayed ] && nat=sym
+	lab_setup "$nat" "$nat" && lab_no_ipv6 A B && lab_wg_pair || return 1
 	lab_wire_start && WIRE=1
 	return 0
+}
+
+# The first WireGuard handshake response (92 bytes) the relay forwards
+# from one of its ports to either NAT, in ms (the NATs' ports are random).
+relay_wire_handshake()
+{
+	awk -v srv="$LAB_SRV_IP." -v a="$LAB_NATA_IP." -v b="$LAB_NATB_IP." \
+	    -v first="${RELAY_PORTS%-*}" '
+		index($5, srv) == 1 && $NF == 92 &&
+		(index($7, a) == 1 || index($7, b) == 1) {
+			n = split($5, f, "."); if (f[n] + 0 < first) next
+			split($1, t, "."); printf "%d%03d\n", t[1], substr(t[2], 1, 3)
+			exit
+		}' "$LAB_DIR/wire.log" | grep .
 }
 
 # wait_handshake T0: RUN_MS = ms from T0 to the first handshake, or fail
@@ -109,7 +129,7 @@ wait_handshake()
 	local t0=$1 t
 	while :; do
 		if [ -n "$WIRE" ]; then
-			t=$(lab_wire_handshake) && break
+			t=$($WIRE_MATCH) && break
 		fi
 		# tcpdump may drop packets on a busy machine ("dropped by
 		# kernel"): WireGuard's own record is the fallback, looked at
@@ -147,6 +167,20 @@ measure_wgpunch()
 	wait_handshake "$t0"
 }
 
+measure_relayed()
+{
+	local t0 key
+	lab_server_start "$WGPUNCHD" --relay "$RELAY_PORTS" || return 1
+	lab_client_start "$WGPUNCH" A daemon || return 1
+	sleep "$HEAD_START_S"
+	key=$(lab_pub srv)
+	t0=$(lab_now_ms)
+	lab_bg B "$LAB_DIR/B.client.log" "$WGPUNCH" daemon wg0 \
+		--server "$LAB_SRV_IP:$LAB_SRV_PORT" --server-key "$key" \
+		--log-level warn || return 1
+	WIRE_MATCH=relay_wire_handshake wait_handshake "$t0"
+}
+
 measure_floor()
 {
 	local t0 pa pb key_a key_b
@@ -179,7 +213,7 @@ measure_contrib()
 measure()
 {
 	local rc
-	lab_up || { lab_teardown; return 1; }
+	lab_up "$1" || { lab_teardown; return 1; }
 	"measure_$1"
 	rc=$?
 	[ -n "$WIRE" ] && METHOD="first handshake response on the wire (tcpdump)"
@@ -210,14 +244,15 @@ ratio()
 # --- main -------------------------------------------------------------------------------
 
 METHOD="wg show on A polled every ~5 ms"
+WIRE_MATCH=lab_wire_handshake
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-CLIENTS="wgpunch floor contrib"
+CLIENTS="wgpunch floor contrib relayed"
 if ! contrib_build; then
 	echo "contrib: not available (${CONTRIB_SRC} missing or does not build)"
-	CLIENTS="wgpunch floor"
+	CLIENTS="wgpunch floor relayed"
 fi
 # shellcheck disable=SC2086  # a list of names
 set -- $CLIENTS
@@ -229,7 +264,8 @@ for c in $CLIENTS; do
 	FAILED[$c]=0
 done
 
-echo "bench_punch: $RUNS runs of: $CLIENTS (EIM <-> EIM, a fresh lab each)"
+echo "bench_punch: $RUNS runs of: $CLIENTS (EIM <-> EIM; relayed:" \
+	"symmetric <-> symmetric; a fresh lab each)"
 for i in $(seq "$RUNS"); do
 	line=$(printf '  run %2d:' "$i")
 	declare -A this=()
@@ -273,7 +309,7 @@ for c in $CLIENTS; do
 		"$max" "${FAILED[$c]}"
 done
 if [ -n "${MEDIAN[floor]:-}" ]; then
-	for c in wgpunch contrib; do
+	for c in wgpunch contrib relayed; do
 		[ -n "${MEDIAN[$c]:-}" ] || continue
 		echo "  median $c/floor: $(ratio "${MEDIAN[$c]}" "${MEDIAN[floor]}")x" \
 			"(${MEDIAN[$c]} ms / ${MEDIAN[floor]} ms)"

@@ -464,6 +464,7 @@ static int round_start(struct client *c)
 		ret = client_paths_open(c);
 	if (ret < 0)
 		return ret;
+	client_portmap_start(c);
 	if (!c->dev.num_peers) {
 		/* "up" stops here (client_up); the daemon waits for some. */
 		if (!c->o->daemon || !c->warned_no_peers)
@@ -591,13 +592,14 @@ static void status_answer(struct client *c)
 /* One pass: due work, then wait for input until the next due time. */
 static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 {
-	struct pollfd pfd[6] = {
+	struct pollfd pfd[7] = {
 		{ .fd = sigfd, .events = POLLIN },
 		{ .fd = c->main_sock.fd, .events = POLLIN },
 		{ .fd = c->probe_sock.fd, .events = POLLIN },
 		{ .fd = c->path4.fd, .events = POLLIN },
 		{ .fd = c->path6.fd, .events = POLLIN },
 		{ .fd = c->status_fd, .events = POLLIN },
+		{ .fd = client_portmap_fd(c), .events = POLLIN },
 	};
 	uint64_t now = wgp_mono_ms(), next;
 	int timeout;
@@ -613,7 +615,7 @@ static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 	/* What was just sent or set may have finished "up". */
 	if (!c->o->daemon && up_done(c))
 		timeout = 0;
-	if (poll(pfd, 6, timeout) < 0 && errno != EINTR) {
+	if (poll(pfd, 7, timeout) < 0 && errno != EINTR) {
 		log_error("poll: %s", strerror(errno));
 		c->stop = true;
 		return;
@@ -630,6 +632,8 @@ static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 		client_paths_receive(c, &c->path6);
 	if (pfd[5].revents)
 		status_answer(c);
+	if (pfd[6].revents)
+		client_portmap_event(c);
 }
 
 static void client_init(struct client *c, const struct client_opts *o)
@@ -646,6 +650,7 @@ static void client_init(struct client *c, const struct client_opts *o)
 
 static void client_free(struct client *c)
 {
+	client_portmap_end(c);
 	rawsock_close(&c->main_sock);
 	rawsock_close(&c->probe_sock);
 	client_paths_close(c);

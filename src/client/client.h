@@ -17,6 +17,7 @@
 #include "path.h"
 #include "pathmsg.h"
 #include "pathsock.h"
+#include "portmap.h"
 #include "proto.h"
 #include "rawsock.h"
 #include "status.h"
@@ -30,6 +31,7 @@ struct client_opts {
 	uint16_t keepalive;		/* 0: the peer's own, else 25 */
 	unsigned int timeout_s;		/* "up" only */
 	const char *status_socket;	/* NULL: status_default_path() */
+	unsigned int portmap;		/* CONFIG_PM_* to try, 0: none */
 	bool daemon;
 	bool status_only;		/* "status" without a daemon: probe,
 					 * set nothing, report */
@@ -108,6 +110,15 @@ struct client_peer {
 					 * the server again */
 	uint64_t retry_ms;		/* no path: ask the server (and so the
 					 * peer) to punch again then, 0: no */
+
+	/* The relay (client_relay.c). */
+	struct request relay;		/* RELAY in flight */
+	bool have_relay;		/* a grant is held: relay_addr */
+	struct sockaddr_storage relay_addr;	/* server address, our port */
+	uint8_t relay_key[WGP_KEY_LEN];	/* RELAY_BIND key of our side */
+	uint32_t relay_idle_s;
+	uint64_t relay_next_ms;		/* do not ask again before then */
+	char relay_why[96];		/* why we asked */
 };
 
 enum nat_type {
@@ -172,6 +183,12 @@ struct client {
 	bool have_self_main, have_self_probe;
 	struct wgp_endpoint self_main, self_probe;
 
+	uint64_t relay_none_until;	/* the server said it runs no relay */
+
+	struct portmap *pm;		/* asking our gateway; NULL: not */
+	uint16_t pm_port;		/* the WireGuard port it maps */
+	struct portmap_state pm_state;	/* its latest news */
+
 	uint64_t next_round_ms;
 	unsigned int failures;		/* rounds in a row without answer */
 	bool stop;
@@ -204,6 +221,35 @@ int client_set_endpoint(struct client *c, struct client_peer *p,
 			const struct sockaddr *sa, const char *how,
 			bool initiate);
 
+/* client_relay.c */
+/* p needs the relay (why: for logs and status): ask for an allocation
+ * unless one is held or asked for, or asking is backing off. */
+void client_relay_want(struct client *c, struct client_peer *p, uint64_t now,
+		       const char *why);
+/* A RELAY_GRANT for p, as a reply or unsolicited. */
+void client_relay_granted(struct client *c, struct client_peer *p,
+			  const struct wgp_relay_grant *g);
+/* Before a probe to cand, a relay candidate not proven alive: bind our
+ * side of the allocation to WireGuard's port's mapping. */
+void client_relay_bind(struct client *c, struct client_peer *p,
+		       const struct path_cand *cand);
+/* The relay candidate stopped answering altogether (the relay restarted
+ * or freed the allocation): forget it, so a new one is asked for. */
+void client_relay_check(struct client *c, struct client_peer *p, uint64_t now);
+void client_relay_reset(struct client_peer *p);
+
+/* client_portmap.c */
+/* Ask the gateway for a mapping of WireGuard's port (again if the port
+ * changed), unless --no-portmap or "status". */
+void client_portmap_start(struct client *c);
+/* The daemon deletes the mapping; "up" leaves it to expire. */
+void client_portmap_end(struct client *c);
+int client_portmap_fd(const struct client *c);
+/* The mapping changed: log it, and register again with it. */
+void client_portmap_event(struct client *c);
+/* Our mapping as a candidate (kind MAPPED); false when there is none. */
+bool client_portmap_candidate(const struct client *c, struct wgp_endpoint *ep);
+
 /* client_status.c */
 /* Fill s from the client's state; s->peers is malloc'ed (free it). */
 int client_status_fill(const struct client *c, struct status_snapshot *s);
@@ -212,6 +258,7 @@ int client_status_fill(const struct client *c, struct status_snapshot *s);
 void client_start_register(struct client *c);
 void client_start_probe(struct client *c);
 void client_start_lookup(struct client *c, struct client_peer *p);
+void client_start_relay(struct client *c, struct client_peer *p);
 /* Send whatever is due; the earliest next due time (or UINT64_MAX). */
 uint64_t client_service_requests(struct client *c, uint64_t now);
 /* Read and handle everything queued on sock. */

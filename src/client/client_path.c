@@ -127,6 +127,7 @@ void client_paths_peer_reset(struct client *c, struct client_peer *p)
 	memset(&p->replay, 0, sizeof(p->replay));
 	path_init(&p->paths);
 	p->proven = false;
+	client_relay_reset(p);
 }
 
 /* Sending. */
@@ -156,6 +157,10 @@ static void send_probe(struct client *c, struct client_peer *p,
 	if (wgp_endpoint_from_sockaddr(&m.addr, (struct sockaddr *)&cand->addr,
 				       endpoint_len((struct sockaddr *)&cand->addr)) < 0)
 		return;
+	/* The relay forwards only what comes from the mapping our side is
+	 * bound to: bind first (again, after a NAT rebinding). */
+	if (cand->source == CAND_RELAY && !path_alive(cand, now))
+		client_relay_bind(c, p, cand);
 	ret = send_msg(c, p, &m, (struct sockaddr *)&cand->addr, 0);
 	path_sent(&p->paths, cand, m.txid, now);
 	if (ret < 0) {
@@ -193,10 +198,11 @@ static unsigned int prepunch_delay_ms(const struct client *c)
 
 /* Learning candidates from the server. */
 
-static bool any_alive(const struct path_set *ps, uint64_t now)
+/* A direct path (anything but the relay) answers. */
+static bool direct_alive(const struct path_set *ps, uint64_t now)
 {
 	for (unsigned int i = 0; i < ps->n; i++) {
-		if (path_alive(&ps->c[i], now))
+		if (ps->c[i].kind != PATH_RELAYED && path_alive(&ps->c[i], now))
 			return true;
 	}
 	return false;
@@ -224,11 +230,15 @@ static void prepunch(struct client *c, struct client_peer *p, uint64_t now)
 {
 	unsigned int delay = prepunch_delay_ms(c);
 
-	if (any_alive(&p->paths, now))
+	/* A relayed peer punches like one without a path: the relay is
+	 * there to be left. */
+	if (direct_alive(&p->paths, now))
 		return;
 	for (unsigned int i = 0; i < p->paths.n; i++) {
 		struct path_cand *cand = &p->paths.c[i];
 
+		if (cand->kind == PATH_RELAYED)
+			continue;
 		cand->interval_ms = 0;
 		if (cand->kind != PATH_IPV4) {
 			cand->due_ms = now;
@@ -238,6 +248,13 @@ static void prepunch(struct client *c, struct client_peer *p, uint64_t now)
 			send_opener(c, p, (struct sockaddr *)&cand->addr);
 		cand->due_ms = now + delay;
 	}
+}
+
+static bool symmetric_involved(const struct client *c,
+			       const struct client_peer *p)
+{
+	return c->nat == NAT_SYMMETRIC ||
+	       (p->known_flags && (p->ep_flags & WGP_F_SYMMETRIC));
 }
 
 void client_paths_offer(struct client *c, struct client_peer *p,
@@ -255,7 +272,8 @@ void client_paths_offer(struct client *c, struct client_peer *p,
 	/* Host candidates first: an address that is both the peer's own
 	 * and its public one (no NAT) is a host candidate. */
 	for (unsigned int i = 0; i < n; i++)
-		learn(p, CAND_HOST, &cands[i], now);
+		learn(p, cands[i].kind == WGP_CAND_MAPPED ? CAND_MAPPED : CAND_HOST,
+		      &cands[i], now);
 	learn(p, CAND_SERVER, ep, now);
 	if (p->paths.n != before)
 		log_debug("peer %s: %u candidates", peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
@@ -266,6 +284,10 @@ void client_paths_offer(struct client *c, struct client_peer *p,
 	if (p->status == PEER_WAITING || p->status == PEER_NO_PATH)
 		client_peer_set_status(c, p, PEER_PROBING, "probing %u candidates",
 				       p->paths.n);
+	/* A NAT that maps per destination on either side makes a direct
+	 * path unlikely: have the relay ready while the probes run. */
+	if (symmetric_involved(c, p))
+		client_relay_want(c, p, now, "a NAT maps per destination");
 }
 
 /* Receiving. */
@@ -414,6 +436,27 @@ static bool all_failed(const struct path_set *ps)
 	return true;
 }
 
+/* Every direct candidate failed (the relay aside): time to punch again,
+ * together, even while the relay carries the tunnel. */
+static bool direct_failed(const struct path_set *ps)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < ps->n; i++) {
+		if (ps->c[i].kind == PATH_RELAYED)
+			continue;
+		if (!ps->c[i].ever_failed)
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
+static bool relayed_in_use(const struct path_set *ps)
+{
+	return ps->chosen >= 0 && ps->c[ps->chosen].kind == PATH_RELAYED;
+}
+
 /* The path we were using stopped answering: a NAT rebound, an address
  * changed, the peer roamed. Probe everything again at once and ask the
  * server: our own REGISTER (a new round, in the daemon) tells it our
@@ -507,10 +550,17 @@ static void use_path(struct client *c, struct client_peer *p,
 				  path_kind_name(cand->kind), initiator(c, p));
 	if (ret < 0)
 		return;
-	client_peer_set_status(c, p, PEER_SET, "%s path %s answers (%.1f ms)%s",
-			       path_kind_name(cand->kind), ep,
-			       (double)cand->rtt_us / 1000.0,
-			       c->o->status_only ? "" : ": endpoint set");
+	if (cand->kind == PATH_RELAYED)
+		client_peer_set_status(c, p, PEER_SET, "relayed through %s (%.1f ms), "
+				       "asked for because %s%s; direct candidates "
+				       "are still tried", ep,
+				       (double)cand->rtt_us / 1000.0, p->relay_why,
+				       c->o->status_only ? "" : ": endpoint set");
+	else
+		client_peer_set_status(c, p, PEER_SET, "%s path %s answers (%.1f ms)%s",
+				       path_kind_name(cand->kind), ep,
+				       (double)cand->rtt_us / 1000.0,
+				       c->o->status_only ? "" : ": endpoint set");
 }
 
 static void no_handshake_check(struct client *c, struct client_peer *p,
@@ -565,7 +615,7 @@ static void retry_together(struct client *c, struct client_peer *p, uint64_t now
 
 	if (!p->retry_ms || now < p->retry_ms || c->o->status_only)
 		return;
-	if (p->status != PEER_NO_PATH) {
+	if (p->status != PEER_NO_PATH && !relayed_in_use(&p->paths)) {
 		p->retry_ms = 0;
 		return;
 	}
@@ -577,19 +627,41 @@ static void retry_together(struct client *c, struct client_peer *p, uint64_t now
 	client_start_lookup(c, p);
 }
 
+/* No path answers now: is it time for the relay? When a NAT maps per
+ * destination, at once; otherwise once every direct candidate failed
+ * or the path in use was lost. */
+static void maybe_relay(struct client *c, struct client_peer *p, uint64_t now,
+			bool lost)
+{
+	if (symmetric_involved(c, p))
+		client_relay_want(c, p, now, "a NAT maps per destination");
+	else if (lost)
+		client_relay_want(c, p, now, "the path in use was lost");
+	else if (all_failed(&p->paths))
+		client_relay_want(c, p, now, "no direct path answered");
+}
+
 static void decide(struct client *c, struct client_peer *p, uint64_t now)
 {
 	char why[256], k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
 	int was = p->paths.chosen, idx;
 	bool changed;
 
+	client_relay_check(c, p, now);
 	idx = path_choose(&p->paths, now, &changed);
+	if (idx < 0)
+		maybe_relay(c, p, now, changed && was >= 0);
 	if (idx >= 0) {
 		if (changed)
 			use_path(c, p, &p->paths.c[idx], now);
 		else
 			endpoint_check(c, p, &p->paths.c[idx], now);
 		no_handshake_check(c, p, now);
+		/* Relayed: keep trying to go direct, together. */
+		if (relayed_in_use(&p->paths) && direct_failed(&p->paths) &&
+		    !p->retry_ms)
+			p->retry_ms = now + PATH_RETRY_MS - RETRY_LEAD_MS;
+		retry_together(c, p, now);
 		return;
 	}
 	if (changed && was >= 0) {

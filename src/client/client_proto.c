@@ -58,11 +58,21 @@ static void gather_candidates(struct client *c)
 {
 	int n;
 
+	struct wgp_endpoint mapped;
+	bool have_mapped = client_portmap_candidate(c, &mapped);
+
 	memset(c->own_cands, 0, sizeof(c->own_cands));
-	n = hostaddr_gather(c->own_cands, WGP_MAX_CANDIDATES, c->o->ifname,
-			    c->dev.listen_port, (struct sockaddr *)&c->main_sock.src);
-	if (n < 0)
+	/* The port mapping takes the last slot: it is the one candidate a
+	 * symmetric NAT's peers can reach. */
+	n = hostaddr_gather(c->own_cands, WGP_MAX_CANDIDATES - have_mapped,
+			    c->o->ifname, c->dev.listen_port,
+			    (struct sockaddr *)&c->main_sock.src);
+	if (n < 0) {
 		log_debug("listing our addresses: %s", strerror(-n));
+		n = 0;
+	}
+	if (have_mapped)
+		c->own_cands[n] = mapped;
 }
 
 void client_start_register(struct client *c)
@@ -98,6 +108,12 @@ void client_start_lookup(struct client *c, struct client_peer *p)
 {
 	if (!p->lookup.active)
 		request_start(&p->lookup, WGP_LOOKUP, &c->main_sock);
+}
+
+void client_start_relay(struct client *c, struct client_peer *p)
+{
+	if (!p->relay.active)
+		request_start(&p->relay, WGP_RELAY, &c->main_sock);
 }
 
 static void build_register(struct client *c, struct wgp_msg *m)
@@ -139,6 +155,10 @@ static int transmit(struct client *c, struct request *r,
 		break;
 	case WGP_PROBE:
 		m.u.probe.timestamp = wgp_now_ns() + (uint64_t)c->clock_offset_ns;
+		break;
+	case WGP_RELAY:
+		m.u.relay.counter = next_counter(c);
+		memcpy(m.u.relay.target, p->key, WGP_KEY_LEN);
 		break;
 	}
 	len = wgp_seal(out, sizeof(out), &m, &c->sess);
@@ -235,16 +255,20 @@ uint64_t client_service_requests(struct client *c, uint64_t now)
 			mapping_check_failed(c);
 		client_nat_update(c);
 	}
-	for (size_t i = 0; i < c->num_peers; i++)
+	for (size_t i = 0; i < c->num_peers; i++) {
 		service_one(c, &c->peers[i].lookup, &c->peers[i], now);
+		service_one(c, &c->peers[i].relay, &c->peers[i], now);
+	}
 
 	next = earliest(next, &c->reg);
 	next = earliest(next, &c->probe_main);
 	next = earliest(next, &c->probe);
 	if (c->probe.active && c->probe_giveup_ms && c->probe_giveup_ms < next)
 		next = c->probe_giveup_ms;
-	for (size_t i = 0; i < c->num_peers; i++)
+	for (size_t i = 0; i < c->num_peers; i++) {
 		next = earliest(next, &c->peers[i].lookup);
+		next = earliest(next, &c->peers[i].relay);
+	}
 	return next;
 }
 
@@ -269,6 +293,10 @@ static struct request *find_request(struct client *c, const struct wgp_msg *m,
 		if (txid_is(&c->peers[i].lookup, m)) {
 			*peer = &c->peers[i];
 			return &c->peers[i].lookup;
+		}
+		if (txid_is(&c->peers[i].relay, m)) {
+			*peer = &c->peers[i];
+			return &c->peers[i].relay;
 		}
 	}
 	return NULL;
@@ -387,6 +415,38 @@ static void handle_notify(struct client *c, const struct wgp_notify *n)
 			      WGP_MAX_CANDIDATES);
 }
 
+/* A RELAY_GRANT: the answer to our RELAY (r), or unsolicited (r NULL)
+ * because the peer asked for the pair. Either way it must be about one
+ * of our peers. */
+static void handle_relay_grant(struct client *c, struct request *r,
+			       struct client_peer *p,
+			       const struct wgp_relay_grant *g)
+{
+	char k[WGP_KEY_B64_SIZE];
+
+	if (r) {
+		r->active = false;
+		client_server_answered(c);
+		if (sodium_memcmp(p->key, g->peer, WGP_KEY_LEN)) {
+			log_debug("RELAY_GRANT for another peer than asked: ignored");
+			return;
+		}
+	} else {
+		p = client_find_peer(c, g->peer);
+		if (!p || !p->present) {
+			wgp_key_to_base64(k, g->peer);
+			log_debug("RELAY_GRANT about %s, not a peer of ours: ignored", k);
+			return;
+		}
+		if (g->status != WGP_RELAY_OK)
+			return;
+		if (!p->relay_why[0])
+			snprintf(p->relay_why, sizeof(p->relay_why),
+				 "the peer asked for it");
+	}
+	client_relay_granted(c, p, g);
+}
+
 static void handle_error(struct client *c, struct request *r,
 			 const struct wgp_error *e)
 {
@@ -431,6 +491,10 @@ static void handle_msg(struct client *c, const struct wgp_msg *m)
 		return;
 	}
 	r = find_request(c, m, &p);
+	if (m->type == WGP_RELAY_GRANT && (!r || r->type == WGP_RELAY)) {
+		handle_relay_grant(c, r, p, &m->u.relay_grant);
+		return;
+	}
 	if (!r) {
 		log_debug("%s with an unknown transaction id: ignored",
 			  wgp_type_name(m->type));

@@ -74,8 +74,14 @@ static void advice(const struct client *c, const struct client_peer *p,
 	else if (p->known_flags && !(p->ep_flags & WGP_F_PROBES))
 		snprintf(buf, len, "the peer runs a wgpunch without path probes: "
 			 "upgrade it");
+	else if ((ours || theirs) && c->relay_none_until > wgp_mono_ms())
+		snprintf(buf, len, "%s symmetric and the server runs no relay: "
+			 "run wgpunchd with --relay, or map WireGuard's port on "
+			 "a symmetric side (PCP, NAT-PMP, UPnP, or a forward)",
+			 ours && theirs ? "both sides" : ours ? "our NAT is" :
+			 "the peer's NAT is");
 	else if (ours && theirs)
-		snprintf(buf, len, "both sides symmetric: needs a relay");
+		snprintf(buf, len, "both sides symmetric: waiting for the relay");
 	else if (ours || theirs)
 		snprintf(buf, len, "%s NAT is symmetric: a port forward or port "
 			 "mapping of WireGuard's port on the other side, or a relay",
@@ -106,11 +112,30 @@ static void fill_peer(const struct client *c, const struct client_peer *p,
 						       (const struct sockaddr *)&wp->endpoint));
 	copy_text(sp->why, sizeof(sp->why), p->why[0] ? p->why :
 		  "waiting for the server to give its endpoint");
+	if (p->have_relay)
+		sp->relay = p->relay_addr;
 	sp->peer_nat = peer_nat_name(p);
 	advice(c, p, sp->advice, sizeof(sp->advice));
 	sp->n_cands = 0;
 	for (unsigned int i = 0; i < ps->n && i < STATUS_MAX_CANDS; i++)
 		fill_cand(&sp->cands[sp->n_cands++], &ps->c[i], now);
+}
+
+static void fill_portmap(const struct client *c, struct status_snapshot *s)
+{
+	const struct portmap_state *st = &c->pm_state;
+
+	s->portmap = c->pm ? portmap_status_name(st->state) : "off";
+	if (!c->pm)
+		return;
+	copy_text(s->portmap_error, sizeof(s->portmap_error), st->error);
+	if (st->state != PORTMAP_MAPPED)
+		return;
+	s->portmap_proto = portmap_proto_name(st->proto);
+	s->portmap_lifetime = st->lifetime_s;
+	wgp_endpoint_from_sockaddr(&s->portmap_ext, (const struct sockaddr *)&st->external,
+				   sizeof(st->external));
+	s->portmap_ext.kind = 0;
 }
 
 int client_status_fill(const struct client *c, struct status_snapshot *s)
@@ -127,6 +152,7 @@ int client_status_fill(const struct client *c, struct status_snapshot *s)
 	if (c->have_reg_self)
 		s->self = c->reg_self;
 	s->nat = nat_name(c->nat);
+	fill_portmap(c, s);
 	s->raw_rx_server = c->rx_server;
 	s->raw_rx_path = (c->path4.fd >= 0 ? c->path4.rx : 0) +
 			 (c->path6.fd >= 0 ? c->path6.rx : 0);

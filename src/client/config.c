@@ -101,6 +101,40 @@ static int why_set(char *why, size_t whylen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* "pcp,natpmp,upnp" (any subset, any order), "all" or "none". */
+static int parse_portmap(const char *value, unsigned int *mask)
+{
+	static const struct {
+		const char *name;
+		unsigned int bits;
+	} names[] = {
+		{ "pcp", CONFIG_PM_PCP }, { "natpmp", CONFIG_PM_NATPMP },
+		{ "upnp", CONFIG_PM_UPNP }, { "all", CONFIG_PM_ALL },
+		{ "none", 0 },
+	};
+	const char *s = value;
+
+	*mask = 0;
+	for (;;) {
+		size_t len = strcspn(s, ","), i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (strlen(names[i].name) == len &&
+			    !strncmp(s, names[i].name, len))
+				break;
+		}
+		if (i == sizeof(names) / sizeof(names[0]))
+			return -EINVAL;
+		/* "none" means none: it mixes with nothing. */
+		if (!names[i].bits && (s != value || s[len]))
+			return -EINVAL;
+		*mask |= names[i].bits;
+		if (!s[len])
+			return 0;
+		s += len + 1;
+	}
+}
+
 int config_set(struct config *cfg, const char *key, const char *value,
 	       char *why, size_t whylen)
 {
@@ -144,6 +178,11 @@ int config_set(struct config *cfg, const char *key, const char *value,
 				       "keepalive must be seconds from 1 to 65535");
 		cfg->keepalive = (uint16_t)v;
 		cfg->set |= CONFIG_KEEPALIVE;
+	} else if (!strcmp(key, "portmap")) {
+		if (parse_portmap(value, &cfg->portmap))
+			return why_set(why, whylen, "portmap must be a comma-separated "
+				       "list of pcp, natpmp and upnp, or all, or none");
+		cfg->set |= CONFIG_PORTMAP;
 	} else if (!strcmp(key, "log-level")) {
 		if (log_level_parse(value, &cfg->log_level))
 			return why_set(why, whylen,
@@ -187,6 +226,7 @@ static unsigned int key_field(const char *key)
 		{ "probe-port", CONFIG_PROBE_PORT }, { "timeout", CONFIG_TIMEOUT },
 		{ "keepalive", CONFIG_KEEPALIVE }, { "log-level", CONFIG_LOG_LEVEL },
 		{ "server-key-file", CONFIG_SERVER_KEY_FILE },
+		{ "portmap", CONFIG_PORTMAP },
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

@@ -6,7 +6,8 @@
  * File format: one "key = value" per line; blank lines and lines whose
  * first non-blank character is '#' are ignored; spaces and tabs around
  * keys and values are ignored. Keys: server, server-key, server-key-file,
- * probe-port, timeout, keepalive, log-level. Each at most once, and only
+ * probe-port, timeout, keepalive, log-level, portmap (a comma-separated
+ * list of pcp, natpmp and upnp, or all, or none). Each at most once, and only
  * one of server-key and server-key-file. Anything else is an error
  * naming its line: the file is outside input, and a typo silently
  * ignored is a setting silently lost. Files edited on Windows are
@@ -34,6 +35,16 @@ enum config_field {
 	CONFIG_KEEPALIVE	= 1U << 4,
 	CONFIG_LOG_LEVEL	= 1U << 5,
 	CONFIG_SERVER_KEY_FILE	= 1U << 6,	/* read later, by the caller */
+	CONFIG_PORTMAP		= 1U << 7,
+};
+
+/* Port-mapping protocols (the portmap key), in the order they are
+ * tried; the same bits as portmap.h's PORTMAP_*. */
+enum {
+	CONFIG_PM_PCP		= 1U << 0,
+	CONFIG_PM_NATPMP	= 1U << 1,
+	CONFIG_PM_UPNP		= 1U << 2,
+	CONFIG_PM_ALL		= 7,
 };
 
 struct config {
@@ -46,6 +57,7 @@ struct config {
 	unsigned int timeout;		/* seconds */
 	uint16_t keepalive;		/* seconds */
 	enum log_level log_level;
+	unsigned int portmap;		/* CONFIG_PM_* bits, 0: none */
 };
 
 struct config_error {

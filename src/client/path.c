@@ -17,6 +17,15 @@ void path_init(struct path_set *ps)
 
 enum path_kind path_kind_of(enum cand_source source, const struct sockaddr *sa)
 {
+	switch (source) {
+	case CAND_RELAY:
+		return PATH_RELAYED;
+	case CAND_MAPPED:
+		/* A port mapping on an IPv6 firewall is still IPv6. */
+		return sa->sa_family == AF_INET6 ? PATH_IPV6 : PATH_MAPPED;
+	default:
+		break;
+	}
 	if (sa->sa_family == AF_INET6)
 		return PATH_IPV6;
 	/* The peer's own IPv4 address answers only from its LAN (or a
@@ -31,8 +40,12 @@ const char *path_kind_name(enum path_kind kind)
 		return "lan";
 	case PATH_IPV6:
 		return "ipv6";
+	case PATH_MAPPED:
+		return "mapped";
 	case PATH_IPV4:
 		return "ipv4";
+	case PATH_RELAYED:
+		return "relayed";
 	case PATH_NONE:
 		break;
 	}
@@ -46,6 +59,10 @@ const char *cand_source_name(enum cand_source source)
 		return "host";
 	case CAND_PEER:
 		return "peer";
+	case CAND_MAPPED:
+		return "mapped";
+	case CAND_RELAY:
+		return "relay";
 	case CAND_SERVER:
 		break;
 	}
@@ -117,10 +134,15 @@ static void remove_at(struct path_set *ps, unsigned int i)
 	ps->n--;
 	if (i != ps->n)
 		ps->c[i] = ps->c[ps->n];
-	if (ps->chosen == (int)ps->n)
-		ps->chosen = (int)i;
-	else if (ps->chosen == (int)i)
+	if (ps->chosen == (int)i)
 		ps->chosen = -1;
+	else if (ps->chosen == (int)ps->n)
+		ps->chosen = (int)i;	/* the last one moved into slot i */
+}
+
+void path_remove(struct path_set *ps, struct path_cand *c)
+{
+	remove_at(ps, (unsigned int)(c - ps->c));
 }
 
 struct path_cand *path_learn(struct path_set *ps, enum cand_source source,
@@ -133,7 +155,7 @@ struct path_cand *path_learn(struct path_set *ps, enum cand_source source,
 		c->seen_ms = now;
 		/* What the peer says about itself (host) tells more than
 		 * where its packet appeared to come from. */
-		if (source == CAND_HOST || c->source == CAND_PEER)
+		if (source > c->source)
 			c->source = source;
 		c->kind = path_kind_of(c->source, sa);
 		return c;

@@ -4,18 +4,22 @@
  *
  * A peer is reachable at several candidate addresses: the mapping the
  * rendezvous server saw ("server", server-reflexive), the addresses of
- * the peer's own interfaces ("host"), and whatever source address the
- * peer's own probes arrived from ("peer", peer-reflexive: a symmetric
- * NAT's mapping toward us, which no server can see). Each candidate is
+ * the peer's own interfaces ("host"), a port mapping its gateway granted
+ * ("mapped"), our side of a relay allocation ("relay"), and whatever
+ * source address the peer's own probes arrived from ("peer",
+ * peer-reflexive: a symmetric NAT's mapping toward us, which no server
+ * can see). A relayed path is probed like any other: the relay forwards
+ * the probes, which stay sealed end to end. Each candidate is
  * probed from WireGuard's port with an authenticated PATH_PROBE; only
  * an authentic PATH_REPLY, from the very address probed, proves it.
  *
  * This file holds the decisions and no I/O, so tests can drive every
  * timer: when a candidate is due a probe, when a path counts as alive or
  * lost, and which alive path is best. The order is by kind, never by a
- * guess about NAT types: same LAN > direct IPv6 > direct IPv4. Between
- * paths of one kind the one in use is kept, so a working tunnel is never
- * moved for a path that is not better.
+ * guess about NAT types: same LAN > direct IPv6 > the peer's port
+ * mapping > direct IPv4 > relayed. Between paths of one kind the one in
+ * use is kept, so a working tunnel is never moved for a path that is not
+ * better.
  */
 #ifndef WGPUNCH_PATH_H
 #define WGPUNCH_PATH_H
@@ -51,16 +55,24 @@
  * long is forgotten (unless it is the path in use and still alive). */
 #define PATH_FORGET_MS		300000
 
+/* Where a candidate came from. Learning the same address again from a
+ * later source in this list keeps the later one: it tells more. */
 enum cand_source {
-	CAND_SERVER,		/* the peer's mapping, as the server saw it */
-	CAND_HOST,		/* an address of the peer's interfaces */
 	CAND_PEER,		/* where the peer's probe came from */
+	CAND_SERVER,		/* the peer's mapping, as the server saw it */
+	CAND_MAPPED,		/* a port mapping the peer's gateway granted */
+	CAND_HOST,		/* an address of the peer's interfaces */
+	CAND_RELAY,		/* our side of a relay allocation for the peer */
 };
 
-/* Preference order: a larger value is a better path. */
+/* Preference order: a larger value is a better path. A relay is the
+ * last resort; a port mapping does not depend on NAT state that a quiet
+ * minute can expire, so it beats a punched mapping. */
 enum path_kind {
 	PATH_NONE = 0,
+	PATH_RELAYED,		/* through the relay: always works, slowest */
 	PATH_IPV4,		/* direct, through the NATs */
+	PATH_MAPPED,		/* direct, to the peer's port mapping */
 	PATH_IPV6,		/* direct, no NAT (firewalls only) */
 	PATH_LAN,		/* the peer's own IPv4 address answers */
 };
@@ -116,6 +128,9 @@ struct path_cand *path_learn(struct path_set *ps, enum cand_source source,
 			     const struct sockaddr *sa, uint64_t now);
 
 struct path_cand *path_find(struct path_set *ps, const struct sockaddr *sa);
+
+/* Forget c (an allocation that was replaced, say). */
+void path_remove(struct path_set *ps, struct path_cand *c);
 
 /* Reply received within PATH_LOST_MS. */
 bool path_alive(const struct path_cand *c, uint64_t now);

@@ -216,6 +216,8 @@ static void json_peer(FILE *f, const struct status_peer *p)
 	json_sockaddr(f, &p->endpoint);
 	fputs(",\"why\":", f);
 	json_buf(f, p->why, sizeof(p->why));
+	fputs(",\"relay\":", f);
+	json_sockaddr(f, &p->relay);
 	fputs(",\"handshake_age\":", f);
 	if (p->handshake_age < 0)
 		fputs("null", f);
@@ -244,6 +246,18 @@ int status_write_json(FILE *f, const struct status_snapshot *s)
 	json_wgp_endpoint(f, &s->self);
 	fputs(",\"nat\":", f);
 	json_string(f, s->nat);
+	fputs(",\"portmap\":{\"state\":", f);
+	json_string(f, s->portmap ? s->portmap : "off");
+	fputs(",\"protocol\":", f);
+	if (s->portmap_proto)
+		json_string(f, s->portmap_proto);
+	else
+		fputs("null", f);
+	fputs(",\"external\":", f);
+	json_wgp_endpoint(f, &s->portmap_ext);
+	fprintf(f, ",\"lifetime_s\":%" PRIu32 ",\"error\":", s->portmap_lifetime);
+	json_buf_or_null(f, s->portmap_error, sizeof(s->portmap_error));
+	fputc('}', f);
 	fprintf(f, ",\"raw_rx\":{\"server\":%" PRIu64 ",\"path\":%" PRIu64 "}",
 		s->raw_rx_server, s->raw_rx_path);
 	fputs(",\"peers\":[", f);
@@ -331,6 +345,18 @@ static void text_interface(FILE *f, const struct status_snapshot *s)
 		fputs("unknown", f);
 	fputs("\n  nat: ", f);
 	text_string(f, s->nat);
+	fputs("\n  port mapping: ", f);
+	text_string(f, s->portmap ? s->portmap : "off");
+	if (s->portmap_ext.family) {
+		fputs(" by ", f);
+		text_string(f, s->portmap_proto);
+		fprintf(f, ": %s (lifetime %" PRIu32 " s)",
+			wgp_endpoint_format(&s->portmap_ext, buf), s->portmap_lifetime);
+	}
+	if (strnlen(s->portmap_error, sizeof(s->portmap_error))) {
+		fputs(": ", f);
+		text_buf(f, s->portmap_error, sizeof(s->portmap_error));
+	}
 	fprintf(f, "\n  raw datagrams received: %" PRIu64 " from the server, %"
 		PRIu64 " on peer paths\n", s->raw_rx_server, s->raw_rx_path);
 }
@@ -375,6 +401,10 @@ static void text_peer(FILE *f, const struct status_peer *p)
 	}
 	fputs("\n  why: ", f);
 	text_buf(f, p->why, sizeof(p->why));
+	if (sockaddr_is_set(&p->relay)) {
+		fputs("\n  relay: ", f);
+		text_sockaddr(f, &p->relay);
+	}
 	fputs("\n  latest handshake: ", f);
 	if (p->handshake_age < 0) {
 		fputs("never", f);

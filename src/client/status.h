@@ -40,6 +40,7 @@ struct status_peer {
 	const char *path;	/* "lan", "ipv6", "ipv4", "none" */
 	struct sockaddr_storage endpoint;	/* AF_UNSPEC: none */
 	char why[192];		/* why this path (or why none) */
+	struct sockaddr_storage relay;	/* our relay port for it; AF_UNSPEC: none */
 	long handshake_age;	/* seconds, -1: never */
 	const char *peer_nat;	/* "cone", "symmetric", "unknown" */
 	char advice[192];	/* what would help, "" if nothing */
@@ -52,6 +53,12 @@ struct status_snapshot {
 	bool registered;
 	struct wgp_endpoint self;	/* our mapping as the server saw it; family 0: unknown */
 	const char *nat;	/* "cone", "symmetric", "unknown", "untested" */
+	/* The port mapping of WireGuard's port on our gateway. */
+	const char *portmap;	/* "off", "trying", "mapped", "none" */
+	const char *portmap_proto;	/* "pcp", "natpmp", "upnp"; NULL */
+	struct wgp_endpoint portmap_ext;	/* family 0 unless mapped */
+	uint32_t portmap_lifetime;	/* seconds granted */
+	char portmap_error[128];	/* why none, "" if nothing to say */
 	uint64_t raw_rx_server, raw_rx_path;	/* datagrams the raw sockets received */
 	size_t n_peers;
 	struct status_peer *peers;	/* owned by whoever filled it */

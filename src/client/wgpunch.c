@@ -49,7 +49,10 @@ static const char usage_text[] =
 "Learn where IFACE's WireGuard peers may be (their public mappings and\n"
 "own addresses) through a wgpunchd rendezvous server, prove a path to\n"
 "each with authenticated probes from WireGuard's port, and set the best\n"
-"path that answered (lan > ipv6 > ipv4) as the peer's endpoint.\n"
+"path that answered (lan > ipv6 > port mapping > ipv4 > relay) as the\n"
+"peer's endpoint. The gateway is asked for a port mapping of WireGuard's\n"
+"port (PCP, NAT-PMP, UPnP IGD), and when no direct path answers, the\n"
+"server's relay (if it runs one) carries the tunnel meanwhile.\n"
 "\n"
 "  up       punch once; exit 0 when every peer's path is proven (a probe\n"
 "           answered, or a fresh handshake), 3 naming those that are not\n"
@@ -74,6 +77,9 @@ static const char usage_text[] =
 "      --status-socket PATH     the daemon's status socket\n"
 "                               (/run/wgpunch/IFACE.sock)\n"
 "      --json                   status: print JSON (schema in wgpunch(8))\n"
+"      --portmap LIST           port-mapping protocols to try, in order:\n"
+"                               pcp,natpmp,upnp (all), or none\n"
+"      --no-portmap             the same as --portmap none\n"
 "  -h, --help                   this text\n"
 "  -V, --version                the version\n"
 "\n"
@@ -84,6 +90,8 @@ static const char usage_text[] =
 enum {
 	OPT_STATUS_SOCKET = 256,
 	OPT_JSON,
+	OPT_PORTMAP,
+	OPT_NO_PORTMAP,
 };
 
 static const struct option long_options[] = {
@@ -99,6 +107,8 @@ static const struct option long_options[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ "status-socket", required_argument, NULL, OPT_STATUS_SOCKET },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "portmap", required_argument, NULL, OPT_PORTMAP },
+	{ "no-portmap", no_argument, NULL, OPT_NO_PORTMAP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -198,6 +208,14 @@ static int parse_args(int argc, char *argv[], struct cmdline *cl)
 		case OPT_JSON:
 			cl->json = true;
 			break;
+		case OPT_PORTMAP:
+			if (option_value(&cl->cli, "portmap", optarg))
+				return WGPUNCH_EXIT_USAGE;
+			break;
+		case OPT_NO_PORTMAP:
+			if (option_value(&cl->cli, "portmap", "none"))
+				return WGPUNCH_EXIT_USAGE;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return -1;
@@ -239,6 +257,8 @@ static void merge(struct config *cfg, const struct config *cli)
 		cfg->keepalive = cli->keepalive;
 	if (cli->set & CONFIG_LOG_LEVEL)
 		cfg->log_level = cli->log_level;
+	if (cli->set & CONFIG_PORTMAP)
+		cfg->portmap = cli->portmap;
 	cfg->set |= cli->set;
 }
 
@@ -384,6 +404,7 @@ static int build_opts(const struct cmdline *cl, const struct config *cfg,
 	o->status_socket = cl->status_socket;
 	o->keepalive = cfg->set & CONFIG_KEEPALIVE ? cfg->keepalive : 0;
 	o->timeout_s = cfg->set & CONFIG_TIMEOUT ? cfg->timeout : DEFAULT_TIMEOUT;
+	o->portmap = cfg->set & CONFIG_PORTMAP ? cfg->portmap : CONFIG_PM_ALL;
 	return 0;
 }
 

@@ -150,7 +150,8 @@ void wgp_consent_digest(uint8_t out[static WGP_CONSENT_LEN],
 
 bool wgp_type_is_request(uint8_t type)
 {
-	return type == WGP_REGISTER || type == WGP_LOOKUP || type == WGP_PROBE;
+	return type == WGP_REGISTER || type == WGP_LOOKUP ||
+	       type == WGP_PROBE || type == WGP_RELAY;
 }
 
 uint8_t wgp_flags_mask(uint8_t version)
@@ -172,7 +173,9 @@ static uint8_t msg_version(const struct wgp_msg *m)
 	return m->version <= WGP_VERSION_MAX ? m->version : 0;
 }
 
-/* Payload length without list entries; 0: unknown type. */
+/* Payload length without list entries; 0: unknown type, or a type the
+ * version does not have (RELAY and RELAY_GRANT are version 2 only; 9,
+ * 10 and 13 are not rendezvous messages in any version). */
 static size_t fixed_len(uint8_t version, uint8_t type)
 {
 	bool v2 = version == 2;
@@ -194,6 +197,10 @@ static size_t fixed_len(uint8_t version, uint8_t type)
 		return WGP_PROBE_REPLY_LEN;
 	case WGP_ERROR:
 		return WGP_ERROR_LEN;
+	case WGP_RELAY:
+		return v2 ? WGP_RELAY_LEN : 0;
+	case WGP_RELAY_GRANT:
+		return v2 ? WGP_RELAY_GRANT_LEN : 0;
 	}
 	return 0;
 }
@@ -282,6 +289,13 @@ static bool endpoint_valid(const struct wgp_endpoint *ep)
 	return false;
 }
 
+/* An endpoint outside a candidate block, where there is no kind. */
+static bool plain_endpoint_valid(const struct wgp_endpoint *ep)
+{
+	return endpoint_valid(ep) && ep->kind == 0;
+}
+
+/* An endpoint outside a candidate block: byte 1 is reserved, zero. */
 static void put_endpoint(uint8_t *p, const struct wgp_endpoint *ep)
 {
 	p[0] = ep->family == AF_INET ? 4 : ep->family == AF_INET6 ? 6 : 0;
@@ -290,8 +304,10 @@ static void put_endpoint(uint8_t *p, const struct wgp_endpoint *ep)
 	memcpy(p + 4, ep->addr, 16);
 }
 
-static bool get_endpoint(struct wgp_endpoint *ep, const uint8_t *p)
+/* Family, port and address; byte 1 is left to the caller. */
+static bool get_endpoint_body(struct wgp_endpoint *ep, const uint8_t *p)
 {
+	ep->kind = 0;
 	switch (p[0]) {
 	case 0:
 		ep->family = 0;
@@ -305,17 +321,25 @@ static bool get_endpoint(struct wgp_endpoint *ep, const uint8_t *p)
 	default:
 		return false;
 	}
-	if (p[1])
-		return false;
 	ep->port = get16(p + 2);
 	memcpy(ep->addr, p + 4, 16);
 	return endpoint_valid(ep);
 }
 
-/* A candidate slot: empty, or a valid endpoint with a port. */
+static bool get_endpoint(struct wgp_endpoint *ep, const uint8_t *p)
+{
+	return get_endpoint_body(ep, p) && p[1] == 0;
+}
+
+/* A candidate slot: empty (all zero, kind included), or a valid endpoint
+ * with a port and a known kind. */
 static bool cand_valid(const struct wgp_endpoint *ep)
 {
-	return endpoint_valid(ep) && (ep->family == 0 || ep->port != 0);
+	if (!endpoint_valid(ep))
+		return false;
+	if (ep->family == 0)
+		return ep->kind == 0;
+	return ep->port != 0 && ep->kind <= WGP_CAND_MAPPED;
 }
 
 static bool cands_valid(const struct wgp_endpoint *cands)
@@ -332,18 +356,27 @@ static void put_cands(uint8_t *p, const struct wgp_endpoint *cands)
 {
 	unsigned int i;
 
-	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
-		put_endpoint(p + i * WGP_ENDPOINT_LEN, &cands[i]);
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++) {
+		uint8_t *slot = p + i * WGP_ENDPOINT_LEN;
+
+		put_endpoint(slot, &cands[i]);
+		slot[1] = cands[i].kind;
+	}
 }
 
 static bool get_cands(struct wgp_endpoint *cands, const uint8_t *p)
 {
 	unsigned int i;
 
-	for (i = 0; i < WGP_MAX_CANDIDATES; i++)
-		if (!get_endpoint(&cands[i], p + i * WGP_ENDPOINT_LEN) ||
-		    !cand_valid(&cands[i]))
+	for (i = 0; i < WGP_MAX_CANDIDATES; i++) {
+		const uint8_t *slot = p + i * WGP_ENDPOINT_LEN;
+
+		if (!get_endpoint_body(&cands[i], slot))
 			return false;
+		cands[i].kind = slot[1];
+		if (!cand_valid(&cands[i]))
+			return false;
+	}
 	return true;
 }
 
@@ -527,7 +560,7 @@ static int encode_register_reply(uint8_t *p,
 	size_t rec_len = entry_len(version, WGP_REGISTER_REPLY);
 	unsigned int i;
 
-	if (!endpoint_valid(&rr->self))
+	if (!plain_endpoint_valid(&rr->self))
 		return -EINVAL;
 	p[0] = rr->flags;
 	p[1] = rr->n_peers;
@@ -539,7 +572,8 @@ static int encode_register_reply(uint8_t *p,
 		const struct wgp_peer_rec *rec = &rr->peers[i];
 		uint8_t *r = p + WGP_REGISTER_REPLY_FIXED + i * rec_len;
 
-		if (rec->index >= WGP_MAX_CONSENT || !endpoint_valid(&rec->ep))
+		if (rec->index >= WGP_MAX_CONSENT ||
+		    !plain_endpoint_valid(&rec->ep))
 			return -EINVAL;
 		r[0] = rec->index;
 		r[1] = rec->flags;
@@ -566,7 +600,8 @@ static int encode_lookup(uint8_t *p, const struct wgp_lookup *l,
 static int encode_lookup_reply(uint8_t *p, const struct wgp_lookup_reply *lr,
 			       uint8_t version)
 {
-	if (!endpoint_valid(&lr->self) || !endpoint_valid(&lr->peer))
+	if (!plain_endpoint_valid(&lr->self) ||
+	    !plain_endpoint_valid(&lr->peer))
 		return -EINVAL;
 	p[0] = lr->status;
 	p[1] = lr->peer_flags;
@@ -580,7 +615,7 @@ static int encode_lookup_reply(uint8_t *p, const struct wgp_lookup_reply *lr,
 static int encode_notify(uint8_t *p, const struct wgp_notify *n,
 			 uint8_t version)
 {
-	if (!endpoint_valid(&n->ep))
+	if (!plain_endpoint_valid(&n->ep))
 		return -EINVAL;
 	memcpy(p, n->peer, WGP_KEY_LEN);
 	p[32] = n->peer_flags;
@@ -588,6 +623,31 @@ static int encode_notify(uint8_t *p, const struct wgp_notify *n,
 	put32(p + 36, n->ttl);
 	put_endpoint(p + 40, &n->ep);
 	return encode_cands(p + WGP_NOTIFY_LEN, n->cands, version);
+}
+
+static void encode_relay(uint8_t *p, const struct wgp_relay *r)
+{
+	put64(p, r->counter);
+	memcpy(p + 8, r->target, WGP_KEY_LEN);
+}
+
+/* Only an OK grant has a port, a lifetime and a key: the others say
+ * nothing but the status and whom it is about. */
+static int encode_relay_grant(uint8_t *p, const struct wgp_relay_grant *g)
+{
+	bool ok = g->status == WGP_RELAY_OK;
+
+	if (g->status > WGP_RELAY_FULL || (ok && !g->port))
+		return -EINVAL;
+	memset(p, 0, WGP_RELAY_GRANT_LEN);
+	p[0] = g->status;
+	memcpy(p + 8, g->peer, WGP_KEY_LEN);
+	if (!ok)
+		return 0;
+	put16(p + 2, g->port);
+	put32(p + 4, g->idle_s);
+	memcpy(p + 40, g->bind_key, WGP_KEY_LEN);
+	return 0;
 }
 
 static int encode_payload(uint8_t *p, const struct wgp_msg *m,
@@ -608,7 +668,7 @@ static int encode_payload(uint8_t *p, const struct wgp_msg *m,
 		put64(p, m->u.probe.timestamp);
 		return 0;
 	case WGP_PROBE_REPLY:
-		if (!endpoint_valid(&m->u.probe_reply.self))
+		if (!plain_endpoint_valid(&m->u.probe_reply.self))
 			return -EINVAL;
 		put_endpoint(p, &m->u.probe_reply.self);
 		put16(p + 20, m->u.probe_reply.local_port);
@@ -620,6 +680,11 @@ static int encode_payload(uint8_t *p, const struct wgp_msg *m,
 		put64(p + 8, m->u.error.server_time);
 		put64(p + 16, m->u.error.last_counter);
 		return 0;
+	case WGP_RELAY:
+		encode_relay(p, &m->u.relay);
+		return 0;
+	case WGP_RELAY_GRANT:
+		return encode_relay_grant(p, &m->u.relay_grant);
 	}
 	return -EINVAL;
 }
@@ -706,6 +771,20 @@ static bool decode_notify(struct wgp_notify *n, const uint8_t *p,
 	       decode_cands(n->cands, p + WGP_NOTIFY_LEN, version);
 }
 
+static bool decode_relay_grant(struct wgp_relay_grant *g, const uint8_t *p)
+{
+	g->status = p[0];
+	g->port = get16(p + 2);
+	g->idle_s = get32(p + 4);
+	memcpy(g->peer, p + 8, WGP_KEY_LEN);
+	memcpy(g->bind_key, p + 40, WGP_KEY_LEN);
+	if (p[1] || g->status > WGP_RELAY_FULL)
+		return false;
+	if (g->status == WGP_RELAY_OK)
+		return g->port != 0;
+	return !g->port && !g->idle_s && all_zero(g->bind_key, WGP_KEY_LEN);
+}
+
 static bool decode_payload(struct wgp_msg *m, const uint8_t *p, int count)
 {
 	switch (m->type) {
@@ -733,6 +812,12 @@ static bool decode_payload(struct wgp_msg *m, const uint8_t *p, int count)
 		m->u.error.last_counter = get64(p + 16);
 		return all_zero(p + 1, 7) && p[0] >= WGP_ERR_COUNTER &&
 		       p[0] <= WGP_ERR_NOT_REGISTERED;
+	case WGP_RELAY:
+		m->u.relay.counter = get64(p);
+		memcpy(m->u.relay.target, p + 8, WGP_KEY_LEN);
+		return true;
+	case WGP_RELAY_GRANT:
+		return decode_relay_grant(&m->u.relay_grant, p);
 	}
 	return false;
 }
@@ -878,6 +963,8 @@ static const char *const type_names[] = {
 	[WGP_PROBE] = "PROBE",
 	[WGP_PROBE_REPLY] = "PROBE_REPLY",
 	[WGP_ERROR] = "ERROR",
+	[WGP_RELAY] = "RELAY",
+	[WGP_RELAY_GRANT] = "RELAY_GRANT",
 };
 
 const char *wgp_type_name(uint8_t type)

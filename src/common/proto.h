@@ -86,6 +86,9 @@
 #define WGP_PROBE_LEN		8
 #define WGP_PROBE_REPLY_LEN	24
 #define WGP_ERROR_LEN		24
+#define WGP_RELAY_LEN		40	/* counter[8] target[32] */
+#define WGP_RELAY_GRANT_LEN	72	/* status, 0, port[2], idle_s[4],
+					 * peer[32], bind_key[32] */
 
 /* Version 2 payload sizes where they differ from version 1: each adds a
  * candidate block (PROBE, PROBE_REPLY and ERROR are the same). */
@@ -133,9 +136,14 @@ enum wgp_type {
 	WGP_PROBE		= 6,	/* c->s: timestamp (either port) */
 	WGP_PROBE_REPLY		= 7,	/* s->c: the mapping seen on that port */
 	WGP_ERROR		= 8,	/* s->c: a request was refused */
-	WGP_TYPE_MAX		= 8,
 	/* 9 and 10 are peer-to-peer path messages (doc/protocol.md §9),
 	 * never rendezvous messages: this codec refuses them. */
+	WGP_RELAY		= 11,	/* c->s: a relay for me and a peer (v2) */
+	WGP_RELAY_GRANT		= 12,	/* s->c: my side of an allocation (v2),
+					 * as reply or unsolicited to the peer */
+	WGP_TYPE_MAX		= 12,
+	/* 13 is RELAY_BIND, sent to a relay port, never to the rendezvous
+	 * port (relaymsg.h): this codec refuses it too. */
 };
 
 /* Flags of a client about itself (REGISTER, LOOKUP) and, in server
@@ -159,6 +167,22 @@ enum wgp_lookup_status {
 					 * consent: deliberately the same */
 };
 
+enum wgp_relay_status {
+	WGP_RELAY_OK		= 0,	/* .port and .bind_key are mine */
+	WGP_RELAY_UNAVAILABLE	= 1,	/* no mutual consent, as LOOKUP */
+	WGP_RELAY_NONE		= 2,	/* this server runs no relay */
+	WGP_RELAY_FULL		= 3,	/* no free allocation, or the per-key
+					 * limit reached */
+};
+
+/* Version 2 candidate slots say what kind of address they are (byte 1
+ * of the slot); everywhere else that byte is zero. */
+enum wgp_cand_kind {
+	WGP_CAND_HOST		= 0,	/* an address of one of my interfaces */
+	WGP_CAND_MAPPED		= 1,	/* a port mapping my gateway granted
+					 * (PCP, NAT-PMP or UPnP IGD) */
+};
+
 enum wgp_error_code {
 	WGP_ERR_COUNTER		= 1,	/* counter <= last seen (.last_counter) */
 	WGP_ERR_CLOCK		= 2,	/* counter/timestamp outside the window
@@ -173,6 +197,8 @@ struct wgp_endpoint {
 	uint16_t family;
 	uint16_t port;
 	uint8_t addr[16];
+	uint8_t kind;		/* candidate slots: enum wgp_cand_kind;
+				 * elsewhere 0 (not compared by _equal) */
 };
 
 /*
@@ -239,6 +265,34 @@ struct wgp_probe_reply {
 	uint16_t local_port;		/* the server port that answered */
 };
 
+/*
+ * RELAY: ask for a relay between me and target (both registered, each
+ * listing the other). The server answers RELAY_GRANT with my side of the
+ * allocation and, when it creates one, sends the target an unsolicited
+ * RELAY_GRANT with the other side. Asking again for a live allocation
+ * gets the same one.
+ */
+struct wgp_relay {
+	uint64_t counter;	/* same sequence as REGISTER's */
+	uint8_t target[WGP_KEY_LEN];
+};
+
+/*
+ * RELAY_GRANT: send WireGuard's datagrams for peer to the rendezvous
+ * server's address at UDP port .port, after binding that port to my
+ * WireGuard port's mapping with RELAY_BIND (relaymsg.h) under bind_key.
+ * The relay forwards them to peer's bound mapping from peer's port, and
+ * frees the allocation after idle_s seconds without traffic.
+ * Everything but status and peer is zero unless status is OK.
+ */
+struct wgp_relay_grant {
+	uint8_t status;		/* enum wgp_relay_status */
+	uint16_t port;
+	uint32_t idle_s;
+	uint8_t peer[WGP_KEY_LEN];
+	uint8_t bind_key[WGP_KEY_LEN];
+};
+
 struct wgp_error {
 	uint8_t code;		/* enum wgp_error_code */
 	uint64_t server_time;	/* server CLOCK_REALTIME, ns */
@@ -261,6 +315,8 @@ struct wgp_msg {
 		struct wgp_probe probe;
 		struct wgp_probe_reply probe_reply;
 		struct wgp_error error;
+		struct wgp_relay relay;
+		struct wgp_relay_grant relay_grant;
 	} u;
 };
 

@@ -16,6 +16,7 @@
  * version, NOTIFYs in the version the recipient last used; version 2
  * adds the peer's host candidates wherever its endpoint is given.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -359,6 +360,111 @@ static void handle_probe(struct ctx *c)
 	reply(c, &m);
 }
 
+/*
+ * The unsolicited RELAY_GRANT that gives peer its side of a new
+ * allocation: like a NOTIFY, from the main port to peer's registered
+ * mapping, charged to who's NOTIFY budget and to the destination's
+ * per-source bucket.
+ */
+static void notify_grant(struct ctx *c, struct reg_entry *who,
+			 struct reg_entry *peer, const struct relay_ticket *t)
+{
+	struct wgp_msg m;
+
+	if (!notify_allowed(who, c->now))
+		return;
+	if (!ratelimit_allow(&c->srv->rl, &peer->ep, c->now)) {
+		c->srv->st.ratelimited++;
+		return;
+	}
+	m.type = WGP_RELAY_GRANT;
+	m.version = 2;
+	wgp_txid_new(m.txid);
+	m.u.relay_grant = (struct wgp_relay_grant){
+		.status = WGP_RELAY_OK,
+		.port = t->port,
+		.idle_s = c->srv->cfg.relay.idle_s,
+	};
+	memcpy(m.u.relay_grant.peer, who->key, WGP_KEY_LEN);
+	memcpy(m.u.relay_grant.bind_key, t->bind_key, RELAY_KEY_LEN);
+	c->srv->st.notifies++;
+	queue_sealed(c, &m, &peer->sess, &peer->ep, &peer->local, PORT_MAIN,
+		     WGP_MAX_MSG_LEN);
+	sodium_memzero(&m.u.relay_grant, sizeof(m.u.relay_grant));
+}
+
+/*
+ * The status of a RELAY for a consenting, registered pair: a grant, or
+ * why not. The target must speak version 2 (a version 1 client could
+ * never receive its side); to the requester that is UNAVAILABLE too,
+ * told only under mutual consent.
+ */
+static uint8_t relay_status(struct ctx *c, struct reg_entry *e,
+			    struct reg_entry *peer, struct relay_ticket *mine,
+			    struct relay_ticket *theirs, bool *created)
+{
+	int ret;
+
+	if (peer->version != 2)
+		return WGP_RELAY_UNAVAILABLE;
+	ret = relay_grant(&c->srv->relay, e->key, peer->key, c->now, mine,
+			  theirs, created);
+	if (ret == -ENOSPC)
+		return WGP_RELAY_FULL;
+	return ret < 0 ? WGP_RELAY_UNAVAILABLE : WGP_RELAY_OK;
+}
+
+/*
+ * RELAY: authenticated and counted like a LOOKUP (live registration,
+ * same counter sequence, same errors), consent checked like a LOOKUP
+ * (UNAVAILABLE says neither "unknown" nor "not allowed"). It moves the
+ * counter only: it carries no flags or candidates to refresh with.
+ */
+static void handle_relay(struct ctx *c, struct reg_entry *e)
+{
+	const struct wgp_relay *rq = &c->req->u.relay;
+	struct relay_ticket mine, theirs;
+	struct wgp_relay_grant *g;
+	struct reg_entry *peer;
+	bool created = false;
+	struct wgp_msg m;
+
+	if (!e) {
+		reply_error(c, WGP_ERR_NOT_REGISTERED, 0);
+		return;
+	}
+	if (!counter_ok(c, e, rq->counter))
+		return;
+	e->counter = rq->counter;
+	c->srv->st.relays++;
+
+	m.type = WGP_RELAY_GRANT;
+	m.u.relay_grant = (struct wgp_relay_grant){ 0 };
+	g = &m.u.relay_grant;
+	memcpy(g->peer, rq->target, WGP_KEY_LEN);
+	peer = registry_find(&c->srv->reg, rq->target, c->now);
+	if (!relay_enabled(&c->srv->relay))
+		g->status = WGP_RELAY_NONE;
+	else if (!peer || !registry_mutual(&c->srv->reg, e, peer))
+		g->status = WGP_RELAY_UNAVAILABLE;
+	else
+		g->status = relay_status(c, e, peer, &mine, &theirs, &created);
+	if (g->status == WGP_RELAY_OK) {
+		g->port = mine.port;
+		g->idle_s = c->srv->cfg.relay.idle_s;
+		memcpy(g->bind_key, mine.bind_key, RELAY_KEY_LEN);
+		if (created)
+			notify_grant(c, e, peer, &theirs);
+	}
+	log_debug("RELAY from %s: status %u, port %u%s",
+		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
+		  g->status, g->port, created ? " (new)" : "");
+	reply(c, &m);
+	sodium_memzero(g, sizeof(*g));
+	sodium_memzero(&mine, sizeof(mine));
+	sodium_memzero(&theirs, sizeof(theirs));
+}
+
 static void handle_legacy(struct server *srv, const struct rx_info *rx,
 			  uint64_t now, struct outq *q)
 {
@@ -439,6 +545,9 @@ void server_handle(struct server *srv, const struct rx_info *rx,
 		break;
 	case WGP_PROBE:
 		handle_probe(&c);
+		break;
+	case WGP_RELAY:
+		handle_relay(&c, e);
 		break;
 	}
 out:

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
@@ -35,6 +36,19 @@ struct loop_rx {
 		struct cmsghdr align;
 	} ctl[LOOP_BATCH];
 	uint8_t buf[LOOP_BATCH][LOOP_RXBUF];
+};
+
+/* The relay's batch: datagrams are forwarded from where they were
+ * received (the iovecs of the send batch point into buf). */
+struct loop_relay_rx {
+	struct mmsghdr msg[LOOP_BATCH];
+	struct iovec iov[LOOP_BATCH];
+	struct sockaddr_in6 from[LOOP_BATCH];
+	union {
+		char buf[CTL_LEN];
+		struct cmsghdr align;
+	} ctl[LOOP_BATCH];
+	uint8_t buf[LOOP_BATCH][LOOP_RELAY_RXBUF];
 };
 
 struct loop_tx {
@@ -89,10 +103,10 @@ static bool is_wildcard(const struct sockaddr_storage *ss)
 }
 
 static int open_socket(struct sockaddr_storage *ss, socklen_t len,
-		       uint16_t *port)
+		       uint16_t *port, int size)
 {
 	bool pktinfo = is_wildcard(ss);
-	int fd, one = 1, zero = 0, size = 4 << 20, ret;
+	int fd, one = 1, zero = 0, ret;
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
 
@@ -132,6 +146,66 @@ err:
 	return ret;
 }
 
+/*
+ * One socket per relay port needs that many descriptors: raise the soft
+ * limit toward the hard one if it is short, and say so if even that is
+ * not enough.
+ */
+static int relay_fd_budget(unsigned int n)
+{
+	rlim_t need = (rlim_t)n + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		log_error("--relay: %u ports need %llu file descriptors, the "
+			  "limit is %llu (raise it: ulimit -n, or LimitNOFILE= "
+			  "for a service)", n, (unsigned long long)need,
+			  (unsigned long long)rl.rlim_max);
+		return -EMFILE;
+	}
+	rl.rlim_cur = need;
+	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
+}
+
+/* The relay's ports, on the rendezvous sockets' address and family.
+ * Smaller buffers than the rendezvous ports: there may be 8192. */
+static int open_relay_sockets(struct loop *l, struct sockaddr_storage *ss,
+			      socklen_t len)
+{
+	const struct relay *r = &l->srv->relay;
+	unsigned int i, n = relay_ports(r);
+	uint16_t port;
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = relay_fd_budget(n);
+	if (ret < 0)
+		return ret;
+	l->relay_fd = malloc(n * sizeof(*l->relay_fd));
+	l->relay_rx = calloc(1, sizeof(*l->relay_rx));
+	if (!l->relay_fd || !l->relay_rx)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		l->relay_fd[i] = -1;
+	l->relay_n = n;
+	for (i = 0; i < n; i++) {
+		port = (uint16_t)(r->cfg.first + i);
+		ret = open_socket(ss, len, &port, 1 << 20);
+		if (ret < 0) {
+			log_error("--relay: cannot bind port %u: %s",
+				  r->cfg.first + i, strerror(-ret));
+			return ret;
+		}
+		l->relay_fd[i] = ret;
+	}
+	return 0;
+}
+
 static int open_sockets(struct loop *l, const char *listen)
 {
 	struct sockaddr_storage ss;
@@ -143,11 +217,11 @@ static int open_sockets(struct loop *l, const char *listen)
 		return ret;
 	for (i = 0; i < PORT_COUNT; i++) {
 		l->port[i] = l->srv->cfg.port[i];
-		ret = open_socket(&ss, len, &l->port[i]);
+		ret = open_socket(&ss, len, &l->port[i], 4 << 20);
 		/* "::" on a host without IPv6: fall back to IPv4. */
 		if (ret == -EAFNOSUPPORT && !listen && i == 0) {
 			parse_listen("0.0.0.0", &ss, &len);
-			ret = open_socket(&ss, len, &l->port[i]);
+			ret = open_socket(&ss, len, &l->port[i], 4 << 20);
 		}
 		if (ret < 0)
 			return ret;
@@ -156,7 +230,7 @@ static int open_sockets(struct loop *l, const char *listen)
 	}
 	l->family = ss.ss_family;
 	l->pktinfo = is_wildcard(&ss);
-	return 0;
+	return open_relay_sockets(l, &ss, len);
 }
 
 /* ---- receive ------------------------------------------------------- */
@@ -315,13 +389,40 @@ static size_t tx_control(const struct loop *l, const struct wgp_endpoint *src,
 	}
 }
 
+/* sendmmsg msg[0..k) on fd; count in *dropped what the kernel refuses
+ * (a full buffer drops the rest: UDP). */
+static void send_batch(int fd, struct mmsghdr *msg, unsigned int k,
+		       uint64_t *dropped)
+{
+	unsigned int done;
+	int ret;
+
+	for (done = 0; done < k;) {
+		ret = sendmmsg(fd, msg + done, k - done, MSG_DONTWAIT);
+		if (ret > 0) {
+			done += (unsigned int)ret;
+			continue;
+		}
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+			*dropped += k - done;
+			return;
+		}
+		/* This one datagram is refused (unreachable, bad source
+		 * address...): skip it, keep the rest. */
+		log_debug("sendmmsg: %s", strerror(errno));
+		(*dropped)++;
+		done++;
+	}
+}
+
 /* Send msgs[0..n) (all for one port); drop what the kernel refuses. */
 static void send_run(struct loop *l, enum server_port port,
 		     struct out_msg **msgs, unsigned int n)
 {
 	struct loop_tx *tx = l->tx;
-	unsigned int i, k = 0, done;
-	int ret;
+	unsigned int i, k = 0;
 
 	for (i = 0; i < n; i++) {
 		struct msghdr *mh = &tx->msg[k].msg_hdr;
@@ -343,25 +444,7 @@ static void send_run(struct loop *l, enum server_port port,
 		mh->msg_control = mh->msg_controllen ? tx->ctl[k].buf : NULL;
 		k++;
 	}
-	for (done = 0; done < k;) {
-		ret = sendmmsg(l->fd[port], tx->msg + done, k - done,
-			       MSG_DONTWAIT);
-		if (ret > 0) {
-			done += (unsigned int)ret;
-			continue;
-		}
-		if (ret < 0 && errno == EINTR)
-			continue;
-		if (ret < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-			l->srv->st.tx_dropped += k - done;
-			return;
-		}
-		/* This one datagram is refused (unreachable, bad source
-		 * address...): skip it, keep the rest. */
-		log_debug("sendmmsg: %s", strerror(errno));
-		l->srv->st.tx_dropped++;
-		done++;
-	}
+	send_batch(l->fd[port], tx->msg, k, &l->srv->st.tx_dropped);
 }
 
 static void flush(struct outq *q, void *ctx)
@@ -384,6 +467,104 @@ static void flush(struct outq *q, void *ctx)
 	q->n = 0;
 }
 
+/* ---- relay data path ---------------------------------------------- */
+
+static void relay_rx_prepare(struct loop_relay_rx *rx, bool pktinfo)
+{
+	unsigned int i;
+
+	for (i = 0; i < LOOP_BATCH; i++) {
+		struct msghdr *mh = &rx->msg[i].msg_hdr;
+
+		rx->iov[i].iov_base = rx->buf[i];
+		rx->iov[i].iov_len = LOOP_RELAY_RXBUF;
+		mh->msg_name = &rx->from[i];
+		mh->msg_namelen = sizeof(rx->from[i]);
+		mh->msg_iov = &rx->iov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_control = pktinfo ? rx->ctl[i].buf : NULL;
+		mh->msg_controllen = pktinfo ? CTL_LEN : 0;
+		mh->msg_flags = 0;
+	}
+}
+
+/* Queue datagram i of the batch for dst (from src) as send slot k:
+ * the payload is not copied, the iovec points at the receive buffer. */
+static bool relay_tx_add(struct loop *l, unsigned int k, struct iovec *iov,
+			 const struct relay_route *route)
+{
+	struct loop_tx *tx = l->tx;
+	struct msghdr *mh = &tx->msg[k].msg_hdr;
+	socklen_t alen = tx_address(l, &route->dst, &tx->to[k]);
+
+	if (!alen)
+		return false;
+	tx->iov[k] = *iov;
+	mh->msg_name = &tx->to[k];
+	mh->msg_namelen = alen;
+	mh->msg_iov = &tx->iov[k];
+	mh->msg_iovlen = 1;
+	mh->msg_controllen = tx_control(l, &route->src, tx->ctl[k].buf);
+	mh->msg_control = mh->msg_controllen ? tx->ctl[k].buf : NULL;
+	mh->msg_flags = 0;
+	return true;
+}
+
+/*
+ * A relay port is readable: decide each datagram of a batch
+ * (relay_input) and send the forwarded ones, all at once, from the
+ * partner port (every datagram received on a port leaves from the same
+ * partner). The local address is read only for binds: it is what the
+ * side's forwards will leave from.
+ */
+static void relay_receive(struct loop *l, unsigned int idx)
+{
+	struct loop_relay_rx *rx = l->relay_rx;
+	struct relay *r = &l->srv->relay;
+	struct wgp_endpoint src, local = { 0 };
+	struct relay_route route = { .out = idx ^ 1 };
+	unsigned int k;
+	uint64_t now;
+	int n, i, round;
+
+	for (round = 0; round < 8; round++) {
+		relay_rx_prepare(rx, l->pktinfo);
+		n = recvmmsg(l->relay_fd[idx], rx->msg, LOOP_BATCH,
+			     MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_debug("recvmmsg: %s", strerror(errno));
+			break;
+		}
+		now = wgp_mono_ms();
+		for (i = 0, k = 0; i < n; i++) {
+			struct msghdr *mh = &rx->msg[i].msg_hdr;
+			size_t len = rx->msg[i].msg_len;
+
+			if (mh->msg_flags & MSG_TRUNC ||
+			    wgp_endpoint_from_sockaddr(&src, mh->msg_name,
+						       mh->msg_namelen) < 0)
+				continue;
+			if (l->pktinfo && relay_bind_shaped(rx->buf[i], len))
+				local_address(mh, &local);
+			if (relay_input(r, idx, &src, &local, rx->buf[i], len,
+					now, &route) != RELAY_FORWARD)
+				continue;
+			rx->iov[i].iov_len = len;
+			if (relay_tx_add(l, k, &rx->iov[i], &route))
+				k++;
+			else
+				r->st.tx_dropped++;
+		}
+		/* route.out is the same for every datagram of the port. */
+		if (k)
+			send_batch(l->relay_fd[route.out], l->tx->msg, k,
+				   &r->st.tx_dropped);
+		if (n < LOOP_BATCH)
+			break;
+	}
+}
+
 /* ---- setup and run -------------------------------------------------- */
 
 static int epoll_add(int epfd, int fd, uint64_t tag)
@@ -393,7 +574,27 @@ static int epoll_add(int epfd, int fd, uint64_t tag)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-enum { TAG_MAIN = PORT_MAIN, TAG_PROBE = PORT_PROBE, TAG_TIMER, TAG_STOP };
+/* Relay port i is tagged TAG_RELAY + i. */
+enum {
+	TAG_MAIN = PORT_MAIN,
+	TAG_PROBE = PORT_PROBE,
+	TAG_TIMER,
+	TAG_STOP,
+	TAG_RELAY = 16,
+};
+
+static int epoll_add_relay(struct loop *l)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < l->relay_n; i++) {
+		ret = epoll_add(l->epfd, l->relay_fd[i], TAG_RELAY + i);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
 
 int loop_init(struct loop *l, struct server *srv, const char *listen)
 {
@@ -427,12 +628,38 @@ int loop_init(struct loop *l, struct server *srv, const char *listen)
 	}
 	if ((ret = epoll_add(l->epfd, l->fd[PORT_MAIN], TAG_MAIN)) < 0 ||
 	    (ret = epoll_add(l->epfd, l->fd[PORT_PROBE], TAG_PROBE)) < 0 ||
-	    (ret = epoll_add(l->epfd, l->timerfd, TAG_TIMER)) < 0)
+	    (ret = epoll_add(l->epfd, l->timerfd, TAG_TIMER)) < 0 ||
+	    (ret = epoll_add_relay(l)) < 0)
 		goto err;
 	return 0;
 err:
 	loop_free(l);
 	return ret;
+}
+
+static void log_relay_stats(const struct server *srv)
+{
+	const struct relay_stats *s = &srv->relay.st;
+
+	log_info("relay: %u of %u allocations live, requests %llu, "
+		 "grants %llu (new %llu), full %llu, expired %llu, "
+		 "binds ok %llu bad %llu, forwarded %llu packets %llu bytes, "
+		 "dropped: unbound source %llu, peer unbound %llu, "
+		 "rate %llu, bind rate %llu, no allocation %llu, tx %llu",
+		 srv->relay.live, srv->relay.n_allocs,
+		 (unsigned long long)srv->st.relays,
+		 (unsigned long long)s->grants, (unsigned long long)s->created,
+		 (unsigned long long)s->full, (unsigned long long)s->expired,
+		 (unsigned long long)s->binds_ok,
+		 (unsigned long long)s->binds_bad,
+		 (unsigned long long)s->fwd_packets,
+		 (unsigned long long)s->fwd_bytes,
+		 (unsigned long long)s->drop_unbound,
+		 (unsigned long long)s->drop_peer_unbound,
+		 (unsigned long long)s->drop_rate,
+		 (unsigned long long)s->drop_bind_rate,
+		 (unsigned long long)s->drop_free,
+		 (unsigned long long)s->tx_dropped);
 }
 
 static void log_stats(const struct server *srv)
@@ -452,6 +679,8 @@ static void log_stats(const struct server *srv)
 		 (unsigned long long)s->notifies, (unsigned long long)s->errors,
 		 (unsigned long long)s->legacy,
 		 (unsigned long long)s->tx_dropped);
+	if (relay_enabled(&srv->relay))
+		log_relay_stats(srv);
 }
 
 /* The stop descriptor became readable: true to stop. A signalfd is
@@ -479,7 +708,7 @@ static bool stop_now(struct loop *l, int stop_fd, bool is_signalfd)
 
 static int run(struct loop *l, int stop_fd, bool is_signalfd)
 {
-	struct epoll_event ev[8];
+	struct epoll_event ev[64];
 	unsigned int ticks = 0;
 	uint64_t expirations;
 	int n, i, ret;
@@ -488,7 +717,7 @@ static int run(struct loop *l, int stop_fd, bool is_signalfd)
 	if (ret < 0)
 		return ret;
 	for (;;) {
-		n = epoll_wait(l->epfd, ev, 8, -1);
+		n = epoll_wait(l->epfd, ev, 64, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -496,6 +725,11 @@ static int run(struct loop *l, int stop_fd, bool is_signalfd)
 			break;
 		}
 		for (i = 0; i < n; i++) {
+			if (ev[i].data.u64 >= TAG_RELAY) {
+				relay_receive(l, (unsigned int)
+					      (ev[i].data.u64 - TAG_RELAY));
+				continue;
+			}
 			switch (ev[i].data.u64) {
 			case TAG_MAIN:
 			case TAG_PROBE:
@@ -544,6 +778,11 @@ void loop_free(struct loop *l)
 		close(l->epfd);
 	if (l->timerfd >= 0)
 		close(l->timerfd);
+	for (i = 0; l->relay_fd && i < (int)l->relay_n; i++)
+		if (l->relay_fd[i] >= 0)
+			close(l->relay_fd[i]);
+	free(l->relay_fd);
+	free(l->relay_rx);
 	free(l->rx);
 	free(l->tx);
 	free(l->q.msgs);

@@ -2,7 +2,8 @@
 /*
  * wgpunchd — the event loop: two UDP sockets (rendezvous and probe
  * port), each IPv4+IPv6 on one AF_INET6 socket unless an IPv4 address is
- * given; epoll; batched recvmmsg/sendmmsg; a 1 s timer for expiry.
+ * given, and with --relay one more per relay port on the same address;
+ * epoll; batched recvmmsg/sendmmsg; a 1 s timer for expiry.
  * Non-blocking throughout: a full send buffer drops replies (UDP), it
  * never stalls the loop.
  */
@@ -18,9 +19,12 @@
 #define LOOP_BATCH	64
 #define LOOP_RXBUF	2048	/* > WGP_MAX_MSG_LEN: oversize is visible */
 #define LOOP_OUTQ	256
+#define LOOP_RELAY_RXBUF 65536	/* any UDP datagram: WireGuard's MTU is
+				 * the peers' business, not the relay's */
 
 struct loop_rx;
 struct loop_tx;
+struct loop_relay_rx;
 
 struct loop {
 	struct server *srv;
@@ -32,12 +36,17 @@ struct loop {
 	struct loop_rx *rx;
 	struct loop_tx *tx;
 	struct outq q;
+	int *relay_fd;		/* one per relay port (srv->relay) */
+	unsigned int relay_n;
+	struct loop_relay_rx *relay_rx;
 };
 
 /*
  * Open and bind both sockets on listen ("::" when NULL; an IPv4 literal
- * gives IPv4-only sockets) with the ports in srv->cfg (0: any). 0 or a
- * negative errno (the loop is then freed).
+ * gives IPv4-only sockets) with the ports in srv->cfg (0: any), and one
+ * socket per port of the relay's range if srv runs a relay (a port that
+ * cannot be bound is logged by number). 0 or a negative errno (the loop
+ * is then freed).
  */
 int loop_init(struct loop *l, struct server *srv, const char *listen);
 

@@ -94,6 +94,13 @@ static int run(struct options *opts)
 		 loop.port[PORT_MAIN], loop.port[PORT_PROBE],
 		 opts->cfg.capacity, opts->cfg.ttl,
 		 opts->cfg.legacy ? ", legacy protocol ON (insecure)" : "");
+	if (relay_enabled(&srv.relay))
+		log_info("relay on ports %u-%u: %u allocations, idle %u s, "
+			 "%llu Mbit/s each, %u per key",
+			 opts->cfg.relay.first, opts->cfg.relay.last,
+			 srv.relay.n_allocs, opts->cfg.relay.idle_s,
+			 (unsigned long long)(opts->cfg.relay.rate * 8 / 1000000),
+			 opts->cfg.relay.per_key);
 	ret = loop_run_signals(&loop, sfd);
 	if (ret < 0)
 		log_error("event loop: %s", strerror(-ret));

@@ -36,12 +36,21 @@ static void usage(FILE *f)
 "                          all sources together, 0: off (default %u)\n"
 "      --legacy            also answer contrib nat-punch clients (INSECURE)\n"
 "      --legacy-capacity N entries of the legacy table (default %u)\n"
+"      --relay FIRST-LAST  relay for peers that cannot reach each other,\n"
+"                          on these UDP ports (two per allocation; an even\n"
+"                          count, at most %u)\n"
+"      --relay-idle S      free an allocation idle this long (default %u)\n"
+"      --relay-rate MBIT   per allocation, Mbit/s, 0: off (default %u)\n"
+"      --relay-per-key N   allocations one key may hold (default %u)\n"
 "  -v, --log-level L       error, warn, info or debug (default info)\n"
 "  -h, --help              this text\n"
 "  -V, --version           the version\n",
 		WGP_PORT, SERVER_DEFAULT_CAPACITY, SERVER_DEFAULT_TTL,
 		SERVER_DEFAULT_RATE, SERVER_DEFAULT_BURST,
-		SERVER_DEFAULT_DH_RATE, SERVER_DEFAULT_LEGACY_CAPACITY);
+		SERVER_DEFAULT_DH_RATE, SERVER_DEFAULT_LEGACY_CAPACITY,
+		RELAY_MAX_PORTS, RELAY_DEFAULT_IDLE_S,
+		(unsigned int)(RELAY_DEFAULT_RATE * 8 / 1000000),
+		RELAY_DEFAULT_PER_KEY);
 }
 
 static int number(const char *name, const char *s, uint64_t min,
@@ -99,7 +108,66 @@ static int listen_address(struct options *opts, const char *s)
 	return -1;
 }
 
-enum { OPT_DH_RATE = 256, OPT_LEGACY, OPT_LEGACY_CAPACITY };
+/*
+ * --relay FIRST-LAST: two port numbers. The range's own rules (order,
+ * even count, size) are relay_config_check's, checked after all options
+ * are read; here only the form.
+ */
+static int relay_range(struct options *opts, const char *s)
+{
+	const char *dash = strchr(s, '-');
+	char first[8];
+	uint64_t a, b;
+
+	if (!dash || dash == s || (size_t)(dash - s) >= sizeof(first)) {
+		fprintf(stderr, "wgpunchd: --relay: expected FIRST-LAST (two "
+			"UDP ports, e.g. 40000-40999), got '%s'\n", s);
+		return -1;
+	}
+	memcpy(first, s, (size_t)(dash - s));
+	first[dash - s] = '\0';
+	if (number("--relay FIRST", first, 1, 65535, &a) ||
+	    number("--relay LAST", dash + 1, 1, 65535, &b))
+		return -1;
+	opts->cfg.relay.first = (uint16_t)a;
+	opts->cfg.relay.last = (uint16_t)b;
+	return 0;
+}
+
+/* The relay's range against its own rules and the other two ports. */
+static int relay_check(const struct options *opts)
+{
+	const struct relay_config *rc = &opts->cfg.relay;
+	const char *why;
+	int i;
+
+	if (relay_config_check(rc, &why) < 0) {
+		fprintf(stderr, "wgpunchd: --relay %u-%u: %s\n", rc->first,
+			rc->last, why);
+		return -1;
+	}
+	for (i = 0; rc->first && i < PORT_COUNT; i++) {
+		uint16_t p = opts->cfg.port[i];
+
+		if (p >= rc->first && p <= rc->last) {
+			fprintf(stderr, "wgpunchd: --relay %u-%u includes the "
+				"%s port %u\n", rc->first, rc->last,
+				i == PORT_MAIN ? "rendezvous" : "probe", p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+enum {
+	OPT_DH_RATE = 256,
+	OPT_LEGACY,
+	OPT_LEGACY_CAPACITY,
+	OPT_RELAY,
+	OPT_RELAY_IDLE,
+	OPT_RELAY_RATE,
+	OPT_RELAY_PER_KEY,
+};
 
 static const struct option long_options[] = {
 	{ "private-key", required_argument, NULL, 'k' },
@@ -113,6 +181,10 @@ static const struct option long_options[] = {
 	{ "dh-rate", required_argument, NULL, OPT_DH_RATE },
 	{ "legacy", no_argument, NULL, OPT_LEGACY },
 	{ "legacy-capacity", required_argument, NULL, OPT_LEGACY_CAPACITY },
+	{ "relay", required_argument, NULL, OPT_RELAY },
+	{ "relay-idle", required_argument, NULL, OPT_RELAY_IDLE },
+	{ "relay-rate", required_argument, NULL, OPT_RELAY_RATE },
+	{ "relay-per-key", required_argument, NULL, OPT_RELAY_PER_KEY },
 	{ "log-level", required_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -187,6 +259,25 @@ int options_parse(struct options *opts, int argc, char *argv[])
 				return OPTIONS_EXIT_USAGE;
 			opts->cfg.legacy_capacity = v;
 			break;
+		case OPT_RELAY:
+			if (relay_range(opts, optarg))
+				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_RELAY_IDLE:
+			if (number("--relay-idle", optarg, 1, 86400, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.relay.idle_s = (uint32_t)v;
+			break;
+		case OPT_RELAY_RATE:
+			if (number("--relay-rate", optarg, 0, 100000, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.relay.rate = v * 1000000 / 8;
+			break;
+		case OPT_RELAY_PER_KEY:
+			if (number("--relay-per-key", optarg, 1, 4096, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.relay.per_key = (uint32_t)v;
+			break;
 		case 'v':
 			opts->log_level = wgpunchd_log_parse_level(optarg);
 			if (opts->log_level < 0) {
@@ -232,5 +323,7 @@ int options_parse(struct options *opts, int argc, char *argv[])
 			"--port\n");
 		return OPTIONS_EXIT_USAGE;
 	}
+	if (relay_check(opts))
+		return OPTIONS_EXIT_USAGE;
 	return OPTIONS_RUN;
 }

@@ -20,6 +20,7 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->rate = SERVER_DEFAULT_RATE;
 	cfg->burst = SERVER_DEFAULT_BURST;
 	cfg->dh_rate = SERVER_DEFAULT_DH_RATE;
+	relay_config_defaults(&cfg->relay);
 }
 
 int server_init(struct server *srv, const struct server_config *cfg,
@@ -48,6 +49,9 @@ int server_init(struct server *srv, const struct server_config *cfg,
 	if (ret < 0)
 		goto err;
 	token_bucket_init(&srv->dh, cfg->dh_rate, cfg->dh_rate, now);
+	ret = relay_init(&srv->relay, &cfg->relay);
+	if (ret < 0)
+		goto err;
 	return 0;
 err:
 	server_free(srv);
@@ -60,6 +64,7 @@ void server_free(struct server *srv)
 	if (srv->legacy.entries)
 		legacy_free(&srv->legacy);
 	ratelimit_free(&srv->rl);
+	relay_free(&srv->relay);
 	sodium_memzero(srv->priv, sizeof(srv->priv));
 }
 
@@ -72,6 +77,8 @@ void server_tick(struct server *srv, uint64_t now)
 	registry_expire(&srv->reg, now, budget);
 	if (srv->legacy.entries)
 		legacy_expire(&srv->legacy, now, srv->legacy.bump / 64 + 256);
+	/* At most 4096 allocations: all of them within a few ticks. */
+	relay_expire(&srv->relay, now, srv->relay.n_allocs / 4 + 16);
 }
 
 struct out_msg *outq_reserve(struct outq *q)

@@ -18,6 +18,7 @@
 #include "proto.h"
 #include "ratelimit.h"
 #include "registry.h"
+#include "relay.h"
 
 #define SERVER_DEFAULT_CAPACITY		1000000
 #define SERVER_DEFAULT_TTL		120	/* s; clients refresh every ~25 s */
@@ -45,11 +46,14 @@ struct server_config {
 	uint32_t dh_rate;	/* 0: no limit */
 	size_t rl_sets;		/* rate limiter sets; 0: SERVER_RL_SETS */
 	bool legacy;
+	struct relay_config relay;	/* .first 0: no relay */
 };
 
 struct server_stats {
 	uint64_t rx, bad, ratelimited, dh, dh_dropped, forged;
 	uint64_t registers, lookups, probes, notifies, errors, legacy;
+	uint64_t relays;	/* RELAY requests answered (stats of the
+				 * allocations are in relay.st) */
 	uint64_t tx_dropped;
 };
 
@@ -60,6 +64,7 @@ struct server {
 	struct legacy legacy;
 	struct ratelimit rl;
 	struct token_bucket dh;
+	struct relay relay;
 	struct server_stats st;
 };
 
@@ -102,7 +107,7 @@ void server_free(struct server *srv);
 void server_handle(struct server *srv, const struct rx_info *rx,
 		   uint64_t now, uint64_t now_ns, struct outq *q);
 
-/* Housekeeping, about once a second: expire a slice of both tables. */
+/* Housekeeping, about once a second: expire a slice of the tables. */
 void server_tick(struct server *srv, uint64_t now);
 
 struct out_msg *outq_reserve(struct outq *q);

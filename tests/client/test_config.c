@@ -113,6 +113,35 @@ static void test_errors(void **state)
 		     "both \"server-key\" and \"server-key-file\" given (first on line 1)");
 	expect_error("server-key-file = /k\nserver-key-file = /j\n", 2, "given twice");
 	expect_error("# ok\nlog-level = info\x1b\n", 2, "control character 0x1b");
+	expect_error("portmap = pcp,\n", 1, "portmap must be");
+	expect_error("portmap = pcp,none\n", 1, "portmap must be");
+	expect_error("portmap = none,pcp\n", 1, "portmap must be");
+	expect_error("portmap = PCP\n", 1, "portmap must be");
+	expect_error("portmap = upnp,,pcp\n", 1, "portmap must be");
+}
+
+static void test_portmap(void **state)
+{
+	static const struct {
+		const char *value;
+		unsigned int mask;
+	} good[] = {
+		{ "all", CONFIG_PM_ALL }, { "none", 0 }, { "pcp", CONFIG_PM_PCP },
+		{ "natpmp", CONFIG_PM_NATPMP }, { "upnp", CONFIG_PM_UPNP },
+		{ "upnp,pcp", CONFIG_PM_UPNP | CONFIG_PM_PCP },
+		{ "pcp,natpmp,upnp", CONFIG_PM_ALL },
+	};
+	struct config cfg;
+	char why[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(&cfg, 0, sizeof(cfg));
+		assert_int_equal(config_set(&cfg, "portmap", good[i].value, why,
+					    sizeof(why)), 0);
+		assert_int_equal(cfg.portmap, good[i].mask);
+		assert_true(cfg.set & CONFIG_PORTMAP);
+	}
 }
 
 /* Files from Windows editors: CRLF line ends and a byte order mark. */
@@ -225,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_portmap),
 		cmocka_unit_test(test_crlf_and_bom),
 		cmocka_unit_test(test_nul_and_long),
 		cmocka_unit_test(test_split_server),

@@ -3,7 +3,7 @@
  * Path choice by evidence (src/client/path.c): candidates learned and
  * merged, the probe schedule (backoff, failure, heartbeats), replies
  * accepted only for the probe in flight to exactly that address, the
- * order lan > ipv6 > ipv4, a working path kept against one that is not
+ * order lan > ipv6 > mapped > ipv4 > relayed, a working path kept against one that is not
  * better, a lost path noticed at PATH_LOST_MS, and the set bounded.
  */
 #include <stdarg.h>
@@ -190,6 +190,56 @@ static void test_choice_order(void **state)
 	assert_false(changed);
 }
 
+/* The relay is the last resort, a port mapping beats a punched mapping,
+ * and a relayed path gives way to a direct one as soon as one answers,
+ * and takes over again when the direct one dies. */
+static void test_relay_and_mapped(void **state)
+{
+	struct path_cand *relay, *v4, *mapped, *r2;
+	struct path_set ps;
+	bool changed;
+
+	(void)state;
+	path_init(&ps);
+	relay = learn(&ps, CAND_RELAY, "198.18.1.2:40000", 0);
+	v4 = learn(&ps, CAND_SERVER, "198.18.3.2:51820", 0);
+	mapped = learn(&ps, CAND_MAPPED, "198.18.3.2:1024", 0);
+	assert_int_equal(relay->kind, PATH_RELAYED);
+	assert_int_equal(mapped->kind, PATH_MAPPED);
+	assert_true(PATH_MAPPED > PATH_IPV4 && PATH_IPV4 > PATH_RELAYED &&
+		    PATH_RELAYED > PATH_NONE && PATH_IPV6 > PATH_MAPPED);
+	assert_string_equal(path_kind_name(PATH_RELAYED), "relayed");
+	assert_string_equal(path_kind_name(PATH_MAPPED), "mapped");
+	assert_string_equal(cand_source_name(CAND_RELAY), "relay");
+
+	prove(&ps, relay, 10, 5);
+	assert_ptr_equal(&ps.c[path_choose(&ps, 15, &changed)], relay);
+	assert_true(changed);
+	prove(&ps, v4, 20, 1);
+	assert_ptr_equal(&ps.c[path_choose(&ps, 21, &changed)], v4);
+	assert_true(changed);
+	prove(&ps, mapped, 30, 1);
+	assert_ptr_equal(&ps.c[path_choose(&ps, 31, &changed)], mapped);
+	/* Direct paths die; the relay, still answering, takes over. */
+	prove(&ps, relay, 31 + PATH_LOST_MS, 5);
+	assert_ptr_equal(&ps.c[path_choose(&ps, 40 + PATH_LOST_MS, &changed)], relay);
+	assert_true(changed);
+
+	/* Seen as a probe's source first, then granted: it is the relay. */
+	r2 = learn(&ps, CAND_PEER, "198.18.1.2:40002", 50);
+	assert_int_equal(r2->kind, PATH_IPV4);
+	r2 = learn(&ps, CAND_RELAY, "198.18.1.2:40002", 60);
+	assert_int_equal(r2->source, CAND_RELAY);
+	assert_int_equal(r2->kind, PATH_RELAYED);
+	/* ... and never demoted by a later sighting. */
+	learn(&ps, CAND_SERVER, "198.18.1.2:40002", 70);
+	assert_int_equal(r2->source, CAND_RELAY);
+	assert_int_equal(ps.n, 4);
+	path_remove(&ps, r2);
+	assert_int_equal(ps.n, 3);
+	assert_null(path_find(&ps, (struct sockaddr *)&(struct sockaddr_storage){ 0 }));
+}
+
 static void test_keep_working_path(void **state)
 {
 	struct path_cand *a, *b;
@@ -279,6 +329,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_relay_and_mapped),
 		cmocka_unit_test(test_learn_merges),
 		cmocka_unit_test(test_reply_must_match),
 		cmocka_unit_test(test_backoff_and_failure),

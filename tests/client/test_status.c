@@ -148,6 +148,8 @@ static void test_json_no_peers(void **state)
 	assert_string_equal(json,
 		"{\"interface\":\"wg0\",\"server\":\"198.18.1.2:49918\","
 		"\"registered\":true,\"self\":null,\"nat\":\"cone\","
+		"\"portmap\":{\"state\":\"off\",\"protocol\":null,\"external\":null,"
+		"\"lifetime_s\":0,\"error\":null},"
 		"\"raw_rx\":{\"server\":12,\"path\":3},\"peers\":[]}\n");
 	py_check(json, "assert d[\"self\"] is None and d[\"peers\"] == []\n");
 	free(json);
@@ -164,20 +166,30 @@ static void test_json_one_peer(void **state)
 	s.self.family = AF_INET;
 	s.self.port = 51820;
 	memcpy(s.self.addr, (uint8_t[]){ 198, 18, 2, 2 }, 4);
+	s.portmap = "mapped";
+	s.portmap_proto = "pcp";
+	s.portmap_ext.family = AF_INET;
+	s.portmap_ext.port = 1024;
+	memcpy(s.portmap_ext.addr, (uint8_t[]){ 11, 0, 0, 2 }, 4);
+	s.portmap_lifetime = 7200;
 	peer_ipv4(&p);
+	p.relay = ep_of("198.18.1.2:40001");
 	s.n_peers = 1;
 	s.peers = &p;
 	json = render(status_write_json, &s);
 	assert_non_null(strstr(json, "\"rtt_ms\":0.8,\"last_reply_ago_s\":1.2,"));
 	py_check(json,
 		"assert list(d) == [\"interface\", \"server\", \"registered\", \"self\", "
-		"\"nat\", \"raw_rx\", \"peers\"]\n"
+		"\"nat\", \"portmap\", \"raw_rx\", \"peers\"]\n"
+		"assert d[\"portmap\"] == {\"state\": \"mapped\", \"protocol\": \"pcp\", "
+		"\"external\": \"11.0.0.2:1024\", \"lifetime_s\": 7200, \"error\": None}\n"
 		"assert d[\"self\"] == \"198.18.2.2:51820\"\n"
 		"assert d[\"registered\"] is True\n"
 		"assert d[\"raw_rx\"] == {\"server\": 12, \"path\": 3}\n"
 		"p = d[\"peers\"][0]\n"
 		"assert list(p) == [\"public_key\", \"path\", \"endpoint\", \"why\", "
-		"\"handshake_age\", \"peer_nat\", \"advice\", \"candidates\"]\n"
+		"\"relay\", \"handshake_age\", \"peer_nat\", \"advice\", \"candidates\"]\n"
+		"assert p[\"relay\"] == \"198.18.1.2:40001\"\n"
 		"assert p[\"public_key\"] == \"ERERERERERERERERERERERERERERERERERERERERERE=\"\n"
 		"assert p[\"path\"] == \"ipv4\" and p[\"endpoint\"] == \"198.18.3.2:51820\"\n"
 		"assert p[\"why\"] == \"the only candidate that answered\"\n"
@@ -278,12 +290,23 @@ static void test_text(void **state)
 	s.self.family = AF_INET;
 	s.self.port = 51820;
 	memcpy(s.self.addr, (uint8_t[]){ 198, 18, 2, 2 }, 4);
+	s.portmap = "mapped";
+	s.portmap_proto = "natpmp";
+	s.portmap_ext.family = AF_INET;
+	s.portmap_ext.port = 51820;
+	memcpy(s.portmap_ext.addr, (uint8_t[]){ 11, 0, 0, 2 }, 4);
+	s.portmap_lifetime = 3600;
 	peer_ipv4(&p[0]);
 	p[0].handshake_age = 3723;
+	p[0].relay = ep_of("198.18.1.2:40001");
 	peer_none(&p[1]);
 	s.n_peers = 2;
 	s.peers = p;
 	text = render(status_write_text, &s);
+	expect_line(text, "  port mapping: mapped by natpmp: 11.0.0.2:51820 "
+		    "(lifetime 3600 s)\n");
+	expect_line(text, "  why: the only candidate that answered\n  relay: "
+		    "198.18.1.2:40001\n");
 	expect_line(text, "interface: wg0\n");
 	expect_line(text, "  server: 198.18.1.2:49918 (registered)\n");
 	expect_line(text, "  our mapping: 198.18.2.2:51820\n");

@@ -4,13 +4,14 @@
 # cases use.  Defines case_matrix_* and MATRIX_CASES.
 #
 # Each case builds a lab with one pairing of NAT behaviours (lab.sh:
-# eim, none, reject, sym, symrand, pf; same NAT; double NAT; IPv6), runs
-# wgpunchd and `wgpunch daemon` on both peers, and asserts either
-#   - a tunnel (a ping through it within 15 s) and the path kind that
-#     `wgpunch status wg0 --json` reports on each side, or
-#   - for pairings no direct path can cross ("needs part 2": a relay),
-#     no tunnel within 12 s, path "none" with advice naming a relay, and
-#     a daemon log that says why.
+# eim, none, reject, sym, symrand, pf; same NAT; double NAT; IPv6; a
+# symmetric NAT whose router runs miniupnpd), runs wgpunchd with a relay
+# and `wgpunch daemon` on both peers, and asserts a tunnel (a ping through
+# it within 15 s) and the path kind that `wgpunch status wg0 --json`
+# reports on each side: direct where a direct path exists, "mapped" to a
+# peer behind a port mapping, "relayed" where nothing direct can cross.
+# Without a relay on the server, such a pairing gets no tunnel, path
+# "none", advice naming the relay, and a daemon log that says why.
 # The peers have no global IPv6 unless the case is about IPv6: with it,
 # every pairing has a direct IPv6 path (only stateful firewalls on it).
 #
@@ -18,6 +19,8 @@
 # behaviour, measured by hand with labtool.py.
 
 MATRIX_TUNNEL_S=15
+# wgpunchd's relay ports in the matrix (MATRIX_SERVER_ARGS overrides).
+MATRIX_RELAY_PORTS=50000-50063
 MATRIX_NO_TUNNEL_S=12
 MATRIX_PATH_S=5
 MATRIX_REFLECT_PORT=3478
@@ -127,12 +130,20 @@ matrix_expect_path()
 
 # --- the two kinds of case ----------------------------------------------------
 
-# matrix_start: wgpunchd, then `wgpunch daemon` on A and B.
+# matrix_start: wgpunchd (with a relay unless MATRIX_SERVER_ARGS says
+# otherwise), then `wgpunch daemon` on A and B (with MATRIX_A_ARGS,
+# MATRIX_B_ARGS).
 matrix_start()
 {
-	lab_server_start "$WGPUNCHD" || fail "wgpunchd did not start"
-	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
-	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
+	local srv_args a_args b_args
+	read -r -a srv_args <<<"${MATRIX_SERVER_ARGS---relay $MATRIX_RELAY_PORTS}"
+	read -r -a a_args <<<"${MATRIX_A_ARGS:-}"
+	read -r -a b_args <<<"${MATRIX_B_ARGS:-}"
+	lab_server_start "$WGPUNCHD" "${srv_args[@]}" || fail "wgpunchd did not start"
+	lab_client_start "$WGPUNCH" A daemon "${a_args[@]}" ||
+		fail "cannot start wgpunch on A"
+	lab_client_start "$WGPUNCH" B daemon "${b_args[@]}" ||
+		fail "cannot start wgpunch on B"
 }
 
 # matrix_lab_up IPV6 SETUP...: build the lab with SETUP (lab_setup and its
@@ -149,14 +160,18 @@ matrix_lab_up()
 	lab_wg_pair || fail "wireguard-go setup failed"
 }
 
-# matrix_tunnel PATH IPV6 SETUP...: the tunnel comes up, and both sides
-# report PATH.
-matrix_tunnel()
+# matrix_tunnel2 PATH_A PATH_B IPV6 SETUP...: the tunnel comes up, and A
+# reports PATH_A, B PATH_B. MATRIX_AFTER_LAB, when set, runs after the
+# lab is built (starting miniupnpd, say).
+matrix_tunnel2()
 {
-	local want=$1 ipv6=$2 t0
-	shift 2
+	local want_a=$1 want_b=$2 ipv6=$3 t0
+	shift 3
 	need_binaries wgpunchd wgpunch
 	matrix_lab_up "$ipv6" "$@"
+	if [ -n "${MATRIX_AFTER_LAB:-}" ]; then
+		$MATRIX_AFTER_LAB || fail "$MATRIX_AFTER_LAB failed"
+	fi
 	t0=$(lab_now_ms)
 	matrix_start
 	lab_wait "$MATRIX_TUNNEL_S" tunnel_up ||
@@ -164,10 +179,18 @@ matrix_tunnel()
 			"A has B at $(lab_endpoint A B), B has A at $(lab_endpoint B A)"
 	echo "  $*: tunnel up $(since "$t0") s after start;" \
 		"A has B at $(lab_endpoint A B), B has A at $(lab_endpoint B A)" >&2
-	matrix_expect_path A "$want"
-	matrix_expect_path B "$want"
+	matrix_expect_path A "$want_a"
+	matrix_expect_path B "$want_b"
 	echo "  $(status_summary A)" >&2
 	echo "  $(status_summary B)" >&2
+}
+
+# matrix_tunnel PATH IPV6 SETUP...: the same path kind on both sides.
+matrix_tunnel()
+{
+	local want=$1
+	shift
+	matrix_tunnel2 "$want" "$want" "$@"
 }
 
 any_handshake()
@@ -175,15 +198,16 @@ any_handshake()
 	lab_has_handshake A B || lab_has_handshake B A
 }
 
-# matrix_relay SETUP...: no direct path exists (IPv4 only, a symmetric NAT
-# against a NAT that filters): no tunnel, and both sides say so.
-matrix_relay()
+# matrix_no_relay SETUP...: no direct path exists (IPv4 only, a symmetric
+# NAT against a NAT that filters) and the server runs no relay: no
+# tunnel, and both sides say so.
+matrix_no_relay()
 {
 	local node advice t0
 	need_binaries wgpunchd wgpunch
 	matrix_lab_up no "$@"
 	t0=$(lab_now_ms)
-	matrix_start
+	MATRIX_SERVER_ARGS='' matrix_start
 	# A handshake, once made, stays in `wg show`: one look at the end
 	# sees any, and spares the machine 12 s of polling.
 	sleep "$MATRIX_NO_TUNNEL_S"
@@ -218,13 +242,45 @@ case_matrix_pf_sym()		{ matrix_tunnel ipv4 no lab_setup pf sym; }
 case_matrix_symrand_pf()	{ matrix_tunnel ipv4 no lab_setup symrand pf; }
 case_matrix_pf_eim()		{ matrix_tunnel ipv4 no lab_setup pf eim; }
 case_matrix_reject_none()	{ matrix_tunnel ipv4 no lab_setup reject none; }
-case_matrix_eim_sym()		{ matrix_relay lab_setup eim sym; }
+# No direct path: a symmetric NAT against one that filters by endpoint.
+# The relay carries the tunnel.
+case_matrix_eim_sym()		{ matrix_tunnel relayed no lab_setup eim sym; }
+case_matrix_sym_eim()		{ matrix_tunnel relayed no lab_setup sym eim; }
 # A router that answers unsolicited packets itself is still no way in
 # for a symmetric peer's probes.
-case_matrix_none_sym()		{ matrix_relay lab_setup none sym; }
-case_matrix_symrand_symrand()	{ matrix_relay lab_setup symrand symrand; }
-case_matrix_sym_sym()		{ matrix_relay lab_setup sym sym; }
-case_matrix_symrand_eim()	{ matrix_relay lab_setup symrand eim; }
+case_matrix_none_sym()		{ matrix_tunnel relayed no lab_setup none sym; }
+case_matrix_symrand_symrand()	{ matrix_tunnel relayed no lab_setup symrand symrand; }
+case_matrix_sym_sym()		{ matrix_tunnel relayed no lab_setup sym sym; }
+case_matrix_symrand_sym()	{ matrix_tunnel relayed no lab_setup symrand sym; }
+case_matrix_symrand_eim()	{ matrix_tunnel relayed no lab_setup symrand eim; }
+case_matrix_symrand_none()	{ matrix_tunnel relayed no lab_setup symrand none; }
+# The same pairing with no relay on the server: no tunnel, said why.
+case_matrix_sym_sym_no_relay()	{ matrix_no_relay lab_setup sym sym; }
+
+# A symmetric NAT whose router runs miniupnpd, and a wgpunch on A that
+# may use only one port-mapping protocol: B, symmetric too, reaches A's
+# mapping directly ("mapped"), and A answers B's NAT mapping toward it
+# (a peer-reflexive "ipv4" path). The relay is there, but not needed.
+matrix_portmap_up()
+{
+	lab_miniupnpd_start natA
+}
+
+matrix_portmap()
+{
+	MATRIX_AFTER_LAB=matrix_portmap_up MATRIX_A_ARGS="--portmap $1" \
+		LAB_PORTMAP_NODES=natA matrix_tunnel2 ipv4 mapped no lab_setup sym sym
+	grep -q "port mapping" "$LAB_DIR/A.client.log" ||
+		fail "A's log does not mention its port mapping"
+	echo "  A: $(grep -m1 'port mapping' "$LAB_DIR/A.client.log")" >&2
+	[ "$(status_field A portmap | "$LAB_PYTHON" -c \
+		'import json,sys; d=json.load(sys.stdin); print(d["state"], d["protocol"])')" \
+		= "mapped $1" ] || fail "A's status: portmap $(status_field A portmap), want mapped by $1"
+}
+
+case_matrix_sym_pcp_sym()	{ matrix_portmap pcp; }
+case_matrix_sym_natpmp_sym()	{ matrix_portmap natpmp; }
+case_matrix_sym_upnp_sym()	{ matrix_portmap upnp; }
 # Both behind natA, which does no hairpin NAT: only the LAN path works.
 case_matrix_same_nat()		{ matrix_tunnel lan no lab_setup_same_nat eim; }
 case_matrix_double_nat()	{ matrix_tunnel ipv4 no lab_setup_double_nat eim eim eim; }
@@ -475,6 +531,8 @@ case_matrix_lab()
 # shellcheck disable=SC2034  # read by run-e2e.sh
 MATRIX_CASES="matrix_lab matrix_eim_eim matrix_none_none matrix_none_eim
 matrix_reject_eim matrix_reject_none matrix_pf_eim matrix_sym_pf matrix_pf_sym
-matrix_symrand_pf matrix_eim_sym matrix_none_sym matrix_sym_sym
-matrix_symrand_eim matrix_symrand_symrand matrix_same_nat matrix_double_nat
-matrix_ipv6 matrix_ipv6_host"
+matrix_symrand_pf matrix_eim_sym matrix_sym_eim matrix_none_sym matrix_sym_sym
+matrix_symrand_sym matrix_symrand_eim matrix_symrand_none matrix_symrand_symrand
+matrix_sym_sym_no_relay matrix_sym_pcp_sym matrix_sym_natpmp_sym
+matrix_sym_upnp_sym matrix_same_nat matrix_double_nat matrix_ipv6
+matrix_ipv6_host"

@@ -2,7 +2,7 @@
 /*
  * e2e-forge — send one REGISTER to a wgpunchd and say what came back.
  *
- *   e2e-forge SERVER_IP PORT SERVER_PUB CLAIMED_PUB CONSENT_PUB [PRIVFILE]
+ *   e2e-forge SERVER_IP PORT SERVER_PUB CLAIMED_PUB CONSENT_PUB [PRIVFILE [relay]]
  *
  * The REGISTER claims CLAIMED_PUB as its sender and lists CONSENT_PUB as
  * the one peer it agrees to meet. It is sealed with the session derived
@@ -17,6 +17,9 @@
  *   error N   an ERROR that opens under the session (code N)
  *   sealed N  an answer of N bytes that does not open under the session
  *   silent    nothing within a second
+ * With "relay", a RELAY for CONSENT_PUB follows an accepted REGISTER (the
+ * same session), and a second line says what came back: "relay N" for a
+ * RELAY_GRANT of status N, or "error N", "sealed N", "silent" as above.
  * Exits 1 on a usage or system error.
  */
 #include <errno.h>
@@ -67,21 +70,66 @@ static int build_register(uint8_t *pkt, size_t cap, struct wgp_session *s,
 	return (int)len;
 }
 
-static void report(const uint8_t *pkt, ssize_t len,
+static int build_relay(uint8_t *pkt, size_t cap, const struct wgp_session *s,
+		       const uint8_t claimed[static WGP_KEY_LEN],
+		       const uint8_t target[static WGP_KEY_LEN])
+{
+	struct wgp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WGP_RELAY;
+	m.version = 2;
+	wgp_txid_new(m.txid);
+	memcpy(m.key, claimed, WGP_KEY_LEN);
+	m.u.relay.counter = wgp_now_ns();
+	memcpy(m.u.relay.target, target, WGP_KEY_LEN);
+	return (int)wgp_seal(pkt, cap, &m, s);
+}
+
+/* Prints what came back; true for an accepted REGISTER. */
+static bool report(const uint8_t *pkt, ssize_t len,
 		   const struct wgp_session *s)
 {
 	struct wgp_msg m;
 
 	if (wgp_open(&m, pkt, (size_t)len, s) < 0) {
 		printf("sealed %zd\n", len);
-		return;
+		return false;
 	}
 	if (m.type == WGP_REGISTER_REPLY)
 		printf("accepted\n");
+	else if (m.type == WGP_RELAY_GRANT)
+		printf("relay %u\n", m.u.relay_grant.status);
 	else if (m.type == WGP_ERROR)
 		printf("error %u\n", m.u.error.code);
 	else
 		printf("other %s\n", wgp_type_name(m.type));
+	return m.type == WGP_REGISTER_REPLY;
+}
+
+/* Send pkt[0..len) and report the answer; true for an accepted REGISTER. */
+static bool exchange(int fd, const struct sockaddr_in *to, uint8_t *pkt,
+		     size_t cap, int len, const struct wgp_session *s)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (sendto(fd, pkt, (size_t)len, 0, (const struct sockaddr *)to,
+		   sizeof(*to)) != len) {
+		perror("e2e-forge: send");
+		exit(1);
+	}
+	if (poll(&pfd, 1, 1000) <= 0) {
+		printf("silent\n");
+		return false;
+	}
+	n = recv(fd, pkt, cap, 0);
+	if (n < 0) {
+		/* An ICMP error (nobody listening) is not an answer. */
+		printf("silent\n");
+		return false;
+	}
+	return report(pkt, n, s);
 }
 
 int main(int argc, char *argv[])
@@ -89,14 +137,13 @@ int main(int argc, char *argv[])
 	uint8_t server[WGP_KEY_LEN], claimed[WGP_KEY_LEN], consent[WGP_KEY_LEN];
 	uint8_t priv[WGP_KEY_LEN], pkt[WGP_MAX_MSG_LEN + 64];
 	struct sockaddr_in sin = { .sin_family = AF_INET };
+	bool relay = argc == 8 && !strcmp(argv[7], "relay");
 	struct wgp_session s;
-	struct pollfd pfd;
 	int fd, len, port;
-	ssize_t n;
 
-	if (argc != 6 && argc != 7) {
+	if ((argc < 6 || argc > 8) || (argc == 8 && !relay)) {
 		fprintf(stderr, "usage: e2e-forge SERVER_IP PORT SERVER_PUB "
-			"CLAIMED_PUB CONSENT_PUB [PRIVFILE]\n");
+			"CLAIMED_PUB CONSENT_PUB [PRIVFILE [relay]]\n");
 		return 1;
 	}
 	port = atoi(argv[2]);
@@ -110,7 +157,7 @@ int main(int argc, char *argv[])
 	    parse_key(claimed, argv[4], "claimed") ||
 	    parse_key(consent, argv[5], "consent"))
 		return 1;
-	if (argc == 7) {
+	if (argc >= 7) {
 		if (wgp_key_read_file(priv, argv[6]) < 0) {
 			fprintf(stderr, "e2e-forge: cannot read %s\n", argv[6]);
 			return 1;
@@ -126,23 +173,18 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || sendto(fd, pkt, (size_t)len, 0, (struct sockaddr *)&sin,
-			     sizeof(sin)) != len) {
-		perror("e2e-forge: send");
+	if (fd < 0) {
+		perror("e2e-forge: socket");
 		return 1;
 	}
-	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
-	if (poll(&pfd, 1, 1000) <= 0) {
-		printf("silent\n");
-		return 0;
+	if (exchange(fd, &sin, pkt, sizeof(pkt), len, &s) && relay) {
+		len = build_relay(pkt, sizeof(pkt), &s, claimed, consent);
+		if (len < 0) {
+			fprintf(stderr, "e2e-forge: cannot build RELAY\n");
+			return 1;
+		}
+		exchange(fd, &sin, pkt, sizeof(pkt), len, &s);
 	}
-	n = recv(fd, pkt, sizeof(pkt), 0);
-	if (n < 0) {
-		/* An ICMP error (nobody listening) is not an answer. */
-		printf("silent\n");
-		return 0;
-	}
-	report(pkt, n, &s);
 	close(fd);
 	return 0;
 }

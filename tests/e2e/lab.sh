@@ -50,6 +50,23 @@
 # lab_nat_rebind NODE moves a NAT's masquerade to another port range and
 # flushes its UDP conntrack entries: every mapping changes.
 #
+# A port-mapping gateway (miniupnpd: UPnP IGD, NAT-PMP and PCP):
+#   LAB_PORTMAP_NODES="natA natB"  (set before lab_setup*) the NAT routers
+#            that may run miniupnpd. miniupnpd refuses a reserved WAN
+#            address, so such a router's wan gets one in 11.0.0.0/24
+#            instead (natA 11.0.0.2/30 with pub at .1, natB 11.0.0.6/30
+#            with pub at .5; LAB_NATA_IP / LAB_NATB_IP say so). That is
+#            safe only because every lab link lives inside lab namespaces,
+#            never touching the host's. Its forward firewall also accepts
+#            inbound that a DNAT rule redirected (ct status dnat); the NAT
+#            mode is kept (e.g. sym).
+#   lab_miniupnpd_start NODE [CONFIG_LINE...]: create miniupnpd's nftables
+#            table and chains in NODE, write its configuration (extra lines
+#            appended) and run it, in the foreground, logging to
+#            NODE.miniupnpd.log; PID in LAB_LAST_PID and NODE.miniupnpd.pid,
+#            killed by lab_teardown. It maps for 198.19.0.0/16 only.
+#   lab_miniupnpd_stop NODE: stop it (its chains stay, with its rules).
+#
 # The WireGuard peers A and B also live in a private mount namespace with
 # their own tmpfs on /run/wireguard and /run/wgpunch: wireguard-go's UAPI
 # socket and wgpunch's status socket paths are not per network namespace,
@@ -232,16 +249,17 @@ lab_add_mntns()
 
 # --- NAT routers --------------------------------------------------------------
 
-# lab_nat_rules MODE FWD4 FWD6 [PORTS]: the nftables ruleset of a NAT router
-# in MODE (see the top of this file).  FWD4 and FWD6 are the LAN addresses
-# that pf forwards UDP 51820 to; PORTS (FIRST-LAST), when given, is the
-# range the masquerade maps UDP into (lab_nat_rebind).  The ruleset
+# lab_nat_rules MODE FWD4 FWD6 [PORTS] [PORTMAP]: the nftables ruleset of a
+# NAT router in MODE (see the top of this file).  FWD4 and FWD6 are the LAN
+# addresses that pf forwards UDP 51820 to; PORTS (FIRST-LAST), when given,
+# is the range the masquerade maps UDP into (lab_nat_rebind); PORTMAP
+# non-empty lets through what miniupnpd's DNAT rules redirect.  The ruleset
 # replaces any previous one atomically: the table is declared, deleted and
 # built again in one transaction.
 lab_nat_rules()
 {
-	local mode=$1 fwd4=$2 fwd6=$3 ports=${4:-}
-	local flags='' input='' dnat='' masq_udp='' pf4='' pf6=''
+	local mode=$1 fwd4=$2 fwd6=$3 ports=${4:-} portmap=${5:-}
+	local flags='' input='' dnat='' masq_udp='' pf4='' pf6='' mapped=''
 	case $mode in
 	eim|pf) input=drop ;;
 	none) ;;
@@ -259,6 +277,7 @@ lab_nat_rules()
 		pf4="iifname \"wan\" ip daddr $fwd4 udp dport $LAB_WG_PORT ct status dnat accept"
 		pf6="iifname \"wan\" ip6 daddr $fwd6 udp dport $LAB_WG_PORT accept"
 	fi
+	[ -n "$portmap" ] && mapped='iifname "wan" ct status dnat accept'
 	cat <<EOT
 table inet lab
 delete table inet lab
@@ -282,6 +301,7 @@ table inet lab {
 		icmpv6 type { packet-too-big, time-exceeded, destination-unreachable } accept
 		$pf4
 		$pf6
+		$mapped
 		iifname "wan" ct state new drop
 		iifname "lan" oifname "wan" accept
 	}
@@ -292,9 +312,10 @@ EOT
 # lab_nat_apply NODE MODE [PORTS]: load NODE's ruleset and remember it.
 lab_nat_apply()
 {
-	local node=$1 mode=$2 ports=${3:-} fwd4 fwd6 rules
+	local node=$1 mode=$2 ports=${3:-} fwd4 fwd6 rules portmap=''
 	read -r fwd4 fwd6 <"$LAB_DIR/$node.fwd" || return 1
-	rules=$(lab_nat_rules "$mode" "$fwd4" "$fwd6" "$ports") || return 1
+	lab_is_portmap_node "$node" && portmap=yes
+	rules=$(lab_nat_rules "$mode" "$fwd4" "$fwd6" "$ports" "$portmap") || return 1
 	printf '%s\n' "$rules" |
 		nsenter --net="/run/netns/$LAB_PREFIX-$node" nft -f - || return 1
 	echo "$mode" >"$LAB_DIR/$node.mode"
@@ -344,12 +365,115 @@ lab_nat_router()
 	lab_nat_apply "$node" "$mode"
 }
 
+# --- port-mapping gateways (miniupnpd) -----------------------------------------
+
+# lab_is_portmap_node NODE: NODE is listed in LAB_PORTMAP_NODES.
+lab_is_portmap_node()
+{
+	case " ${LAB_PORTMAP_NODES:-} " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# miniupnpd's own table: a forward chain that jumps to the chain it fills
+# with accept rules, and NAT hooks that jump to its DNAT/SNAT chains.  The
+# lab's table keeps its forward policy drop; it accepts what was DNAT'd.
+lab_miniupnpd_nft()
+{
+	cat <<'EOT'
+table inet miniupnpd
+delete table inet miniupnpd
+table inet miniupnpd {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		jump miniupnpd
+	}
+	chain miniupnpd {
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		jump prerouting_miniupnpd
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		jump postrouting_miniupnpd
+	}
+	chain prerouting_miniupnpd {
+	}
+	chain postrouting_miniupnpd {
+	}
+}
+EOT
+}
+
+lab_miniupnpd_conf()
+{
+	local line
+	cat <<'EOT'
+ext_ifname=wan
+listening_ip=lan
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+system_uptime=no
+upnp_table_name=miniupnpd
+upnp_nat_table_name=miniupnpd
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+uuid=9b2f6c1e-4d7a-4e0b-8c3f-5a1d2e3f4b6c
+allow 1024-65535 198.19.0.0/16 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOT
+	for line in "$@"; do
+		echo "$line"
+	done
+}
+
+lab_miniupnpd_start()
+{
+	local node=$1 pid
+	shift
+	command -v miniupnpd >/dev/null 2>&1 || {
+		echo "lab: miniupnpd is not installed" >&2
+		return 1
+	}
+	lab_miniupnpd_nft | nsenter --net="/run/netns/$LAB_PREFIX-$node" nft -f - ||
+		return 1
+	lab_miniupnpd_conf "$@" >"$LAB_DIR/$node.miniupnpd.conf" || return 1
+	: >>"$LAB_DIR/$node.miniupnpd.log"
+	# Its own pid file is its lock ("already running" when it names a
+	# live process), so ours is another file.
+	rm -f "$LAB_DIR/$node.miniupnpd.lock"
+	lab_bg "$node" "$LAB_DIR/$node.miniupnpd.log" miniupnpd -d \
+		-f "$LAB_DIR/$node.miniupnpd.conf" -P "$LAB_DIR/$node.miniupnpd.lock"
+	pid=$LAB_LAST_PID
+	echo "$pid" >"$LAB_DIR/$node.miniupnpd.pid"
+	# Ready when it listens for NAT-PMP/PCP (UPnP's HTTP comes before).
+	if ! lab_wait 10 lab_udp_bound "$node" 5351; then
+		echo "lab: miniupnpd in $node did not start" >&2
+		cat "$LAB_DIR/$node.miniupnpd.log" >&2
+		return 1
+	fi
+	LAB_LAST_PID=$pid
+}
+
+lab_miniupnpd_stop()
+{
+	[ -f "$LAB_DIR/$1.miniupnpd.pid" ] || return 0
+	lab_kill "$(cat "$LAB_DIR/$1.miniupnpd.pid")"
+	rm -f "$LAB_DIR/$1.miniupnpd.pid"
+}
+
 # --- topologies ------------------------------------------------------------------
 
 # lab_begin: a fresh prefix, scratch directory and address set.
 lab_begin()
 {
 	lab_defaults
+	lab_is_portmap_node natA && LAB_NATA_IP=11.0.0.2
+	lab_is_portmap_node natB && LAB_NATB_IP=11.0.0.6
 	# BASHPID: cases run in parallel subshells, which share $$.
 	LAB_PREFIX="wgp-${BASHPID:-$$}-$RANDOM"
 	LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$LAB_PREFIX.XXXXXX") || return 1
@@ -383,6 +507,10 @@ lab_internet()
 # The public router's address on each public subnet, by the node there.
 lab_subnet_gw()
 {
+	if lab_is_portmap_node "$1"; then
+		case $1 in natA) echo 11.0.0.1 ;; natB) echo 11.0.0.5 ;; esac
+		return
+	fi
 	case $1 in
 	srv) echo 198.18.1.1 ;; natA) echo 198.18.2.1 ;;
 	natB) echo 198.18.3.1 ;; evil) echo 198.18.4.1 ;;
@@ -400,11 +528,12 @@ lab_subnet_gw6()
 # lab_wan NODE IP IP6: connect NAT router NODE's "wan" to pub.
 lab_wan()
 {
-	local node=$1 ip=$2 ip6=$3 gw gw6
+	local node=$1 ip=$2 ip6=$3 gw gw6 len=24
 	gw=$(lab_subnet_gw "$node")
 	gw6=$(lab_subnet_gw6 "$node")
+	lab_is_portmap_node "$node" && len=30
 	lab_add_node "$node" || return 1
-	lab_link pub "$node" "$gw/24" "$node" wan "$ip/24" || return 1
+	lab_link pub "$node" "$gw/$len" "$node" wan "$ip/$len" || return 1
 	lab_addr6 pub "$node" "$gw6" "$node" wan "$ip6" || return 1
 	ip -n "$LAB_PREFIX-$node" route add default via "$gw" || return 1
 	ip -n "$LAB_PREFIX-$node" -6 route add default via "$gw6"

@@ -229,6 +229,37 @@ case_punch_symmetric()
 	fi
 }
 
+# The same pairing with a relay on the server: `wgpunch up` gets the
+# tunnel through it and exits 0; the tunnel outlives it (WireGuard's
+# keepalive keeps the allocation and both NAT mappings in use).
+case_punch_relayed()
+{
+	local t0 rc node
+	need_binaries wgpunchd wgpunch
+	lab_setup eim sym || fail "lab setup failed"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	peers_ipv4_only || fail "cannot remove the IPv6 addresses"
+	t0=$(lab_now_ms)
+	lab_server_start "$WGPUNCHD" --relay 50000-50063 || fail "wgpunchd did not start"
+	lab_client_start "$WGPUNCH" A up --timeout 15 || fail "cannot start wgpunch on A"
+	PID_A=$LAB_LAST_PID
+	lab_client_start "$WGPUNCH" B up --timeout 15 || fail "cannot start wgpunch on B"
+	PID_B=$LAB_LAST_PID
+	for node in A B; do
+		if [ "$node" = A ]; then wait_exit "$PID_A" 20; else wait_exit "$PID_B" 20; fi
+		rc=$EXIT_RC
+		[ "$rc" -eq 0 ] || fail "wgpunch up on $node exited $rc: $(client_log "$node" | tail -n 3)"
+		client_log "$node" | grep -q "relay granted" ||
+			fail "wgpunch up on $node did not use the relay"
+	done
+	echo "  both wgpunch up exited 0 after $(since "$t0") s, through the relay" >&2
+	lab_wait 10 tunnel_up || fail "no tunnel after wgpunch up succeeded"
+	sleep 30
+	lab_ping A "$LAB_B_TUN" >/dev/null ||
+		fail "the relayed tunnel died within 30 s of wgpunch up's exit"
+	echo "  the relayed tunnel still works 30 s after wgpunch up exited" >&2
+}
+
 # Forget the peer on both WireGuard sides: remove it and add it back with
 # no endpoint, no session and no keepalive.  Only a rendezvous can bring
 # the tunnel back now.
@@ -687,6 +718,148 @@ PY
 		"refused; B still has A at $ep_b" >&2
 }
 
+# --- the relay ------------------------------------------------------------------
+
+E2E_RELAY_PORTS=50000-50063
+
+# relay_up SETUP...: the lab (IPv4 only), wgpunchd with a relay, both
+# daemons, and a tunnel that both sides report relayed.
+relay_up()
+{
+	"$@" || fail "lab setup failed: $*"
+	lab_no_ipv6 A B || fail "cannot remove the peers' IPv6"
+	lab_wg_pair || fail "wireguard-go setup failed"
+	lab_server_start "$WGPUNCHD" --relay "$E2E_RELAY_PORTS" ||
+		fail "wgpunchd did not start"
+	lab_client_start "$WGPUNCH" A daemon || fail "cannot start wgpunch on A"
+	lab_client_start "$WGPUNCH" B daemon || fail "cannot start wgpunch on B"
+	lab_wait 15 tunnel_up || fail "no relayed tunnel in 15 s"
+	matrix_expect_path A relayed
+	matrix_expect_path B relayed
+}
+
+both_paths()
+{
+	status_path_is A "$1" && status_path_is B "$1"
+}
+
+# wgpunchd, and its relay with it, restarts under a relayed tunnel
+# (symmetric NATs on both sides: nothing direct): the allocation is gone,
+# the daemons notice, ask the new server, and the tunnel comes back.
+case_relay_restart()
+{
+	local t0
+	need_binaries wgpunchd wgpunch
+	relay_up lab_setup sym sym
+	lab_server_stop
+	t0=$(lab_now_ms)
+	sleep 1
+	lab_ping A "$LAB_B_TUN" >/dev/null &&
+		fail "the tunnel works with the relay down: it was not relayed"
+	lab_server_start "$WGPUNCHD" --relay "$E2E_RELAY_PORTS" ||
+		fail "wgpunchd did not restart"
+	lab_wait 30 tunnel_up ||
+		fail "the relayed tunnel did not come back in 30 s after the restart"
+	echo "  relay restarted: tunnel back $(since "$t0") s after it went down" >&2
+	lab_wait 5 both_paths relayed ||
+		fail "after the restart: A $(status_path A), B $(status_path B), want relayed"
+}
+
+# A third party with a genuine key of its own, which A and B do not list:
+# its RELAY for A is refused; its flood of the relay ports (junk, datagrams
+# shaped like WireGuard's and like RELAY_BIND) moves nothing, and the
+# relayed tunnel carries on through it.
+case_relay_third_party()
+{
+	local out t gap log ping_pid
+	need_binaries wgpunchd wgpunch forge
+	relay_up lab_setup sym sym
+	lab_wg_keys evil || fail "no key for evil"
+	out=$(lab_exec evil "$FORGE" "$LAB_SRV_IP" "$LAB_SRV_PORT" \
+		"$(lab_pub srv)" "$(lab_pub evil)" "$(lab_pub A)" \
+		"$LAB_DIR/evil.key" relay) || fail "e2e-forge failed"
+	[ "$(echo "$out" | tr '\n' ' ')" = "accepted relay 1 " ] ||
+		fail "evil's RELAY for A: '$out', want accepted, then relay 1 (unavailable)"
+	echo "  evil registered, listing A; its RELAY for A: refused (unavailable)" >&2
+
+	log=$LAB_DIR/ping-flood.log
+	lab_bg A "$log" ping -n -D -i 0.2 -W 1 "$LAB_B_TUN"
+	ping_pid=$LAB_LAST_PID
+	sleep 1
+	t=$(lab_now_ms)
+	out=$(lab_exec evil "$LAB_PYTHON" - "$LAB_SRV_IP" "${E2E_RELAY_PORTS%-*}" \
+		"${E2E_RELAY_PORTS#*-}" <<'PY'
+import os, socket, struct, sys, time
+host, first, last = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+n, end = 0, time.time() + 3
+while time.time() < end:
+    for port in range(first, last + 1):
+        # junk; a WireGuard initiation's shape; a RELAY_BIND's shape
+        for pkt in (os.urandom(64),
+                    b"\x01\x00\x00\x00" + os.urandom(144),
+                    b"WGPN\x02\x0d\x00\x00" + struct.pack(">Q", time.time_ns()) + os.urandom(16)):
+            try:
+                s.sendto(pkt, (host, port))
+                n += 1
+            except BlockingIOError:
+                time.sleep(0.001)
+print(n)
+PY
+	) || fail "the flood did not run"
+	sleep 3
+	lab_kill "$ping_pid"
+	gap=$(max_gap_ms "$log" "$t")
+	echo "  $out datagrams from evil to the relay ports in 3 s; longest gap" \
+		"between ping replies through the relay: $gap ms" >&2
+	[ "$gap" -le 1500 ] || fail "the flood cost the relayed tunnel $gap ms without replies"
+	lab_ping A "$LAB_B_TUN" >/dev/null || fail "no tunnel after the flood"
+	both_paths relayed || fail "after the flood: A $(status_path A), B $(status_path B)"
+}
+
+# Upgrade and fall back. Direct UDP between the two NATs is blocked on the
+# public router: the peers go through the relay. Unblocked, they move to
+# the direct path (the coordinated retry while relayed); blocked again,
+# the direct path dies and the relay, kept alive meanwhile, takes over.
+pub_block()
+{
+	nsenter --net="/run/netns/$LAB_PREFIX-pub" nft -f - <<EOT
+table inet e2eblock {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ip saddr $LAB_NATA_IP ip daddr $LAB_NATB_IP drop
+		ip saddr $LAB_NATB_IP ip daddr $LAB_NATA_IP drop
+	}
+}
+EOT
+}
+
+pub_unblock()
+{
+	nsenter --net="/run/netns/$LAB_PREFIX-pub" nft delete table inet e2eblock
+}
+
+case_relay_upgrade()
+{
+	local t0
+	need_binaries wgpunchd wgpunch
+	relay_up eval 'lab_setup eim eim && pub_block'
+	echo "  direct path blocked: relayed" >&2
+	pub_unblock || fail "cannot unblock"
+	t0=$(lab_now_ms)
+	lab_wait 60 both_paths ipv4 ||
+		fail "unblocked, but still A $(status_path A), B $(status_path B) after 60 s"
+	lab_ping A "$LAB_B_TUN" >/dev/null || fail "no tunnel on the direct path"
+	echo "  unblocked: direct (ipv4) on both sides $(since "$t0") s later" >&2
+	pub_block || fail "cannot block again"
+	t0=$(lab_now_ms)
+	lab_wait 15 both_paths relayed ||
+		fail "blocked again, but A $(status_path A), B $(status_path B) after 15 s"
+	lab_wait 10 tunnel_up || fail "no tunnel back through the relay"
+	echo "  blocked again: back on the relay, tunnel up $(since "$t0") s later" >&2
+}
+
 # The NAT matrix (cases-matrix.sh): every pairing of NAT behaviours that
 # differs, asserting the tunnel and the path kind `wgpunch status` reports.
 MATRIX_CASES=
@@ -697,7 +870,7 @@ fi
 
 # --- runner -------------------------------------------------------------------
 
-ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 rebind server_return raw_quiet forged_probe $MATRIX_CASES"
+ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 rebind server_return raw_quiet forged_probe punch_relayed relay_restart relay_third_party relay_upgrade $MATRIX_CASES"
 
 run_case()
 {

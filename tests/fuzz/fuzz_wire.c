@@ -6,7 +6,7 @@
  * a fresh small server with fixed keys and a fixed clock:
  *   op & 3 == 0  raw datagram (bytes) from source op>>2 (8 sources,
  *                both families), to the main or probe port (op & 0x80)
- *   op & 3 == 1  a datagram SEALED by test client (op>>2)&3 with the
+ *   op & 3 == 1  a datagram SEALED by test client (op>>2)%3 with the
  *                right session: bytes[0] is the type (bit 7 set:
  *                version 2), the rest the payload (zero-padded to the
  *                type's size in that version), so the fuzzer reaches the
@@ -181,6 +181,9 @@ static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
 	case WGP_LOOKUP:
 		plen = version == 2 ? WGP_LOOKUP_LEN_V2 : WGP_LOOKUP_LEN;
 		break;
+	case WGP_RELAY:		/* version 1 has none: a length no one takes */
+		plen = WGP_RELAY_LEN;
+		break;
 	default:
 		plen = WGP_PROBE_LEN;
 		break;
@@ -196,6 +199,8 @@ static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
 	}
 	if (type == WGP_LOOKUP && len > 12)
 		memcpy(plain + 12, fz.pub[data[12] % N_CLIENTS], 32);
+	if (type == WGP_RELAY && len > 8)
+		memcpy(plain + 8, fz.pub[data[8] % N_CLIENTS], 32);
 	if (op & 0x40)
 		for (i = 0; i < 8; i++)
 			plain[i] = (uint8_t)(counter >> (56 - 8 * i));
@@ -233,6 +238,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.rate = 1000;
 	cfg.burst = 1000;
 	cfg.legacy = true;
+	cfg.relay.first = 40000;	/* two allocations: FULL is reachable */
+	cfg.relay.last = 40003;
+	cfg.relay.per_key = 1;
 	if (server_init(&srv, &cfg, fz.server_priv, now) < 0)
 		abort();
 	q.msgs = fz.msgs;

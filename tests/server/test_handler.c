@@ -24,7 +24,9 @@ struct env {
 	uint64_t now;
 };
 
-static struct env *env_new(size_t capacity, uint32_t rate)
+/* relay_ports: 0 for no relay, else a range of that many from 40000. */
+static struct env *env_new_relay(size_t capacity, uint32_t rate,
+				 uint16_t relay_ports)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	struct server_config cfg;
@@ -35,6 +37,10 @@ static struct env *env_new(size_t capacity, uint32_t rate)
 	cfg.capacity = capacity;
 	cfg.rate = rate;
 	cfg.legacy = true;
+	if (relay_ports) {
+		cfg.relay.first = 40000;
+		cfg.relay.last = (uint16_t)(40000 + relay_ports - 1);
+	}
 	wgp_key_generate(priv);
 	e->now = 1000000;
 	assert_int_equal(server_init(&e->srv, &cfg, priv, e->now), 0);
@@ -42,6 +48,11 @@ static struct env *env_new(size_t capacity, uint32_t rate)
 	e->q.msgs = calloc(e->q.cap, sizeof(*e->q.msgs));
 	assert_non_null(e->q.msgs);
 	return e;
+}
+
+static struct env *env_new(size_t capacity, uint32_t rate)
+{
+	return env_new_relay(capacity, rate, 0);
 }
 
 static void env_free(struct env *e)
@@ -884,6 +895,212 @@ static void test_v2_no_amplification(void **state)
 	env_free(e);
 }
 
+/* ---- relay --------------------------------------------------------- */
+
+/* A and B, version 2, registered naming each other. */
+static void relay_pair(struct env *e, struct tclient *a, struct tclient *b,
+		       struct wgp_endpoint ea, struct wgp_endpoint eb)
+{
+	struct wgp_msg m;
+
+	tclient_init(a, e->srv.pub);
+	tclient_init(b, e->srv.pub);
+	a->version = b->version = 2;
+	do_register(e, a, ea, (const uint8_t (*)[32])b->pub, 1, 0, &m);
+	do_register(e, b, eb, (const uint8_t (*)[32])a->pub, 1, 0, &m);
+}
+
+/* c asks for a relay with target from src: the one reply, opened. */
+static void ask_relay(struct env *e, struct tclient *c,
+		      struct wgp_endpoint src, const uint8_t *target,
+		      uint8_t type, struct wgp_msg *m)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	size_t len = tclient_relay(c, buf, sizeof(buf), target);
+
+	assert_int_equal(len, 120);
+	feed(e, buf, len, src, PORT_MAIN);
+	expect(e, c, src, type, m);
+	assert_int_equal(m->version, 2);
+	assert_memory_equal(m->txid, c->txid, WGP_TXID_LEN);
+	/* Never longer than the request. */
+	assert_true(sent_len(e, src) <= len);
+}
+
+static void test_relay_grant_pair(void **state)
+{
+	struct env *e = env_new_relay(64, 0, 8);
+	struct wgp_endpoint ea = v4(1, 51820), eb = v4(2, 40000);
+	struct wgp_relay_grant ga, gb;
+	struct tclient a, b;
+	struct wgp_msg m;
+
+	(void)state;
+	relay_pair(e, &a, &b, ea, eb);
+	/* A asks: A's side in the reply, B's side unsolicited to B. */
+	ask_relay(e, &a, ea, b.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(e->q.n, 2);
+	ga = m.u.relay_grant;
+	assert_int_equal(ga.status, WGP_RELAY_OK);
+	assert_memory_equal(ga.peer, b.pub, 32);
+	assert_int_equal(ga.idle_s, RELAY_DEFAULT_IDLE_S);
+	assert_true(ga.port >= 40000 && ga.port <= 40001);
+	expect(e, &b, eb, WGP_RELAY_GRANT, &m);
+	gb = m.u.relay_grant;
+	assert_memory_not_equal(m.txid, a.txid, WGP_TXID_LEN);
+	assert_int_equal(gb.status, WGP_RELAY_OK);
+	assert_memory_equal(gb.peer, a.pub, 32);
+	assert_int_equal(gb.port ^ 1, ga.port);
+	assert_memory_not_equal(gb.bind_key, ga.bind_key, 32);
+	assert_int_equal(e->srv.relay.st.created, 1);
+
+	/* A asks again: the same side, and B is not told again. */
+	ask_relay(e, &a, ea, b.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(e->q.n, 1);
+	assert_memory_equal(&m.u.relay_grant.bind_key, ga.bind_key, 32);
+	assert_int_equal(m.u.relay_grant.port, ga.port);
+	/* B asks: the side it was sent, and A is not told. */
+	ask_relay(e, &b, eb, a.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(e->q.n, 1);
+	assert_memory_equal(&m.u.relay_grant.bind_key, gb.bind_key, 32);
+	assert_int_equal(m.u.relay_grant.port, gb.port);
+	assert_int_equal(e->srv.relay.live, 1);
+	assert_int_equal(e->srv.st.relays, 3);
+	env_free(e);
+}
+
+static void test_relay_consent(void **state)
+{
+	struct env *e = env_new_relay(64, 0, 8);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2), ec = v4(3, 3);
+	struct tclient a, b, c, d;
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	relay_pair(e, &a, &b, ea, eb);
+	tclient_init(&c, e->srv.pub);
+	c.version = 2;
+	/* C names B; B does not name C: UNAVAILABLE, B hears nothing. */
+	do_register(e, &c, ec, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	ask_relay(e, &c, ec, b.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(e->q.n, 1);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_UNAVAILABLE);
+	assert_int_equal(m.u.relay_grant.port, 0);
+	assert_true(wgp_key_is_zero(m.u.relay_grant.bind_key));
+	assert_memory_equal(m.u.relay_grant.peer, b.pub, 32);
+	/* A key nobody registered: the very same answer. */
+	tclient_init(&d, e->srv.pub);
+	ask_relay(e, &c, ec, d.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_UNAVAILABLE);
+	assert_int_equal(e->srv.relay.live, 0);
+	/* Oneself. */
+	ask_relay(e, &a, ea, a.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_UNAVAILABLE);
+
+	/* Unregistered requester: NOT_REGISTERED, as LOOKUP. */
+	ask_relay(e, &d, v4(9, 9), a.pub, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_NOT_REGISTERED);
+	/* Replayed counter: COUNTER, as LOOKUP; the same sequence as
+	 * REGISTER. */
+	a.force = a.counter;
+	ask_relay(e, &a, ea, b.pub, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	assert_int_equal(e->srv.relay.live, 0);
+	/* A RELAY moves the counter: a REGISTER with the same one fails. */
+	len = tclient_relay(&a, buf, sizeof(buf), b.pub);
+	feed(e, buf, len, ea, PORT_MAIN);
+	a.force = a.counter;
+	len = tclient_register(&a, buf, sizeof(buf),
+			       (const uint8_t (*)[32])b.pub, 1, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	/* Not on the probe port. */
+	len = tclient_relay(&a, buf, sizeof(buf), b.pub);
+	feed(e, buf, len, ea, PORT_PROBE);
+	assert_int_equal(e->q.n, 0);
+	env_free(e);
+}
+
+static void test_relay_none_full_v1(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2), ec = v4(3, 3);
+	uint8_t buf[WGP_MAX_MSG_LEN], ab[2][32];
+	struct tclient a, b, c;
+	uint64_t bad;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	/* No relay: NONE (consent or not), no unsolicited grant. */
+	relay_pair(e, &a, &b, ea, eb);
+	ask_relay(e, &a, ea, b.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(e->q.n, 1);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_NONE);
+	assert_int_equal(m.u.relay_grant.port, 0);
+
+	/* A version 1 RELAY does not exist: dropped unanswered. */
+	len = tclient_relay(&a, buf, sizeof(buf), b.pub);
+	buf[WGP_OFF_VERSION] = 1;
+	bad = e->srv.st.bad;
+	feed(e, buf, len, ea, PORT_MAIN);
+	assert_int_equal(e->q.n, 0);
+	assert_int_equal(e->srv.st.bad, bad + 1);
+	env_free(e);
+
+	/* One allocation: the second pair is FULL. */
+	e = env_new_relay(64, 0, 2);
+	relay_pair(e, &a, &b, ea, eb);
+	tclient_init(&c, e->srv.pub);
+	c.version = 2;
+	memcpy(ab[0], b.pub, 32);
+	memcpy(ab[1], c.pub, 32);
+	do_register(e, &c, ec, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	do_register(e, &a, ea, (const uint8_t (*)[32])ab, 2, 0, &m);
+	ask_relay(e, &a, ea, b.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_OK);
+	ask_relay(e, &c, ec, a.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(e->q.n, 1);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_FULL);
+	assert_int_equal(m.u.relay_grant.port, 0);
+	assert_int_equal(e->srv.relay.st.full, 1);
+
+	/* A peer that speaks version 1 could never hear its side. */
+	b.version = 1;
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	ask_relay(e, &a, ea, b.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_UNAVAILABLE);
+	env_free(e);
+}
+
+/* The unsolicited grant is a NOTIFY in all but type: the requester's
+ * budget and the destination's bucket pay for it. */
+static void test_relay_grant_budget(void **state)
+{
+	struct env *e = env_new_relay(64, 0, 8);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2);
+	struct reg_entry *ent;
+	struct tclient a, b;
+	struct wgp_msg m;
+
+	(void)state;
+	relay_pair(e, &a, &b, ea, eb);
+	ent = registry_find(&e->srv.reg, a.pub, e->now);
+	assert_non_null(ent);
+	ent->notify_tokens = 0;
+	ent->notify_ms = e->now;
+	ask_relay(e, &a, ea, b.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_OK);
+	assert_int_equal(e->q.n, 1);	/* B not told; B can ask itself */
+	ask_relay(e, &b, eb, a.pub, WGP_RELAY_GRANT, &m);
+	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_OK);
+	assert_int_equal(e->q.n, 1);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -902,6 +1119,10 @@ int main(void)
 		cmocka_unit_test(test_v2_notify_on_cands_change),
 		cmocka_unit_test(test_v2_lookup_refreshes_cands),
 		cmocka_unit_test(test_v2_no_amplification),
+		cmocka_unit_test(test_relay_grant_pair),
+		cmocka_unit_test(test_relay_consent),
+		cmocka_unit_test(test_relay_none_full_v1),
+		cmocka_unit_test(test_relay_grant_budget),
 	};
 
 	if (sodium_init() < 0)

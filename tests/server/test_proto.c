@@ -190,12 +190,28 @@ static void fill_endpoint(struct wgp_endpoint *ep, int family, uint8_t seed)
 }
 
 /* A candidate block as a client might report it: slots 0 and 2 used
- * (IPv4, IPv6), 1 and 3 empty, so "any order" is exercised. */
+ * (IPv4 host, IPv6 mapped), 1 and 3 empty, so "any order" and both
+ * kinds are exercised. */
 static void fill_cands(struct wgp_endpoint *cands, uint8_t seed)
 {
 	memset(cands, 0, WGP_MAX_CANDIDATES * sizeof(*cands));
 	fill_endpoint(&cands[0], AF_INET, (uint8_t)(seed + 100));
 	fill_endpoint(&cands[2], AF_INET6, (uint8_t)(seed + 101));
+	cands[2].kind = WGP_CAND_MAPPED;
+}
+
+/*
+ * Does a version have this rendezvous type? 9 and 10 (path messages)
+ * are in none, RELAY and RELAY_GRANT only in version 2. Loops over
+ * 1..WGP_TYPE_MAX skip the others.
+ */
+static bool has_type(uint8_t version, unsigned int type)
+{
+	if (type == 9 || type == 10)
+		return false;
+	if (type == WGP_RELAY || type == WGP_RELAY_GRANT)
+		return version == 2;
+	return type >= 1 && type <= WGP_TYPE_MAX;
 }
 
 /* The candidate block of a message type (NULL: the type has none). */
@@ -276,6 +292,17 @@ static void example_v(struct wgp_msg *m, uint8_t type, unsigned int n,
 		m->u.error.server_time = 1;
 		m->u.error.last_counter = 2;
 		break;
+	case WGP_RELAY:
+		m->u.relay.counter = 0x1112131415161718ULL;
+		randombytes_buf(m->u.relay.target, 32);
+		break;
+	case WGP_RELAY_GRANT:
+		m->u.relay_grant.status = WGP_RELAY_OK;
+		m->u.relay_grant.port = 40001;
+		m->u.relay_grant.idle_s = 60;
+		randombytes_buf(m->u.relay_grant.peer, 32);
+		randombytes_buf(m->u.relay_grant.bind_key, 32);
+		break;
 	}
 	if (version != 2)
 		return;
@@ -308,6 +335,8 @@ static void test_round_trip(void **state)
 	(void)state;
 	make_pair(&p);
 	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		if (!has_type(1, t))
+			continue;
 		for (k = 0; k < sizeof(list_sizes) / sizeof(list_sizes[0]); k++) {
 			example(&m, (uint8_t)t, list_sizes[k], p.c.pub);
 			len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
@@ -346,6 +375,8 @@ static void test_tamper_every_byte(void **state)
 	(void)state;
 	make_pair(&p);
 	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		if (!has_type(1, t))
+			continue;
 		example(&m, (uint8_t)t, 3, p.c.pub);
 		len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
 		assert_true(len > 0);
@@ -402,6 +433,8 @@ static void test_lengths(void **state)
 	(void)state;
 	make_pair(&p);
 	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		if (!has_type(1, t))
+			continue;
 		example(&m, (uint8_t)t, 2, p.c.pub);
 		len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
 		assert_true(len > 0);
@@ -456,7 +489,7 @@ static void test_no_legacy_length(void **state)
 	for (t = 1; t <= WGP_TYPE_MAX; t++) {
 		max = t == WGP_REGISTER || t == WGP_REGISTER_REPLY ?
 		      WGP_MAX_CONSENT : 0;
-		for (n = 0; n <= max; n++) {
+		for (n = 0; has_type(1, t) && n <= max; n++) {
 			example(&m, (uint8_t)t, n, key);
 			len = wgp_msg_len(&m);
 			assert_true(len > 0);
@@ -622,6 +655,8 @@ static void test_v2_round_trip(void **state)
 	(void)state;
 	make_pair(&p);
 	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		if (!has_type(2, t))
+			continue;
 		for (k = 0; k < sizeof(list_sizes_v2) / sizeof(list_sizes_v2[0]); k++) {
 			n = list_sizes_v2[k];
 			example_v(&m, (uint8_t)t, n, p.c.pub, 2);
@@ -655,6 +690,7 @@ static void test_v2_lengths(void **state)
 		{ WGP_LOOKUP, 204 }, { WGP_LOOKUP_REPLY, 176 },
 		{ WGP_NOTIFY, 188 }, { WGP_PROBE, 88 },
 		{ WGP_PROBE_REPLY, 72 }, { WGP_ERROR, 72 },
+		{ WGP_RELAY, 120 }, { WGP_RELAY_GRANT, 120 },
 	};
 	uint8_t buf[WGP_MAX_MSG_LEN + 64], key[WGP_KEY_LEN] = { 1 };
 	struct wgp_msg m, back;
@@ -702,6 +738,8 @@ static void test_v2_lengths(void **state)
 
 	/* Off by one byte, or by one v1 entry, in every v2 type. */
 	for (i = 1; i <= WGP_TYPE_MAX; i++) {
+		if (!has_type(2, i))
+			continue;
 		example_v(&m, (uint8_t)i, 2, p.c.pub, 2);
 		len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
 		assert_true(len > 0);
@@ -719,8 +757,9 @@ static void test_v2_lengths(void **state)
 	}
 }
 
-/* Types 9 and 10 belong to the peer-to-peer path messages: never a
- * rendezvous message, in either version, at any length. */
+/* Types 9 and 10 belong to the peer-to-peer path messages, 13 is
+ * RELAY_BIND (sent to a relay port): never a rendezvous message, in
+ * either version, at any length. */
 static void test_path_types_refused(void **state)
 {
 	uint8_t buf[WGP_MAX_MSG_LEN + 64];
@@ -734,7 +773,9 @@ static void test_path_types_refused(void **state)
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, WGP_MAGIC, 4);
 	for (v = 1; v <= WGP_VERSION_MAX; v++) {
-		for (t = 9; t <= 10; t++) {
+		for (t = 9; t <= 13; t++) {
+			if (t == WGP_RELAY || t == WGP_RELAY_GRANT)
+				continue;
 			buf[WGP_OFF_VERSION] = (uint8_t)v;
 			buf[WGP_OFF_TYPE] = (uint8_t)t;
 			for (len = 0; len <= sizeof(buf); len++) {
@@ -746,6 +787,9 @@ static void test_path_types_refused(void **state)
 		}
 	}
 	assert_string_equal(wgp_type_name(9), "?");
+	assert_string_equal(wgp_type_name(13), "?");
+	assert_string_equal(wgp_type_name(WGP_RELAY), "RELAY");
+	assert_string_equal(wgp_type_name(WGP_RELAY_GRANT), "RELAY_GRANT");
 }
 
 /* The same 64-byte rule as v1: no v2 length may be the legacy one. */
@@ -760,7 +804,7 @@ static void test_v2_no_legacy_length(void **state)
 	for (t = 1; t <= WGP_TYPE_MAX; t++) {
 		max = t == WGP_REGISTER ? WGP_MAX_CONSENT :
 		      t == WGP_REGISTER_REPLY ? WGP_MAX_PEER_RECS_V2 : 0;
-		for (n = 0; n <= max; n++) {
+		for (n = 0; has_type(2, t) && n <= max; n++) {
 			example_v(&m, (uint8_t)t, n, key, 2);
 			len = wgp_msg_len(&m);
 			assert_true(len >= 72);
@@ -788,6 +832,8 @@ static void test_v2_tamper_every_byte(void **state)
 	(void)state;
 	make_pair(&p);
 	for (t = 1; t <= WGP_TYPE_MAX; t++) {
+		if (!has_type(2, t))
+			continue;
 		example_v(&m, (uint8_t)t, 2, p.c.pub, 2);
 		len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
 		assert_true(len > 0);
@@ -895,8 +941,16 @@ static void test_v2_bad_candidates(void **state)
 		slot[0] = AF_INET6;	/* 10: the OS value, not the wire's */
 		assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
 		slot[0] = 4;
-		/* The reserved byte of a used slot. */
-		slot[1] = 1;
+		/* The kind byte of a used slot: host or mapped, nothing
+		 * else. */
+		slot[1] = WGP_CAND_MAPPED;
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+		assert_int_equal(cands_of(&back) ? cands_of(&back)[0].kind :
+				 back.u.reg_reply.peers[0].cands[0].kind,
+				 WGP_CAND_MAPPED);
+		slot[1] = 2;
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+		slot[1] = 0xff;
 		assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
 		slot[1] = 0;
 		/* IPv4 with bytes beyond its 4. */
@@ -921,6 +975,11 @@ static void test_v2_bad_candidates(void **state)
 	m.u.notify.cands[3] = (struct wgp_endpoint){ .port = 1 };
 	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
 	m.u.notify.cands[3] = (struct wgp_endpoint){ .family = 5, .port = 1 };
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+	fill_endpoint(&m.u.notify.cands[3], AF_INET, 9);
+	m.u.notify.cands[3].kind = 2;
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+	m.u.notify.cands[3] = (struct wgp_endpoint){ .kind = WGP_CAND_MAPPED };
 	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
 
 	/* UNAVAILABLE says nothing about the peer: no candidates either. */
@@ -1150,6 +1209,185 @@ static void test_endpoint_usable(void **state)
 	assert_false(wgp_endpoint_usable(&ep));
 }
 
+/*
+ * Outside candidate blocks, byte 1 of an endpoint is reserved: a kind
+ * there is refused by the decoder and by the encoder, in both versions.
+ */
+static void test_kind_only_in_candidates(void **state)
+{
+	static const struct { uint8_t type; size_t off; } eps[] = {
+		{ WGP_LOOKUP_REPLY, 8 }, { WGP_LOOKUP_REPLY, 28 },
+		{ WGP_NOTIFY, 40 }, { WGP_PROBE_REPLY, 0 },
+		{ WGP_REGISTER_REPLY, 16 },
+		{ WGP_REGISTER_REPLY, WGP_REGISTER_REPLY_FIXED + 4 },
+	};
+	struct wgp_msg m, back;
+	struct crafted c;
+	struct pair p;
+	unsigned int i, v;
+
+	(void)state;
+	make_pair(&p);
+	for (v = 1; v <= 2; v++) {
+		for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+			example_v(&m, eps[i].type, 1, NULL, (uint8_t)v);
+			craft(&c, &m, &p.c.sess);
+			assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+			assert_int_not_equal(c.plain[eps[i].off], 0);
+			c.plain[eps[i].off + 1] = WGP_CAND_MAPPED;
+			assert_int_equal(crafted_open(&c, &p.c.sess, &back),
+					 -EBADMSG);
+		}
+		example_v(&m, WGP_LOOKUP_REPLY, 0, NULL, (uint8_t)v);
+		m.u.lookup_reply.peer.kind = WGP_CAND_MAPPED;
+		assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess),
+				 -EINVAL);
+		example_v(&m, WGP_NOTIFY, 0, NULL, (uint8_t)v);
+		m.u.notify.ep.kind = WGP_CAND_HOST + 1;
+		assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess),
+				 -EINVAL);
+	}
+	/* _equal compares where, not what kind. */
+	fill_endpoint(&m.u.notify.ep, AF_INET, 1);
+	back.u.notify.ep = m.u.notify.ep;
+	back.u.notify.ep.kind = WGP_CAND_MAPPED;
+	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &back.u.notify.ep));
+}
+
+/* RELAY and RELAY_GRANT: version 2 only, 120 bytes each (so a grant is
+ * never longer than the request it answers), fields exactly. */
+static void test_relay_round_trip(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN], key[WGP_KEY_LEN] = { 1 };
+	struct wgp_msg m, back;
+	struct pair p;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	example_v(&m, WGP_RELAY, 0, p.c.pub, 2);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+	assert_int_equal(len, WGP_REQ_PREFIX_LEN + WGP_RELAY_LEN + WGP_TAG_LEN);
+	assert_int_equal(len, 120);
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), 0);
+	assert_memory_equal(back.key, p.c.pub, 32);
+	assert_int_equal(wgp_open(&back, buf, (size_t)len, &p.server_side), 0);
+	assert_int_equal(back.u.relay.counter, m.u.relay.counter);
+	assert_memory_equal(back.u.relay.target, m.u.relay.target, 32);
+	/* Sealed with the up key: the down key does not open it. */
+	{
+		struct wgp_session swapped = p.server_side;
+
+		memcpy(swapped.up, p.server_side.down, 32);
+		assert_int_equal(wgp_open(&back, buf, (size_t)len, &swapped),
+				 -EBADMSG);
+	}
+
+	example_v(&m, WGP_RELAY_GRANT, 0, key, 2);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.server_side);
+	assert_int_equal(len, WGP_SRV_PREFIX_LEN + WGP_RELAY_GRANT_LEN +
+			 WGP_TAG_LEN);
+	assert_int_equal(len, 120);
+	memset(&back, 0, sizeof(back));
+	assert_int_equal(wgp_open(&back, buf, (size_t)len, &p.c.sess), 0);
+	assert_memory_equal(&back.u.relay_grant, &m.u.relay_grant,
+			    sizeof(m.u.relay_grant));
+	assert_int_equal(back.u.relay_grant.port, 40001);
+	assert_int_equal(back.u.relay_grant.idle_s, 60);
+}
+
+static void test_relay_v1_refused(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN + 64];
+	struct wgp_msg m, back;
+	struct pair p;
+	unsigned int t;
+	size_t len;
+	ssize_t n;
+
+	(void)state;
+	make_pair(&p);
+	for (t = WGP_RELAY; t <= WGP_RELAY_GRANT; t++) {
+		/* Not sealed as version 1 (0 means 1). */
+		example_v(&m, (uint8_t)t, 0, p.c.pub, 1);
+		assert_int_equal(wgp_msg_len(&m), 0);
+		assert_int_equal(wgp_seal(buf, sizeof(buf), &m, &p.c.sess),
+				 -EINVAL);
+		example_v(&m, (uint8_t)t, 0, p.c.pub, 0);
+		assert_int_equal(wgp_seal(buf, sizeof(buf), &m, &p.c.sess),
+				 -EINVAL);
+		/* A version 2 datagram relabelled 1: no v1 length fits. */
+		example_v(&m, (uint8_t)t, 0, p.c.pub, 2);
+		n = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+		assert_true(n > 0);
+		buf[WGP_OFF_VERSION] = 1;
+		for (len = 0; len <= sizeof(buf); len++)
+			assert_int_not_equal(wgp_parse_header(&back, buf, len),
+					     0);
+		assert_int_equal(wgp_open(&back, buf, (size_t)n,
+					  &p.server_side), -EBADMSG);
+		assert_int_equal(wgp_open(&back, buf, (size_t)n, &p.c.sess),
+				 -EBADMSG);
+	}
+}
+
+static void test_relay_grant_checks(void **state)
+{
+	struct wgp_msg m, back;
+	struct crafted c;
+	struct pair p;
+	uint8_t status;
+	size_t b;
+
+	(void)state;
+	make_pair(&p);
+	example_v(&m, WGP_RELAY_GRANT, 0, NULL, 2);
+	craft(&c, &m, &p.c.sess);
+	assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+	/* The reserved byte; an unknown status; OK without a port. */
+	c.plain[1] = 1;
+	assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+	c.plain[1] = 0;
+	c.plain[0] = WGP_RELAY_FULL + 1;
+	assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+	c.plain[0] = WGP_RELAY_OK;
+	c.plain[2] = c.plain[3] = 0;
+	assert_int_equal(crafted_open(&c, &p.c.sess, &back), -EBADMSG);
+
+	/* A refusal carries the status and the peer, nothing else: any
+	 * non-zero byte of port, idle_s or bind_key is refused. */
+	for (status = WGP_RELAY_UNAVAILABLE; status <= WGP_RELAY_FULL;
+	     status++) {
+		example_v(&m, WGP_RELAY_GRANT, 0, NULL, 2);
+		m.u.relay_grant.status = status;
+		/* Sealing writes zeros whatever the struct holds. */
+		craft(&c, &m, &p.c.sess);
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+		assert_int_equal(back.u.relay_grant.status, status);
+		assert_int_equal(back.u.relay_grant.port, 0);
+		assert_int_equal(back.u.relay_grant.idle_s, 0);
+		assert_true(wgp_key_is_zero(back.u.relay_grant.bind_key));
+		assert_memory_equal(back.u.relay_grant.peer,
+				    m.u.relay_grant.peer, 32);
+		for (b = 2; b < WGP_RELAY_GRANT_LEN; b++) {
+			if (b >= 8 && b < 40)	/* peer */
+				continue;
+			c.plain[b] = 0x20;
+			assert_int_equal(crafted_open(&c, &p.c.sess, &back),
+					 -EBADMSG);
+			c.plain[b] = 0;
+		}
+		assert_int_equal(crafted_open(&c, &p.c.sess, &back), 0);
+	}
+	/* Sealing refuses what opening would. */
+	example_v(&m, WGP_RELAY_GRANT, 0, NULL, 2);
+	m.u.relay_grant.port = 0;
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+	m.u.relay_grant.port = 1;
+	m.u.relay_grant.status = WGP_RELAY_FULL + 1;
+	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1178,6 +1416,10 @@ int main(void)
 		cmocka_unit_test(test_v1_ignores_cands),
 		cmocka_unit_test(test_open_parsed_version),
 		cmocka_unit_test(test_endpoint_usable),
+		cmocka_unit_test(test_kind_only_in_candidates),
+		cmocka_unit_test(test_relay_round_trip),
+		cmocka_unit_test(test_relay_v1_refused),
+		cmocka_unit_test(test_relay_grant_checks),
 	};
 
 	if (sodium_init() < 0)

@@ -28,11 +28,14 @@
 #include <sodium.h>
 
 #include "proto.h"
+#include "relaymsg.h"
 #include "testclient.h"
 
 static pid_t server_pid = -1;
 static int server_log = -1;
 static uint16_t main_port, probe_port;
+static uint16_t relay_first;	/* 8 relay ports from here */
+static char relay_arg[16];
 static uint8_t server_pub[32];
 static char key_path[] = "/tmp/wgpunchd-test-key-XXXXXX";
 
@@ -79,6 +82,44 @@ static int wait_listening(void)
 	return -1;
 }
 
+/*
+ * Eight consecutive UDP ports free on "::" right now, below the
+ * ephemeral range: the daemon binds them a moment later (another
+ * process could take one in between; the start then fails, loudly).
+ */
+static int find_relay_range(void)
+{
+	int fds[8], i, n, try;
+
+	for (try = 0; try < 50; try++) {
+		uint16_t first = (uint16_t)(20000 +
+					    2 * randombytes_uniform(5000));
+		for (n = 0; n < 8; n++) {
+			struct sockaddr_in6 sin6 = {
+				.sin6_family = AF_INET6,
+				.sin6_port = htons((uint16_t)(first + n)),
+			};
+
+			fds[n] = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (fds[n] < 0 || bind(fds[n], (void *)&sin6,
+					       sizeof(sin6)) < 0) {
+				if (fds[n] >= 0)
+					close(fds[n]);
+				break;
+			}
+		}
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		if (n == 8) {
+			relay_first = first;
+			snprintf(relay_arg, sizeof(relay_arg), "%u-%u", first,
+				 first + 7);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int start_server(void **state)
 {
 	const char *bin = getenv("WGPUNCHD");
@@ -96,7 +137,7 @@ static int start_server(void **state)
 	if (fd < 0 || write(fd, b64, 44) != 44 || write(fd, "\n", 1) != 1)
 		return -1;
 	close(fd);
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || find_relay_range() < 0)
 		return -1;
 	server_pid = fork();
 	if (server_pid < 0)
@@ -105,7 +146,9 @@ static int start_server(void **state)
 		dup2(pipefd[1], STDERR_FILENO);
 		execl(bin, "wgpunchd", "--private-key", key_path,
 		      "--port", "0", "--probe-port", "0", "--legacy",
-		      "--rate", "0", "--capacity", "1000", (char *)NULL);
+		      "--rate", "0", "--capacity", "1000",
+		      "--relay", relay_arg, "--relay-idle", "30",
+		      (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -494,6 +537,165 @@ static void test_malformed(void **state)
 	close(fd6);
 }
 
+/* ---- relay --------------------------------------------------------- */
+
+/* A "WireGuard" socket on loopback of family, and where it is seen. */
+struct wgsock {
+	int fd, family;
+	struct wgp_endpoint ep;
+};
+
+static void wgsock_open(struct wgsock *w, int family)
+{
+	w->family = family;
+	w->fd = udp_socket(family, &w->ep);
+}
+
+static void send_bind(const struct wgsock *w, const struct wgp_relay_grant *g,
+		      uint64_t counter)
+{
+	uint8_t pkt[RELAY_BIND_LEN];
+
+	relay_bind_encode(pkt, g->bind_key, g->port, counter);
+	send_to(w->fd, w->family, g->port, pkt, sizeof(pkt));
+}
+
+/* One datagram within timeout_ms, with its source; -1 if none. */
+static ssize_t receive_from(int fd, void *buf, size_t cap, int timeout_ms,
+			    struct wgp_endpoint *from)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	ssize_t n;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return -1;
+	n = recvfrom(fd, buf, cap, 0, (void *)&ss, &len);
+	if (n >= 0)
+		assert_int_equal(wgp_endpoint_from_sockaddr(from, (void *)&ss,
+							    len), 0);
+	return n;
+}
+
+/*
+ * from sends payload to its relay port; it must come out at to, from
+ * to's relay port, unchanged. The first datagram may race the other
+ * side's bind (a different socket of the server), so it is retried a
+ * few times; after that one try.
+ */
+static void relayed(const struct wgsock *from, uint16_t from_port,
+		    const struct wgsock *to, uint16_t to_port, size_t len,
+		    int tries)
+{
+	uint8_t out[1500], in[2048];
+	struct wgp_endpoint src;
+	ssize_t n = -1;
+	int i;
+
+	randombytes_buf(out, sizeof(out));
+	out[0] = 4;	/* a WireGuard data message, as far as anyone can tell */
+	out[1] = out[2] = out[3] = 0;
+	for (i = 0; i < tries && n < 0; i++) {
+		send_to(from->fd, from->family, from_port, out, len);
+		n = receive_from(to->fd, in, sizeof(in), 300, &src);
+	}
+	assert_int_equal(n, (ssize_t)len);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(src.port, to_port);
+}
+
+static void nothing_arrives(int fd)
+{
+	uint8_t buf[2048];
+	struct wgp_endpoint src;
+
+	assert_int_equal(receive_from(fd, buf, sizeof(buf), 200, &src), -1);
+}
+
+/*
+ * The relay through the running daemon: two version 2 clients (IPv4
+ * and IPv6) get a grant each, one as a reply and one unsolicited; their
+ * "WireGuard" sockets bind and talk both ways across families; a third
+ * socket is not forwarded and does not disturb them; a side that moves
+ * (NAT rebinding) binds again from its new port.
+ */
+static void test_relay(void **state)
+{
+	struct wgp_relay_grant g1, g2;
+	struct wgsock w1, w2, w3, w1b;
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct peer p1, p2;
+	struct wgp_msg m;
+	uint64_t counter = wgp_now_ns();
+	size_t len;
+
+	(void)state;
+	peer_init(&p1, AF_INET);
+	peer_init(&p2, AF_INET6);
+	p1.c.version = p2.c.version = 2;
+	peer_register(&p1, (const uint8_t (*)[32])p2.c.pub, 1, &m);
+	peer_register(&p2, (const uint8_t (*)[32])p1.c.pub, 1, &m);
+	receive_msg(&p1, WGP_NOTIFY, &m);
+
+	len = tclient_relay(&p1.c, buf, sizeof(buf), p2.c.pub);
+	send_to(p1.fd, p1.family, main_port, buf, len);
+	receive_msg(&p1, WGP_RELAY_GRANT, &m);
+	assert_memory_equal(m.txid, p1.c.txid, WGP_TXID_LEN);
+	g1 = m.u.relay_grant;
+	assert_int_equal(g1.status, WGP_RELAY_OK);
+	assert_int_equal(g1.idle_s, 30);
+	assert_true(g1.port >= relay_first && g1.port < relay_first + 8);
+	receive_msg(&p2, WGP_RELAY_GRANT, &m);
+	g2 = m.u.relay_grant;
+	assert_int_equal(g2.status, WGP_RELAY_OK);
+	assert_memory_equal(g2.peer, p1.c.pub, 32);
+	assert_int_equal(g2.port ^ 1, g1.port);
+
+	/* Bind each side from its WireGuard socket, then both ways. */
+	wgsock_open(&w1, AF_INET);
+	wgsock_open(&w2, AF_INET6);
+	send_bind(&w1, &g1, ++counter);
+	send_bind(&w2, &g2, ++counter);
+	relayed(&w1, g1.port, &w2, g2.port, 1400, 10);
+	relayed(&w2, g2.port, &w1, g1.port, 148, 10);
+	relayed(&w1, g1.port, &w2, g2.port, 32, 1);
+
+	/* A stranger: data, a forged bind, a replayed bind from its own
+	 * address. Nothing is forwarded; the pair is undisturbed. */
+	wgsock_open(&w3, AF_INET);
+	send_to(w3.fd, w3.family, g1.port, "\x04\0\0\0hello", 9);
+	{
+		struct wgp_relay_grant forged = g1;
+
+		forged.bind_key[0] ^= 1;
+		send_bind(&w3, &forged, ++counter);
+		send_bind(&w3, &g1, counter - 5);	/* old counter */
+	}
+	nothing_arrives(w2.fd);
+	nothing_arrives(w3.fd);
+	relayed(&w1, g1.port, &w2, g2.port, 200, 1);
+	relayed(&w2, g2.port, &w1, g1.port, 200, 1);
+	nothing_arrives(w3.fd);
+
+	/* Side 1 moves to a new source port and binds again. */
+	wgsock_open(&w1b, AF_INET);
+	send_bind(&w1b, &g1, ++counter);
+	relayed(&w1b, g1.port, &w2, g2.port, 500, 10);
+	relayed(&w2, g2.port, &w1b, g1.port, 500, 1);
+	nothing_arrives(w1.fd);
+	/* The old source is not forwarded any more. */
+	send_to(w1.fd, w1.family, g1.port, "\x04\0\0\0old", 7);
+	nothing_arrives(w2.fd);
+
+	close(w1.fd);
+	close(w2.fd);
+	close(w3.fd);
+	close(w1b.fd);
+	close(p1.fd);
+	close(p2.fd);
+}
+
 /* --port 65535 leaves no room for the default probe port (port + 1):
  * that is a usage error (exit 2), not a silent random probe port. */
 static void test_port_without_probe_room(void **state)
@@ -613,6 +815,40 @@ static void test_usage_errors(void **state)
 	expect_in(err, "wgpunchd: unexpected argument 'extra'");
 }
 
+/* --relay errors name the problem. */
+static void test_relay_usage_errors(void **state)
+{
+	char err[4096];
+
+	(void)state;
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "--relay", "40001-40000", NULL), 2);
+	expect_in(err, "reversed");
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "--relay", "40000-40002", NULL), 2);
+	expect_in(err, "even number");
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "--relay", "40000-48193", NULL), 2);
+	expect_in(err, "more than 8192 ports");
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "--relay", "40000", NULL), 2);
+	expect_in(err, "expected FIRST-LAST");
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "--relay-rate", "x", NULL), 2);
+	expect_in(err, "--relay-rate");
+	/* A port the running server holds: named. */
+	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+				      "-p", "0", "-P", "0", "--relay",
+				      relay_arg, NULL), 1);
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "cannot bind port %u",
+			 relay_first);
+		expect_in(err, want);
+	}
+}
+
 /* --listen takes IPv6 in brackets too; a group-readable key is warned
  * about. The port is the running server's, so it stops at bind. */
 static void test_listen_brackets_and_key_mode(void **state)
@@ -674,6 +910,8 @@ int main(void)
 		cmocka_unit_test(test_port_without_probe_room),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_listen_brackets_and_key_mode),
+		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_relay_usage_errors),
 		cmocka_unit_test(test_sighup),
 	};
 

@@ -86,6 +86,21 @@ size_t tclient_probe(struct tclient *c, uint8_t *buf, size_t cap)
 	return seal(c, &m, buf, cap);
 }
 
+size_t tclient_relay(struct tclient *c, uint8_t *buf, size_t cap,
+		     const uint8_t target[WGP_KEY_LEN])
+{
+	struct wgp_msg m = { .type = WGP_RELAY };
+	uint8_t version = c->version;
+	size_t len;
+
+	m.u.relay.counter = tclient_next(c);
+	memcpy(m.u.relay.target, target, WGP_KEY_LEN);
+	c->version = 2;
+	len = seal(c, &m, buf, cap);
+	c->version = version;
+	return len;
+}
+
 int tclient_open(const struct tclient *c, struct wgp_msg *m,
 		 const uint8_t *pkt, size_t len)
 {

@@ -36,6 +36,9 @@ size_t tclient_register(struct tclient *c, uint8_t *buf, size_t cap,
 size_t tclient_lookup(struct tclient *c, uint8_t *buf, size_t cap,
 		      const uint8_t target[WGP_KEY_LEN], uint8_t flags);
 size_t tclient_probe(struct tclient *c, uint8_t *buf, size_t cap);
+/* RELAY (version 2 whatever c->version says: there is no v1 RELAY). */
+size_t tclient_relay(struct tclient *c, uint8_t *buf, size_t cap,
+		     const uint8_t target[WGP_KEY_LEN]);
 
 /* wgp_open with this client's session. */
 int tclient_open(const struct tclient *c, struct wgp_msg *m,

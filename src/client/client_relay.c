@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The relay: the last resort when no direct path to a peer answers.
+ *
+ * The rendezvous server gives each side of a consenting pair its own
+ * relay port (RELAY -> RELAY_GRANT; the peer gets its side unsolicited).
+ * We bind our port to the mapping of WireGuard's port with RELAY_BIND,
+ * sent from that port, and then treat "server address : our port" as one
+ * more candidate, of the lowest kind: path probes go through the relay
+ * sealed end to end, so a relayed path is proven exactly like a direct
+ * one, and heartbeats watch it the same way. WireGuard, given that
+ * address as the peer's endpoint, sees the peer's datagrams come from
+ * it. A direct path that answers later wins (path_choose); one that dies
+ * falls back to the relay, which idle checks kept alive.
+ *
+ * We ask early when a NAT that maps per destination is involved (a
+ * direct path is then unlikely), and otherwise only once every direct
+ * candidate failed or the path in use was lost.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sodium.h>
+#include "client.h"
+#include "endpoint.h"
+#include "key.h"
+#include "log.h"
+#include "relaymsg.h"
+
+/* A peer's RELAY is sent at most this often. */
+#define RELAY_ASK_MIN_MS	5000
+/* After FULL or UNAVAILABLE: the allocation table or the consent may
+ * change, but not every second. */
+#define RELAY_REFUSED_MS	30000
+/* After NONE: this server runs no relay; ask again much later (it may
+ * be restarted with one). */
+#define RELAY_NONE_MS		600000
+
+static const char *peer_b64(const struct client_peer *p,
+			    char buf[static WGP_KEY_B64_SIZE])
+{
+	wgp_key_to_base64(buf, p->key);
+	return buf;
+}
+
+void client_relay_reset(struct client_peer *p)
+{
+	p->have_relay = false;
+	sodium_memzero(p->relay_key, sizeof(p->relay_key));
+	p->relay_idle_s = 0;
+}
+
+void client_relay_want(struct client *c, struct client_peer *p, uint64_t now,
+		       const char *why)
+{
+	/* "status" without a daemon sets nothing and allocates nothing. */
+	if (c->o->status_only || !c->registered || p->relay.active)
+		return;
+	if (p->have_relay || now < p->relay_next_ms || now < c->relay_none_until)
+		return;
+	p->relay_next_ms = now + RELAY_ASK_MIN_MS;
+	snprintf(p->relay_why, sizeof(p->relay_why), "%s", why);
+	log_debug("peer %s: asking the server for a relay (%s)",
+		  peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }), why);
+	client_start_relay(c, p);
+}
+
+static void relay_refused(struct client *c, struct client_peer *p,
+			  const struct wgp_relay_grant *g, uint64_t now)
+{
+	char k[WGP_KEY_B64_SIZE];
+
+	switch (g->status) {
+	case WGP_RELAY_NONE:
+		if (now >= c->relay_none_until)
+			log_info("the server runs no relay: peers without a direct "
+				 "path stay unreachable");
+		c->relay_none_until = now + RELAY_NONE_MS;
+		break;
+	case WGP_RELAY_FULL:
+		log_warn("peer %s: the server's relay is full", peer_b64(p, k));
+		p->relay_next_ms = now + RELAY_REFUSED_MS;
+		break;
+	default:
+		log_debug("peer %s: no relay: not registered with the server or "
+			  "not listing us", peer_b64(p, k));
+		p->relay_next_ms = now + RELAY_REFUSED_MS;
+		break;
+	}
+}
+
+/* Where WireGuard reaches the relay for p: the server's address (the one
+ * we talk to), our side's port. */
+static void relay_address(const struct client *c, uint16_t port,
+			  struct sockaddr_storage *ss)
+{
+	*ss = c->o->server;
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+void client_relay_granted(struct client *c, struct client_peer *p,
+			  const struct wgp_relay_grant *g)
+{
+	uint64_t now = wgp_mono_ms();
+	struct sockaddr_storage ss;
+	struct path_cand *cand;
+	char k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
+
+	if (g->status != WGP_RELAY_OK) {
+		relay_refused(c, p, g, now);
+		return;
+	}
+	if (!client_paths_keys(c, p))
+		return;
+	relay_address(c, g->port, &ss);
+	/* A new allocation (the relay restarted, or the old one expired)
+	 * replaces the old candidate: that port is someone else's now. */
+	if (p->have_relay && !endpoint_equal((struct sockaddr *)&p->relay_addr,
+					     (struct sockaddr *)&ss)) {
+		cand = path_find(&p->paths, (struct sockaddr *)&p->relay_addr);
+		if (cand)
+			path_remove(&p->paths, cand);
+	}
+	p->have_relay = true;
+	p->relay_addr = ss;
+	memcpy(p->relay_key, g->bind_key, sizeof(p->relay_key));
+	p->relay_idle_s = g->idle_s;
+	cand = path_learn(&p->paths, CAND_RELAY, (struct sockaddr *)&ss, now);
+	if (!cand)
+		return;
+	/* Bind and probe at once (send_probe binds first). */
+	cand->interval_ms = 0;
+	cand->due_ms = now;
+	cand->ever_failed = false;
+	cand->unanswered = 0;
+	log_info("peer %s: relay granted at %s", peer_b64(p, k),
+		 endpoint_format((struct sockaddr *)&ss, ep));
+	if (p->status == PEER_WAITING || p->status == PEER_NO_PATH)
+		client_peer_set_status(c, p, PEER_PROBING, "relay granted at %s; "
+				       "probing it", ep);
+}
+
+void client_relay_bind(struct client *c, struct client_peer *p,
+		       const struct path_cand *cand)
+{
+	const struct sockaddr *to = (const struct sockaddr *)&cand->addr;
+	struct pathsock *ps = to->sa_family == AF_INET6 ? &c->path6 : &c->path4;
+	uint8_t buf[RELAY_BIND_LEN];
+	uint64_t counter;
+	int ret;
+
+	if (!p->have_relay || ps->fd < 0 ||
+	    !endpoint_equal(to, (struct sockaddr *)&p->relay_addr))
+		return;
+	counter = path_counter_next(&c->path_counter, wgp_now_ns() +
+				    (uint64_t)c->clock_offset_ns);
+	relay_bind_encode(buf, p->relay_key, endpoint_port(to), counter);
+	ret = pathsock_send(ps, to, buf, sizeof(buf), 0);
+	if (ret < 0)
+		log_debug("relay bind: %s", strerror(-ret));
+}
+
+void client_relay_check(struct client *c, struct client_peer *p, uint64_t now)
+{
+	struct path_cand *cand;
+	char k[WGP_KEY_B64_SIZE];
+
+	if (!p->have_relay)
+		return;
+	cand = path_find(&p->paths, (struct sockaddr *)&p->relay_addr);
+	if (cand && !cand->ever_failed)
+		return;
+	/* Asking again gets the same allocation while it lives (the peer
+	 * may just not have bound its side yet), a new one after the
+	 * relay lost it. */
+	if (cand && cand->reply_ms)
+		log_info("peer %s: the relay stopped answering; asking for "
+			 "the allocation again", peer_b64(p, k));
+	if (cand)
+		path_remove(&p->paths, cand);
+	client_relay_reset(p);
+	client_relay_want(c, p, now, "the relay stopped answering");
+}
