@@ -606,8 +606,10 @@ static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 
 	if (now < c->status_pause_until)
 		pfd[5].fd = -1;
-	next = min_u64(client_service_requests(c, now), c->next_round_ms);
-	next = min_u64(next, client_paths_service(c, now));
+	/* Paths first: what they decide may start a request (a LOOKUP, a
+	 * RELAY), which then goes out in this same pass. */
+	next = min_u64(client_paths_service(c, now), c->next_round_ms);
+	next = min_u64(next, client_service_requests(c, now));
 	next = min_u64(next, deadline);
 	if (c->o->daemon)
 		next = min_u64(next, c->next_device_ms);

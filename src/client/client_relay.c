@@ -181,5 +181,7 @@ void client_relay_check(struct client *c, struct client_peer *p, uint64_t now)
 	if (cand)
 		path_remove(&p->paths, cand);
 	client_relay_reset(p);
+	/* Finding out took PATH_PROBE_TRIES probes: that is pace enough. */
+	p->relay_next_ms = 0;
 	client_relay_want(c, p, now, "the relay stopped answering");
 }

@@ -47,6 +47,16 @@ static void check_key_mode(const char *path)
 			 "chmod 600 it", path, (unsigned int)(st.st_mode & 07777));
 }
 
+static void log_relay_config(const struct relay_config *rc,
+			     unsigned int allocs)
+{
+	unsigned long long mbit = rc->rate * 8 / 1000000;
+
+	log_info("relay on ports %u-%u: %u allocations, idle %u s, "
+		 "%llu Mbit/s each%s, %u per key", rc->first, rc->last, allocs,
+		 rc->idle_s, mbit, rc->rate ? "" : " (no limit)", rc->per_key);
+}
+
 static int run(struct options *opts)
 {
 	char pub[WGP_KEY_B64_SIZE];
@@ -95,12 +105,7 @@ static int run(struct options *opts)
 		 opts->cfg.capacity, opts->cfg.ttl,
 		 opts->cfg.legacy ? ", legacy protocol ON (insecure)" : "");
 	if (relay_enabled(&srv.relay))
-		log_info("relay on ports %u-%u: %u allocations, idle %u s, "
-			 "%llu Mbit/s each, %u per key",
-			 opts->cfg.relay.first, opts->cfg.relay.last,
-			 srv.relay.n_allocs, opts->cfg.relay.idle_s,
-			 (unsigned long long)(opts->cfg.relay.rate * 8 / 1000000),
-			 opts->cfg.relay.per_key);
+		log_relay_config(&opts->cfg.relay, srv.relay.n_allocs);
 	ret = loop_run_signals(&loop, sfd);
 	if (ret < 0)
 		log_error("event loop: %s", strerror(-ret));

@@ -174,8 +174,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			relay_expire(&r, now, 2);
 			break;
 		case 3:
-			relay_grant(&r, keys[(op >> 2) & 3], keys[(op >> 4) & 3],
-				    now, &t1, &t2, &created);
+			relay_grant(&r, keys[(op >> 2) & 3],
+				    keys[(op >> 4) & 3], now, &t1, &t2,
+				    &created);
 			break;
 		}
 		if (r.live > r.n_allocs)

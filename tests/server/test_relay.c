@@ -281,7 +281,8 @@ static void test_spoofed_source(void **state)
 {
 	struct relay *r = relay_new(8, 0, 8);
 	struct wgp_endpoint ea = v4(1, 51820), eb = v4(2, 1234);
-	struct wgp_endpoint other_port = v4(1, 51821), other_host = v4(9, 51820);
+	struct wgp_endpoint other_port = v4(1, 51821);
+	struct wgp_endpoint other_host = v4(9, 51820);
 	struct relay_route route;
 	struct pair p;
 
@@ -342,10 +343,12 @@ static void test_rebind_and_replay(void **state)
 	/* A captured bind replayed from elsewhere: refused, side stays. */
 	relay_bind_encode(pkt, p.ta.bind_key, p.ta.port, 1001);
 	assert_int_equal(relay_input(r, idx_of(p.ta.port), &attacker, &local,
-				     pkt, sizeof(pkt), now, &route), RELAY_DROP);
+				     pkt, sizeof(pkt), now, &route),
+			 RELAY_DROP);
 	relay_bind_encode(pkt, p.ta.bind_key, p.ta.port, 1000);
 	assert_int_equal(relay_input(r, idx_of(p.ta.port), &attacker, &local,
-				     pkt, sizeof(pkt), now, &route), RELAY_DROP);
+				     pkt, sizeof(pkt), now, &route),
+			 RELAY_DROP);
 	assert_int_equal(r->st.binds_bad, 2);
 	/* B's key on A's port, A's key for B's port: refused. */
 	wrong = p.tb;
@@ -379,8 +382,8 @@ static void test_bind_rate(void **state)
 	forged = p.ta;
 	forged.bind_key[0] ^= 1;
 	for (i = 0; i < RELAY_BIND_BURST; i++)
-		assert_int_equal(send_bind(r, &forged, attacker, 10 + (uint64_t)i,
-					   now), RELAY_DROP);
+		assert_int_equal(send_bind(r, &forged, attacker,
+					   10 + (uint64_t)i, now), RELAY_DROP);
 	assert_int_equal(r->st.binds_bad, RELAY_BIND_BURST);
 	for (i = 0; i < 100; i++)
 		assert_int_equal(send_bind(r, &forged, attacker, 100, now),
