@@ -93,7 +93,7 @@ struct fake {
 	uint32_t ttl;
 	struct fake_peer peers[4];
 	unsigned int n_peers;
-	unsigned int registers, probes[2], lookups;
+	unsigned int registers, probes[2], lookups, relays;
 	unsigned int silent_registers;	/* REGISTERs while silent */
 	unsigned int from_wgn;		/* datagrams from wgn's port */
 	uint16_t register_sport;
@@ -402,6 +402,14 @@ static void fake_one(int i)
 	case WGP_LOOKUP:
 		assert_int_equal(i, 0);
 		fake_lookup(&reply, &in, &src);
+		break;
+	case WGP_RELAY:
+		/* A server without a relay. */
+		assert_int_equal(i, 0);
+		fake.relays++;
+		reply.type = WGP_RELAY_GRANT;
+		reply.u.relay_grant.status = WGP_RELAY_NONE;
+		memcpy(reply.u.relay_grant.peer, in.u.relay.target, WGP_KEY_LEN);
 		break;
 	case WGP_PROBE:
 		fake.probes[i]++;
@@ -987,6 +995,10 @@ static void test_up_no_path(void **state)
 	assert_string_equal(ep, "(none)");
 	expect_peer_line(out, h_b64, "no path answered");
 	expect_in(out, "1 of 3 peers not resolved");
+	/* Nothing direct answered, so it asked for the relay, once: this
+	 * server runs none, and it said so. */
+	assert_int_equal(fake.relays, 1);
+	expect_in(out, "the server runs no relay");
 	unlink(log);
 }
 
