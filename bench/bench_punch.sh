@@ -150,35 +150,33 @@ wait_handshake()
 	[ "$RUN_MS" -ge 0 ] || RUN_MS=0
 }
 
-measure_wgpunch()
+# wgpunch_pair [WGPUNCHD ARGS...]: wgpunchd, `wgpunch daemon` on A, then
+# after the head start on B; T0 is B's start.
+wgpunch_pair()
 {
-	local t0 key
-	lab_server_start "$WGPUNCHD" || return 1
+	local key
+	lab_server_start "$WGPUNCHD" "$@" || return 1
 	lab_client_start "$WGPUNCH" A daemon || return 1
 	sleep "$HEAD_START_S"
 	# Started as the floor's `wg set` is (lab_bg: nsenter, exec), not
 	# through lab_client_start's log stamping, whose fifo and perl would
 	# be counted against wgpunch.
 	key=$(lab_pub srv)
-	t0=$(lab_now_ms)
+	T0=$(lab_now_ms)
 	lab_bg B "$LAB_DIR/B.client.log" "$WGPUNCH" daemon wg0 \
 		--server "$LAB_SRV_IP:$LAB_SRV_PORT" --server-key "$key" \
-		--log-level warn || return 1
-	wait_handshake "$t0"
+		--log-level warn
+}
+
+measure_wgpunch()
+{
+	wgpunch_pair && wait_handshake "$T0"
 }
 
 measure_relayed()
 {
-	local t0 key
-	lab_server_start "$WGPUNCHD" --relay "$RELAY_PORTS" || return 1
-	lab_client_start "$WGPUNCH" A daemon || return 1
-	sleep "$HEAD_START_S"
-	key=$(lab_pub srv)
-	t0=$(lab_now_ms)
-	lab_bg B "$LAB_DIR/B.client.log" "$WGPUNCH" daemon wg0 \
-		--server "$LAB_SRV_IP:$LAB_SRV_PORT" --server-key "$key" \
-		--log-level warn || return 1
-	WIRE_MATCH=relay_wire_handshake wait_handshake "$t0"
+	wgpunch_pair --relay "$RELAY_PORTS" &&
+		WIRE_MATCH=relay_wire_handshake wait_handshake "$T0"
 }
 
 measure_floor()

@@ -137,16 +137,24 @@ static bool notify_allowed(struct reg_entry *e, uint64_t now)
  * address receives more than the per-source rate, however many
  * registrants point the server at it.
  */
+static bool notify_budget(struct ctx *c, struct reg_entry *who,
+			  struct reg_entry *peer)
+{
+	if (!notify_allowed(who, c->now))
+		return false;
+	if (!ratelimit_allow(&c->srv->rl, &peer->ep, c->now)) {
+		c->srv->st.ratelimited++;
+		return false;
+	}
+	return true;
+}
+
 static void notify(struct ctx *c, struct reg_entry *who, struct reg_entry *peer)
 {
 	struct wgp_msg m;
 
-	if (!notify_allowed(who, c->now))
+	if (!notify_budget(c, who, peer))
 		return;
-	if (!ratelimit_allow(&c->srv->rl, &peer->ep, c->now)) {
-		c->srv->st.ratelimited++;
-		return;
-	}
 	/* In the version the recipient speaks: it may not know v2. */
 	m.type = WGP_NOTIFY;
 	m.version = peer->version;
@@ -371,12 +379,8 @@ static void notify_grant(struct ctx *c, struct reg_entry *who,
 {
 	struct wgp_msg m;
 
-	if (!notify_allowed(who, c->now))
+	if (!notify_budget(c, who, peer))
 		return;
-	if (!ratelimit_allow(&c->srv->rl, &peer->ep, c->now)) {
-		c->srv->st.ratelimited++;
-		return;
-	}
 	m.type = WGP_RELAY_GRANT;
 	m.version = 2;
 	wgp_txid_new(m.txid);

@@ -27,14 +27,17 @@
 
 #define CTL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
 
+/* Room for one datagram's control messages, aligned for cmsghdr. */
+union ctl_space {
+	char buf[CTL_LEN];
+	struct cmsghdr align;
+};
+
 struct loop_rx {
 	struct mmsghdr msg[LOOP_BATCH];
 	struct iovec iov[LOOP_BATCH];
 	struct sockaddr_in6 from[LOOP_BATCH];	/* large enough for v4 too */
-	union {
-		char buf[CTL_LEN];
-		struct cmsghdr align;
-	} ctl[LOOP_BATCH];
+	union ctl_space ctl[LOOP_BATCH];
 	uint8_t buf[LOOP_BATCH][LOOP_RXBUF];
 };
 
@@ -44,10 +47,7 @@ struct loop_relay_rx {
 	struct mmsghdr msg[LOOP_BATCH];
 	struct iovec iov[LOOP_BATCH];
 	struct sockaddr_in6 from[LOOP_BATCH];
-	union {
-		char buf[CTL_LEN];
-		struct cmsghdr align;
-	} ctl[LOOP_BATCH];
+	union ctl_space ctl[LOOP_BATCH];
 	uint8_t buf[LOOP_BATCH][LOOP_RELAY_RXBUF];
 };
 
@@ -264,24 +264,34 @@ static void local_address(struct msghdr *mh, struct wgp_endpoint *local)
 	local->port = 0;
 }
 
-static void rx_prepare(struct loop_rx *rx, bool pktinfo)
+/* Point a receive batch's headers at its buffers (buf: LOOP_BATCH
+ * buffers of buflen bytes each), as recvmmsg() needs them every time. */
+static void batch_prepare(struct mmsghdr *msg, struct iovec *iov,
+			  struct sockaddr_in6 *from, union ctl_space *ctl,
+			  uint8_t *buf, size_t buflen, bool pktinfo)
 {
 	unsigned int i;
 
 	for (i = 0; i < LOOP_BATCH; i++) {
-		struct msghdr *mh = &rx->msg[i].msg_hdr;
+		struct msghdr *mh = &msg[i].msg_hdr;
 
-		rx->iov[i].iov_base = rx->buf[i];
-		rx->iov[i].iov_len = LOOP_RXBUF;
-		mh->msg_name = &rx->from[i];
-		mh->msg_namelen = sizeof(rx->from[i]);
-		mh->msg_iov = &rx->iov[i];
+		iov[i].iov_base = buf + i * buflen;
+		iov[i].iov_len = buflen;
+		mh->msg_name = &from[i];
+		mh->msg_namelen = sizeof(from[i]);
+		mh->msg_iov = &iov[i];
 		mh->msg_iovlen = 1;
 		/* Bound to one address: no control messages to look at. */
-		mh->msg_control = pktinfo ? rx->ctl[i].buf : NULL;
+		mh->msg_control = pktinfo ? ctl[i].buf : NULL;
 		mh->msg_controllen = pktinfo ? CTL_LEN : 0;
 		mh->msg_flags = 0;
 	}
+}
+
+static void rx_prepare(struct loop_rx *rx, bool pktinfo)
+{
+	batch_prepare(rx->msg, rx->iov, rx->from, rx->ctl, &rx->buf[0][0],
+		      LOOP_RXBUF, pktinfo);
 }
 
 static void flush(struct outq *q, void *ctx);
@@ -471,21 +481,8 @@ static void flush(struct outq *q, void *ctx)
 
 static void relay_rx_prepare(struct loop_relay_rx *rx, bool pktinfo)
 {
-	unsigned int i;
-
-	for (i = 0; i < LOOP_BATCH; i++) {
-		struct msghdr *mh = &rx->msg[i].msg_hdr;
-
-		rx->iov[i].iov_base = rx->buf[i];
-		rx->iov[i].iov_len = LOOP_RELAY_RXBUF;
-		mh->msg_name = &rx->from[i];
-		mh->msg_namelen = sizeof(rx->from[i]);
-		mh->msg_iov = &rx->iov[i];
-		mh->msg_iovlen = 1;
-		mh->msg_control = pktinfo ? rx->ctl[i].buf : NULL;
-		mh->msg_controllen = pktinfo ? CTL_LEN : 0;
-		mh->msg_flags = 0;
-	}
+	batch_prepare(rx->msg, rx->iov, rx->from, rx->ctl, &rx->buf[0][0],
+		      LOOP_RELAY_RXBUF, pktinfo);
 }
 
 /* Queue datagram i of the batch for dst (from src) as send slot k:
