@@ -142,8 +142,10 @@ matrix_start()
 	lab_server_start "$WGPUNCHD" "${srv_args[@]}" || fail "wgpunchd did not start"
 	lab_client_start "$WGPUNCH" A daemon "${a_args[@]}" ||
 		fail "cannot start wgpunch on A"
+	MATRIX_PID_A=$LAB_LAST_PID
 	lab_client_start "$WGPUNCH" B daemon "${b_args[@]}" ||
 		fail "cannot start wgpunch on B"
+	MATRIX_PID_B=$LAB_LAST_PID
 }
 
 # matrix_lab_up IPV6 SETUP...: build the lab with SETUP (lab_setup and its
@@ -278,9 +280,33 @@ matrix_portmap()
 		= "mapped $1" ] || fail "A's status: portmap $(status_field A portmap), want mapped by $1"
 }
 
-case_matrix_sym_pcp_sym()	{ matrix_portmap pcp; }
-case_matrix_sym_natpmp_sym()	{ matrix_portmap natpmp; }
-case_matrix_sym_upnp_sym()	{ matrix_portmap upnp; }
+# matrix_dnat NODE PORT: miniupnpd on NODE forwards PORT.
+matrix_dnat()
+{
+	nsenter --net="/run/netns/$LAB_PREFIX-$1" \
+		nft list chain inet miniupnpd prerouting_miniupnpd 2>/dev/null |
+		grep -q "dport $2 dnat"
+}
+
+# The daemon, stopped, deletes its mapping at the gateway.
+matrix_portmap_deleted()
+{
+	local ext port
+	ext=$(status_field A portmap | "$LAB_PYTHON" -c \
+		'import json,sys; print(json.load(sys.stdin)["external"])')
+	port=${ext##*:}
+	matrix_dnat natA "$port" || fail "no DNAT rule for $ext on natA while mapped"
+	kill -TERM "$MATRIX_PID_A"
+	wait_exit "$MATRIX_PID_A" 5
+	[ "$EXIT_RC" -eq 0 ] || fail "wgpunch daemon on A exited $EXIT_RC on SIGTERM"
+	! matrix_dnat natA "$port" ||
+		fail "the mapping of $ext is still on natA after the daemon stopped"
+	echo "  A's daemon stopped: its mapping $ext deleted at natA" >&2
+}
+
+case_matrix_sym_pcp_sym()	{ matrix_portmap pcp; matrix_portmap_deleted; }
+case_matrix_sym_natpmp_sym()	{ matrix_portmap natpmp; matrix_portmap_deleted; }
+case_matrix_sym_upnp_sym()	{ matrix_portmap upnp; matrix_portmap_deleted; }
 # Both behind natA, which does no hairpin NAT: only the LAN path works.
 case_matrix_same_nat()		{ matrix_tunnel lan no lab_setup_same_nat eim; }
 case_matrix_double_nat()	{ matrix_tunnel ipv4 no lab_setup_double_nat eim eim eim; }

@@ -913,7 +913,7 @@ lab_server_start()
 	pid=$LAB_LAST_PID
 	echo "$pid" >"$LAB_DIR/server.pid"
 	# Generous: on a loaded machine a fork and an ss take their time.
-	if ! lab_wait 10 lab_udp_bound srv "$LAB_SRV_PORT"; then
+	if ! lab_wait 20 lab_udp_bound srv "$LAB_SRV_PORT"; then
 		echo "lab: wgpunchd did not start listening" >&2
 		return 1
 	fi
