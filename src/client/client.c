@@ -45,14 +45,12 @@ static const char *key_b64(const uint8_t key[static WGP_KEY_LEN],
 	return buf;
 }
 
+/* c->peers is kept sorted by key (track_peers()): a binary search. */
 struct client_peer *client_find_peer(struct client *c,
 				     const uint8_t key[static WGP_KEY_LEN])
 {
-	for (size_t i = 0; i < c->num_peers; i++) {
-		if (!memcmp(c->peers[i].key, key, WGP_KEY_LEN))
-			return &c->peers[i];
-	}
-	return NULL;
+	return bsearch(key, c->peers, c->num_peers, sizeof(*c->peers),
+		       punch_key_cmp);
 }
 
 /* Peers. */
@@ -96,29 +94,87 @@ void client_peer_set_status(const struct client *c, struct client_peer *p,
 		peer_changed(c, p);
 }
 
+/* Forget the peers removed from the interface (present[i] false),
+ * keeping the others in order. */
+static void drop_removed(struct client *c, const bool *present)
+{
+	char k[WGP_KEY_B64_SIZE];
+	size_t kept = 0;
+
+	for (size_t i = 0; i < c->num_peers; i++) {
+		struct client_peer *p = &c->peers[i];
+
+		if (!present[i]) {
+			log_debug("peer %s: removed from the interface",
+				  key_b64(p->key, k));
+			sodium_memzero(&p->keys, sizeof(p->keys));
+			continue;
+		}
+		if (kept != i)
+			c->peers[kept] = *p;
+		kept++;
+	}
+	c->num_peers = kept;
+}
+
+static int add_new(struct client *c, const size_t *fresh, size_t n)
+{
+	struct client_peer *peers;
+	char k[WGP_KEY_B64_SIZE];
+
+	if (!n)
+		return 0;
+	peers = reallocarray(c->peers, c->num_peers + n, sizeof(*peers));
+	if (!peers)
+		return -ENOMEM;
+	c->peers = peers;
+	for (size_t i = 0; i < n; i++) {
+		struct client_peer *p = &c->peers[c->num_peers++];
+
+		memset(p, 0, sizeof(*p));
+		memcpy(p->key, c->dev.peers[fresh[i]].public_key, WGP_KEY_LEN);
+		wgp_consent_digest(p->digest, p->key);
+		path_init(&p->paths);
+		log_debug("peer %s: new", key_b64(p->key, k));
+	}
+	qsort(c->peers, c->num_peers, sizeof(*c->peers), punch_key_cmp);
+	return 0;
+}
+
+/*
+ * Track exactly the device's peers, keeping c->peers sorted by key. In
+ * O(n log n): an interface may have tens of thousands of peers, and a
+ * pairwise match took seconds, during which nothing else ran.
+ */
+static int track_peers(struct client *c)
+{
+	bool *present = calloc(c->num_peers + 1, sizeof(*present));
+	size_t *fresh = calloc(c->dev.num_peers + 1, sizeof(*fresh));
+	ssize_t n = -ENOMEM;
+
+	if (present && fresh)
+		n = punch_sync_plan(c->peers, c->num_peers, sizeof(*c->peers),
+				    c->dev.peers, c->dev.num_peers, present, fresh);
+	if (n >= 0) {
+		drop_removed(c, present);
+		n = add_new(c, fresh, (size_t)n);
+	}
+	free(present);
+	free(fresh);
+	return (int)n;
+}
+
 static int sync_peers(struct client *c)
 {
 	struct timespec now = now_realtime();
-	char k[WGP_KEY_B64_SIZE];
+	int ret = track_peers(c);
 
-	for (size_t i = 0; i < c->num_peers; i++)
-		c->peers[i].present = false;
+	if (ret < 0)
+		return ret;
 	for (size_t i = 0; i < c->dev.num_peers; i++) {
 		const struct wg_peer *wp = &c->dev.peers[i];
 		struct client_peer *p = client_find_peer(c, wp->public_key);
 
-		if (!p) {
-			p = reallocarray(c->peers, c->num_peers + 1, sizeof(*p));
-			if (!p)
-				return -ENOMEM;
-			c->peers = p;
-			p = &c->peers[c->num_peers++];
-			memset(p, 0, sizeof(*p));
-			memcpy(p->key, wp->public_key, WGP_KEY_LEN);
-			wgp_consent_digest(p->digest, p->key);
-			path_init(&p->paths);
-			log_debug("peer %s: new", key_b64(p->key, k));
-		}
 		p->present = true;
 		p->handshake = wp->last_handshake;
 		if (handshake_fresh(&wp->last_handshake, &now)) {
@@ -138,16 +194,6 @@ static int sync_peers(struct client *c)
 					       "latest handshake %ld s ago: punching again",
 					       handshake_age(&wp->last_handshake, &now));
 		}
-	}
-	/* Forget peers removed from the interface. */
-	for (size_t i = 0; i < c->num_peers;) {
-		if (c->peers[i].present) {
-			i++;
-			continue;
-		}
-		log_debug("peer %s: removed from the interface",
-			  key_b64(c->peers[i].key, k));
-		c->peers[i] = c->peers[--c->num_peers];
 	}
 	if (c->dev.num_peers > WGP_MAX_CONSENT)
 		log_warn("%zu peers: only the first %u can be registered",
@@ -176,6 +222,8 @@ int client_set_endpoint(struct client *c, struct client_peer *p,
 		ka = 0;
 	}
 	ret = wg_set_peer_endpoint(c->o->ifname, p->key, sa, ka);
+	if (ret == -EINTR)	/* stopping: nothing failed */
+		return ret;
 	if (ret < 0) {
 		client_peer_set_status(c, p, PEER_FAILED,
 				       "setting endpoint %s (%s) failed: %s",
@@ -238,17 +286,68 @@ static void apply_endpoint(struct client *c, struct client_peer *p)
 	}
 }
 
+/* Why ep must not be used for p (logged at debug level), or NULL. */
+static const char *endpoint_refusal(const struct client *c,
+				    const struct client_peer *p,
+				    const struct wgp_endpoint *ep, const char *what)
+{
+	char k[WGP_KEY_B64_SIZE], e[WGP_ENDPOINT_STRLEN];
+	struct wgp_endpoint server;
+	const char *why;
+
+	if (!ep->family)	/* an unused candidate slot */
+		return "no address";
+	if (wgp_endpoint_from_sockaddr(&server, (const struct sockaddr *)&c->o->server,
+				       sizeof(c->o->server)) < 0)
+		memset(&server, 0, sizeof(server));
+	why = punch_endpoint_refusal(ep, &server, c->o->probe_port);
+	if (why)
+		log_debug("peer %s: the server offered %s %s, %s: refused",
+			  key_b64(p->key, k), what, wgp_endpoint_format(ep, e), why);
+	return why;
+}
+
+/*
+ * What the server says about a peer, checked before anything uses it:
+ * a hostile or compromised server must not aim our tunnels at ourselves,
+ * a multicast group or itself. Refused addresses become empty slots.
+ */
 void client_offer_endpoint(struct client *c, struct client_peer *p,
 			   uint8_t flags, const struct wgp_endpoint *ep,
 			   const struct wgp_endpoint *cands, unsigned int n)
 {
+	struct wgp_endpoint ok_cands[WGP_MAX_CANDIDATES] = { 0 };
+	struct wgp_endpoint ok_ep = { 0 };
+	char e[WGP_ENDPOINT_STRLEN];
+	const char *why;
+
+	if (n > WGP_MAX_CANDIDATES)
+		n = WGP_MAX_CANDIDATES;
+	for (unsigned int i = 0; i < n; i++) {
+		if (!endpoint_refusal(c, p, &cands[i], "candidate"))
+			ok_cands[i] = cands[i];
+	}
+	why = endpoint_refusal(c, p, ep, "endpoint");
+	if (!why)
+		ok_ep = *ep;
 	p->ep_flags = flags;
 	p->known_flags = true;
-	p->ep = *ep;
 	if (flags & WGP_F_PROBES) {
-		client_paths_offer(c, p, ep, cands, n);
+		p->ep = ok_ep;
+		client_paths_offer(c, p, &ok_ep, ok_cands, n);
 		return;
 	}
+	/* A peer without probes gets the endpoint set as it is: only
+	 * addresses that can lead to another host, never link-local
+	 * (only a path probe may prove such a path). */
+	if (why) {
+		if (p->status == PEER_WAITING)
+			client_peer_set_status(c, p, PEER_NO_PATH,
+					       "endpoint %s refused: %s (the server's "
+					       "offer)", wgp_endpoint_format(ep, e), why);
+		return;
+	}
+	p->ep = ok_ep;
 	p->have_ep = true;
 	apply_endpoint(c, p);
 }
@@ -347,6 +446,36 @@ void client_server_silent(struct client *c)
 
 /* Rounds. */
 
+/* Why the interface could not be read, as the user can act on it. */
+static void device_error(const struct client *c, int err)
+{
+	switch (err) {
+	case -ENODEV:
+		log_error("reading the WireGuard interface: no such WireGuard "
+			  "interface");
+		break;
+	case -EACCES:
+		log_error("reading the WireGuard interface: permission denied "
+			  "reading %s/%s.sock (needs root, or the user that runs "
+			  "the WireGuard implementation)", WG_UAPI_DIR, c->o->ifname);
+		break;
+	case -EPERM:
+		log_error("reading the WireGuard interface: permission denied by "
+			  "the kernel (needs CAP_NET_ADMIN)");
+		break;
+	case -EINTR:	/* a signal: the loop says which */
+		log_debug("reading the WireGuard interface: interrupted");
+		break;
+	case -ETIMEDOUT:
+		log_error("reading the WireGuard interface: no complete answer "
+			  "in time");
+		break;
+	default:
+		log_error("reading the WireGuard interface: %s", strerror(-err));
+		break;
+	}
+}
+
 static int refresh_device(struct client *c)
 {
 	struct wg_device dev;
@@ -354,9 +483,7 @@ static int refresh_device(struct client *c)
 
 	ret = wg_get_device(c->o->ifname, &dev);
 	if (ret < 0) {
-		log_error("reading the WireGuard interface: %s",
-			  ret == -ENODEV ? "no such WireGuard interface" :
-			  strerror(-ret));
+		device_error(c, ret);
 		return ret;
 	}
 	if (!dev.has_private_key || !dev.listen_port) {
@@ -365,6 +492,8 @@ static int refresh_device(struct client *c)
 		wg_free_device(&dev);
 		return -ENOKEY;
 	}
+	/* Every offer and endpoint set looks a peer up in it. */
+	wg_sort_peers(&dev);
 	if (c->have_dev)
 		wg_free_device(&c->dev);
 	c->dev = dev;
@@ -533,8 +662,10 @@ static void signal_read(struct client *c, int fd)
 static bool peer_resolved(const struct client_peer *p)
 {
 	switch (p->status) {
-	case PEER_FRESH:
 	case PEER_NO_PATH:
+		/* Not while the relay, the last resort, is being asked. */
+		return !p->have_ep && !p->relay.active;
+	case PEER_FRESH:
 	case PEER_FAILED:
 		return !p->have_ep;
 	case PEER_SET:
@@ -755,6 +886,7 @@ static int run_up(const struct client_opts *o, bool json)
 	if (sigfd < 0)
 		return WGPUNCH_EXIT_ERROR;
 	deadline = wgp_mono_ms() + (uint64_t)o->timeout_s * 1000;
+	wg_set_limits(deadline, sigfd);
 	ret = up_round(&c) < 0 ? WGPUNCH_EXIT_ERROR : -1;
 	c.next_round_ms = wgp_mono_ms() + UP_REPOLL_MS;
 	while (ret < 0 && !c.stop) {
@@ -777,6 +909,7 @@ static int run_up(const struct client_opts *o, bool json)
 		ret = c.stop ? WGPUNCH_EXIT_ERROR : print_status(&c, json);
 	else if (ret < 0)
 		ret = c.stop ? WGPUNCH_EXIT_ERROR : report(&c);
+	wg_set_limits(0, -1);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	client_free(&c);
@@ -836,6 +969,9 @@ int client_daemon(const struct client_opts *o)
 	sigfd = signals_open(&old, true);
 	if (sigfd < 0)
 		return WGPUNCH_EXIT_ERROR;
+	/* SIGTERM ends a slow exchange with WireGuard at once (a SIGHUP
+	 * too: the round it asks for starts over). */
+	wg_set_limits(0, sigfd);
 	log_info("daemon started: rendezvous server %s, probe port %u",
 		 endpoint_format((struct sockaddr *)&o->server, ep), o->probe_port);
 	status_open(&c);
@@ -871,6 +1007,7 @@ int client_daemon(const struct client_opts *o)
 	}
 	if (c.status_fd >= 0)
 		status_close(c.status_fd, c.status_path);
+	wg_set_limits(0, -1);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	client_free(&c);

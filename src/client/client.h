@@ -155,6 +155,7 @@ struct client {
 	size_t num_peers;
 
 	uint64_t counter;		/* last REGISTER/LOOKUP counter */
+	uint64_t notify_stamp;		/* last server stamp taken (fresh.h) */
 	int64_t clock_offset_ns;	/* server clock - ours */
 
 	struct request reg;

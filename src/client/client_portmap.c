@@ -96,12 +96,14 @@ void client_portmap_event(struct client *c)
 		log_info("port mapping: lost (%s)", st.error[0] ? st.error :
 			 portmap_status_name(st.state));
 	/* The peers learn the new candidate (or its loss) from a
-	 * registration: the server NOTIFYs them with it. */
-	if (!c->registered)
+	 * registration: the server NOTIFYs them with it. A REGISTER about
+	 * to start gathers it anyway; one in flight gathered too early and
+	 * starts over. */
+	if (c->reg_pending || !c->have_sess)
 		return;
-	if (c->o->daemon)
+	if (c->o->daemon && c->registered && !c->reg.active)
 		c->next_round_ms = wgp_mono_ms();
-	else if (!c->reg.active && !c->reg_pending)
+	else
 		client_start_register(c);
 }
 

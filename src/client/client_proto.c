@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include "client.h"
 #include "endpoint.h"
+#include "fresh.h"
 #include "hostaddr.h"
 #include "key.h"
 #include "log.h"
@@ -23,9 +24,15 @@
 
 #define RECV_BUF 4096
 
+/* Our counter's clock: ours corrected by what the server told us. */
+static uint64_t counter_clock(const struct client *c)
+{
+	return wgp_now_ns() + (uint64_t)c->clock_offset_ns;
+}
+
 static uint64_t next_counter(struct client *c)
 {
-	uint64_t now = wgp_now_ns() + (uint64_t)c->clock_offset_ns;
+	uint64_t now = counter_clock(c);
 
 	/* Strictly increasing, and near the server's clock so a server
 	 * that lost our state still takes it. */
@@ -400,12 +407,21 @@ static void handle_probe_reply(struct client *c, struct request *r,
 	client_nat_update(c);
 }
 
-static void handle_notify(struct client *c, const struct wgp_notify *n)
+/* A NOTIFY moves a peer's endpoint, so it must be fresh: its txid is
+ * the server's stamp (fresh.h), or a capture replayed later from the
+ * server's address could roll the peer back. */
+static void handle_notify(struct client *c, const struct wgp_notify *n,
+			  const uint8_t txid[static WGP_TXID_LEN])
 {
 	struct client_peer *p = client_find_peer(c, n->peer);
 	char k[WGP_KEY_B64_SIZE];
 
 	wgp_key_to_base64(k, n->peer);
+	if (!fresh_take_stamp(&c->notify_stamp, wgp_stamp_of(txid),
+			      wgp_now_ns() + (uint64_t)c->clock_offset_ns)) {
+		log_debug("NOTIFY about %s is stale or replayed: ignored", k);
+		return;
+	}
 	if (!p || !p->present) {
 		log_debug("NOTIFY about %s, not a peer of ours: ignored", k);
 		return;
@@ -420,7 +436,8 @@ static void handle_notify(struct client *c, const struct wgp_notify *n)
  * of our peers. */
 static void handle_relay_grant(struct client *c, struct request *r,
 			       struct client_peer *p,
-			       const struct wgp_relay_grant *g)
+			       const struct wgp_relay_grant *g,
+			       const uint8_t txid[static WGP_TXID_LEN])
 {
 	char k[WGP_KEY_B64_SIZE];
 
@@ -432,6 +449,12 @@ static void handle_relay_grant(struct client *c, struct request *r,
 			return;
 		}
 	} else {
+		/* Unsolicited: fresh like a NOTIFY, from the same stamps. */
+		if (!fresh_take_stamp(&c->notify_stamp, wgp_stamp_of(txid),
+				      wgp_now_ns() + (uint64_t)c->clock_offset_ns)) {
+			log_debug("unsolicited RELAY_GRANT stale or replayed: ignored");
+			return;
+		}
 		p = client_find_peer(c, g->peer);
 		if (!p || !p->present) {
 			wgp_key_to_base64(k, g->peer);
@@ -447,20 +470,69 @@ static void handle_relay_grant(struct client *c, struct request *r,
 	client_relay_granted(c, p, g);
 }
 
+/* A server that tracks our counter never holds one far ahead of its
+ * clock (it refuses counters more than 120 s ahead); one that says so
+ * would push ours toward a wrap, and keep it out of step for good. */
+#define COUNTER_AHEAD_MAX_NS	(86400ULL * 1000000000ULL)	/* a day */
+
+/* Adopt the server's last counter for us, unless it is absurd. */
+static bool counter_plausible(const struct client *c, uint64_t last)
+{
+	return last <= counter_clock(c) + COUNTER_AHEAD_MAX_NS;
+}
+
+/* Adopt the server's clock, unless the offset would not fit (our
+ * counters then wrap). Any offset that fits is taken: a client whose
+ * clock was reset to 1970 must still get in. */
+static bool clock_plausible(uint64_t server_time)
+{
+	return server_time && server_time <= (uint64_t)INT64_MAX;
+}
+
+/*
+ * COUNTER or CLOCK: the server told us how to get in. Send again at
+ * once the first time only; a second error in a row waits as silence
+ * does (service_one() already set the next send on the retransmission
+ * schedule), so a server that errs on everything cannot make us flood
+ * it (or anyone whose address it spoofs).
+ */
+static void retry_after_error(struct request *r, bool sane)
+{
+	if (sane && r->tries <= 1)
+		r->due_ms = 0;
+}
+
 static void handle_error(struct client *c, struct request *r,
 			 const struct wgp_error *e)
 {
+	bool sane = true;
+
 	log_debug("%s refused: %s", wgp_type_name(r->type), wgp_error_name(e->code));
 	switch (e->code) {
 	case WGP_ERR_COUNTER:
-		if (e->last_counter > c->counter)
+		sane = counter_plausible(c, e->last_counter);
+		if (!sane)
+			log_warn("the server claims our last counter is %llu, far "
+				 "ahead of its clock: ignored",
+				 (unsigned long long)e->last_counter);
+		else if (e->last_counter > c->counter)
 			c->counter = e->last_counter;
-		r->due_ms = 0;		/* again, now, with a higher counter */
+		retry_after_error(r, sane);
 		break;
 	case WGP_ERR_CLOCK:
-		/* Our clock is off: follow the server's for counters. */
-		c->clock_offset_ns = (int64_t)(e->server_time - wgp_now_ns());
-		r->due_ms = 0;
+		sane = clock_plausible(e->server_time);
+		if (!sane) {
+			log_warn("the server reports an impossible time (%llu ns): "
+				 "ignored", (unsigned long long)e->server_time);
+		} else {
+			/* Our clock is off: follow the server's for counters.
+			 * It holds no state for us, so our counter may go back
+			 * to its clock (a counter once pushed ahead must not
+			 * stay ahead). */
+			c->clock_offset_ns = (int64_t)(e->server_time - wgp_now_ns());
+			c->counter = 0;
+		}
+		retry_after_error(r, sane);
 		break;
 	case WGP_ERR_NOT_REGISTERED:
 		r->active = false;
@@ -487,12 +559,12 @@ static void handle_msg(struct client *c, const struct wgp_msg *m)
 	struct request *r;
 
 	if (m->type == WGP_NOTIFY) {
-		handle_notify(c, &m->u.notify);
+		handle_notify(c, &m->u.notify, m->txid);
 		return;
 	}
 	r = find_request(c, m, &p);
 	if (m->type == WGP_RELAY_GRANT && (!r || r->type == WGP_RELAY)) {
-		handle_relay_grant(c, r, p, &m->u.relay_grant);
+		handle_relay_grant(c, r, p, &m->u.relay_grant, m->txid);
 		return;
 	}
 	if (!r) {

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include "endpoint.h"
 #include "punch.h"
 
@@ -78,4 +81,114 @@ unsigned int round_delay_ms(unsigned int failures, uint32_t ttl_s)
 	for (unsigned int i = 0; i < failures && base < SERVER_BACKOFF_MAX_MS; i++)
 		base *= 2;
 	return base > SERVER_BACKOFF_MAX_MS ? SERVER_BACKOFF_MAX_MS : base;
+}
+
+/* Names the class wgp_endpoint_usable() refused, for the log. */
+static const char *unusable_class(const struct wgp_endpoint *ep)
+{
+	static const uint8_t zero[16];
+	const uint8_t *a = ep->addr;
+
+	if (ep->family != AF_INET && ep->family != AF_INET6)
+		return "no address";
+	if (!ep->port)
+		return "port 0";
+	if (ep->family == AF_INET) {
+		if (a[0] == 0)
+			return "an unspecified address";
+		if (a[0] == 127)
+			return "a loopback address";
+		if (a[0] == 169 && a[1] == 254)
+			return "a link-local address";
+		if ((a[0] & 0xf0) == 224)
+			return "a multicast address";
+		return "the broadcast address";
+	}
+	if (!memcmp(a, zero, 15))
+		return a[15] ? "a loopback address" : "an unspecified address";
+	if (a[0] == 0xff)
+		return "a multicast address";
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return "a link-local address";
+	return "an IPv4-mapped IPv6 address";
+}
+
+static bool is_server(const struct wgp_endpoint *ep,
+		      const struct wgp_endpoint *server, uint16_t probe_port)
+{
+	size_t len = ep->family == AF_INET ? 4 : 16;
+
+	if (ep->family != server->family || memcmp(ep->addr, server->addr, len))
+		return false;
+	return ep->port == server->port || ep->port == probe_port;
+}
+
+const char *punch_endpoint_refusal(const struct wgp_endpoint *ep,
+				   const struct wgp_endpoint *server,
+				   uint16_t probe_port)
+{
+	if (!wgp_endpoint_usable(ep))
+		return unusable_class(ep);
+	if (is_server(ep, server, probe_port))
+		return "the rendezvous server itself";
+	return NULL;
+}
+
+int punch_key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, WG_KEY_LEN);
+}
+
+/* Key order, and among equal keys device order (the first one wins). */
+static int peer_ptr_cmp(const void *a, const void *b)
+{
+	const struct wg_peer *pa = *(const struct wg_peer *const *)a;
+	const struct wg_peer *pb = *(const struct wg_peer *const *)b;
+	int d = punch_key_cmp(pa->public_key, pb->public_key);
+
+	if (d)
+		return d;
+	return pa < pb ? -1 : pa > pb;
+}
+
+static int index_cmp(const void *a, const void *b)
+{
+	size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+
+	return ia < ib ? -1 : ia > ib;
+}
+
+ssize_t punch_sync_plan(const void *tracked, size_t n_tracked, size_t stride,
+			const struct wg_peer *dev, size_t n_dev,
+			bool *present, size_t *fresh)
+{
+	const struct wg_peer **untracked;
+	size_t n = 0, m = 0;
+
+	for (size_t i = 0; i < n_tracked; i++)
+		present[i] = false;
+	untracked = calloc(n_dev ? n_dev : 1, sizeof(*untracked));
+	if (!untracked)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_dev; i++) {
+		const uint8_t *t = bsearch(dev[i].public_key, tracked, n_tracked,
+					   stride, punch_key_cmp);
+
+		if (t)
+			present[(size_t)(t - (const uint8_t *)tracked) / stride] = true;
+		else
+			untracked[n++] = &dev[i];
+	}
+	/* A device that lists a key twice (a hostile UAPI server can) must
+	 * not make us track it twice. */
+	qsort(untracked, n, sizeof(*untracked), peer_ptr_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i && !punch_key_cmp(untracked[i]->public_key,
+					untracked[i - 1]->public_key))
+			continue;
+		fresh[m++] = (size_t)(untracked[i] - dev);
+	}
+	free(untracked);
+	qsort(fresh, m, sizeof(*fresh), index_cmp);
+	return (ssize_t)m;
 }

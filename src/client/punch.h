@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include "proto.h"
 #include "wg.h"
 
 /*
@@ -99,5 +101,37 @@ unsigned int jitter_ms(unsigned int base_ms, uint32_t rnd);
 /* The daemon's delay before the next round after failures rounds in a
  * row without an answer (0: healthy, REREGISTER_MS or ttl/2). */
 unsigned int round_delay_ms(unsigned int failures, uint32_t ttl_s);
+
+/*
+ * Why an endpoint the server offered for a peer must not be used, or
+ * NULL when it may: no address, port 0, an address that never leads to
+ * another host (unspecified, loopback, link-local, multicast, broadcast,
+ * IPv4-mapped IPv6: wgp_endpoint_usable()), or the rendezvous server
+ * itself (server's address with the server's port or probe_port). A
+ * hostile server could otherwise aim our tunnels at ourselves, at a
+ * multicast group or back at itself. A link-local path may still be
+ * used, but only once a path probe proved it (client_path.c).
+ */
+const char *punch_endpoint_refusal(const struct wgp_endpoint *ep,
+				   const struct wgp_endpoint *server,
+				   uint16_t probe_port);
+
+/* memcmp order of the keys that start a and b (for qsort and bsearch
+ * over arrays whose elements begin with a WireGuard key). */
+int punch_key_cmp(const void *a, const void *b);
+
+/*
+ * Match a device read against the peers we track, in O(n log n): a
+ * pairwise search is quadratic, 10 s for 65,536 peers. tracked holds
+ * n_tracked elements of size stride, each beginning with its key,
+ * sorted by punch_key_cmp, keys unique. On return present[i] tells
+ * whether tracked element i is on the device, and fresh[0..ret) holds
+ * the indices into dev of the peers not tracked yet, each key once (its
+ * first occurrence), in device order. fresh has room for n_dev. Returns
+ * the count, or -ENOMEM.
+ */
+ssize_t punch_sync_plan(const void *tracked, size_t n_tracked, size_t stride,
+			const struct wg_peer *dev, size_t n_dev,
+			bool *present, size_t *fresh);
 
 #endif

@@ -44,6 +44,7 @@ struct wg_device {
 	uint32_t fwmark;
 	size_t num_peers;
 	struct wg_peer *peers;			/* malloc'ed; wg_free_device() */
+	bool sorted;				/* peers in key order */
 };
 
 /* true if name can be a Linux interface name: 1..IFNAMSIZ-1 bytes, none
@@ -54,7 +55,10 @@ bool wg_ifname_valid(const char *name);
  * Read the interface: keys, listen port, fwmark and peers. dev is filled
  * (and must later go to wg_free_device()) only on success. The public key
  * is computed from the private key when the back-end does not report it.
- * 0 or a negative errno: -ENODEV when neither back-end knows name.
+ * 0 or a negative errno: -ENODEV when neither back-end knows name,
+ * -EACCES when WG_UAPI_DIR may not be read and the kernel does not know
+ * name either (its socket may well be there), -EPERM when the kernel
+ * refused (CAP_NET_ADMIN), -ETIMEDOUT or -EINTR (wg_set_limits()).
  */
 int wg_get_device(const char *name, struct wg_device *dev);
 
@@ -68,9 +72,25 @@ int wg_set_peer_endpoint(const char *name, const uint8_t key[static WG_KEY_LEN],
 
 void wg_free_device(struct wg_device *dev);
 
-/* The peer with that key, or NULL. */
+/*
+ * Bound every exchange with the WireGuard implementation from now on:
+ * none lasts past deadline_ms (wgp_mono_ms() time; 0: no deadline beyond
+ * each exchange's own timeout of a few seconds), and one ends with
+ * -EINTR as soon as stop_fd (e.g. a signalfd; -1: none) is readable. A
+ * wedged or trickling implementation then cannot keep "up" past its
+ * --timeout, nor the daemon from its SIGTERM. The descriptor is polled,
+ * never read.
+ */
+void wg_set_limits(uint64_t deadline_ms, int stop_fd);
+
+/* The peer with that key, or NULL. A binary search once the peers are
+ * sorted, else a linear one. */
 struct wg_peer *wg_find_peer(const struct wg_device *dev,
 			     const uint8_t key[static WG_KEY_LEN]);
+
+/* Put the peers in key order, so that looking one up among tens of
+ * thousands is cheap (the device's own order is lost). */
+void wg_sort_peers(struct wg_device *dev);
 
 /* Appends a zeroed peer to dev->peers; NULL on -ENOMEM or past
  * WG_MAX_PEERS (errno says which). Shared by the back-ends. */
@@ -88,7 +108,18 @@ int wg_derive_public_key(struct wg_device *dev);
 int wg_device_finish(struct wg_device *dev, const char *name, int ret);
 
 /* Back-ends (wg_uapi.c, wg_netlink.c). */
+/* 0, or why no exchange may start now: -EINTR (the stop descriptor is
+ * readable) or -ETIMEDOUT (the deadline passed). */
+int wg_limits_check(void);
+/* When an exchange starting now must end (wgp_mono_ms() time): after
+ * timeout_ms, or at the deadline if that is sooner. */
+uint64_t wg_exchange_end(unsigned int timeout_ms);
+int wg_stop_fd(void);
+
 bool wg_uapi_available(const char *name);
+/* 0 if name has a UAPI socket, -ENODEV if it has none, -EACCES if we
+ * may not look (a 0700 WG_UAPI_DIR of another user's). */
+int wg_uapi_access(const char *name);
 int wg_uapi_get_device(const char *name, struct wg_device *dev);
 int wg_uapi_set_peer_endpoint(const char *name,
 			      const uint8_t key[static WG_KEY_LEN],

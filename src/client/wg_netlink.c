@@ -390,8 +390,13 @@ static int transact(struct nl_conn *c, struct nlmsghdr *nlh, reply_fn fn,
 	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {
-		ssize_t n = mnl_socket_recvfrom(c->nl, buf, sizeof(buf));
+		/* A dump of many peers is many messages: between them, a
+		 * SIGTERM or the deadline ends it. */
+		ssize_t n = wg_limits_check();
 
+		if (n < 0)
+			return (int)n;
+		n = mnl_socket_recvfrom(c->nl, buf, sizeof(buf));
 		if (n < 0)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
 		ret = mnl_cb_run(buf, (size_t)n, seq, c->portid, reply_cb, &r);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * The userspace API back-end: /var/run/wireguard/<iface>.sock, spoken by
- * wireguard-go and boringtun. One connection per request; every read and
- * write has a timeout, and a reply may be at most UAPI_MAX_REPLY bytes,
- * so a wedged or hostile implementation cannot hang or bloat us.
+ * wireguard-go and boringtun. One connection per request; the whole
+ * exchange has a timeout (and ends at wg_set_limits()' deadline, or when
+ * its stop descriptor is readable), and a reply may be at most
+ * UAPI_MAX_REPLY bytes, so a wedged, trickling or hostile implementation
+ * cannot hang or bloat us.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,9 +18,10 @@
 #include <sys/un.h>
 #include <sodium.h>
 #include "endpoint.h"
+#include "proto.h"
 #include "wg_uapi.h"
 
-#define UAPI_TIMEOUT_SEC 5
+#define UAPI_TIMEOUT_MS 5000
 #define UAPI_MAX_REPLY (64U << 20)
 
 /*
@@ -293,37 +297,98 @@ bool wg_uapi_available(const char *name)
 	return stat(addr.sun_path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static int uapi_connect(const char *name)
+int wg_uapi_access(const char *name)
 {
-	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_SEC };
+	struct sockaddr_un addr;
+	struct stat st;
+	int ret;
+
+	if (!wg_ifname_valid(name))
+		return -EINVAL;
+	ret = uapi_path(name, &addr);
+	if (ret)
+		return ret;
+	if (stat(addr.sun_path, &st) == 0)
+		return S_ISSOCK(st.st_mode) ? 0 : -ENODEV;
+	return errno == EACCES || errno == EPERM ? -EACCES : -ENODEV;
+}
+
+/* Milliseconds from now until end, at least 1 (0 means "none" to
+ * SO_SNDTIMEO and "at once" to poll()); 0 once end has passed. */
+static unsigned int ms_until(uint64_t end)
+{
+	uint64_t now = wgp_mono_ms();
+
+	if (now >= end)
+		return 0;
+	return end - now > UAPI_TIMEOUT_MS ? UAPI_TIMEOUT_MS : (unsigned int)(end - now);
+}
+
+static int uapi_connect(const char *name, uint64_t end)
+{
+	unsigned int ms = ms_until(end);
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 	struct sockaddr_un addr;
 	int fd, ret;
 
+	if (!ms)
+		return -ETIMEDOUT;
 	ret = uapi_path(name, &addr);
 	if (ret)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	/* connect() blocks only while the listener's backlog is full. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
 	    connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		ret = -errno;
 		close(fd);
+		if (ret == -EAGAIN)
+			return -ETIMEDOUT;
 		return ret == -ENOENT ? -ENODEV : ret;
 	}
 	return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
+/* Wait until fd is ready for events: 0, -ETIMEDOUT at end, or -EINTR
+ * once the stop descriptor is readable. */
+static int uapi_wait(int fd, short events, uint64_t end)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = fd, .events = events },
+		{ .fd = wg_stop_fd(), .events = POLLIN },
+	};
+
+	for (;;) {
+		unsigned int ms = ms_until(end);
+		int n;
+
+		if (!ms)
+			return -ETIMEDOUT;
+		n = poll(pfd, 2, (int)ms);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0 && pfd[1].revents)
+			return -EINTR;
+		if (n > 0 && pfd[0].revents)
+			return 0;
+	}
+}
+
+static int send_all(int fd, const char *buf, size_t len, uint64_t end)
 {
 	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		int ret = uapi_wait(fd, POLLOUT, end);
+		ssize_t n;
 
+		if (ret)
+			return ret;
+		n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+			return -errno;
 		}
 		buf += n;
 		len -= (size_t)n;
@@ -332,19 +397,25 @@ static int send_all(int fd, const char *buf, size_t len)
 }
 
 /* Reads lines into the parser until the reply is complete. */
-static int read_reply(int fd, struct uapi_parser *p)
+static int read_reply(int fd, struct uapi_parser *p, uint64_t end)
 {
 	char chunk[4096], line[UAPI_MAX_LINE + 1];
 	size_t line_len = 0, total = 0;
 	int ret = 0;
 
 	while (ret == 0) {
-		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+		ssize_t n;
 
-		if (n < 0 && errno == EINTR)
+		/* The whole reply by the end, not each piece: one line a
+		 * second would otherwise last until UAPI_MAX_REPLY. */
+		ret = uapi_wait(fd, POLLIN, end);
+		if (ret)
+			break;
+		n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
-			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			ret = -errno;
 			break;
 		}
 		if (n == 0) {
@@ -377,17 +448,18 @@ static int read_reply(int fd, struct uapi_parser *p)
 
 int wg_uapi_get_device(const char *name, struct wg_device *dev)
 {
+	uint64_t end = wg_exchange_end(UAPI_TIMEOUT_MS);
 	struct uapi_parser p;
 	int fd, ret;
 
-	fd = uapi_connect(name);
+	fd = uapi_connect(name, end);
 	if (fd < 0)
 		return fd;
 	memset(dev, 0, sizeof(*dev));
 	uapi_parser_init(&p, dev);
-	ret = send_all(fd, "get=1\n\n", 7);
+	ret = send_all(fd, "get=1\n\n", 7, end);
 	if (!ret)
-		ret = read_reply(fd, &p);
+		ret = read_reply(fd, &p, end);
 	close(fd);
 	return wg_device_finish(dev, name, ret);
 }
@@ -400,18 +472,20 @@ int wg_uapi_set_peer_endpoint(const char *name,
 	struct wg_device reply = { 0 };
 	struct uapi_parser p;
 	char req[512];
+	uint64_t end;
 	int fd, ret, len;
 
 	len = uapi_format_set_endpoint(req, sizeof(req), key, endpoint, keepalive);
 	if (len < 0)
 		return len;
-	fd = uapi_connect(name);
+	end = wg_exchange_end(UAPI_TIMEOUT_MS);
+	fd = uapi_connect(name, end);
 	if (fd < 0)
 		return fd;
 	uapi_parser_init(&p, &reply);
-	ret = send_all(fd, req, (size_t)len);
+	ret = send_all(fd, req, (size_t)len, end);
 	if (!ret)
-		ret = read_reply(fd, &p);
+		ret = read_reply(fd, &p, end);
 	close(fd);
 	wg_free_device(&reply);
 	return ret;

@@ -931,6 +931,17 @@ void wgp_txid_new(uint8_t txid[static WGP_TXID_LEN])
 	random_bytes(txid, WGP_TXID_LEN);
 }
 
+void wgp_server_stamp(uint8_t txid[static WGP_TXID_LEN], uint64_t stamp_ns)
+{
+	put64(txid, stamp_ns);
+	random_bytes(txid + WGP_STAMP_LEN, WGP_TXID_LEN - WGP_STAMP_LEN);
+}
+
+uint64_t wgp_stamp_of(const uint8_t txid[static WGP_TXID_LEN])
+{
+	return get64(txid);
+}
+
 uint64_t wgp_now_ns(void)
 {
 	struct timespec ts;

@@ -403,6 +403,19 @@ int wgp_open_parsed(struct wgp_msg *m, const uint8_t *pkt, size_t len,
 /* A random transaction id. */
 void wgp_txid_new(uint8_t txid[static WGP_TXID_LEN]);
 
+/*
+ * Freshness of what the server sends unasked (NOTIFY, unsolicited
+ * RELAY_GRANT): their txid is a stamp, the server's CLOCK_REALTIME in ns
+ * (big-endian, bytes 0..7, strictly increasing per server) followed by 4
+ * random bytes. The txid is associated data of the AEAD, so the stamp
+ * cannot be altered; a receiver refuses a stamp outside the window of
+ * its clock or not above the last one it took (doc/protocol.md §4.4).
+ * The length of no message changes, so older clients are unaffected.
+ */
+#define WGP_STAMP_LEN		8
+void wgp_server_stamp(uint8_t txid[static WGP_TXID_LEN], uint64_t stamp_ns);
+uint64_t wgp_stamp_of(const uint8_t txid[static WGP_TXID_LEN]);
+
 /* CLOCK_REALTIME in ns (counter base, probe timestamps). */
 uint64_t wgp_now_ns(void);
 

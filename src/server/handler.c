@@ -158,7 +158,7 @@ static void notify(struct ctx *c, struct reg_entry *who, struct reg_entry *peer)
 	/* In the version the recipient speaks: it may not know v2. */
 	m.type = WGP_NOTIFY;
 	m.version = peer->version;
-	wgp_txid_new(m.txid);
+	wgp_server_stamp(m.txid, server_next_stamp(c->srv, c->now_ns));
 	m.u.notify = (struct wgp_notify){
 		.peer_flags = flags_for(peer->version, who->flags),
 		.ttl = c->srv->cfg.ttl,
@@ -171,17 +171,25 @@ static void notify(struct ctx *c, struct reg_entry *who, struct reg_entry *peer)
 		     WGP_MAX_MSG_LEN);
 }
 
-/* Counter rule: strictly above the last one for a known key; within the
- * clock window for a key the server holds nothing for. */
+/*
+ * Counter rule: strictly above the last one for a known key. For a key
+ * the server holds nothing for: within the clock window, and above the
+ * server's start time, as if that were the last counter accepted. A
+ * REGISTER captured before a restart is older than the start, and one
+ * captured before an expiry is older than a TTL, which is no shorter
+ * than the window (server_init): neither can recreate the entry.
+ */
 static bool counter_ok(struct ctx *c, const struct reg_entry *e,
 		       uint64_t counter)
 {
-	if (e && counter <= e->counter) {
-		reply_error(c, WGP_ERR_COUNTER, e->counter);
-		return false;
-	}
+	uint64_t last = e ? e->counter : c->srv->start_ns;
+
 	if (!e && !wgp_in_window(counter, c->now_ns)) {
 		reply_error(c, WGP_ERR_CLOCK, 0);
+		return false;
+	}
+	if (counter <= last) {
+		reply_error(c, WGP_ERR_COUNTER, last);
 		return false;
 	}
 	return true;
@@ -230,17 +238,52 @@ static void refresh(struct ctx *c, struct reg_entry *e, uint64_t counter,
 	e->expires = c->now + ttl_ms(c->srv);
 }
 
+/*
+ * The consent list did not fit the shared pool. A new key is not
+ * registered. A registered one keeps its registration exactly as it was
+ * (endpoint, flags, list) and is kept alive: it proved itself with a
+ * fresh counter, and must not expire for asking too much. Either way
+ * the client is told.
+ */
+static void consent_full(struct ctx *c, struct reg_entry *e, bool is_new,
+			 uint64_t counter)
+{
+	if (is_new) {
+		registry_remove(&c->srv->reg, e);
+	} else {
+		e->counter = counter;
+		e->expires = c->now + ttl_ms(c->srv);
+	}
+	log_debug("consent pool full: refusing a list of %u",
+		  c->req->u.reg.n_consent);
+	reply_error(c, WGP_ERR_FULL, 0);
+}
+
+/* Was peer already answered for earlier in this REGISTER's list? A list
+ * may name one peer many times; it gets one record and one NOTIFY. */
+static bool seen_before(const struct reg_entry *const *seen, unsigned int n,
+			const struct reg_entry *peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (seen[i] == peer)
+			return true;
+	return false;
+}
+
 static void handle_register(struct ctx *c, struct reg_entry *e)
 {
 	const struct wgp_register *rq = &c->req->u.reg;
 	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];
 	struct registry *reg = &c->srv->reg;
+	const struct reg_entry *seen[WGP_MAX_CONSENT];
 	struct wgp_register_reply *rr;
+	unsigned int i, n_seen = 0;
 	bool is_new = !e, changed;
 	struct reg_entry *peer;
 	struct wgp_msg m;
 	size_t next_len;
-	unsigned int i;
 
 	if (!counter_ok(c, e, rq->counter))
 		return;
@@ -256,9 +299,7 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 		e->notify_ms = c->now;
 	}
 	if (registry_set_consent(reg, e, rq->consent, rq->n_consent) < 0) {
-		if (is_new)
-			registry_remove(reg, e);
-		reply_error(c, WGP_ERR_FULL, 0);
+		consent_full(c, e, is_new, rq->counter);
 		return;
 	}
 	request_cands(c, rq->cands, cands);
@@ -279,8 +320,10 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 	rr->self = c->rx->src;
 	for (i = 0; i < rq->n_consent; i++) {
 		peer = registry_find_digest(reg, rq->consent[i], c->now);
-		if (!peer || !registry_mutual(reg, e, peer))
+		if (!peer || seen_before(seen, n_seen, peer) ||
+		    !registry_mutual(reg, e, peer))
 			continue;
+		seen[n_seen++] = peer;
 		rr->available |= 1ULL << i;
 		/* Records only while the reply stays within the request's
 		 * size; the client LOOKUPs the rest (WGP_RF_MORE). */
@@ -383,7 +426,7 @@ static void notify_grant(struct ctx *c, struct reg_entry *who,
 		return;
 	m.type = WGP_RELAY_GRANT;
 	m.version = 2;
-	wgp_txid_new(m.txid);
+	wgp_server_stamp(m.txid, server_next_stamp(c->srv, c->now_ns));
 	m.u.relay_grant = (struct wgp_relay_grant){
 		.status = WGP_RELAY_OK,
 		.port = t->port,

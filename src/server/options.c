@@ -29,7 +29,8 @@ static void usage(FILE *f)
 "  -p, --port N            rendezvous port (default %u)\n"
 "  -P, --probe-port N      NAT mapping probe port (default: port + 1)\n"
 "  -c, --capacity N        registrations held at most (default %u)\n"
-"  -t, --ttl S             registration lifetime in seconds (default %u)\n"
+"  -t, --ttl S             registration lifetime in seconds, at least 120\n"
+"                          (default %u)\n"
 "  -r, --rate N            datagrams per second per source, 0: off (default %u)\n"
 "  -b, --burst N           burst per source (default %u)\n"
 "      --dh-rate N         key agreements per second for unknown keys,\n"
@@ -232,7 +233,10 @@ int options_parse(struct options *opts, int argc, char *argv[])
 			opts->cfg.capacity = v;
 			break;
 		case 't':
-			if (number("--ttl", optarg, 1, 86400, &v))
+			/* No shorter than the counter window: a REGISTER old
+			 * enough to follow an expiry is then out of it. */
+			if (number("--ttl", optarg,
+				   WGP_COUNTER_WINDOW_NS / 1000000000ULL, 86400, &v))
 				return OPTIONS_EXIT_USAGE;
 			opts->cfg.ttl = (uint32_t)v;
 			break;

@@ -50,7 +50,7 @@ int registry_init(struct registry *r, size_t capacity, size_t consent_chunks)
 	if (!capacity || capacity >= (1U << 30))
 		return -EINVAL;
 	if (!consent_chunks)
-		consent_chunks = capacity;
+		consent_chunks = capacity / 2 ? capacity / 2 : 1;
 	if (consent_chunks >= (1U << 30))
 		return -EINVAL;
 	r->capacity = (uint32_t)capacity;
@@ -132,43 +132,79 @@ static void chain_free(struct registry *r, uint32_t c)
 	}
 }
 
-static unsigned int chain_len(const struct registry *r, uint32_t c)
+/*
+ * Keyed fingerprints of digests[0..n), each value once, in the order of
+ * first appearance: a list naming one peer 64 times is one entry. At
+ * most 64 x 63 / 2 compares of 64-bit words, a REGISTER's worth.
+ * Returns how many are distinct.
+ */
+static unsigned int distinct_fps(const struct registry *r,
+				 const uint8_t (*digests)[WGP_CONSENT_LEN],
+				 unsigned int n, uint64_t *fp)
 {
-	unsigned int n = 0;
+	unsigned int i, j, m = 0;
+	uint64_t v;
 
-	for (; c != REG_NONE; c = r->chunks[c].next)
-		n++;
-	return n;
+	for (i = 0; i < n; i++) {
+		v = registry_fp(r, digests[i]);
+		for (j = 0; j < m && fp[j] != v; j++)
+			;
+		if (j == m)
+			fp[m++] = v;
+	}
+	return m;
+}
+
+/* Chunks a list of n distinct entries needs beyond the inline ones. */
+static unsigned int chunks_for(unsigned int n)
+{
+	if (n <= CONSENT_INLINE)
+		return 0;
+	return (n - CONSENT_INLINE + CONSENT_PER_CHUNK - 1) / CONSENT_PER_CHUNK;
+}
+
+/* Make e's chain exactly need chunks long (the caller checked that the
+ * pool has them), emptied. */
+static void chain_resize(struct registry *r, struct reg_entry *e,
+			 unsigned int need)
+{
+	uint32_t *link = &e->consent;
+	unsigned int i;
+
+	for (i = 0; i < need; i++) {
+		if (*link == REG_NONE)
+			*link = chunk_alloc(r);
+		r->chunks[*link].used = 0;
+		link = &r->chunks[*link].next;
+	}
+	chain_free(r, *link);
+	*link = REG_NONE;
 }
 
 int registry_set_consent(struct registry *r, struct reg_entry *e,
 			 const uint8_t (*digests)[WGP_CONSENT_LEN],
 			 unsigned int n)
 {
-	unsigned int need = (n + CONSENT_PER_CHUNK - 1) / CONSENT_PER_CHUNK;
-	unsigned int have = chain_len(r, e->consent), i;
-	uint32_t *link = &e->consent, c;
+	uint64_t fp[WGP_MAX_CONSENT];
+	unsigned int need, have, i;
+	uint32_t c;
 
 	if (n > WGP_MAX_CONSENT)
 		return -EINVAL;
+	n = distinct_fps(r, digests, n, fp);
+	need = chunks_for(n);
+	have = chunks_for(e->n_consent);
 	/* Grow first, so failure leaves the old list intact. */
 	if (need > have && r->n_chunks - r->chunks_used < need - have)
 		return -ENOSPC;
-	for (i = 0; i < need; i++) {
-		if (*link == REG_NONE)
-			*link = chunk_alloc(r);
-		c = *link;
-		r->chunks[c].used = 0;
-		link = &r->chunks[c].next;
-	}
-	chain_free(r, *link);
-	*link = REG_NONE;
-
+	chain_resize(r, e, need);
+	for (i = 0; i < n && i < CONSENT_INLINE; i++)
+		e->consent_fp[i] = fp[i];
 	c = e->consent;
-	for (i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		struct consent_chunk *ch = &r->chunks[c];
 
-		ch->fp[ch->used++] = registry_fp(r, digests[i]);
+		ch->fp[ch->used++] = fp[i];
 		if (ch->used == CONSENT_PER_CHUNK)
 			c = ch->next;
 	}
@@ -179,8 +215,13 @@ int registry_set_consent(struct registry *r, struct reg_entry *e,
 bool registry_names(const struct registry *r, const struct reg_entry *e,
 		    uint64_t fp)
 {
-	uint32_t c, i;
+	unsigned int i, n = e->n_consent < CONSENT_INLINE ?
+			    e->n_consent : CONSENT_INLINE;
+	uint32_t c;
 
+	for (i = 0; i < n; i++)
+		if (e->consent_fp[i] == fp)
+			return true;
 	for (c = e->consent; c != REG_NONE; c = r->chunks[c].next)
 		for (i = 0; i < r->chunks[c].used; i++)
 			if (r->chunks[c].fp[i] == fp)

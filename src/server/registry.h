@@ -7,9 +7,12 @@
  * targets by key) and by consent digest (REGISTER names peers by
  * digest). Both are keyed with per-process random SipHash keys so no one
  * can aim collisions. A consent list is stored as 64-bit keyed
- * fingerprints of the digests, in 64-byte chunks from a second fixed
- * pool. Memory is therefore fixed at creation; a full registry refuses
- * newcomers and never evicts live entries.
+ * fingerprints of the digests, duplicates collapsed: the first
+ * CONSENT_INLINE in the entry itself, so a short list always fits and
+ * no one can take that room; the rest in 64-byte chunks from a second
+ * fixed pool that longer lists share. Memory is therefore fixed at
+ * creation; a full registry refuses newcomers and never evicts live
+ * entries.
  *
  * Times are milliseconds of CLOCK_MONOTONIC supplied by the caller, so
  * tests control the clock.
@@ -25,7 +28,8 @@
 #include "proto.h"
 
 #define REG_NONE UINT32_MAX
-#define CONSENT_PER_CHUNK 7
+#define CONSENT_INLINE 8	/* fingerprints every entry holds itself */
+#define CONSENT_PER_CHUNK 7	/* ... and per chunk of the shared pool */
 
 struct reg_entry {
 	uint8_t key[WGP_KEY_LEN];
@@ -41,9 +45,11 @@ struct reg_entry {
 	/* Host candidates of the latest v2 REGISTER/LOOKUP, unusable
 	 * slots zeroed (wgp_endpoint_usable); all empty after a v1 one. */
 	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];
-	uint32_t consent;		/* first chunk or REG_NONE; free list */
+	uint64_t consent_fp[CONSENT_INLINE];	/* first of the list */
+	uint32_t consent;		/* overflow chunks or REG_NONE;
+					 * free list link of a free slot */
 	uint16_t notify_tokens;
-	uint8_t n_consent;
+	uint8_t n_consent;		/* distinct entries stored */
 	uint8_t flags;			/* WGP_F_* the client declared */
 	uint8_t version;		/* of the latest REGISTER/LOOKUP: what
 					 * NOTIFYs to it are sealed in */
@@ -66,7 +72,9 @@ struct registry {
 	uint8_t fp_key[16];
 };
 
-/* capacity entries and consent_chunks chunks (0: capacity). 0 or -errno. */
+/* capacity entries and consent_chunks overflow chunks (0: capacity / 2,
+ * that is 3.5 entries beyond the inline ones per registration on
+ * average). 0 or -errno. */
 int registry_init(struct registry *r, size_t capacity, size_t consent_chunks);
 void registry_free(struct registry *r);
 size_t registry_memory(const struct registry *r);
@@ -90,8 +98,10 @@ struct reg_entry *registry_insert(struct registry *r,
 				  uint64_t now, uint64_t ttl_ms);
 void registry_remove(struct registry *r, struct reg_entry *e);
 
-/* Replace e's consent list. 0, or -ENOSPC (pool exhausted; the old list
- * is kept) / -EINVAL (n > WGP_MAX_CONSENT). */
+/* Replace e's consent list; an entry repeating an earlier one is stored
+ * once. A list of up to CONSENT_INLINE distinct entries always fits.
+ * 0, or -ENOSPC (a longer list and the shared pool exhausted; the old
+ * list is kept) / -EINVAL (n > WGP_MAX_CONSENT). */
 int registry_set_consent(struct registry *r, struct reg_entry *e,
 			 const uint8_t (*digests)[WGP_CONSENT_LEN],
 			 unsigned int n);

@@ -31,7 +31,10 @@ int server_init(struct server *srv, const struct server_config *cfg,
 	memset(srv, 0, sizeof(*srv));
 	if (sodium_init() < 0)
 		return -EIO;
+	if ((uint64_t)cfg->ttl * 1000000000ULL < WGP_COUNTER_WINDOW_NS)
+		return -EINVAL;
 	srv->cfg = *cfg;
+	srv->start_ns = wgp_now_ns();
 	memcpy(srv->priv, priv, WGP_KEY_LEN);
 	ret = wgp_key_public(srv->pub, priv);
 	if (ret < 0)
@@ -66,6 +69,13 @@ void server_free(struct server *srv)
 	ratelimit_free(&srv->rl);
 	relay_free(&srv->relay);
 	sodium_memzero(srv->priv, sizeof(srv->priv));
+}
+
+uint64_t server_next_stamp(struct server *srv, uint64_t now_ns)
+{
+	srv->last_stamp = now_ns > srv->last_stamp ? now_ns :
+			  srv->last_stamp + 1;
+	return srv->last_stamp;
 }
 
 void server_tick(struct server *srv, uint64_t now)

@@ -40,7 +40,8 @@ struct server_config {
 	uint16_t port[PORT_COUNT];
 	uint32_t ttl;		/* seconds */
 	size_t capacity;
-	size_t consent_chunks;	/* 0: capacity */
+	size_t consent_chunks;	/* overflow chunks beyond each entry's
+				 * inline room; 0: capacity / 2 */
 	size_t legacy_capacity;
 	uint32_t rate, burst;	/* per source; rate 0: no limit */
 	uint32_t dh_rate;	/* 0: no limit */
@@ -66,6 +67,11 @@ struct server {
 	struct token_bucket dh;
 	struct relay relay;
 	struct server_stats st;
+	/* CLOCK_REALTIME (ns) at start: a key the server holds nothing for
+	 * must come with a later counter, so a REGISTER captured before a
+	 * restart cannot be replayed after it (doc/protocol.md §6). */
+	uint64_t start_ns;
+	uint64_t last_stamp;	/* of the latest NOTIFY/unsolicited grant */
 };
 
 /* One datagram in. local.family is 0 when the receiving address is not
@@ -97,7 +103,9 @@ struct outq {
 
 void server_config_defaults(struct server_config *cfg);
 
-/* 0 or -errno. The private key is copied (and wiped by server_free). */
+/* 0 or -errno: -EINVAL for a TTL shorter than the counter window (a
+ * REGISTER old enough to follow an expiry must be out of the window).
+ * The private key is copied (and wiped by server_free). */
 int server_init(struct server *srv, const struct server_config *cfg,
 		const uint8_t priv[static WGP_KEY_LEN], uint64_t now);
 void server_free(struct server *srv);
@@ -106,6 +114,11 @@ void server_free(struct server *srv);
  * now_ns (CLOCK_REALTIME ns, for counter windows). */
 void server_handle(struct server *srv, const struct rx_info *rx,
 		   uint64_t now, uint64_t now_ns, struct outq *q);
+
+/* The stamp for the next unsolicited message (wgp_server_stamp):
+ * now_ns, or one above the last stamp when the clock has not moved on,
+ * so stamps strictly increase. */
+uint64_t server_next_stamp(struct server *srv, uint64_t now_ns);
 
 /* Housekeeping, about once a second: expire a slice of the tables. */
 void server_tick(struct server *srv, uint64_t now);

@@ -38,7 +38,9 @@
 #include <netinet/in.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "endpoint.h"
@@ -102,6 +104,15 @@ struct fake {
 	uint8_t client_key[WGP_KEY_LEN];
 	struct fake_cand cands[2];
 	unsigned int n_cands;
+	/* A hostile server: answers every REGISTER with this ERROR code
+	 * (0: none) and this last_counter (0: the REGISTER's own). */
+	uint8_t error_code;
+	uint64_t error_last_counter;
+	uint64_t max_counter;		/* highest REGISTER counter seen */
+	bool count_strays;		/* count (not fail on) datagrams at
+					 * the server ports that are not
+					 * requests: WireGuard's, probes */
+	unsigned int strays;
 };
 
 static const char *skip_why;
@@ -115,8 +126,11 @@ static char g_priv[65], g_pub[65], g_b64[45];
 static char h_priv[65], h_pub[65], h_b64[45];
 static struct fake fake;
 
+#define SETPRIV "/usr/bin/setpriv"
 #define WGN_PORT 51829	/* listen port of wgn, the interface without peers */
 static pid_t child = -1;		/* the wgpunch under test, if running */
+static bool as_nobody;			/* run it as uid/gid 65534 */
+static pid_t uapi_child = -1;		/* a slow fake UAPI server */
 static enum { OUT_LOG, OUT_FULL, OUT_CLOSED } child_stdout;
 /* This run's logs, apart from any other run's (one per build dir may
  * run at once); what a failed test leaves stays for a look. */
@@ -272,6 +286,10 @@ static void fake_reset(void)
 	fake.registers = fake.probes[0] = fake.probes[1] = 0;
 	fake.silent_registers = 0;
 	fake.from_wgn = 0;
+	fake.error_code = 0;
+	fake.error_last_counter = fake.max_counter = 0;
+	fake.count_strays = false;
+	fake.strays = 0;
 	fake.register_sport = 0;
 	fake.register_flags = fake.register_version = 0;
 	memset(fake.register_cands, 0, sizeof(fake.register_cands));
@@ -361,6 +379,16 @@ static void fake_lookup(struct wgp_msg *out, const struct wgp_msg *in,
 	}
 }
 
+static void fake_error(struct wgp_msg *out, const struct wgp_msg *in)
+{
+	fake.registers++;
+	out->type = WGP_ERROR;
+	out->u.error.code = fake.error_code;
+	out->u.error.server_time = wgp_now_ns();
+	out->u.error.last_counter = fake.error_last_counter ?
+				    fake.error_last_counter : in->u.reg.counter;
+}
+
 /* Count what a silent server would have answered. */
 static void fake_note_silent(const uint8_t *buf, size_t n)
 {
@@ -389,6 +417,10 @@ static void fake_one(int i)
 		return;
 	if (fake.v1_only && buf[WGP_OFF_VERSION] != 1)
 		return;
+	if (fake.count_strays && wgp_parse_header(&in, buf, (size_t)n)) {
+		fake.strays++;
+		return;
+	}
 	assert_int_equal(wgp_parse_header(&in, buf, (size_t)n), 0);
 	assert_int_equal(wgp_session_server(&sess, fake.priv, fake.pub, in.key), 0);
 	/* Authentic: sealed with the interface's own private key. */
@@ -397,6 +429,12 @@ static void fake_one(int i)
 	switch (in.type) {
 	case WGP_REGISTER:
 		assert_int_equal(i, 0);
+		if (in.u.reg.counter > fake.max_counter)
+			fake.max_counter = in.u.reg.counter;
+		if (fake.error_code) {
+			fake_error(&reply, &in);
+			break;
+		}
 		fake_register(&reply, &in, &src);
 		break;
 	case WGP_LOOKUP:
@@ -609,6 +647,16 @@ static pid_t wgpunch_start(const char *out_path, ...)
 		else
 			close(1);
 		close(fd);
+		if (as_nobody) {
+			const char *sp[28] = { "setpriv", "--reuid=65534",
+					       "--regid=65534", "--clear-groups",
+					       getenv("WGPUNCH") };
+
+			for (int i = 1; i <= argc; i++)	/* with the NULL */
+				sp[4 + i] = argv[i];
+			execv(SETPRIV, (char *const *)sp);
+			_exit(127);
+		}
 		execv(getenv("WGPUNCH"), (char *const *)argv);
 		_exit(127);
 	}
@@ -637,6 +685,14 @@ static int test_teardown(void **state)
 	wga_remove_added();
 	fake_cands_close();
 	child_stdout = OUT_LOG;
+	as_nobody = false;
+	chmod(WG_UAPI_DIR, 0755);
+	if (uapi_child > 0) {
+		kill(uapi_child, SIGKILL);
+		waitpid(uapi_child, NULL, 0);
+		uapi_child = -1;
+		unlink(WG_UAPI_DIR "/wgs.sock");
+	}
 	if (wgn > 0) {
 		lab_wggo_stop(wgn);
 		wgn = -1;
@@ -1322,6 +1378,199 @@ static void test_daemon_server_states(void **state)
 	unlink(log);
 }
 
+/*
+ * A hostile server aims peers at the server itself, at loopback, at a
+ * link-local address (a peer without probes: nothing could prove it)
+ * and, for a peer with probes, at a multicast group and the server's
+ * probe port. Nothing may be set or probed there; each refusal is
+ * logged with its reason.
+ */
+static void test_up_hostile_endpoints(void **state)
+{
+	const char *log = log_path("hostile");
+	char ep[80], ka[16], srv_ep[32], *out;
+	struct fake_peer *h;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	need_c_fresh();
+	wga_add_peer(d_pub, "198.19.0.4/32");
+	wga_add_peer(f_pub, "198.19.0.6/32");
+	wga_add_peer(g_pub, "198.19.0.7/32");
+	wga_add_peer(h_pub, "198.19.0.8/32");
+	fake_reset();
+	fake.reply_version = 2;
+	fake.count_strays = true;
+	snprintf(srv_ep, sizeof(srv_ep), SRV ":%u", WGP_PORT);
+	fake_knows(d_pub, srv_ep, 0);
+	fake_knows(f_pub, "127.0.0.1:7000", 0);
+	fake_knows(g_pub, "169.254.7.7:7000", 0);
+	h = fake_knows(h_pub, "224.0.0.9:7000", WGP_F_PROBES);
+	h->cand = SRV ":49919";
+	pid = wgpunch_start(log, "--timeout", "2", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 6000), 3);
+	out = slurp(log);
+	peer_state(d_b64, ep, ka);
+	assert_string_equal(ep, "(none)");
+	peer_state(f_b64, ep, ka);
+	assert_string_equal(ep, "(none)");
+	peer_state(g_b64, ep, ka);
+	assert_string_equal(ep, "(none)");
+	peer_state(h_b64, ep, ka);
+	assert_string_equal(ep, "(none)");
+	/* Nothing went to the server's ports but requests. */
+	fake_serve(300);
+	assert_int_equal(fake.strays, 0);
+	expect_in(out, "endpoint " SRV ":49918, the rendezvous server itself: refused");
+	expect_in(out, "endpoint 127.0.0.1:7000, a loopback address: refused");
+	expect_in(out, "endpoint 169.254.7.7:7000, a link-local address: refused");
+	expect_in(out, "endpoint 224.0.0.9:7000, a multicast address: refused");
+	expect_in(out, "candidate " SRV ":49919, the rendezvous server itself: refused");
+	expect_peer_line(out, f_b64, "endpoint 127.0.0.1:7000 refused: a loopback address");
+	unlink(log);
+}
+
+/*
+ * A server that answers every REGISTER with ERROR COUNTER: one resend
+ * at once, then the retransmission schedule, not a resend per error
+ * (thousands a second). Then one that claims a last counter near 2^64:
+ * ignored, our counters stay near the clock (they would wrap).
+ */
+static void test_up_error_backoff(void **state)
+{
+	const char *log = log_path("errors");
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	need_c_fresh();
+	wga_add_peer(g_pub, "198.19.0.7/32");	/* keeps "up" going */
+	fake_reset();
+	fake.error_code = WGP_ERR_COUNTER;
+	pid = wgpunch_start(log, "--timeout", "3", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 7000), 3);
+	/* 0, at once, +0.25, +0.5, +1, +2 s with jitter: at most 6. */
+	if (fake.registers < 2 || fake.registers > 7)
+		fail_msg("%u REGISTERs in 3 s of ERROR COUNTER", fake.registers);
+
+	fake_reset();
+	fake.error_code = WGP_ERR_COUNTER;
+	fake.error_last_counter = UINT64_MAX - 1;
+	pid = wgpunch_start(log, "--timeout", "2", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 6000), 3);
+	out = slurp(log);
+	if (fake.registers < 2 || fake.registers > 6)
+		fail_msg("%u REGISTERs in 2 s of hostile ERROR COUNTER", fake.registers);
+	if (fake.max_counter > wgp_now_ns() + 86400ULL * 1000000000ULL)
+		fail_msg("counter pushed to %llu", (unsigned long long)fake.max_counter);
+	expect_in(out, "far ahead of its clock: ignored");
+	unlink(log);
+}
+
+/*
+ * A UAPI socket that answers "get" one valid line every 100 ms, never
+ * ending: every read makes progress, so a per-read timeout never fires.
+ * Serves until killed.
+ */
+static void slow_uapi_serve(int lfd)
+{
+	static const char line[] = "listen_port=51830\n";
+
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		char req[256];
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0)
+			_exit(1);
+		if (read(fd, req, sizeof(req)) <= 0) {
+			close(fd);
+			continue;
+		}
+		while (write(fd, line, sizeof(line) - 1) > 0)
+			usleep(100000);
+		close(fd);
+	}
+}
+
+static void slow_uapi_start(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), WG_UAPI_DIR "/wgs.sock");
+	unlink(addr.sun_path);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	uapi_child = fork();
+	assert_true(uapi_child >= 0);
+	if (uapi_child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		slow_uapi_serve(fd);
+	}
+	close(fd);
+}
+
+/* A WireGuard implementation that trickles its answer: "up" still ends
+ * at its --timeout, and the daemon at SIGTERM. */
+static void test_slow_uapi(void **state)
+{
+	const char *log = log_path("slowuapi");
+	uint64_t t0;
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	fake_reset();
+	slow_uapi_start();
+	t0 = now_ms();
+	pid = wgpunch_start(log, "--timeout", "2", "up", "wgs", NULL);
+	assert_int_equal(serve_until_exit(pid, 6000), 1);
+	assert_in_range(now_ms() - t0, 1500, 4000);
+	out = slurp(log);
+	expect_in(out, "reading the WireGuard interface: no complete answer in time");
+
+	pid = wgpunch_start(log, "daemon", "wgs", NULL);
+	if (!log_shows(log, "daemon started", 3000))
+		fail_msg("the daemon did not start:\n%s", slurp(log));
+	fake_serve(300);	/* well inside its first read */
+	t0 = now_ms();
+	kill(pid, SIGTERM);
+	assert_int_equal(serve_until_exit(pid, 4000), 0);
+	assert_in_range(now_ms() - t0, 0, 1500);
+	expect_in(slurp(log), "stopping");
+	unlink(log);
+}
+
+/* /run/wireguard readable only by root: an unprivileged wgpunch says
+ * permission denied, not "no such WireGuard interface", and exits 1. */
+static void test_up_permission_denied(void **state)
+{
+	const char *log = log_path("perm");
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	if (access(SETPRIV, X_OK)) {
+		print_message("skipped: no " SETPRIV "\n");
+		skip();
+	}
+	fake_reset();
+	assert_int_equal(chmod(WG_UAPI_DIR, 0700), 0);
+	as_nobody = true;
+	pid = wgpunch_start(log, "--timeout", "2", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 5000), 1);
+	out = slurp(log);
+	expect_in(out, "permission denied reading " WG_UAPI_DIR "/wga.sock");
+	expect_not_in(out, "no such WireGuard interface");
+	unlink(log);
+}
+
 int main(void)
 {
 	/* test_up first: it needs C stale, and leaves it fresh for the
@@ -1341,6 +1590,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_up_silent_server, test_teardown),
 		cmocka_unit_test_teardown(test_up_old_server, test_teardown),
 		cmocka_unit_test_teardown(test_daemon, test_teardown),
+		cmocka_unit_test_teardown(test_up_hostile_endpoints, test_teardown),
+		cmocka_unit_test_teardown(test_up_error_backoff, test_teardown),
+		cmocka_unit_test_teardown(test_slow_uapi, test_teardown),
+		cmocka_unit_test_teardown(test_up_permission_denied, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

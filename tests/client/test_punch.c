@@ -2,7 +2,9 @@
 /*
  * The decisions: a fresh handshake is left alone, a stale one gets the
  * endpoint (for a peer without path probes; no NAT-type veto);
- * the keepalive chosen; retransmission and backoff timing.
+ * the keepalive chosen; retransmission and backoff timing; which
+ * endpoints offered by the server are refused; matching a device read
+ * against the peers tracked, at 65,536 peers.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +12,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "endpoint.h"
+#include "proto.h"
 #include "punch.h"
 
 static const struct timespec now = { .tv_sec = 1700000000, .tv_nsec = 500 };
@@ -139,6 +143,179 @@ static void test_round_delay(void **state)
 	assert_int_equal(round_delay_ms(3, 4000000000U), 8 * REREGISTER_MS);
 }
 
+static struct wgp_endpoint wep_of(const char *s)
+{
+	struct sockaddr_storage ss = ep_of(s);
+	struct wgp_endpoint ep;
+
+	assert_int_equal(wgp_endpoint_from_sockaddr(&ep, (struct sockaddr *)&ss,
+						    sizeof(ss)), 0);
+	return ep;
+}
+
+static const char *refusal(const char *ep)
+{
+	struct wgp_endpoint e = wep_of(ep), srv = wep_of("198.18.0.1:49918");
+
+	return punch_endpoint_refusal(&e, &srv, 49919);
+}
+
+static void expect_refused(const char *ep, const char *why)
+{
+	const char *got = refusal(ep);
+
+	if (!got || strcmp(got, why))
+		fail_msg("%s: \"%s\", expected \"%s\"", ep, got ? got : "(accepted)",
+			 why);
+}
+
+static void test_endpoint_refusal(void **state)
+{
+	struct wgp_endpoint none = { 0 }, mapped = { 0 };
+	struct wgp_endpoint srv = wep_of("198.18.0.1:49918");
+
+	(void)state;
+	assert_null(refusal("198.18.0.7:51820"));
+	assert_null(refusal("[2001:db8::7]:51820"));
+	/* The server's address on another port (a peer behind the same
+	 * host), and its ports on another address, are fine. */
+	assert_null(refusal("198.18.0.1:51820"));
+	assert_null(refusal("198.18.0.2:49918"));
+	expect_refused("198.18.0.1:49918", "the rendezvous server itself");
+	expect_refused("198.18.0.1:49919", "the rendezvous server itself");
+	expect_refused("127.0.0.1:51820", "a loopback address");
+	expect_refused("127.8.9.1:51820", "a loopback address");
+	expect_refused("[::1]:51820", "a loopback address");
+	expect_refused("0.0.0.0:51820", "an unspecified address");
+	expect_refused("[::]:51820", "an unspecified address");
+	expect_refused("224.0.0.1:51820", "a multicast address");
+	expect_refused("239.255.255.250:1900", "a multicast address");
+	expect_refused("[ff02::1]:51820", "a multicast address");
+	expect_refused("255.255.255.255:51820", "the broadcast address");
+	/* Only a path probe may prove a link-local path. */
+	expect_refused("169.254.1.1:51820", "a link-local address");
+	expect_refused("[fe80::1]:51820", "a link-local address");
+	/* Read from a socket address, an IPv4-mapped one is IPv4... */
+	assert_null(refusal("[::ffff:198.18.0.7]:51820"));
+	expect_refused("[::ffff:198.18.0.1]:49918", "the rendezvous server itself");
+	/* ... and on the wire it must not be spelt that way at all. */
+	mapped.family = AF_INET6;
+	mapped.port = 51820;
+	mapped.addr[10] = mapped.addr[11] = 0xff;
+	mapped.addr[12] = 198;
+	mapped.addr[13] = 18;
+	mapped.addr[15] = 7;
+	assert_string_equal(punch_endpoint_refusal(&mapped, &srv, 49919),
+			    "an IPv4-mapped IPv6 address");
+	assert_string_equal(punch_endpoint_refusal(&none, &srv, 49919), "no address");
+	none.family = AF_INET;
+	none.addr[0] = 198;
+	assert_string_equal(punch_endpoint_refusal(&none, &srv, 49919), "port 0");
+}
+
+/* Keys from a counter, scattered so that sorted order is not index
+ * order: byte 0 from a multiplicative hash, the index in bytes 1-4. */
+static void key_of(uint8_t key[WG_KEY_LEN], uint32_t i)
+{
+	uint32_t h = i * 2654435761U;
+
+	memset(key, 0, WG_KEY_LEN);
+	memcpy(key, &h, sizeof(h));
+	memcpy(key + 4, &i, sizeof(i));
+}
+
+struct tracked {
+	uint8_t key[WG_KEY_LEN];
+	uint32_t id;
+};
+
+/*
+ * 65,536 tracked peers; the device keeps the even ones, drops the odd
+ * ones, and adds 65,536 new ones, each listed twice (a hostile UAPI
+ * server can). A pairwise match would be 2^33 compares: the test would
+ * not finish within its timeout.
+ */
+static void test_sync_plan_at_scale(void **state)
+{
+	const size_t n = 65536;
+	struct tracked *t = calloc(n, sizeof(*t));
+	struct wg_peer *dev = calloc(n / 2 + 2 * n, sizeof(*dev));
+	size_t *fresh = calloc(n / 2 + 2 * n, sizeof(*fresh));
+	bool *present = calloc(n, sizeof(*present));
+	size_t n_dev = 0;
+	ssize_t got;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(dev);
+	assert_non_null(fresh);
+	assert_non_null(present);
+	for (uint32_t i = 0; i < n; i++) {
+		key_of(t[i].key, i);
+		t[i].id = i;
+	}
+	qsort(t, n, sizeof(*t), punch_key_cmp);
+	/* Device order: new ones and kept ones interleaved. */
+	for (uint32_t i = 0; i < n; i++) {
+		key_of(dev[n_dev++].public_key, (uint32_t)n + i);
+		if (i % 2 == 0)
+			key_of(dev[n_dev++].public_key, i);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		key_of(dev[n_dev++].public_key, (uint32_t)n + i);	/* again */
+
+	got = punch_sync_plan(t, n, sizeof(*t), dev, n_dev, present, fresh);
+	assert_int_equal(got, n);
+	for (size_t i = 0; i < n; i++) {
+		if (present[i] != (t[i].id % 2 == 0))
+			fail_msg("tracked id %u: present %d", t[i].id, present[i]);
+	}
+	/* Each new key once, its first listing, in device order. */
+	for (size_t i = 0; i < (size_t)got; i++) {
+		uint8_t want[WG_KEY_LEN];
+
+		key_of(want, (uint32_t)(n + i));
+		assert_memory_equal(dev[fresh[i]].public_key, want, WG_KEY_LEN);
+		assert_true(fresh[i] < n + n / 2);
+		if (i)
+			assert_true(fresh[i] > fresh[i - 1]);
+	}
+	free(t);
+	free(dev);
+	free(fresh);
+	free(present);
+}
+
+static void test_sync_plan_edges(void **state)
+{
+	struct tracked t[2];
+	struct wg_peer dev[2];
+	bool present[2] = { true, true };
+	size_t fresh[2];
+
+	(void)state;
+	/* Nothing at all. */
+	assert_int_equal(punch_sync_plan(NULL, 0, sizeof(*t), NULL, 0, present,
+					 fresh), 0);
+	/* The device lost every peer. */
+	memset(t, 0, sizeof(t));
+	key_of(t[0].key, 1);
+	key_of(t[1].key, 2);
+	qsort(t, 2, sizeof(*t), punch_key_cmp);
+	assert_int_equal(punch_sync_plan(t, 2, sizeof(*t), NULL, 0, present,
+					 fresh), 0);
+	assert_false(present[0]);
+	assert_false(present[1]);
+	/* Nothing tracked yet: all new. */
+	memset(dev, 0, sizeof(dev));
+	key_of(dev[0].public_key, 9);
+	key_of(dev[1].public_key, 3);
+	assert_int_equal(punch_sync_plan(NULL, 0, sizeof(*t), dev, 2, present,
+					 fresh), 2);
+	assert_int_equal(fresh[0], 0);
+	assert_int_equal(fresh[1], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +324,9 @@ int main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_retx),
 		cmocka_unit_test(test_round_delay),
+		cmocka_unit_test(test_endpoint_refusal),
+		cmocka_unit_test(test_sync_plan_at_scale),
+		cmocka_unit_test(test_sync_plan_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -282,9 +282,54 @@ static void test_format_set(void **state)
 	assert_non_null(strstr(buf, "\nendpoint=[2001:db8::9]:7\npersistent_keepalive_interval=0\n\n"));
 }
 
+/* Sorted, a lookup is a binary search; every peer is still found, and
+ * an unknown key is not. */
+static void test_sort_find(void **state)
+{
+	struct wg_device dev;
+	uint8_t key[WG_KEY_LEN];
+
+	(void)state;
+	memset(&dev, 0, sizeof(dev));
+	for (unsigned int i = 0; i < 1000; i++) {
+		struct wg_peer *p = wg_add_peer(&dev);
+
+		assert_non_null(p);
+		p->public_key[0] = (uint8_t)(i * 37);
+		p->public_key[1] = (uint8_t)(i >> 8);
+		p->persistent_keepalive = (uint16_t)i;
+	}
+	assert_false(dev.sorted);
+	wg_sort_peers(&dev);
+	assert_true(dev.sorted);
+	for (size_t i = 1; i < dev.num_peers; i++)
+		assert_true(memcmp(dev.peers[i - 1].public_key, dev.peers[i].public_key,
+				   WG_KEY_LEN) < 0);
+	for (unsigned int i = 0; i < 1000; i++) {
+		const struct wg_peer *p;
+
+		memset(key, 0, sizeof(key));
+		key[0] = (uint8_t)(i * 37);
+		key[1] = (uint8_t)(i >> 8);
+		p = wg_find_peer(&dev, key);
+		assert_non_null(p);
+		assert_int_equal(p->persistent_keepalive, i);
+	}
+	memset(key, 0xee, sizeof(key));
+	assert_null(wg_find_peer(&dev, key));
+	/* Adding one makes it unsorted again: still found. */
+	wg_add_peer(&dev)->public_key[0] = 0xee;
+	assert_false(dev.sorted);
+	key[0] = 0xee;
+	memset(key + 1, 0, sizeof(key) - 1);
+	assert_non_null(wg_find_peer(&dev, key));
+	wg_free_device(&dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sort_find),
 		cmocka_unit_test(test_two_peers),
 		cmocka_unit_test(test_no_peers_no_key),
 		cmocka_unit_test(test_unknown_keys_skipped),

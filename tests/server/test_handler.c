@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -1101,6 +1102,285 @@ static void test_relay_grant_budget(void **state)
 	env_free(e);
 }
 
+/* ---- freshness and honest storage (issue 9, findings 3-6) ---------- */
+
+/* The stamp of the one queued datagram to dst, opened by c as type. */
+static uint64_t stamp_to(struct env *e, const struct tclient *c,
+			 struct wgp_endpoint dst, uint8_t type)
+{
+	struct wgp_msg m;
+
+	expect(e, c, dst, type, &m);
+	return wgp_stamp_of(m.txid);
+}
+
+static void test_notify_stamps(void **state)
+{
+	struct env *e = env_new_relay(64, 0, 8);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2);
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	uint64_t stamp, last = 0, now_ns;
+	struct rx_info rx;
+	struct tclient a, b;
+	struct wgp_msg m;
+	unsigned int i;
+	size_t len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	tclient_init(&b, e->srv.pub);
+	a.version = b.version = 2;
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	do_register(e, &b, eb, (const uint8_t (*)[32])a.pub, 1, 0, &m);
+	stamp = stamp_to(e, &a, ea, WGP_NOTIFY);
+	assert_true(wgp_in_window(stamp, wgp_now_ns()));
+	last = stamp;
+	/* LOOKUPs in the same nanosecond (one receive batch): the stamps
+	 * still strictly increase, and stay in the window. */
+	now_ns = wgp_now_ns();
+	for (i = 0; i < 4; i++) {
+		len = tclient_lookup(&a, buf, sizeof(buf), b.pub, 0);
+		rx = (struct rx_info){ .pkt = buf, .len = len, .src = ea,
+				       .port = PORT_MAIN };
+		e->q.n = 0;
+		server_handle(&e->srv, &rx, e->now, now_ns, &e->q);
+		stamp = stamp_to(e, &b, eb, WGP_NOTIFY);
+		assert_true(stamp > last);
+		assert_true(wgp_in_window(stamp, now_ns));
+		last = stamp;
+	}
+	/* The unsolicited RELAY_GRANT is stamped from the same sequence. */
+	ask_relay(e, &a, ea, b.pub, WGP_RELAY_GRANT, &m);
+	stamp = stamp_to(e, &b, eb, WGP_RELAY_GRANT);
+	assert_true(stamp > last);
+	assert_true(wgp_in_window(stamp, wgp_now_ns()));
+	/* The stamp is associated data: altered, the NOTIFY does not open. */
+	do_register(e, &a, v4(9, 9), (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	for (i = 0; i < e->q.n; i++) {
+		if (!wgp_endpoint_equal(&e->q.msgs[i].dst, &eb))
+			continue;
+		e->q.msgs[i].buf[WGP_OFF_TXID] ^= 1;
+		assert_int_not_equal(tclient_open(&b, &m, e->q.msgs[i].buf,
+						  e->q.msgs[i].len), 0);
+	}
+	env_free(e);
+}
+
+/* The server restarts with the same key and no state. */
+static void env_restart(struct env *e)
+{
+	struct server_config cfg = e->srv.cfg;
+	uint8_t priv[WGP_KEY_LEN];
+
+	memcpy(priv, e->srv.priv, sizeof(priv));
+	server_free(&e->srv);
+	assert_int_equal(server_init(&e->srv, &cfg, priv, e->now), 0);
+	sodium_memzero(priv, sizeof(priv));
+}
+
+static void test_replay_after_restart(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), evil = v4(66, 6666);
+	uint8_t old[WGP_MAX_MSG_LEN], buf[WGP_MAX_MSG_LEN];
+	struct reg_entry *ent;
+	size_t old_len, len;
+	struct tclient a;
+	struct wgp_msg m;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	old_len = tclient_register(&a, old, sizeof(old), NULL, 0, 0);
+	feed(e, old, old_len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_REGISTER_REPLY, &m);
+	env_restart(e);
+
+	/* Captured before the restart, replayed after it, well inside the
+	 * clock window: refused, nothing created. */
+	feed(e, old, old_len, evil, PORT_MAIN);
+	expect(e, &a, evil, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	assert_int_equal(m.u.error.last_counter, e->srv.start_ns);
+	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
+
+	/* A genuine client that went by the error: continues above it. */
+	a.force = m.u.error.last_counter + 1;
+	len = tclient_register(&a, buf, sizeof(buf), NULL, 0, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_REGISTER_REPLY, &m);
+	ent = registry_find(&e->srv.reg, a.pub, e->now);
+	assert_non_null(ent);
+	assert_true(wgp_endpoint_equal(&ent->ep, &ea));
+	/* While the entry lives, the capture is a plain replay. */
+	feed(e, old, old_len, evil, PORT_MAIN);
+	expect(e, &a, evil, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	assert_true(wgp_endpoint_equal(&ent->ep, &ea));
+	env_free(e);
+}
+
+/* A TTL shorter than the counter window would let a capture outlive the
+ * registration it belonged to: refused at start. */
+static void test_ttl_not_below_window(void **state)
+{
+	struct server_config cfg;
+	struct server srv;
+	uint8_t priv[32];
+
+	(void)state;
+	wgp_key_generate(priv);
+	server_config_defaults(&cfg);
+	cfg.capacity = 16;
+	cfg.ttl = (uint32_t)(WGP_COUNTER_WINDOW_NS / 1000000000ULL) - 1;
+	assert_int_equal(server_init(&srv, &cfg, priv, 0), -EINVAL);
+	cfg.ttl++;
+	assert_int_equal(server_init(&srv, &cfg, priv, 0), 0);
+	server_free(&srv);
+}
+
+/* A replay right after an expiry: the capture is a TTL old, out of the
+ * window (the server's clock given explicitly). */
+static void test_replay_after_expiry(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), evil = v4(66, 6666);
+	uint8_t old[WGP_MAX_MSG_LEN];
+	uint64_t t0 = wgp_now_ns();
+	struct rx_info rx;
+	struct tclient a;
+	struct wgp_msg m;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	a.force = t0;
+	rx.len = tclient_register(&a, old, sizeof(old), NULL, 0, 0);
+	rx = (struct rx_info){ .pkt = old, .len = rx.len, .src = ea,
+			       .port = PORT_MAIN };
+	e->q.n = 0;
+	server_handle(&e->srv, &rx, e->now, t0, &e->q);
+	expect(e, &a, ea, WGP_REGISTER_REPLY, &m);
+	/* The first instant the entry is gone. */
+	e->now += (uint64_t)e->srv.cfg.ttl * 1000 + 1;
+	rx.src = evil;
+	e->q.n = 0;
+	server_handle(&e->srv, &rx, e->now,
+		      t0 + (uint64_t)e->srv.cfg.ttl * 1000000000ULL + 1000000,
+		      &e->q);
+	expect(e, &a, evil, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_CLOCK);
+	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
+	env_free(e);
+}
+
+/* One REGISTER naming the same peer 64 times: one NOTIFY, one record,
+ * one stored entry. */
+static void test_duplicate_consent(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2);
+	uint8_t dup[WGP_MAX_CONSENT][32];
+	struct reg_entry *ent;
+	struct tclient a, b;
+	struct wgp_msg m;
+	unsigned int i;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	tclient_init(&b, e->srv.pub);
+	do_register(e, &a, ea, (const uint8_t (*)[32])b.pub, 1, 0, &m);
+	for (i = 0; i < WGP_MAX_CONSENT; i++)
+		memcpy(dup[i], a.pub, 32);
+	do_register(e, &b, eb, (const uint8_t (*)[32])dup, WGP_MAX_CONSENT,
+		    0, &m);
+	assert_int_equal(e->q.n, 2);	/* the reply and one NOTIFY */
+	assert_int_equal(m.u.reg_reply.n_peers, 1);
+	assert_int_equal(m.u.reg_reply.peers[0].index, 0);
+	assert_int_equal(m.u.reg_reply.available, 1);
+	assert_int_equal(m.u.reg_reply.flags & WGP_RF_MORE, 0);
+	expect(e, &a, ea, WGP_NOTIFY, &m);
+	ent = registry_find(&e->srv.reg, b.pub, e->now);
+	assert_int_equal(ent->n_consent, 1);
+	assert_int_equal(e->srv.reg.chunks_used, 0);
+	/* Moving: again one NOTIFY, not 64. */
+	do_register(e, &b, v4(3, 3), (const uint8_t (*)[32])dup,
+		    WGP_MAX_CONSENT, 0, &m);
+	assert_int_equal(e->q.n, 2);
+	env_free(e);
+}
+
+static void test_consent_pool_fair(void **state)
+{
+	enum { CAP = 64 };
+	struct env *e = env_new(CAP, 0);
+	struct wgp_endpoint ev = v4(1, 1), ep = v4(2, 2);
+	static const unsigned int sizes[] = { 64, 9, 1 };
+	uint8_t peers[WGP_MAX_CONSENT][32], buf[WGP_MAX_MSG_LEN];
+	unsigned int s = 0, keys = 0;
+	struct tclient v, p, x;
+	struct reg_entry *ent;
+	uint64_t expires;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	/* V and P name each other, before any attack. */
+	tclient_init(&v, e->srv.pub);
+	tclient_init(&p, e->srv.pub);
+	do_register(e, &v, ev, (const uint8_t (*)[32])p.pub, 1, 0, &m);
+	do_register(e, &p, ep, (const uint8_t (*)[32])v.pub, 1, 0, &m);
+
+	/* Attackers, fewer than the capacity leaves, each with the longest
+	 * list that still fits, until nothing fits or keys run out. */
+	while (keys < CAP - 3 && s < 3) {
+		tclient_init(&x, e->srv.pub);
+		randombytes_buf(peers, sizeof(peers));
+		len = tclient_register(&x, buf, sizeof(buf),
+				       (const uint8_t (*)[32])peers, sizes[s], 0);
+		feed(e, buf, len, v4((uint8_t)(10 + keys), 1), PORT_MAIN);
+		assert_int_equal(e->q.n, 1);
+		assert_int_equal(tclient_open(&x, &m, e->q.msgs[0].buf,
+					      e->q.msgs[0].len), 0);
+		if (m.type == WGP_ERROR) {
+			assert_int_equal(m.u.error.code, WGP_ERR_FULL);
+			s++;
+			continue;
+		}
+		keys++;
+	}
+	assert_int_equal(e->srv.reg.chunks_used, e->srv.reg.n_chunks);
+
+	/* A newcomer with a short list still gets in. */
+	tclient_init(&x, e->srv.pub);
+	do_register(e, &x, v4(200, 1), (const uint8_t (*)[32])p.pub, 1, 0, &m);
+
+	/* V's list grows past what it holds itself: told FULL, and its
+	 * registration stays as it was, and alive. */
+	ent = registry_find(&e->srv.reg, v.pub, e->now);
+	assert_non_null(ent);
+	expires = ent->expires;
+	e->now += 1000;
+	randombytes_buf(peers, sizeof(peers));
+	memcpy(peers[0], p.pub, 32);
+	len = tclient_register(&v, buf, sizeof(buf),
+			       (const uint8_t (*)[32])peers, 20, 0);
+	feed(e, buf, len, v4(7, 7), PORT_MAIN);
+	expect(e, &v, v4(7, 7), WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_FULL);
+	assert_int_equal(ent->n_consent, 1);
+	assert_true(wgp_endpoint_equal(&ent->ep, &ev));
+	assert_true(ent->expires > expires);
+	e->now = expires;		/* the old lifetime is over */
+	assert_non_null(registry_find(&e->srv.reg, v.pub, e->now));
+	/* ... with its old list: P (refreshed, its lifetime was over too)
+	 * and V still find each other. */
+	do_register(e, &p, ep, (const uint8_t (*)[32])v.pub, 1, 0, &m);
+	len = tclient_lookup(&v, buf, sizeof(buf), p.pub, 0);
+	feed(e, buf, len, ev, PORT_MAIN);
+	expect(e, &v, ev, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1123,6 +1403,12 @@ int main(void)
 		cmocka_unit_test(test_relay_consent),
 		cmocka_unit_test(test_relay_none_full_v1),
 		cmocka_unit_test(test_relay_grant_budget),
+		cmocka_unit_test(test_notify_stamps),
+		cmocka_unit_test(test_replay_after_restart),
+		cmocka_unit_test(test_ttl_not_below_window),
+		cmocka_unit_test(test_replay_after_expiry),
+		cmocka_unit_test(test_duplicate_consent),
+		cmocka_unit_test(test_consent_pool_fair),
 	};
 
 	if (sodium_init() < 0)

@@ -152,37 +152,58 @@ static void test_consent_rules(void **state)
 
 static void test_consent_pool(void **state)
 {
-	uint8_t list[WGP_MAX_CONSENT][WGP_CONSENT_LEN], k[3][32];
-	struct reg_entry *e[3];
+	uint8_t list[WGP_MAX_CONSENT][WGP_CONSENT_LEN], k[4][32];
+	uint8_t dup[WGP_MAX_CONSENT][WGP_CONSENT_LEN];
+	struct reg_entry *e[4];
 	struct registry r;
 	unsigned int i;
 
 	(void)state;
-	/* 20 chunks of 7: one 64-entry list takes 10. */
-	assert_int_equal(registry_init(&r, 4, 20), 0);
+	/* 17 chunks of 7 beyond each entry's 8 inline: one 64-entry list
+	 * takes 8. */
+	assert_int_equal(registry_init(&r, 4, 17), 0);
 	randombytes_buf(list, sizeof(list));
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		random_key(k[i]);
 		e[i] = registry_insert(&r, k[i], 0, 1000);
 	}
 	assert_int_equal(registry_set_consent(&r, e[0], (const void *)list, 64), 0);
-	assert_int_equal(r.chunks_used, 10);
+	assert_int_equal(r.chunks_used, 8);
 	for (i = 0; i < 64; i++)
 		assert_true(registry_names(&r, e[0], registry_fp(&r, list[i])));
 	assert_int_equal(registry_set_consent(&r, e[1], (const void *)list, 64), 0);
-	/* Pool exhausted: refused, and the old (empty) list stays. */
-	assert_int_equal(registry_set_consent(&r, e[2], (const void *)list, 1),
+	assert_int_equal(registry_set_consent(&r, e[2], (const void *)list, 9), 0);
+	assert_int_equal(r.chunks_used, 17);
+	/* Pool exhausted: a list of 9 is refused, and the old (empty) list
+	 * stays; a list of 8 fits in the entry itself, always. */
+	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 9),
 			 -ENOSPC);
-	assert_int_equal(e[2]->n_consent, 0);
+	assert_int_equal(e[3]->n_consent, 0);
+	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 8), 0);
+	assert_true(registry_names(&r, e[3], registry_fp(&r, list[7])));
+	assert_false(registry_names(&r, e[3], registry_fp(&r, list[8])));
+	/* Growing e[3] past 8 is refused too, its list of 8 kept. */
+	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 20),
+			 -ENOSPC);
+	assert_int_equal(e[3]->n_consent, 8);
+	assert_true(registry_names(&r, e[3], registry_fp(&r, list[0])));
+	/* Duplicates are stored once: 64 copies of one digest, 1 entry. */
+	for (i = 0; i < WGP_MAX_CONSENT; i++)
+		memcpy(dup[i], list[5], WGP_CONSENT_LEN);
+	assert_int_equal(registry_set_consent(&r, e[2], (const void *)dup, 64), 0);
+	assert_int_equal(e[2]->n_consent, 1);
+	assert_int_equal(r.chunks_used, 16);
+	assert_true(registry_names(&r, e[2], registry_fp(&r, list[5])));
+	assert_false(registry_names(&r, e[2], registry_fp(&r, list[0])));
 	/* Shrinking returns chunks; removal returns all of them. */
-	assert_int_equal(registry_set_consent(&r, e[0], (const void *)list, 7), 0);
-	assert_int_equal(r.chunks_used, 11);
-	assert_false(registry_names(&r, e[0], registry_fp(&r, list[7])));
-	assert_true(registry_names(&r, e[0], registry_fp(&r, list[6])));
+	assert_int_equal(registry_set_consent(&r, e[0], (const void *)list, 15), 0);
+	assert_int_equal(r.chunks_used, 9);
+	assert_false(registry_names(&r, e[0], registry_fp(&r, list[15])));
+	assert_true(registry_names(&r, e[0], registry_fp(&r, list[14])));
 	registry_remove(&r, e[1]);
 	assert_int_equal(r.chunks_used, 1);
-	assert_int_equal(registry_set_consent(&r, e[2], (const void *)list, 64), 0);
-	assert_int_equal(registry_set_consent(&r, e[2], (const void *)list, 65),
+	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 64), 0);
+	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 65),
 			 -EINVAL);
 	registry_free(&r);
 }

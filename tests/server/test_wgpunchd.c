@@ -698,6 +698,9 @@ static void test_relay(void **state)
 
 /* --port 65535 leaves no room for the default probe port (port + 1):
  * that is a usage error (exit 2), not a silent random probe port. */
+/* How long (x 20 ms) a wgpunchd that must refuse its options may take. */
+#define REFUSE_POLLS	750
+
 static void test_port_without_probe_room(void **state)
 {
 	const char *bin = getenv("WGPUNCHD");
@@ -715,12 +718,12 @@ static void test_port_without_probe_room(void **state)
 		      "--listen", "127.0.0.1", "--port", "65535", (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 50; i++) {
+	for (i = 0; i < REFUSE_POLLS; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
 		usleep(20000);
 	}
-	if (i == 50) {
+	if (i == REFUSE_POLLS) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		fail_msg("wgpunchd --port 65535 started instead of refusing");
@@ -753,12 +756,14 @@ static int run_wgpunchd(char *err, size_t errlen, ...)
 		_exit(127);
 	}
 	close(pipefd[1]);
-	for (i = 0; i < 100; i++) {
+	/* Refusing takes milliseconds; the bound is for a machine so
+	 * loaded that starting a process takes seconds. */
+	for (i = 0; i < REFUSE_POLLS; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
 		usleep(20000);
 	}
-	if (i == 100) {
+	if (i == REFUSE_POLLS) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		fail_msg("wgpunchd %s %s started instead of refusing", argv[1],
