@@ -2,15 +2,21 @@
 /*
  * wgpunchd — what the server does with one datagram.
  *
- * Order of work, cheapest first, so garbage and floods cost little:
+ * Order of work, cheapest first, so garbage and floods cost little, and
+ * an address anyone can spoof never decides whether a registered key is
+ * served:
  *   1. clear header: magic, version, type, exact length  (drop silently)
- *   2. per-source token bucket                            (drop silently)
- *   3. session key: cached in the registry for known keys; otherwise one
- *      X25519, within a global budget                    (drop silently)
- *   4. AEAD open: forgeries and tampering end here        (drop silently)
- *   5. counter / window checks, then the request itself
- * No reply is ever longer than the request it answers, and only steps
- * after 4 produce any: the server reflects nothing it cannot decrypt.
+ *   2. a key with a cached session (registered):
+ *        a. only if the source has failed several opens lately: its
+ *           token bucket                                  (drop silently)
+ *        b. AEAD open; a failure is counted against the source
+ *        c. a fresh counter: the key's own bucket; a PROBE or a stale
+ *           counter (anyone's replay): the source's bucket (drop silently)
+ *   3. any other key: the source's bucket, then one X25519 within a
+ *      global budget, then the AEAD open                   (drop silently)
+ *   4. counter / window checks, then the request itself
+ * No reply is ever longer than the request it answers, and only step 4
+ * produces any: the server reflects nothing it cannot decrypt.
  *
  * Versions 1 and 2 share all of this. Replies go out in the request's
  * version, NOTIFYs in the version the recipient last used; version 2
@@ -111,39 +117,24 @@ static void fill_peer_rec(struct wgp_peer_rec *rec, uint8_t index,
 	memcpy(rec->cands, peer->cands, sizeof(rec->cands));
 }
 
-/* Per-registrant NOTIFY budget: one registration (or a spoofed flood of
- * them) cannot make the server spray its peers. */
-static bool notify_allowed(struct reg_entry *e, uint64_t now)
-{
-	uint64_t add = (now - e->notify_ms) * NOTIFY_PER_S / 1000;
-
-	if (add) {
-		e->notify_tokens = (uint16_t)(e->notify_tokens + add > NOTIFY_BURST ?
-				   NOTIFY_BURST : e->notify_tokens + add);
-		e->notify_ms = now;
-	}
-	if (!e->notify_tokens)
-		return false;
-	e->notify_tokens--;
-	return true;
-}
-
 /*
- * Tell peer (at its registered endpoint, from the address it reached)
- * that who wants to talk now. A registration proves the key, not the
- * address: Sybil keys registered from a spoofed source put a victim's
- * address in the registry. So every NOTIFY is also charged to the
- * destination's token bucket, the one its own requests draw from: no
- * address receives more than the per-source rate, however many
- * registrants point the server at it.
+ * Two budgets pay for every NOTIFY (and unsolicited grant). The
+ * registrant's own, so one registration cannot make the server spray
+ * its peers. And the destination address's NOTIFY bucket: a
+ * registration proves the key, not the address, so Sybil keys
+ * registered from a spoofed source put a victim's address in the
+ * registry; no address receives more NOTIFYs than that rate, however
+ * many registrants point the server at it. That bucket is not the one
+ * requests from the address draw from: a spoofed request flood from a
+ * client's address must not stop its NOTIFYs, nor NOTIFYs its requests.
  */
 static bool notify_budget(struct ctx *c, struct reg_entry *who,
 			  struct reg_entry *peer)
 {
-	if (!notify_allowed(who, c->now))
-		return false;
-	if (!ratelimit_allow(&c->srv->rl, &peer->ep, c->now)) {
-		c->srv->st.ratelimited++;
+	if (!small_bucket_take(&who->notifies, NOTIFY_PER_S, NOTIFY_BURST,
+			       c->now) ||
+	    !ratelimit_allow(&c->srv->notify_rl, &peer->ep, c->now)) {
+		c->srv->st.notify_limited++;
 		return false;
 	}
 	return true;
@@ -295,8 +286,8 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 			return;
 		}
 		e->sess = *c->sess;
-		e->notify_tokens = NOTIFY_BURST;
-		e->notify_ms = c->now;
+		small_bucket_init(&e->requests, c->srv->cfg.burst, c->now);
+		small_bucket_init(&e->notifies, NOTIFY_BURST, c->now);
 	}
 	if (registry_set_consent(reg, e, rq->consent, rq->n_consent) < 0) {
 		consent_full(c, e, is_new, rq->counter);
@@ -532,13 +523,152 @@ static void handle_legacy(struct server *srv, const struct rx_info *rx,
 	o->port = rx->port;
 }
 
+/*
+ * A key the server holds no session for: unauthenticated work, paid
+ * for by the source's bucket and the global X25519 budget. The session
+ * lands in tmp.
+ */
+static bool session_unknown_key(struct server *srv, const struct rx_info *rx,
+				const struct wgp_msg *req, uint64_t now,
+				struct wgp_session *tmp)
+{
+	if (!ratelimit_allow(&srv->rl, &rx->src, now)) {
+		srv->st.ratelimited++;
+		return false;
+	}
+	if (!token_bucket_take(&srv->dh, now)) {
+		srv->st.dh_dropped++;
+		return false;
+	}
+	srv->st.dh++;
+	if (wgp_session_server(tmp, srv->priv, srv->pub, req->key) < 0) {
+		srv->st.forged++;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Opening a datagram for a cached session costs one AEAD open and is
+ * not gated: the source may be a spoofed victim. Only a source that
+ * has failed opens faster than its rate (forgeries naming registered
+ * keys) pays its bucket before each further one.
+ */
+static bool open_allowed(struct server *srv, const struct rx_info *rx,
+			 uint64_t now)
+{
+	if (!ratelimit_suspect(&srv->rl, &rx->src, now) ||
+	    ratelimit_allow(&srv->rl, &rx->src, now))
+		return true;
+	srv->st.ratelimited++;
+	return false;
+}
+
+/* The counter a request carries; false for PROBE, which has none. */
+static bool request_counter(const struct wgp_msg *req, uint64_t *counter)
+{
+	switch (req->type) {
+	case WGP_REGISTER:
+		*counter = req->u.reg.counter;
+		return true;
+	case WGP_LOOKUP:
+		*counter = req->u.lookup.counter;
+		return true;
+	case WGP_RELAY:
+		*counter = req->u.relay.counter;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Who pays for an authenticated request from a registered key. The key
+ * itself when the counter is fresh: only the key's holder can make
+ * such a request, from whatever address. Otherwise the source: a PROBE
+ * (fresh only within the clock window) or a stale counter may be
+ * anyone's replay, and a replay must not use up the key's budget.
+ */
+static bool charge_known(struct server *srv, const struct rx_info *rx,
+			 const struct wgp_msg *req, struct reg_entry *e,
+			 uint64_t now)
+{
+	uint64_t counter;
+
+	if (request_counter(req, &counter) && counter > e->counter) {
+		if (small_bucket_take(&e->requests, srv->cfg.rate,
+				      srv->cfg.burst, now))
+			return true;
+		srv->st.key_limited++;
+		return false;
+	}
+	if (ratelimit_allow(&srv->rl, &rx->src, now))
+		return true;
+	srv->st.ratelimited++;
+	return false;
+}
+
+static void log_forged(const struct wgp_msg *req, const struct rx_info *rx)
+{
+	log_debug("%s from %s: authentication failed", wgp_type_name(req->type),
+		  wgp_endpoint_format(&rx->src, (char[WGP_ENDPOINT_STRLEN]){0}));
+}
+
+/* Open req with e's cached session and charge it: false to drop. */
+static bool open_known(struct server *srv, const struct rx_info *rx,
+		       struct wgp_msg *req, struct reg_entry *e, uint64_t now)
+{
+	if (!open_allowed(srv, rx, now))
+		return false;
+	if (wgp_open_parsed(req, rx->pkt, rx->len, &e->sess) < 0) {
+		srv->st.forged++;
+		ratelimit_fail(&srv->rl, &rx->src, now);
+		log_forged(req, rx);
+		return false;
+	}
+	return charge_known(srv, rx, req, e, now);
+}
+
+/* Open req from a key with no registration: false to drop. */
+static bool open_unknown(struct server *srv, const struct rx_info *rx,
+			 struct wgp_msg *req, uint64_t now,
+			 struct wgp_session *tmp)
+{
+	if (!session_unknown_key(srv, rx, req, now, tmp))
+		return false;
+	if (wgp_open_parsed(req, rx->pkt, rx->len, tmp) < 0) {
+		srv->st.forged++;
+		log_forged(req, rx);
+		return false;
+	}
+	return true;
+}
+
+static void dispatch(struct ctx *c, struct reg_entry *e)
+{
+	switch (c->req->type) {
+	case WGP_REGISTER:
+		handle_register(c, e);
+		break;
+	case WGP_LOOKUP:
+		handle_lookup(c, e);
+		break;
+	case WGP_PROBE:
+		handle_probe(c);
+		break;
+	case WGP_RELAY:
+		handle_relay(c, e);
+		break;
+	}
+}
+
 void server_handle(struct server *srv, const struct rx_info *rx,
 		   uint64_t now, uint64_t now_ns, struct outq *q)
 {
-	struct wgp_session tmp, *sess;
+	struct wgp_session tmp;
 	struct reg_entry *e;
 	struct wgp_msg req;
 	struct ctx c;
+	bool ok;
 
 	srv->st.rx++;
 	if (rx->len == WGP_LEGACY_REQUEST_LEN && rx->port == PORT_MAIN &&
@@ -555,49 +685,19 @@ void server_handle(struct server *srv, const struct rx_info *rx,
 		srv->st.bad++;
 		return;
 	}
-	if (!ratelimit_allow(&srv->rl, &rx->src, now)) {
-		srv->st.ratelimited++;
-		return;
-	}
 	e = registry_find(&srv->reg, req.key, now);
 	if (e) {
-		sess = &e->sess;
-	} else {
-		if (!token_bucket_take(&srv->dh, now)) {
-			srv->st.dh_dropped++;
-			return;
+		if (open_known(srv, rx, &req, e, now)) {
+			c = (struct ctx){ srv, rx, &req, &e->sess, q, now,
+					  now_ns };
+			dispatch(&c, e);
 		}
-		srv->st.dh++;
-		if (wgp_session_server(&tmp, srv->priv, srv->pub, req.key) < 0) {
-			srv->st.forged++;
-			return;
-		}
-		sess = &tmp;
+		return;
 	}
-	if (wgp_open_parsed(&req, rx->pkt, rx->len, sess) < 0) {
-		srv->st.forged++;
-		log_debug("%s from %s: authentication failed",
-			  wgp_type_name(req.type),
-			  wgp_endpoint_format(&rx->src,
-					      (char[WGP_ENDPOINT_STRLEN]){0}));
-		goto out;
+	ok = open_unknown(srv, rx, &req, now, &tmp);
+	if (ok) {
+		c = (struct ctx){ srv, rx, &req, &tmp, q, now, now_ns };
+		dispatch(&c, NULL);
 	}
-	c = (struct ctx){ srv, rx, &req, sess, q, now, now_ns };
-	switch (req.type) {
-	case WGP_REGISTER:
-		handle_register(&c, e);
-		break;
-	case WGP_LOOKUP:
-		handle_lookup(&c, e);
-		break;
-	case WGP_PROBE:
-		handle_probe(&c);
-		break;
-	case WGP_RELAY:
-		handle_relay(&c, e);
-		break;
-	}
-out:
-	if (sess == &tmp)
-		sodium_memzero(&tmp, sizeof(tmp));
+	sodium_memzero(&tmp, sizeof(tmp));
 }

@@ -663,12 +663,15 @@ static void log_stats(const struct server *srv)
 {
 	const struct server_stats *s = &srv->st;
 
-	log_info("stats: %u registered, rx %llu, bad %llu, rate-limited %llu, "
+	log_info("stats: %u registered, rx %llu, bad %llu, rate-limited %llu "
+		 "(by source), %llu (by key), %llu (notify), "
 		 "forged %llu, dh %llu (dropped %llu), register %llu, "
 		 "lookup %llu, probe %llu, notify %llu, error %llu, "
 		 "legacy %llu, tx dropped %llu",
 		 srv->reg.live, (unsigned long long)s->rx,
 		 (unsigned long long)s->bad, (unsigned long long)s->ratelimited,
+		 (unsigned long long)s->key_limited,
+		 (unsigned long long)s->notify_limited,
 		 (unsigned long long)s->forged, (unsigned long long)s->dh,
 		 (unsigned long long)s->dh_dropped,
 		 (unsigned long long)s->registers,

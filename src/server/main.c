@@ -104,6 +104,12 @@ static int run(struct options *opts)
 		 loop.port[PORT_MAIN], loop.port[PORT_PROBE],
 		 opts->cfg.capacity, opts->cfg.ttl,
 		 opts->cfg.legacy ? ", legacy protocol ON (insecure)" : "");
+	log_info("limits: %u/s (burst %u) per key, per source (IPv4 address, "
+		 "IPv6 /%u) for unauthenticated work, per NOTIFY destination%s; "
+		 "%u X25519/s for unknown keys%s", opts->cfg.rate,
+		 opts->cfg.burst, srv.rl.prefix6,
+		 opts->cfg.rate ? "" : " (no limit)", opts->cfg.dh_rate,
+		 opts->cfg.dh_rate ? "" : " (no limit)");
 	if (relay_enabled(&srv.relay))
 		log_relay_config(&opts->cfg.relay, srv.relay.n_allocs);
 	ret = loop_run_signals(&loop, sfd);

@@ -35,6 +35,8 @@ static void usage(FILE *f)
 "  -b, --burst N           burst per source (default %u)\n"
 "      --dh-rate N         key agreements per second for unknown keys,\n"
 "                          all sources together, 0: off (default %u)\n"
+"      --ipv6-prefix N     IPv6 sources share one budget per /N, 32..128\n"
+"                          (default %u)\n"
 "      --legacy            also answer contrib nat-punch clients (INSECURE)\n"
 "      --legacy-capacity N entries of the legacy table (default %u)\n"
 "      --relay FIRST-LAST  relay for peers that cannot reach each other,\n"
@@ -48,7 +50,8 @@ static void usage(FILE *f)
 "  -V, --version           the version\n",
 		WGP_PORT, SERVER_DEFAULT_CAPACITY, SERVER_DEFAULT_TTL,
 		SERVER_DEFAULT_RATE, SERVER_DEFAULT_BURST,
-		SERVER_DEFAULT_DH_RATE, SERVER_DEFAULT_LEGACY_CAPACITY,
+		SERVER_DEFAULT_DH_RATE, RL_DEFAULT_PREFIX6,
+		SERVER_DEFAULT_LEGACY_CAPACITY,
 		RELAY_MAX_PORTS, RELAY_DEFAULT_IDLE_S,
 		(unsigned int)(RELAY_DEFAULT_RATE * 8 / 1000000),
 		RELAY_DEFAULT_PER_KEY);
@@ -168,6 +171,7 @@ enum {
 	OPT_RELAY_IDLE,
 	OPT_RELAY_RATE,
 	OPT_RELAY_PER_KEY,
+	OPT_IPV6_PREFIX,
 };
 
 static const struct option long_options[] = {
@@ -180,6 +184,7 @@ static const struct option long_options[] = {
 	{ "rate", required_argument, NULL, 'r' },
 	{ "burst", required_argument, NULL, 'b' },
 	{ "dh-rate", required_argument, NULL, OPT_DH_RATE },
+	{ "ipv6-prefix", required_argument, NULL, OPT_IPV6_PREFIX },
 	{ "legacy", no_argument, NULL, OPT_LEGACY },
 	{ "legacy-capacity", required_argument, NULL, OPT_LEGACY_CAPACITY },
 	{ "relay", required_argument, NULL, OPT_RELAY },
@@ -254,6 +259,11 @@ int options_parse(struct options *opts, int argc, char *argv[])
 			if (number("--dh-rate", optarg, 0, 10000000, &v))
 				return OPTIONS_EXIT_USAGE;
 			opts->cfg.dh_rate = (uint32_t)v;
+			break;
+		case OPT_IPV6_PREFIX:
+			if (number("--ipv6-prefix", optarg, 32, 128, &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->cfg.ipv6_prefix = (uint8_t)v;
 			break;
 		case OPT_LEGACY:
 			opts->cfg.legacy = true;

@@ -26,6 +26,7 @@
 
 #include "hindex.h"
 #include "proto.h"
+#include "ratelimit.h"
 
 #define REG_NONE UINT32_MAX
 #define CONSENT_INLINE 8	/* fingerprints every entry holds itself */
@@ -39,7 +40,6 @@ struct reg_entry {
 	uint64_t self_fp;		/* fingerprint of digest */
 	uint64_t counter;		/* last accepted */
 	uint64_t expires;		/* ms; 0: free slot */
-	uint64_t notify_ms;		/* notify token bucket refill time */
 	struct wgp_endpoint ep;		/* mapping the server saw */
 	struct wgp_endpoint local;	/* server address it reached */
 	/* Host candidates of the latest v2 REGISTER/LOOKUP, unusable
@@ -48,7 +48,10 @@ struct reg_entry {
 	uint64_t consent_fp[CONSENT_INLINE];	/* first of the list */
 	uint32_t consent;		/* overflow chunks or REG_NONE;
 					 * free list link of a free slot */
-	uint16_t notify_tokens;
+	/* What the key may do, whatever address it sends from: requests
+	 * that prove themselves fresh, and NOTIFYs it causes others. */
+	struct small_bucket requests;
+	struct small_bucket notifies;
 	uint8_t n_consent;		/* distinct entries stored */
 	uint8_t flags;			/* WGP_F_* the client declared */
 	uint8_t version;		/* of the latest REGISTER/LOOKUP: what

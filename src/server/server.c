@@ -20,7 +20,29 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->rate = SERVER_DEFAULT_RATE;
 	cfg->burst = SERVER_DEFAULT_BURST;
 	cfg->dh_rate = SERVER_DEFAULT_DH_RATE;
+	cfg->ipv6_prefix = RL_DEFAULT_PREFIX6;
 	relay_config_defaults(&cfg->relay);
+}
+
+/* The source and NOTIFY destination tables: same size, rate, burst and
+ * IPv6 prefix; separate buckets, so neither can use up the other. */
+static int limits_init(struct server *srv, const struct server_config *cfg)
+{
+	size_t sets = cfg->rl_sets ? cfg->rl_sets : SERVER_RL_SETS;
+	unsigned int prefix6 = cfg->ipv6_prefix ? cfg->ipv6_prefix :
+			       RL_DEFAULT_PREFIX6;
+	int ret;
+
+	ret = ratelimit_init(&srv->rl, sets, cfg->rate, cfg->burst);
+	if (ret < 0)
+		return ret;
+	ret = ratelimit_init(&srv->notify_rl, sets, cfg->rate, cfg->burst);
+	if (ret < 0)
+		return ret;
+	ret = ratelimit_set_prefix6(&srv->rl, prefix6);
+	if (ret < 0)
+		return ret;
+	return ratelimit_set_prefix6(&srv->notify_rl, prefix6);
 }
 
 int server_init(struct server *srv, const struct server_config *cfg,
@@ -47,8 +69,7 @@ int server_init(struct server *srv, const struct server_config *cfg,
 		if (ret < 0)
 			goto err;
 	}
-	ret = ratelimit_init(&srv->rl, cfg->rl_sets ? cfg->rl_sets : SERVER_RL_SETS,
-			     cfg->rate, cfg->burst);
+	ret = limits_init(srv, cfg);
 	if (ret < 0)
 		goto err;
 	token_bucket_init(&srv->dh, cfg->dh_rate, cfg->dh_rate, now);
@@ -67,6 +88,7 @@ void server_free(struct server *srv)
 	if (srv->legacy.entries)
 		legacy_free(&srv->legacy);
 	ratelimit_free(&srv->rl);
+	ratelimit_free(&srv->notify_rl);
 	relay_free(&srv->relay);
 	sodium_memzero(srv->priv, sizeof(srv->priv));
 }

@@ -22,7 +22,7 @@
 
 #define SERVER_DEFAULT_CAPACITY		1000000
 #define SERVER_DEFAULT_TTL		120	/* s; clients refresh every ~25 s */
-#define SERVER_DEFAULT_RATE		50	/* datagrams/s per source */
+#define SERVER_DEFAULT_RATE		50	/* datagrams/s per source or key */
 #define SERVER_DEFAULT_BURST		100
 #define SERVER_DEFAULT_DH_RATE		20000	/* X25519 for new keys, /s total */
 #define SERVER_DEFAULT_LEGACY_CAPACITY	65536
@@ -43,7 +43,10 @@ struct server_config {
 	size_t consent_chunks;	/* overflow chunks beyond each entry's
 				 * inline room; 0: capacity / 2 */
 	size_t legacy_capacity;
-	uint32_t rate, burst;	/* per source; rate 0: no limit */
+	uint32_t rate, burst;	/* per source, per key and per NOTIFY
+				 * destination; rate 0: no limit */
+	uint8_t ipv6_prefix;	/* IPv6 sources count per this prefix,
+				 * 32..128; 0: RL_DEFAULT_PREFIX6 */
 	uint32_t dh_rate;	/* 0: no limit */
 	size_t rl_sets;		/* rate limiter sets; 0: SERVER_RL_SETS */
 	bool legacy;
@@ -52,6 +55,8 @@ struct server_config {
 
 struct server_stats {
 	uint64_t rx, bad, ratelimited, dh, dh_dropped, forged;
+	uint64_t key_limited;	/* fresh requests over their key's budget */
+	uint64_t notify_limited;	/* NOTIFYs/grants over a budget */
 	uint64_t registers, lookups, probes, notifies, errors, legacy;
 	uint64_t relays;	/* RELAY requests answered (stats of the
 				 * allocations are in relay.st) */
@@ -63,7 +68,8 @@ struct server {
 	uint8_t priv[WGP_KEY_LEN], pub[WGP_KEY_LEN];
 	struct registry reg;
 	struct legacy legacy;
-	struct ratelimit rl;
+	struct ratelimit rl;		/* per source, for unauthenticated work */
+	struct ratelimit notify_rl;	/* per NOTIFY destination */
 	struct token_bucket dh;
 	struct relay relay;
 	struct server_stats st;

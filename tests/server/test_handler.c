@@ -420,42 +420,51 @@ static void test_no_amplification(void **state)
 
 /*
  * Registrations prove the key, not the address: Sybil keys registered
- * from a spoofed source put a victim's address in the registry. A hub
+ * from a spoofed source put a victim's address in the registry. Hubs
  * naming them, re-registering from ever new (spoofed) sources, would
- * then make the server send the victim 64 NOTIFYs per REGISTER. Every
- * datagram to an address is charged to that address's token bucket, so
- * the victim receives at most the burst, whatever the attacker sends.
+ * then make the server send the victim 64 NOTIFYs per REGISTER, more
+ * than any one hub's NOTIFY budget allows. Every NOTIFY is charged to
+ * its destination address's NOTIFY bucket, so the victim receives at
+ * most that burst, whatever the attacker sends.
  */
 static void test_notify_reflection(void **state)
 {
 	struct env *e = env_new(128, 3);
 	static struct tclient peers[WGP_MAX_CONSENT];
-	uint8_t keys[WGP_MAX_CONSENT][32], buf[WGP_MAX_MSG_LEN];
+	uint8_t keys[WGP_MAX_CONSENT][32], hubs[2][32], buf[WGP_MAX_MSG_LEN];
 	struct wgp_endpoint victim = v4(99, 53);
-	unsigned int i, round, to_victim = 0;
-	struct tclient hub;
+	unsigned int i, h, round, notifies = 0;
+	struct tclient hub[2];
 	struct wgp_msg m;
 	size_t len;
 
 	(void)state;
-	tclient_init(&hub, e->srv.pub);
+	for (h = 0; h < 2; h++) {
+		tclient_init(&hub[h], e->srv.pub);
+		memcpy(hubs[h], hub[h].pub, 32);
+	}
 	for (i = 0; i < WGP_MAX_CONSENT; i++) {
 		tclient_init(&peers[i], e->srv.pub);
 		memcpy(keys[i], peers[i].pub, 32);
 		do_register(e, &peers[i], victim,
-			    (const uint8_t (*)[32])hub.pub, 1, 0, &m);
-		to_victim += e->q.n;
+			    (const uint8_t (*)[32])hubs, 2, 0, &m);
 	}
 	for (round = 0; round < 8; round++) {
-		len = tclient_register(&hub, buf, sizeof(buf),
-				       (const uint8_t (*)[32])keys,
-				       WGP_MAX_CONSENT, 0);
-		feed(e, buf, len, v4((uint8_t)(round + 1), 1), PORT_MAIN);
-		for (i = 0; i < e->q.n; i++)
-			to_victim += wgp_endpoint_equal(&e->q.msgs[i].dst,
-							&victim);
+		for (h = 0; h < 2; h++) {
+			len = tclient_register(&hub[h], buf, sizeof(buf),
+					       (const uint8_t (*)[32])keys,
+					       WGP_MAX_CONSENT, 0);
+			feed(e, buf, len, v4((uint8_t)(round * 2 + h + 1), 1),
+			     PORT_MAIN);
+			for (i = 0; i < e->q.n; i++)
+				notifies += wgp_endpoint_equal(
+					&e->q.msgs[i].dst, &victim);
+		}
 	}
-	assert_true(to_victim <= SERVER_DEFAULT_BURST);
+	/* Without the destination's budget: 2 x NOTIFY_BURST. */
+	assert_true(notifies > 0);
+	assert_true(notifies <= SERVER_DEFAULT_BURST);
+	assert_true(e->srv.st.notify_limited > 0);
 	env_free(e);
 }
 
@@ -1091,8 +1100,8 @@ static void test_relay_grant_budget(void **state)
 	relay_pair(e, &a, &b, ea, eb);
 	ent = registry_find(&e->srv.reg, a.pub, e->now);
 	assert_non_null(ent);
-	ent->notify_tokens = 0;
-	ent->notify_ms = e->now;
+	ent->notifies.tokens = 0;
+	ent->notifies.ms = (uint32_t)e->now;
 	ask_relay(e, &a, ea, b.pub, WGP_RELAY_GRANT, &m);
 	assert_int_equal(m.u.relay_grant.status, WGP_RELAY_OK);
 	assert_int_equal(e->q.n, 1);	/* B not told; B can ask itself */
@@ -1381,6 +1390,231 @@ static void test_consent_pool_fair(void **state)
 	env_free(e);
 }
 
+/* ---- fair limits (issue 9, finding 2) ------------------------------ */
+
+/* A registered, mutually consenting pair a (at ea) and b (at eb). */
+static void pair(struct env *e, struct tclient *a, struct tclient *b,
+		 struct wgp_endpoint ea, struct wgp_endpoint eb)
+{
+	struct wgp_msg m;
+
+	tclient_init(a, e->srv.pub);
+	tclient_init(b, e->srv.pub);
+	do_register(e, a, ea, (const uint8_t (*)[32])b->pub, 1, 0, &m);
+	do_register(e, b, eb, (const uint8_t (*)[32])a->pub, 1, 0, &m);
+}
+
+/* c LOOKUPs target from src: true if it got LOOKUP_REPLY OK. */
+static bool lookup_ok(struct env *e, struct tclient *c,
+		      struct wgp_endpoint src, const uint8_t target[32])
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	size_t len = tclient_lookup(c, buf, sizeof(buf), target, 0);
+	struct wgp_msg m;
+	unsigned int i;
+
+	feed(e, buf, len, src, PORT_MAIN);
+	for (i = 0; i < e->q.n; i++) {
+		if (!wgp_endpoint_equal(&e->q.msgs[i].dst, &src) ||
+		    tclient_open(c, &m, e->q.msgs[i].buf, e->q.msgs[i].len))
+			continue;
+		return m.type == WGP_LOOKUP_REPLY &&
+		       m.u.lookup_reply.status == WGP_LOOKUP_OK;
+	}
+	return false;
+}
+
+/*
+ * Spoofed datagrams as an attacker without any key of the victim can
+ * make them: sealed by fresh (unknown) keys, valid headers with random
+ * keys and garbage behind, and plain garbage. Built once; unknown keys
+ * stay unknown, as none of these is a REGISTER.
+ */
+#define FLOOD_KINDS 64
+struct flood {
+	uint8_t pkt[FLOOD_KINDS][WGP_MAX_MSG_LEN];
+	size_t len[FLOOD_KINDS];
+};
+
+static void flood_build(struct flood *f, const uint8_t server_pub[32])
+{
+	struct tclient x;
+	unsigned int i;
+
+	for (i = 0; i < FLOOD_KINDS; i++) {
+		tclient_init(&x, server_pub);
+		switch (i % 4) {
+		case 0:		/* sealed PROBE, unknown key */
+			f->len[i] = tclient_probe(&x, f->pkt[i], WGP_MAX_MSG_LEN);
+			break;
+		case 1:		/* sealed LOOKUP, unknown key */
+			f->len[i] = tclient_lookup(&x, f->pkt[i],
+						   WGP_MAX_MSG_LEN, x.pub, 0);
+			break;
+		case 2:		/* valid header, random key and body */
+			f->len[i] = tclient_lookup(&x, f->pkt[i],
+						   WGP_MAX_MSG_LEN, x.pub, 0);
+			randombytes_buf(f->pkt[i] + WGP_HDR_LEN,
+					f->len[i] - WGP_HDR_LEN);
+			break;
+		default:	/* garbage */
+			f->len[i] = 124;
+			randombytes_buf(f->pkt[i], f->len[i]);
+			break;
+		}
+	}
+}
+
+/*
+ * The victim test. A flood of datagrams spoofed from a registered
+ * client's own address, at 20 times the per-source rate, must not cost
+ * it a single answer: its LOOKUPs are authenticated by its cached
+ * session and paid for by its key, not by its (spoofable) address.
+ */
+static void test_victim_spoofed_flood(void **state)
+{
+	struct env *e = env_new(64, SERVER_DEFAULT_RATE);
+	struct wgp_endpoint victim = v4(1, 51820), eb = v4(2, 51820);
+	static struct flood f;
+	unsigned int round, i, answered = 0, n = 0;
+	struct tclient a, b;
+
+	(void)state;
+	pair(e, &a, &b, victim, eb);
+	flood_build(&f, e->srv.pub);
+	/* 100 ms rounds: 100 spoofed datagrams (1,000/s), then one LOOKUP
+	 * from the victim. 5 s of simulated time. */
+	for (round = 0; round < 50; round++) {
+		for (i = 0; i < 100; i++, n++)
+			feed(e, f.pkt[n % FLOOD_KINDS], f.len[n % FLOOD_KINDS],
+			     victim, PORT_MAIN);
+		answered += lookup_ok(e, &a, victim, b.pub);
+		e->now += 100;
+	}
+	assert_true(e->srv.st.ratelimited > 0);	/* the flood was limited */
+	assert_int_equal(answered, 50);
+	env_free(e);
+}
+
+/* NOTIFYs have their own budget per destination: a spoofed request
+ * flood from B's address does not stop B's NOTIFY, and NOTIFYs to B do
+ * not use up B's requests. */
+static void test_notify_budget_separate(void **state)
+{
+	struct env *e = env_new(64, 3);
+	struct wgp_endpoint ea = v4(1, 1), eb = v4(2, 2);
+	static struct flood f;
+	struct tclient a, b;
+	struct wgp_msg m;
+	unsigned int i, notifies = 0;
+
+	(void)state;
+	pair(e, &a, &b, ea, eb);
+	flood_build(&f, e->srv.pub);
+	for (i = 0; i < 3 * SERVER_DEFAULT_BURST; i++)
+		feed(e, f.pkt[i % FLOOD_KINDS], f.len[i % FLOOD_KINDS], eb,
+		     PORT_MAIN);
+	assert_true(e->srv.st.ratelimited > 0);	/* eb's bucket is empty */
+	assert_true(lookup_ok(e, &a, ea, b.pub));
+	expect(e, &b, eb, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, a.pub, 32);
+
+	/* A full burst of NOTIFYs to B (A's LOOKUPs, same millisecond)... */
+	for (i = 1; i < SERVER_DEFAULT_BURST; i++) {
+		assert_true(lookup_ok(e, &a, ea, b.pub));
+		notifies += e->q.n - 1;
+	}
+	assert_int_equal(notifies, SERVER_DEFAULT_BURST - 1);
+	/* ... and B's own requests are still served. */
+	for (i = 0; i < 10; i++)
+		assert_true(lookup_ok(e, &b, eb, a.pub));
+	env_free(e);
+}
+
+/* The key pays for its fresh requests, wherever they come from: a
+ * registered client is limited to the burst (then the rate) even when
+ * it sends from ever new addresses. */
+static void test_key_budget(void **state)
+{
+	struct env *e = env_new(64, 3);
+	unsigned int i, answered = 0;
+	struct tclient a, b;
+
+	(void)state;
+	pair(e, &a, &b, v4(1, 1), v4(2, 2));
+	for (i = 0; i < 2 * SERVER_DEFAULT_BURST; i++)
+		answered += lookup_ok(e, &a, v4((uint8_t)(i % 200 + 10), 7),
+				      b.pub);
+	/* The first REGISTER was paid for by its source (an unknown key):
+	 * the key starts with a full burst. */
+	assert_int_equal(answered, SERVER_DEFAULT_BURST);
+	assert_int_equal(e->srv.st.key_limited, SERVER_DEFAULT_BURST);
+	e->now += 1000;		/* 3 tokens back */
+	for (i = 0; i < 5; i++)
+		answered += lookup_ok(e, &a, v4(1, 1), b.pub);
+	assert_int_equal(answered, SERVER_DEFAULT_BURST + 3);
+	env_free(e);
+}
+
+/* A captured request replayed (a stale counter, maybe from the right
+ * address) is paid for by the source, never by the key: replays cannot
+ * starve the key's holder. */
+static void test_replay_not_charged_to_key(void **state)
+{
+	struct env *e = env_new(64, 3);
+	struct wgp_endpoint ea = v4(1, 1), evil = v4(66, 6);
+	uint8_t old[WGP_MAX_MSG_LEN];
+	unsigned int i, errors = 0;
+	struct tclient a, b;
+	size_t len;
+
+	(void)state;
+	pair(e, &a, &b, ea, v4(2, 2));
+	len = tclient_lookup(&a, old, sizeof(old), b.pub, 0);
+	feed(e, old, len, ea, PORT_MAIN);
+	for (i = 0; i < 3 * SERVER_DEFAULT_BURST; i++) {
+		feed(e, old, len, i % 2 ? evil : ea, PORT_MAIN);
+		errors += e->q.n;
+	}
+	/* Each source answered with ERROR COUNTER up to its burst (ea's
+	 * less the token A's first REGISTER took). */
+	assert_int_equal(errors, 2 * SERVER_DEFAULT_BURST - 1);
+	for (i = 0; i < 20; i++)
+		assert_true(lookup_ok(e, &a, ea, b.pub));
+	env_free(e);
+}
+
+/*
+ * Forgeries naming a registered key cost one failed AEAD open each; a
+ * source failing more than RL_FAIL_LIMIT of them is then gated by its
+ * bucket before each open. Other sources are not affected.
+ */
+static void test_forged_known_key_gated(void **state)
+{
+	struct env *e = env_new(64, 3);
+	struct wgp_endpoint evil = v4(66, 6), ea = v4(1, 1);
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct tclient a, b, forger;
+	unsigned int i;
+	size_t len;
+
+	(void)state;
+	pair(e, &a, &b, ea, v4(2, 2));
+	tclient_init(&forger, e->srv.pub);
+	memcpy(forger.pub, b.pub, 32);
+	len = tclient_lookup(&forger, buf, sizeof(buf), a.pub, 0);
+	for (i = 0; i < 300; i++)
+		feed(e, buf, len, evil, PORT_MAIN);
+	/* RL_FAIL_LIMIT + 1 make the source suspect, then a burst. */
+	assert_int_equal(e->srv.st.forged,
+			 RL_FAIL_LIMIT + 1 + SERVER_DEFAULT_BURST);
+	assert_int_equal(e->srv.st.ratelimited,
+			 300 - e->srv.st.forged);
+	assert_true(lookup_ok(e, &a, ea, b.pub));
+	assert_true(lookup_ok(e, &b, v4(2, 2), a.pub));
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1409,6 +1643,11 @@ int main(void)
 		cmocka_unit_test(test_replay_after_expiry),
 		cmocka_unit_test(test_duplicate_consent),
 		cmocka_unit_test(test_consent_pool_fair),
+		cmocka_unit_test(test_victim_spoofed_flood),
+		cmocka_unit_test(test_notify_budget_separate),
+		cmocka_unit_test(test_key_budget),
+		cmocka_unit_test(test_replay_not_charged_to_key),
+		cmocka_unit_test(test_forged_known_key_gated),
 	};
 
 	if (sodium_init() < 0)
