@@ -23,6 +23,16 @@ void tclient_init(struct tclient *c, const uint8_t server_pub[WGP_KEY_LEN])
 	     "wgp_session_client");
 }
 
+void tclient_init_key(struct tclient *c, const uint8_t priv[WGP_KEY_LEN],
+		      const uint8_t server_pub[WGP_KEY_LEN])
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->priv, priv, WGP_KEY_LEN);
+	must(wgp_key_public(c->pub, c->priv) == 0, "wgp_key_public");
+	must(wgp_session_client(&c->sess, c->priv, c->pub, server_pub) == 0,
+	     "wgp_session_client");
+}
+
 uint64_t tclient_next(struct tclient *c)
 {
 	uint64_t now = wgp_now_ns();

@@ -25,6 +25,10 @@ struct tclient {
 /* Fresh key pair and the session with the server. */
 void tclient_init(struct tclient *c, const uint8_t server_pub[WGP_KEY_LEN]);
 
+/* The same with a given private key (a key file's, say). */
+void tclient_init_key(struct tclient *c, const uint8_t priv[WGP_KEY_LEN],
+		      const uint8_t server_pub[WGP_KEY_LEN]);
+
 /* Next counter: force if set, else max(now in ns, last + 1). */
 uint64_t tclient_next(struct tclient *c);
 
