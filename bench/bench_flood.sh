@@ -33,9 +33,10 @@
 #   SERVER_ARGS=""      more wgpunchd options, e.g. "--dh-rate 5000"
 #   WGPUNCHD=, FLOOD=, FLOOD_CLIENT=   other binaries than BUILD_DIR's
 #   REPLY_TIMEOUT_MS=1000  how long a client waits for each reply
-#   CHECK=1             exit 1 unless, in every row, the pair got >= 99%,
-#                       every new client registered and wgpunchd still
-#                       runs (tests/e2e/flood.sh: the short version)
+#   CHECK=1             exit 1 unless, in every row, the pair and the
+#                       victim got >= 99%, every new client registered and
+#                       wgpunchd still runs (tests/e2e/flood.sh: the short
+#                       version)
 #
 # Needs root; exits 77 (skipped) otherwise.  A benchmark: run it on the
 # release build (make bench: build-bench) of an otherwise idle machine.
@@ -201,7 +202,8 @@ run_flood()
 
 FAILED_ROWS=0
 
-# check_row PAIR_OK PAIR_SENT NEW_OK NEW_SENT ALIVE: CHECK's assertions.
+# check_row PAIR_OK PAIR_SENT NEW_OK NEW_SENT ALIVE VIC_OK VIC_SENT:
+# CHECK's assertions.
 check_row()
 {
 	local why=
@@ -209,6 +211,8 @@ check_row()
 		why="$why pair $1/$2 (< 99%);"
 	[ "$4" -gt 0 ] && [ "$3" -eq "$4" ] || why="$why new clients $3/$4;"
 	[ "$5" = yes ] || why="$why wgpunchd died;"
+	[ "$7" -gt 0 ] && [ $(($6 * 100)) -ge $(($7 * 99)) ] ||
+		why="$why victim $6/$7 (< 99%);"
 	[ -z "$why" ] && return 0
 	echo "  FAIL:$why"
 	FAILED_ROWS=$((FAILED_ROWS + 1))
@@ -265,7 +269,7 @@ row()
 		"$cpu" "$(awk -v k="${rss:-0}" 'BEGIN { printf "%.1f", k / 1024 }')" \
 		"$([ "$alive" = yes ] || echo '(wgpunchd died)')"
 	[ -n "$CHECK" ] && check_row "$pair_ok" "$pair_sent" "$new_ok" \
-		"$new_sent" "$alive"
+		"$new_sent" "$alive" "$vic_ok" "$vic_sent"
 	return 0
 }
 
