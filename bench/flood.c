@@ -48,6 +48,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "endpoint.h"
 #include "proto.h"
 
 #define BATCH_MAX	64
@@ -129,25 +130,15 @@ static bool in_bench_net(uint32_t addr_host)
 	return (addr_host & NET_MASK) == NET_BASE;
 }
 
+/* A numeric "a.b.c.d:port" in the bench's network (IPv4 only): -EINVAL,
+ * or -EPERM for an address outside it. */
 static int parse_addr_port(struct sockaddr_in *sin, const char *s)
 {
-	char host[INET_ADDRSTRLEN];
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
+	struct sockaddr_storage ss;
 
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
+	if (endpoint_parse(s, strlen(s), 0, &ss) < 0 || ss.ss_family != AF_INET)
 		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port <= 0 || port > 65535)
-		return -EINVAL;
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-		return -EINVAL;
+	memcpy(sin, &ss, sizeof(*sin));
 	if (!in_bench_net(ntohl(sin->sin_addr.s_addr)))
 		return -EPERM;
 	return 0;

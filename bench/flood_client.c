@@ -40,6 +40,7 @@
 #include "key.h"
 #include "proto.h"
 #include "testclient.h"
+#include "endpoint.h"
 
 #define PENDING_MAX	8192
 #define REGISTER_TRIES	10
@@ -108,24 +109,15 @@ static uint64_t realtime_ms(void)
 
 /* ---- options -------------------------------------------------------- */
 
+/* A numeric "a.b.c.d:port" (the bench is IPv4 only). */
 static int parse_server(struct sockaddr_in *sin, const char *s)
 {
-	char host[INET_ADDRSTRLEN];
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
+	struct sockaddr_storage ss;
 
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
+	if (endpoint_parse(s, strlen(s), 0, &ss) < 0 || ss.ss_family != AF_INET)
 		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port <= 0 || port > 65535)
-		return -EINVAL;
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -EINVAL;
+	memcpy(sin, &ss, sizeof(*sin));
+	return 0;
 }
 
 static int parse_uint(unsigned long long *out, const char *s,
