@@ -68,6 +68,8 @@ struct pending {
 	uint8_t txid[WGP_TXID_LEN];
 	struct wgp_session sess;
 	double deadline;
+	struct tclient client;		/* new mode: to send it again */
+	bool is_register, cookie_resent;
 };
 
 struct counts {
@@ -274,6 +276,9 @@ static void send_request(struct driver *d, const uint8_t *pkt, size_t len,
 	p->live = true;
 	memcpy(p->txid, c->txid, WGP_TXID_LEN);
 	p->sess = c->sess;
+	p->client = *c;
+	p->is_register = pkt[WGP_OFF_TYPE] == WGP_REGISTER;
+	p->cookie_resent = false;
 	p->deadline = mono_s() + d->opt->timeout_ms / 1000.0;
 	d->n.sent++;
 	/* A refused send (say, an ICMP error from an earlier one) is
@@ -307,6 +312,24 @@ static bool reply_ok(const struct wgp_msg *m)
 	       m->u.lookup_reply.status == WGP_LOOKUP_OK;
 }
 
+/* The server is under load: prove our address, the REGISTER again with
+ * the cookie, as the client does (same slot, same deadline). */
+static void take_cookie(struct driver *d, struct pending *p,
+			const uint8_t *pkt, size_t len)
+{
+	uint8_t out[WGP_MAX_REQUEST_COOKIE_LEN];
+	size_t olen;
+
+	if (!p->is_register || p->cookie_resent ||
+	    tclient_take_cookie(&p->client, pkt, len) < 0)
+		return;
+	p->cookie_resent = true;
+	olen = tclient_register(&p->client, out, sizeof(out), NULL, 0, 0);
+	memcpy(p->txid, p->client.txid, WGP_TXID_LEN);
+	if (send(d->fd, out, olen, 0) < 0)
+		return;
+}
+
 /* Take one reply off the socket and count it against its request. */
 static void receive_one(struct driver *d)
 {
@@ -318,6 +341,10 @@ static void receive_one(struct driver *d)
 	if (n <= 0 || wgp_parse_header(&m, buf, (size_t)n) < 0)
 		return;
 	p = find_pending(d, m.txid);
+	if (p && m.type == WGP_COOKIE) {
+		take_cookie(d, p, buf, (size_t)n);
+		return;
+	}
 	if (!p || wgp_open(&m, buf, (size_t)n, &p->sess) < 0)
 		return;
 	p->live = false;

@@ -554,7 +554,7 @@ static int refresh_sockets(struct client *c)
 	rawsock_close(&c->probe_sock);
 	ret = rawsock_open(&c->main_sock, (struct sockaddr *)&c->o->server,
 			   c->dev.listen_port, c->dev.fwmark,
-			   WGP_SRV_PREFIX_LEN + WGP_TAG_LEN);
+			   WGP_COOKIE_MSG_LEN);
 	if (ret < 0) {
 		log_error("raw socket toward %s: %s%s",
 			  endpoint_format((struct sockaddr *)&c->o->server, ep),
@@ -568,7 +568,7 @@ static int refresh_sockets(struct client *c)
 		((struct sockaddr_in6 *)&probe)->sin6_port = htons(c->o->probe_port);
 	ret = rawsock_open(&c->probe_sock, (struct sockaddr *)&probe,
 			   c->dev.listen_port, c->dev.fwmark,
-			   WGP_SRV_PREFIX_LEN + WGP_TAG_LEN);
+			   WGP_COOKIE_MSG_LEN);
 	if (ret < 0)
 		log_warn("raw socket toward the probe port: %s; the mapping "
 			 "check is off", strerror(-ret));

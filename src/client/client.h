@@ -81,6 +81,21 @@ struct request {
 	unsigned int tries;		/* sends so far */
 	uint64_t due_ms;		/* next send (monotonic) */
 	const struct rawsock *sock;	/* where it goes */
+	bool cookie_resent;		/* sent again at once for a COOKIE:
+					 * only once per request */
+};
+
+/*
+ * A cookie from the server (COOKIE: it is under load and wants proof we
+ * receive at our address). Attached to every request to that server
+ * port until until_ms: the server's secret lives at least 120 s, we
+ * keep it 100 s. One per server port: a symmetric NAT gives each its
+ * own mapping, and a cookie is bound to the mapping.
+ */
+#define CLIENT_COOKIE_KEEP_MS	100000
+struct client_cookie {
+	uint8_t value[WGP_COOKIE_LEN];
+	uint64_t until_ms;		/* 0: none */
 };
 
 struct client_peer {
@@ -136,6 +151,7 @@ struct client {
 	uint8_t sess_pub[WGP_KEY_LEN];	/* whose session sess is */
 	bool have_sess;
 	struct rawsock main_sock, probe_sock;
+	struct client_cookie main_cookie, probe_cookie;	/* per socket */
 	struct pathsock path4, path6;	/* peer-to-peer path messages */
 	uint64_t rx_server;		/* datagrams main/probe_sock got */
 	uint64_t path_counter;		/* last path message counter */

@@ -50,6 +50,7 @@ static void request_start(struct request *r, uint8_t type,
 	r->base_ms = 0;
 	r->tries = 0;
 	r->due_ms = 0;		/* now */
+	r->cookie_resent = false;
 }
 
 /* We answer path probes; whether our NAT maps per destination is for
@@ -135,10 +136,26 @@ static void build_register(struct client *c, struct wgp_msg *m)
 		wgp_consent_digest(r->consent[i], c->reg_keys[i]);
 }
 
+/* The cookie kept for the server port sock talks to. */
+static struct client_cookie *cookie_for(struct client *c,
+					const struct rawsock *sock)
+{
+	return sock == &c->probe_sock ? &c->probe_cookie : &c->main_cookie;
+}
+
+/* The cookie to attach to a request on sock, or NULL. */
+static const uint8_t *cookie_to_attach(struct client *c,
+				       const struct rawsock *sock)
+{
+	const struct client_cookie *ck = cookie_for(c, sock);
+
+	return ck->until_ms && wgp_mono_ms() < ck->until_ms ? ck->value : NULL;
+}
+
 static int transmit(struct client *c, struct request *r,
 		    const struct client_peer *p)
 {
-	uint8_t out[WGP_MAX_REQUEST_LEN];
+	uint8_t out[WGP_MAX_REQUEST_COOKIE_LEN];
 	/* PROBE is the same in both versions: sent as version 1, even a
 	 * server that predates version 2 answers it, and a silence to
 	 * our REGISTER alone can then be explained (server_problem()). */
@@ -168,7 +185,8 @@ static int transmit(struct client *c, struct request *r,
 		memcpy(m.u.relay.target, p->key, WGP_KEY_LEN);
 		break;
 	}
-	len = wgp_seal(out, sizeof(out), &m, &c->sess);
+	len = wgp_seal_cookie(out, sizeof(out), &m, &c->sess,
+			      cookie_to_attach(c, r->sock));
 	sodium_memzero(&m, sizeof(m));
 	if (len < 0)
 		return (int)len;
@@ -587,6 +605,49 @@ static void handle_msg(struct client *c, const struct wgp_msg *m)
 			  wgp_type_name(r->type));
 }
 
+/*
+ * A COOKIE: the server is under load and does no key agreement for us
+ * until we prove we receive at our address. It is not sealed (the
+ * server has no session with us yet), so it is taken only as what it
+ * claims to be: it must echo a request in flight on this socket, and
+ * all it does is make us attach its cookie and send that request again,
+ * at once the first time only (a forged stream of COOKIEs cannot make
+ * us send faster than the retransmission schedule).
+ */
+static void handle_cookie(struct client *c, const struct rawsock *sock,
+			  const struct wgp_msg *m)
+{
+	struct client_cookie *ck = cookie_for(c, sock);
+	struct client_peer *p;
+	struct request *r = find_request(c, m, &p);
+
+	if (!r || r->sock != sock) {
+		log_debug("COOKIE with an unknown transaction id: ignored");
+		return;
+	}
+	memcpy(ck->value, m->cookie, WGP_COOKIE_LEN);
+	ck->until_ms = wgp_mono_ms() + CLIENT_COOKIE_KEEP_MS;
+	log_debug("the server is under load: proving our address for %s",
+		  wgp_type_name(r->type));
+	if (!r->cookie_resent) {
+		r->cookie_resent = true;
+		r->due_ms = 0;
+	}
+}
+
+/* A datagram from the server that parses as a COOKIE: handled, true. */
+static bool take_cookie(struct client *c, const struct rawsock *sock,
+			const uint8_t *pkt, size_t len)
+{
+	struct wgp_msg m;
+
+	if (len != WGP_COOKIE_MSG_LEN || wgp_parse_header(&m, pkt, len) < 0 ||
+	    m.type != WGP_COOKIE)
+		return false;
+	handle_cookie(c, sock, &m);
+	return true;
+}
+
 void client_receive(struct client *c, const struct rawsock *sock)
 {
 	static uint8_t buf[RECV_BUF];
@@ -607,6 +668,8 @@ void client_receive(struct client *c, const struct rawsock *sock)
 				break;
 			continue;
 		}
+		if (take_cookie(c, sock, payload, (size_t)n))
+			continue;
 		if (wgp_open(&m, payload, (size_t)n, &c->sess) < 0) {
 			log_debug("a datagram from the server's address that is "
 				  "not an authentic message: dropped");

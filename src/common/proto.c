@@ -833,9 +833,38 @@ _Static_assert(WGP_SRV_PREFIX_LEN + WGP_REGISTER_REPLY_FIXED +
 	       WGP_MAX_PEER_RECS_V2 * WGP_PEER_REC_LEN_V2 + WGP_TAG_LEN <=
 	       WGP_MAX_REQUEST_LEN, "v2 REGISTER_REPLY longer than a request");
 
+/* Does a request datagram carry a cookie? Byte 6 says so; the caller
+ * has checked it is 0 or 1 and that len allows for it. */
+static bool carries_cookie(const uint8_t *pkt)
+{
+	return pkt[WGP_OFF_COOKIE_FLAG] == 1;
+}
+
+/* The length of what is sealed: the datagram without its cookie. */
+static size_t sealed_len(const uint8_t *pkt, size_t len)
+{
+	return carries_cookie(pkt) ? len - WGP_COOKIE_LEN : len;
+}
+
+/* A COOKIE: version 2, no flags, exactly hdr + cookie. */
+static int parse_cookie_msg(struct wgp_msg *m, const uint8_t *pkt, size_t len)
+{
+	if (pkt[WGP_OFF_VERSION] != 2 || pkt[6] || pkt[7] ||
+	    len != WGP_COOKIE_MSG_LEN)
+		return -EBADMSG;
+	m->type = WGP_COOKIE;
+	m->version = 2;
+	memcpy(m->txid, pkt + WGP_OFF_TXID, WGP_TXID_LEN);
+	memset(m->key, 0, WGP_KEY_LEN);
+	m->has_cookie = true;
+	memcpy(m->cookie, pkt + WGP_HDR_LEN, WGP_COOKIE_LEN);
+	return 0;
+}
+
 int wgp_parse_header(struct wgp_msg *m, const uint8_t *pkt, size_t len)
 {
 	uint8_t type, version;
+	bool cookie;
 
 	if (len < WGP_HDR_LEN || memcmp(pkt, WGP_MAGIC, 4))
 		return -EBADMSG;
@@ -843,8 +872,13 @@ int wgp_parse_header(struct wgp_msg *m, const uint8_t *pkt, size_t len)
 	if (version < 1 || version > WGP_VERSION_MAX)
 		return -EPROTONOSUPPORT;
 	type = pkt[WGP_OFF_TYPE];
-	if (type < 1 || type > WGP_TYPE_MAX || pkt[6] || pkt[7] ||
-	    count_for_len(version, type, len) < 0)
+	if (type == WGP_COOKIE)
+		return parse_cookie_msg(m, pkt, len);
+	/* Only requests carry cookies, and byte 6 is a flag, not a count. */
+	cookie = carries_cookie(pkt) && wgp_type_is_request(type);
+	if (type < 1 || type > WGP_TYPE_MAX || (pkt[6] && !cookie) || pkt[7] ||
+	    (cookie && len < WGP_HDR_LEN + WGP_COOKIE_LEN) ||
+	    count_for_len(version, type, sealed_len(pkt, len)) < 0)
 		return -EBADMSG;
 	m->type = type;
 	m->version = version;
@@ -853,6 +887,11 @@ int wgp_parse_header(struct wgp_msg *m, const uint8_t *pkt, size_t len)
 		memcpy(m->key, pkt + WGP_OFF_KEY, WGP_KEY_LEN);
 	else
 		memset(m->key, 0, WGP_KEY_LEN);
+	m->has_cookie = cookie;
+	if (cookie)
+		memcpy(m->cookie, pkt + len - WGP_COOKIE_LEN, WGP_COOKIE_LEN);
+	else
+		memset(m->cookie, 0, WGP_COOKIE_LEN);
 	return 0;
 }
 
@@ -861,23 +900,26 @@ static const uint8_t *direction_key(uint8_t type, const struct wgp_session *s)
 	return wgp_type_is_request(type) ? s->up : s->down;
 }
 
-ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
-		 const struct wgp_session *s)
+ssize_t wgp_seal_cookie(uint8_t *out, size_t cap, const struct wgp_msg *m,
+			const struct wgp_session *s, const uint8_t *cookie)
 {
 	size_t len = wgp_msg_len(m), pre;
 	uint8_t version = msg_version(m);
 	uint8_t *nonce, *payload;
 	unsigned long long clen;
 
-	if (!len)
+	if (!len || (cookie && !wgp_type_is_request(m->type)))
 		return -EINVAL;
-	if (cap < len)
+	if (cap < len + (cookie ? WGP_COOKIE_LEN : 0))
 		return -ENOSPC;
 	pre = prefix_len(m->type);
 	memcpy(out, WGP_MAGIC, 4);
 	out[WGP_OFF_VERSION] = version;
 	out[WGP_OFF_TYPE] = m->type;
-	out[6] = out[7] = 0;
+	/* Byte 6 is associated data: the AEAD vouches for "a cookie
+	 * follows", though not for the cookie. */
+	out[WGP_OFF_COOKIE_FLAG] = cookie ? 1 : 0;
+	out[7] = 0;
 	memcpy(out + WGP_OFF_TXID, m->txid, WGP_TXID_LEN);
 	if (wgp_type_is_request(m->type))
 		memcpy(out + WGP_OFF_KEY, m->key, WGP_KEY_LEN);
@@ -889,7 +931,29 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 	crypto_aead_chacha20poly1305_ietf_encrypt(payload, &clen, payload,
 		len - pre - WGP_TAG_LEN, out, pre - WGP_NONCE_LEN, NULL,
 		nonce, direction_key(m->type, s));
-	return (ssize_t)len;
+	if (!cookie)
+		return (ssize_t)len;
+	memcpy(out + len, cookie, WGP_COOKIE_LEN);
+	return (ssize_t)(len + WGP_COOKIE_LEN);
+}
+
+ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
+		 const struct wgp_session *s)
+{
+	return wgp_seal_cookie(out, cap, m, s, NULL);
+}
+
+size_t wgp_cookie_msg(uint8_t out[static WGP_COOKIE_MSG_LEN],
+		      const uint8_t txid[static WGP_TXID_LEN],
+		      const uint8_t cookie[static WGP_COOKIE_LEN])
+{
+	memcpy(out, WGP_MAGIC, 4);
+	out[WGP_OFF_VERSION] = 2;
+	out[WGP_OFF_TYPE] = WGP_COOKIE;
+	out[6] = out[7] = 0;
+	memcpy(out + WGP_OFF_TXID, txid, WGP_TXID_LEN);
+	memcpy(out + WGP_HDR_LEN, cookie, WGP_COOKIE_LEN);
+	return WGP_COOKIE_MSG_LEN;
 }
 
 int wgp_open(struct wgp_msg *m, const uint8_t *pkt, size_t len,
@@ -910,8 +974,13 @@ int wgp_open_parsed(struct wgp_msg *m, const uint8_t *pkt, size_t len,
 	bool ok;
 
 	/* The decoders follow m->version; the AEAD covers the datagram's. */
-	if (len <= WGP_OFF_VERSION || pkt[WGP_OFF_VERSION] != m->version)
+	if (len < WGP_HDR_LEN || pkt[WGP_OFF_VERSION] != m->version ||
+	    pkt[WGP_OFF_COOKIE_FLAG] > 1 ||
+	    (carries_cookie(pkt) && (!wgp_type_is_request(m->type) ||
+				     len < WGP_HDR_LEN + WGP_COOKIE_LEN)))
 		return -EBADMSG;
+	/* An attached cookie is not sealed: open what is before it. */
+	len = sealed_len(pkt, len);
 	count = count_for_len(m->version, m->type, len);
 	if (count < 0)
 		return -EBADMSG;
@@ -976,6 +1045,7 @@ static const char *const type_names[] = {
 	[WGP_ERROR] = "ERROR",
 	[WGP_RELAY] = "RELAY",
 	[WGP_RELAY_GRANT] = "RELAY_GRANT",
+	[WGP_COOKIE] = "COOKIE",
 };
 
 const char *wgp_type_name(uint8_t type)

@@ -12,7 +12,10 @@
  *   off 0  magic[4]    "WGPN"
  *   off 4  version     1 or 2
  *   off 5  type        enum wgp_type
- *   off 6  reserved[2] zero
+ *   off 6  cookie      requests: 1 when a 16-byte cookie follows the
+ *                      sealed datagram (an address proof, see COOKIE),
+ *                      else 0; server messages: 0
+ *   off 7  reserved    zero
  *   off 8  txid[12]    chosen by the requester, echoed in the reply
  *
  * Requests (client -> server) continue with the client's WireGuard public
@@ -26,8 +29,13 @@
  * The AEAD keys come from static-static X25519 between the client's WG
  * private key and the server's static key (see wgp_session_*), one key
  * per direction. Every integer is big-endian. Each type has one exact
- * length per version (or one per list count); anything else is not a
- * message.
+ * length per version (or one per list count), plus WGP_COOKIE_LEN for a
+ * request carrying a cookie; anything else is not a message.
+ *
+ * COOKIE (type 14, header version 2) is the one message that is not
+ * sealed: hdr[20] cookie[16], sent under load instead of doing an X25519
+ * for a key the server holds no session for. The client proves it owns
+ * its address by sending the request again with the cookie appended.
  *
  * Nothing here allocates, prints or keeps state; the caller owns buffers.
  */
@@ -61,6 +69,7 @@
 #define WGP_OFF_MAGIC		0
 #define WGP_OFF_VERSION		4
 #define WGP_OFF_TYPE		5
+#define WGP_OFF_COOKIE_FLAG	6	/* 1: a cookie follows (requests) */
 #define WGP_OFF_TXID		8
 #define WGP_OFF_KEY		20	/* requests only */
 
@@ -112,6 +121,14 @@
 	((WGP_MAX_REQUEST_LEN - WGP_SRV_PREFIX_LEN - \
 	  WGP_REGISTER_REPLY_FIXED - WGP_TAG_LEN) / WGP_PEER_REC_LEN_V2) /* 10 */
 
+/* Address-proving cookies (COOKIE, and the tail of a request that
+ * carries one). A cookie is only a proof that the sender receives at its
+ * source address: it is not sealed, and it is checked before any crypto. */
+#define WGP_COOKIE_LEN		16
+#define WGP_COOKIE_MSG_LEN	(WGP_HDR_LEN + WGP_COOKIE_LEN)		/* 36 */
+#define WGP_MAX_REQUEST_COOKIE_LEN \
+	(WGP_MAX_REQUEST_LEN + WGP_COOKIE_LEN)			/* 1212 */
+
 /* Largest valid datagram of either version (a version 1 REGISTER_REPLY
  * with 64 records); receive buffers should be larger so oversized
  * datagrams are seen as such. */
@@ -141,9 +158,12 @@ enum wgp_type {
 	WGP_RELAY		= 11,	/* c->s: a relay for me and a peer (v2) */
 	WGP_RELAY_GRANT		= 12,	/* s->c: my side of an allocation (v2),
 					 * as reply or unsolicited to the peer */
-	WGP_TYPE_MAX		= 12,
+	WGP_TYPE_MAX		= 12,	/* the sealed types end here */
 	/* 13 is RELAY_BIND, sent to a relay port, never to the rendezvous
 	 * port (relaymsg.h): this codec refuses it too. */
+	WGP_COOKIE		= 14,	/* s->c, clear: prove your address by
+					 * sending the request again with
+					 * this cookie (version 2 header) */
 };
 
 /* Flags of a client about itself (REGISTER, LOOKUP) and, in server
@@ -300,12 +320,17 @@ struct wgp_error {
 };
 
 /* One decoded message. key is the client's public key (requests only).
- * version is 1 or 2; 0 seals as 1, so zero-initialised messages stay v1. */
+ * version is 1 or 2; 0 seals as 1, so zero-initialised messages stay v1.
+ * has_cookie and cookie are what wgp_parse_header() found (a request's
+ * attached cookie, or a COOKIE message's); sealing ignores them (see
+ * wgp_seal_cookie). */
 struct wgp_msg {
 	uint8_t type;
 	uint8_t version;
 	uint8_t txid[WGP_TXID_LEN];
 	uint8_t key[WGP_KEY_LEN];
+	bool has_cookie;
+	uint8_t cookie[WGP_COOKIE_LEN];
 	union {
 		struct wgp_register reg;
 		struct wgp_register_reply reg_reply;
@@ -365,8 +390,12 @@ size_t wgp_register_reply_len(uint8_t version, unsigned int n_peers);
  * Check the clear part of a datagram: magic, version, reserved bytes,
  * known type, and that len is a valid length for that type in that
  * version (for list types: a whole number of entries within the
- * limits). Fills m->type, m->version, m->txid and, for requests, m->key. No crypto: cheap enough to run on
- * every datagram before rate limiting's slower paths.
+ * limits), plus WGP_COOKIE_LEN when a request's byte 6 is 1 (any other
+ * non-zero value is refused, as is a cookie on a server message).
+ * A COOKIE must be version 2 and exactly WGP_COOKIE_MSG_LEN bytes.
+ * Fills m->type, m->version, m->txid, m->has_cookie, m->cookie and, for
+ * requests, m->key. No crypto: cheap enough to run on every datagram
+ * before rate limiting's slower paths.
  * 0, or -EBADMSG (not ours / bad length) / -EPROTONOSUPPORT (version).
  */
 int wgp_parse_header(struct wgp_msg *m, const uint8_t *pkt, size_t len);
@@ -381,8 +410,25 @@ ssize_t wgp_seal(uint8_t *out, size_t cap, const struct wgp_msg *m,
 		 const struct wgp_session *s);
 
 /*
+ * wgp_seal, then, for a request and a non-NULL cookie, set byte 6 to 1
+ * (before sealing: it is associated data) and append the cookie after
+ * the sealed datagram. The length is then wgp_msg_len() + WGP_COOKIE_LEN.
+ * -EINVAL for a cookie on a server message.
+ */
+ssize_t wgp_seal_cookie(uint8_t *out, size_t cap, const struct wgp_msg *m,
+			const struct wgp_session *s, const uint8_t *cookie);
+
+/* The COOKIE datagram answering the request with txid: its length,
+ * WGP_COOKIE_MSG_LEN. Not sealed: a client takes it only as a reason to
+ * send that request again, never as news from the server. */
+size_t wgp_cookie_msg(uint8_t out[static WGP_COOKIE_MSG_LEN],
+		      const uint8_t txid[static WGP_TXID_LEN],
+		      const uint8_t cookie[static WGP_COOKIE_LEN]);
+
+/*
  * wgp_parse_header, then authenticate and decrypt with the direction key
- * the type implies, then decode and check the payload (reserved bytes
+ * the type implies (a request's attached cookie is not part of what is
+ * sealed; a COOKIE is not sealed at all, and never opens), then decode and check the payload (reserved bytes
  * zero, flags of the version, counts and families valid, candidate
  * slots valid, list length consistent with len).
  * 0, or -EBADMSG (malformed, forged or tampered). m is unspecified on

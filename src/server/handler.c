@@ -12,11 +12,15 @@
  *        b. AEAD open; a failure is counted against the source
  *        c. a fresh counter: the key's own bucket; a PROBE or a stale
  *           counter (anyone's replay): the source's bucket (drop silently)
- *   3. any other key: the source's bucket, then one X25519 within a
- *      global budget, then the AEAD open                   (drop silently)
+ *   3. any other key: under load (the X25519 budget below half), a
+ *      valid cookie for the exact source, else the source's bucket and
+ *      a COOKIE (one keyed hash, no X25519); then the source's bucket,
+ *      one X25519 within the global budget, and the AEAD open
+ *                                                          (drop silently)
  *   4. counter / window checks, then the request itself
  * No reply is ever longer than the request it answers, and only step 4
- * produces any: the server reflects nothing it cannot decrypt.
+ * produces any, but for the COOKIE of step 3: 36 bytes, shorter than
+ * any request, and only to sources within their bucket.
  *
  * Versions 1 and 2 share all of this. Replies go out in the request's
  * version, NOTIFYs in the version the recipient last used; version 2
@@ -628,6 +632,52 @@ static bool open_known(struct server *srv, const struct rx_info *rx,
 	return charge_known(srv, rx, req, e, now);
 }
 
+/* The COOKIE for rx's source, answering req: 36 bytes, never longer
+ * than a request, from the port the request came to. */
+static void send_cookie(struct server *srv, const struct rx_info *rx,
+			const struct wgp_msg *req, uint64_t now,
+			struct outq *q)
+{
+	uint8_t cookie[WGP_COOKIE_LEN];
+	struct out_msg *o;
+
+	cookie_make(&srv->cookies, &rx->src, now, cookie);
+	o = outq_reserve(q);
+	o->len = wgp_cookie_msg(o->buf, req->txid, cookie);
+	o->dst = rx->src;
+	o->src = rx->local;
+	o->port = rx->port;
+	srv->st.cookies++;
+}
+
+/*
+ * May a key with no session have its X25519? Always when the budget is
+ * more than half full. Under load, only from a source that proved it
+ * receives at its address: a cookie made for exactly it. Any other
+ * request gets a COOKIE instead, if the source's bucket allows, and
+ * costs the server one keyed hash: spoofed floods cannot spend the
+ * budget that proven newcomers need. A version 1 client cannot attach a
+ * cookie: under load it is served only with a session the server holds.
+ */
+static bool address_proven(struct server *srv, const struct rx_info *rx,
+			   const struct wgp_msg *req, uint64_t now,
+			   struct outq *q)
+{
+	if (!token_bucket_low(&srv->dh, now))
+		return true;
+	if (req->has_cookie &&
+	    cookie_valid(&srv->cookies, &rx->src, req->cookie, now)) {
+		srv->st.cookie_ok++;
+		return true;
+	}
+	if (!ratelimit_allow(&srv->rl, &rx->src, now)) {
+		srv->st.ratelimited++;
+		return false;
+	}
+	send_cookie(srv, rx, req, now, q);
+	return false;
+}
+
 /* Open req from a key with no registration: false to drop. */
 static bool open_unknown(struct server *srv, const struct rx_info *rx,
 			 struct wgp_msg *req, uint64_t now,
@@ -694,6 +744,8 @@ void server_handle(struct server *srv, const struct rx_info *rx,
 		}
 		return;
 	}
+	if (!address_proven(srv, rx, &req, now, q))
+		return;
 	ok = open_unknown(srv, rx, &req, now, &tmp);
 	if (ok) {
 		c = (struct ctx){ srv, rx, &req, &tmp, q, now, now_ns };

@@ -665,7 +665,8 @@ static void log_stats(const struct server *srv)
 
 	log_info("stats: %u registered, rx %llu, bad %llu, rate-limited %llu "
 		 "(by source), %llu (by key), %llu (notify), "
-		 "forged %llu, dh %llu (dropped %llu), register %llu, "
+		 "forged %llu, dh %llu (dropped %llu), cookies %llu "
+		 "(proven %llu), register %llu, "
 		 "lookup %llu, probe %llu, notify %llu, error %llu, "
 		 "legacy %llu, tx dropped %llu",
 		 srv->reg.live, (unsigned long long)s->rx,
@@ -674,6 +675,8 @@ static void log_stats(const struct server *srv)
 		 (unsigned long long)s->notify_limited,
 		 (unsigned long long)s->forged, (unsigned long long)s->dh,
 		 (unsigned long long)s->dh_dropped,
+		 (unsigned long long)s->cookies,
+		 (unsigned long long)s->cookie_ok,
 		 (unsigned long long)s->registers,
 		 (unsigned long long)s->lookups, (unsigned long long)s->probes,
 		 (unsigned long long)s->notifies, (unsigned long long)s->errors,

@@ -57,6 +57,21 @@ static void log_relay_config(const struct relay_config *rc,
 		 rc->idle_s, mbit, rc->rate ? "" : " (no limit)", rc->per_key);
 }
 
+/* Without --dh-rate, the X25519 budget for unknown keys is half of
+ * what this machine measures now (doc/wgpunchd.8). */
+static void measure_dh_rate(struct options *opts)
+{
+	uint32_t measured;
+
+	if (opts->dh_rate_set)
+		return;
+	measured = server_measure_dh_rate(SERVER_DH_MEASURE_N);
+	opts->cfg.dh_rate = measured / 2 ? measured / 2 : 1;
+	log_info("measured %u X25519/s: --dh-rate %u (half); above half of it "
+		 "in use, unknown keys must prove their address (cookies)",
+		 measured, opts->cfg.dh_rate);
+}
+
 static int run(struct options *opts)
 {
 	char pub[WGP_KEY_B64_SIZE];
@@ -74,6 +89,7 @@ static int run(struct options *opts)
 		return 1;
 	}
 	check_key_mode(opts->key_file);
+	measure_dh_rate(opts);
 	ret = server_init(&srv, &opts->cfg, priv, wgp_mono_ms());
 	sodium_memzero(priv, sizeof(priv));
 	if (ret < 0) {

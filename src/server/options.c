@@ -34,7 +34,8 @@ static void usage(FILE *f)
 "  -r, --rate N            datagrams per second per source, 0: off (default %u)\n"
 "  -b, --burst N           burst per source (default %u)\n"
 "      --dh-rate N         key agreements per second for unknown keys,\n"
-"                          all sources together, 0: off (default %u)\n"
+"                          all sources together, 0: off (default: half of\n"
+"                          what this machine measures at start)\n"
 "      --ipv6-prefix N     IPv6 sources share one budget per /N, 32..128\n"
 "                          (default %u)\n"
 "      --legacy            also answer contrib nat-punch clients (INSECURE)\n"
@@ -50,7 +51,7 @@ static void usage(FILE *f)
 "  -V, --version           the version\n",
 		WGP_PORT, SERVER_DEFAULT_CAPACITY, SERVER_DEFAULT_TTL,
 		SERVER_DEFAULT_RATE, SERVER_DEFAULT_BURST,
-		SERVER_DEFAULT_DH_RATE, RL_DEFAULT_PREFIX6,
+		RL_DEFAULT_PREFIX6,
 		SERVER_DEFAULT_LEGACY_CAPACITY,
 		RELAY_MAX_PORTS, RELAY_DEFAULT_IDLE_S,
 		(unsigned int)(RELAY_DEFAULT_RATE * 8 / 1000000),
@@ -259,6 +260,7 @@ int options_parse(struct options *opts, int argc, char *argv[])
 			if (number("--dh-rate", optarg, 0, 10000000, &v))
 				return OPTIONS_EXIT_USAGE;
 			opts->cfg.dh_rate = (uint32_t)v;
+			opts->dh_rate_set = true;
 			break;
 		case OPT_IPV6_PREFIX:
 			if (number("--ipv6-prefix", optarg, 32, 128, &v))

@@ -5,6 +5,7 @@
 #ifndef WGPUNCHD_OPTIONS_H
 #define WGPUNCHD_OPTIONS_H
 
+#include <stdbool.h>
 #include <netinet/in.h>
 
 #include "server.h"
@@ -15,6 +16,7 @@ struct options {
 	char listen_buf[INET6_ADDRSTRLEN];	/* --listen without brackets */
 	const char *key_file;
 	int log_level;
+	bool dh_rate_set;	/* --dh-rate given; else measured at start */
 };
 
 enum { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };

@@ -176,13 +176,26 @@ void token_bucket_init(struct token_bucket *tb, uint32_t rate,
 	tb->last = now;
 }
 
+static void token_bucket_refill(struct token_bucket *tb, uint64_t now)
+{
+	tb->tokens = refill(tb->tokens, tb->last, now, tb->rate, tb->burst);
+	if (now > tb->last)
+		tb->last = now;
+}
+
+bool token_bucket_low(struct token_bucket *tb, uint64_t now)
+{
+	if (!tb->rate)
+		return false;
+	token_bucket_refill(tb, now);
+	return tb->tokens < (uint64_t)tb->burst * 500;
+}
+
 bool token_bucket_take(struct token_bucket *tb, uint64_t now)
 {
 	if (!tb->rate)
 		return true;
-	tb->tokens = refill(tb->tokens, tb->last, now, tb->rate, tb->burst);
-	if (now > tb->last)
-		tb->last = now;
+	token_bucket_refill(tb, now);
 	if (tb->tokens < 1000)
 		return false;
 	tb->tokens -= 1000;

@@ -90,6 +90,9 @@ bool ratelimit_suspect(struct ratelimit *rl, const struct wgp_endpoint *src,
 void token_bucket_init(struct token_bucket *tb, uint32_t rate,
 		       uint32_t burst, uint64_t now);
 bool token_bucket_take(struct token_bucket *tb, uint64_t now);
+/* Is the bucket below half its burst at now (refilled first)? What
+ * "under load" means for the X25519 budget. Never for rate 0. */
+bool token_bucket_low(struct token_bucket *tb, uint64_t now);
 
 /* A full small bucket, and one token from it (rate 0: unlimited). */
 void small_bucket_init(struct small_bucket *sb, uint32_t burst, uint64_t now);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -73,6 +74,7 @@ int server_init(struct server *srv, const struct server_config *cfg,
 	if (ret < 0)
 		goto err;
 	token_bucket_init(&srv->dh, cfg->dh_rate, cfg->dh_rate, now);
+	cookie_init(&srv->cookies, now);
 	ret = relay_init(&srv->relay, &cfg->relay);
 	if (ret < 0)
 		goto err;
@@ -90,7 +92,39 @@ void server_free(struct server *srv)
 	ratelimit_free(&srv->rl);
 	ratelimit_free(&srv->notify_rl);
 	relay_free(&srv->relay);
+	cookie_free(&srv->cookies);
 	sodium_memzero(srv->priv, sizeof(srv->priv));
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint32_t server_measure_dh_rate(unsigned int n)
+{
+	uint8_t priv[crypto_scalarmult_SCALARBYTES];
+	uint8_t pub[crypto_scalarmult_BYTES], out[crypto_scalarmult_BYTES];
+	uint64_t start, ns, rate;
+	unsigned int i;
+
+	if (!n)
+		return 0;
+	randombytes_buf(priv, sizeof(priv));
+	crypto_scalarmult_base(pub, priv);
+	start = mono_ns();
+	/* Chained, as the server's would be on different keys: each
+	 * result is the next point, so none can be skipped. */
+	for (i = 0; i < n; i++)
+		if (crypto_scalarmult(out, priv, pub) == 0)
+			memcpy(pub, out, sizeof(pub));
+	ns = mono_ns() - start;
+	sodium_memzero(priv, sizeof(priv));
+	rate = (uint64_t)n * 1000000000ULL / (ns ? ns : 1);
+	return rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
 }
 
 uint64_t server_next_stamp(struct server *srv, uint64_t now_ns)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cookie.h"
 #include "legacy.h"
 #include "proto.h"
 #include "ratelimit.h"
@@ -24,7 +25,9 @@
 #define SERVER_DEFAULT_TTL		120	/* s; clients refresh every ~25 s */
 #define SERVER_DEFAULT_RATE		50	/* datagrams/s per source or key */
 #define SERVER_DEFAULT_BURST		100
-#define SERVER_DEFAULT_DH_RATE		20000	/* X25519 for new keys, /s total */
+#define SERVER_DEFAULT_DH_RATE		20000	/* X25519 for new keys, /s total;
+						 * wgpunchd measures its own */
+#define SERVER_DH_MEASURE_N		200	/* X25519s timed at start */
 #define SERVER_DEFAULT_LEGACY_CAPACITY	65536
 #define SERVER_RL_SETS			8192	/* x RL_WAYS sources tracked */
 #define NOTIFY_BURST			128	/* NOTIFYs a registrant may cause */
@@ -61,6 +64,8 @@ struct server_stats {
 	uint64_t relays;	/* RELAY requests answered (stats of the
 				 * allocations are in relay.st) */
 	uint64_t tx_dropped;
+	uint64_t cookies;	/* COOKIEs sent (under load, no proof) */
+	uint64_t cookie_ok;	/* requests whose cookie proved the source */
 };
 
 struct server {
@@ -70,7 +75,10 @@ struct server {
 	struct legacy legacy;
 	struct ratelimit rl;		/* per source, for unauthenticated work */
 	struct ratelimit notify_rl;	/* per NOTIFY destination */
-	struct token_bucket dh;
+	struct token_bucket dh;		/* below half: under load, and
+					 * unknown keys must prove their
+					 * address with a cookie */
+	struct cookie_jar cookies;
 	struct relay relay;
 	struct server_stats st;
 	/* CLOCK_REALTIME (ns) at start: a key the server holds nothing for
@@ -120,6 +128,14 @@ void server_free(struct server *srv);
  * now_ns (CLOCK_REALTIME ns, for counter windows). */
 void server_handle(struct server *srv, const struct rx_info *rx,
 		   uint64_t now, uint64_t now_ns, struct outq *q);
+
+/*
+ * X25519 computations per second this machine does on this thread: the
+ * time of n of them. wgpunchd's default --dh-rate is half of it, so the
+ * budget engages well before the one thread that also does everything
+ * else is saturated.
+ */
+uint32_t server_measure_dh_rate(unsigned int n);
 
 /* The stamp for the next unsolicited message (wgp_server_stamp):
  * now_ns, or one above the last stamp when the clock has not moved on,

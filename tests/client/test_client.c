@@ -43,6 +43,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <sodium.h>
+
 #include "endpoint.h"
 #include "key.h"
 #include "pathmsg.h"
@@ -113,6 +115,12 @@ struct fake {
 					 * the server ports that are not
 					 * requests: WireGuard's, probes */
 	unsigned int strays;
+	/* Under load: REGISTERs without cookie_value get a COOKIE. */
+	bool cookies;
+	uint8_t cookie_value[WGP_COOKIE_LEN];
+	unsigned int cookies_sent;	/* COOKIEs sent */
+	unsigned int cookie_registers;	/* REGISTERs with the cookie */
+	uint64_t cookie_sent_ms, cookie_back_ms;	/* first of each */
 };
 
 static const char *skip_why;
@@ -293,6 +301,9 @@ static void fake_reset(void)
 	fake.register_sport = 0;
 	fake.register_flags = fake.register_version = 0;
 	memset(fake.register_cands, 0, sizeof(fake.register_cands));
+	fake.cookies = false;
+	fake.cookies_sent = fake.cookie_registers = 0;
+	fake.cookie_sent_ms = fake.cookie_back_ms = 0;
 }
 
 static struct fake_peer *fake_knows(const char *pub_hex, const char *ep, uint8_t flags)
@@ -398,6 +409,32 @@ static void fake_note_silent(const uint8_t *buf, size_t n)
 		fake.silent_registers++;
 }
 
+/*
+ * A loaded wgpunchd: a REGISTER without our cookie gets a COOKIE (from
+ * the port it came to) instead of an answer. True when it did.
+ */
+static bool fake_cookie(int i, const struct wgp_msg *in,
+			const struct sockaddr_in *src, socklen_t slen)
+{
+	uint8_t out[WGP_COOKIE_MSG_LEN];
+
+	if (!fake.cookies || in->type != WGP_REGISTER)
+		return false;
+	if (in->has_cookie &&
+	    !memcmp(in->cookie, fake.cookie_value, WGP_COOKIE_LEN)) {
+		if (!fake.cookie_registers++)
+			fake.cookie_back_ms = wgp_mono_ms();
+		return false;
+	}
+	if (!fake.cookies_sent++)
+		fake.cookie_sent_ms = wgp_mono_ms();
+	wgp_cookie_msg(out, in->txid, fake.cookie_value);
+	assert_int_equal(sendto(fake.fd[i], out, sizeof(out), 0,
+				(const struct sockaddr *)src, slen),
+			 (ssize_t)sizeof(out));
+	return true;
+}
+
 /* Answer one datagram on socket i. */
 static void fake_one(int i)
 {
@@ -425,6 +462,8 @@ static void fake_one(int i)
 	assert_int_equal(wgp_session_server(&sess, fake.priv, fake.pub, in.key), 0);
 	/* Authentic: sealed with the interface's own private key. */
 	assert_int_equal(wgp_open(&in, buf, (size_t)n, &sess), 0);
+	if (fake_cookie(i, &in, &src, slen))
+		return;
 	memcpy(reply.txid, in.txid, WGP_TXID_LEN);
 	switch (in.type) {
 	case WGP_REGISTER:
@@ -1153,6 +1192,35 @@ static void test_up_old_server(void **state)
 	unlink(log);
 }
 
+/*
+ * A server under load answers the first REGISTER with a COOKIE: the
+ * client sends the REGISTER again at once with the cookie attached and
+ * is registered.
+ */
+static void test_up_cookie(void **state)
+{
+	const char *log = log_path("cookie");
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	need_c_fresh();
+	wga_add_peer(g_pub, "198.19.0.7/32");
+	fake_reset();
+	fake.cookies = true;
+	randombytes_buf(fake.cookie_value, sizeof(fake.cookie_value));
+	pid = wgpunch_start(log, "--timeout", "3", "up", "wga", NULL);
+	assert_int_equal(serve_until_exit(pid, 7000), 3);
+	out = slurp(log);
+	assert_true(fake.cookies_sent >= 1);
+	assert_true(fake.cookie_registers >= 1);
+	/* At once, not after a retransmission interval. */
+	assert_true(fake.cookie_back_ms - fake.cookie_sent_ms < 500);
+	expect_in(out, "registered with");
+	unlink(log);
+}
+
 static void test_daemon(void **state)
 {
 	const char *log = log_path("daemon");
@@ -1589,6 +1657,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_up_no_path, test_teardown),
 		cmocka_unit_test_teardown(test_up_silent_server, test_teardown),
 		cmocka_unit_test_teardown(test_up_old_server, test_teardown),
+		cmocka_unit_test_teardown(test_up_cookie, test_teardown),
 		cmocka_unit_test_teardown(test_daemon, test_teardown),
 		cmocka_unit_test_teardown(test_up_hostile_endpoints, test_teardown),
 		cmocka_unit_test_teardown(test_up_error_backoff, test_teardown),

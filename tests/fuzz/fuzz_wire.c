@@ -13,12 +13,14 @@
  *                decoders and the handler logic behind the AEAD; op &
  *                0x40 sets a fresh in-window counter, op & 0x80 turns
  *                REGISTER payload bytes into consent digests of the
- *                test clients
+ *                test clients; an odd bytes[1] attaches the last
+ *                cookie the server sent (byte 6 = 1, 16 bytes after)
  *   op & 3 == 2  advance the clock by bytes[0] seconds and run expiry
  *   op & 3 == 3  a 64-byte legacy request (bytes, zero-padded)
- * After every datagram the harness checks the server's invariants: every
- * non-legacy datagram it queues opens under one of the clients'
- * sessions, nothing sent back to the source is longer than the request
+ * The X25519 budget is small, so the server gets under load and sends
+ * COOKIEs. After every datagram the harness checks the server's
+ * invariants: every non-legacy datagram it queues opens under one of the
+ * clients' sessions or is a 36-byte COOKIE to the source, nothing sent back to the source is longer than the request
  * or in another version than the request, and no candidate the server
  * hands out is one wgp_endpoint_usable() refuses.
  */
@@ -39,6 +41,8 @@ static struct {
 	uint8_t priv[N_CLIENTS][32], pub[N_CLIENTS][32];
 	struct wgp_session sess[N_CLIENTS];
 	struct out_msg *msgs;
+	bool have_cookie;		/* the last COOKIE's, for op 1 */
+	uint8_t cookie[WGP_COOKIE_LEN];
 } fz;
 
 static void setup(void)
@@ -127,6 +131,16 @@ static void check_output(const struct outq *q, const struct rx_info *rx)
 			abort();
 		if (rx->len == WGP_LEGACY_REQUEST_LEN && o->len <= 6)
 			continue;
+		if (!wgp_parse_header(&m, o->buf, o->len) &&
+		    m.type == WGP_COOKIE) {
+			/* Clear, to the source, shorter than the request. */
+			if (o->len != WGP_COOKIE_MSG_LEN || o->len > rx->len ||
+			    !wgp_endpoint_equal(&o->dst, &rx->src))
+				abort();
+			memcpy(fz.cookie, m.cookie, WGP_COOKIE_LEN);
+			fz.have_cookie = true;
+			continue;
+		}
 		for (c = 0; c < N_CLIENTS; c++)
 			if (!wgp_open(&m, o->buf, o->len, &fz.sess[c]))
 				break;
@@ -160,6 +174,7 @@ static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
 	unsigned long long clen;
 	size_t pre, plen, fixed, n = 0, i;
 	uint8_t type, version;
+	bool cookie;
 
 	if (!len)
 		return 0;
@@ -211,10 +226,15 @@ static size_t seal_for(unsigned int c, const uint8_t *data, size_t len,
 	memset(out + 8, 0xaa, WGP_TXID_LEN);
 	memcpy(out + WGP_OFF_KEY, fz.pub[c], 32);
 	memset(out + pre - WGP_NONCE_LEN, 0, WGP_NONCE_LEN);
+	cookie = fz.have_cookie && len && (data[0] & 1);
+	out[WGP_OFF_COOKIE_FLAG] = cookie;
 	crypto_aead_chacha20poly1305_ietf_encrypt(out + pre, &clen, plain,
 		plen, out, pre - WGP_NONCE_LEN, NULL, out + pre - WGP_NONCE_LEN,
 		fz.sess[c].up);
-	return pre + (size_t)clen;
+	if (!cookie)
+		return pre + (size_t)clen;
+	memcpy(out + pre + clen, fz.cookie, WGP_COOKIE_LEN);
+	return pre + (size_t)clen + WGP_COOKIE_LEN;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -230,6 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t op;
 
 	setup();
+	fz.have_cookie = false;
 	server_config_defaults(&cfg);
 	cfg.capacity = 8;
 	cfg.consent_chunks = 8;
@@ -238,6 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.rate = 1000;
 	cfg.burst = 1000;
 	cfg.legacy = true;
+	cfg.dh_rate = 8;	/* under load after 4 new keys in a second */
 	cfg.relay.first = 40000;	/* two allocations: FULL is reachable */
 	cfg.relay.last = 40003;
 	cfg.relay.per_key = 1;

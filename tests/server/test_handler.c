@@ -1615,6 +1615,220 @@ static void test_forged_known_key_gated(void **state)
 	env_free(e);
 }
 
+/* ---- address-proving cookies ------------------------------------- */
+
+/* Put the server under load: its X25519 budget just below half full
+ * (as a flood of unknown keys leaves it), with tokens left to spend. */
+static void load(struct env *e)
+{
+	e->srv.dh.tokens = (uint64_t)e->srv.dh.burst * 500 - 1000;
+	e->srv.dh.last = e->now;
+}
+
+/* c sends a REGISTER (naming no one) from src: the one datagram queued
+ * to src, left in e->q. Its request length in *req_len. */
+static void send_register(struct env *e, struct tclient *c,
+			  struct wgp_endpoint src, size_t *req_len)
+{
+	uint8_t buf[WGP_MAX_REQUEST_COOKIE_LEN];
+	size_t len = tclient_register(c, buf, sizeof(buf), NULL, 0, 0);
+
+	feed(e, buf, len, src, PORT_MAIN);
+	if (req_len)
+		*req_len = len;
+}
+
+/* The one queued datagram to src is a COOKIE for c's last request: c
+ * keeps its cookie. */
+static void expect_cookie(struct env *e, struct tclient *c,
+			  struct wgp_endpoint src, size_t req_len)
+{
+	unsigned int i;
+
+	assert_int_equal(e->q.n, 1);
+	i = 0;
+	assert_true(wgp_endpoint_equal(&e->q.msgs[i].dst, &src));
+	assert_int_equal(e->q.msgs[i].len, WGP_COOKIE_MSG_LEN);
+	assert_true(e->q.msgs[i].len < req_len);
+	assert_int_equal(tclient_take_cookie(c, e->q.msgs[i].buf,
+					     e->q.msgs[i].len), 0);
+}
+
+/* The one queued datagram to src is c's REGISTER_REPLY: c is in. */
+static void expect_registered(struct env *e, struct tclient *c,
+			      struct wgp_endpoint src)
+{
+	struct wgp_msg m;
+
+	expect(e, c, src, WGP_REGISTER_REPLY, &m);
+	assert_memory_equal(m.txid, c->txid, WGP_TXID_LEN);
+	assert_non_null(registry_find(&e->srv.reg, c->pub, e->now));
+}
+
+/*
+ * Under load, an unknown key's REGISTER costs no X25519 and gets a
+ * COOKIE; sent again with it from the same address and port it is
+ * registered; the cookie is worth nothing from another port or address.
+ */
+static void test_cookie_under_load(void **state)
+{
+	struct env *e = env_new(64, SERVER_DEFAULT_RATE);
+	struct wgp_endpoint ea = v4(1, 51820);
+	struct wgp_endpoint other_port = v4(1, 51821), other_addr = v4(9, 51820);
+	struct tclient a;
+	size_t len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	a.version = 2;
+	load(e);
+	send_register(e, &a, ea, &len);
+	expect_cookie(e, &a, ea, len);
+	assert_int_equal(e->srv.st.dh, 0);	/* no X25519 for it */
+	assert_int_equal(e->srv.st.cookies, 1);
+	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
+
+	/* The cookie proves ea only. */
+	send_register(e, &a, other_port, &len);
+	expect_cookie(e, &a, other_port, len);
+	a.have_cookie = false;
+	send_register(e, &a, ea, &len);
+	expect_cookie(e, &a, ea, len);
+	send_register(e, &a, other_addr, NULL);
+	assert_int_equal(e->q.n, 1);
+	assert_int_equal(e->q.msgs[0].len, WGP_COOKIE_MSG_LEN);
+	assert_int_equal(e->srv.st.dh, 0);
+
+	/* From ea, with ea's cookie: registered, one X25519. */
+	send_register(e, &a, ea, NULL);
+	expect_registered(e, &a, ea);
+	assert_int_equal(e->srv.st.dh, 1);
+	assert_int_equal(e->srv.st.cookie_ok, 1);
+
+	/* Registered: its cached session needs no proof, wherever from. */
+	a.have_cookie = false;
+	load(e);
+	send_register(e, &a, other_addr, NULL);
+	expect_registered(e, &a, other_addr);
+	env_free(e);
+}
+
+/* A cookie is good under the current and the previous secret, so for
+ * one rotation; after a second rotation it is refused. */
+static void test_cookie_rotation(void **state)
+{
+	struct env *e = env_new(64, SERVER_DEFAULT_RATE);
+	struct wgp_endpoint src = v4(1, 51820);
+	struct tclient a, b;
+	size_t len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	tclient_init(&b, e->srv.pub);
+	a.version = b.version = 2;
+	load(e);
+	send_register(e, &a, src, &len);
+	expect_cookie(e, &a, src, len);
+	/* The cookie belongs to the address, not the key: b may use it. */
+	memcpy(b.cookie, a.cookie, WGP_COOKIE_LEN);
+	b.have_cookie = true;
+
+	e->now += COOKIE_ROTATE_MS;		/* one rotation */
+	load(e);
+	send_register(e, &a, src, NULL);
+	expect_registered(e, &a, src);
+
+	e->now += COOKIE_ROTATE_MS;		/* two rotations */
+	load(e);
+	send_register(e, &b, src, &len);
+	assert_int_equal(e->q.n, 1);
+	assert_int_equal(e->q.msgs[0].len, WGP_COOKIE_MSG_LEN);
+	assert_null(registry_find(&e->srv.reg, b.pub, e->now));
+	/* ... and the fresh one it got instead works. */
+	expect_cookie(e, &b, src, len);
+	send_register(e, &b, src, NULL);
+	expect_registered(e, &b, src);
+	env_free(e);
+}
+
+/* Not under load nothing changes: no cookie, for version 1 or 2, and a
+ * request that carries one anyway is served too. */
+static void test_cookie_not_loaded(void **state)
+{
+	struct env *e = env_new(64, SERVER_DEFAULT_RATE);
+	struct tclient v1, v2;
+
+	(void)state;
+	tclient_init(&v1, e->srv.pub);
+	tclient_init(&v2, e->srv.pub);
+	v2.version = 2;
+	memset(v2.cookie, 0xa5, WGP_COOKIE_LEN);	/* a stale one */
+	v2.have_cookie = true;
+	send_register(e, &v1, v4(1, 1), NULL);
+	expect_registered(e, &v1, v4(1, 1));
+	send_register(e, &v2, v4(2, 2), NULL);
+	expect_registered(e, &v2, v4(2, 2));
+	assert_int_equal(e->srv.st.cookies, 0);
+	assert_int_equal(e->srv.st.dh, 2);
+	env_free(e);
+}
+
+/* Under load a version 1 request gets a COOKIE too (a version 1 client
+ * ignores it and is not served until the load passes); one that
+ * attaches the cookie is served in version 1. */
+static void test_cookie_v1(void **state)
+{
+	struct env *e = env_new(64, SERVER_DEFAULT_RATE);
+	struct wgp_endpoint src = v4(1, 51820);
+	struct tclient a;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	load(e);
+	send_register(e, &a, src, &len);
+	expect_cookie(e, &a, src, len);
+	send_register(e, &a, src, NULL);
+	expect(e, &a, src, WGP_REGISTER_REPLY, &m);
+	assert_int_equal(m.version, 1);
+	env_free(e);
+}
+
+/* A spoofed flood of unknown keys from random sources under load: no
+ * X25519 at all, COOKIEs only within each source's bucket, and a
+ * newcomer proving its address is registered in the middle of it. */
+static void test_cookie_flood(void **state)
+{
+	struct env *e = env_new(64, SERVER_DEFAULT_RATE);
+	struct wgp_endpoint newc = v4(200, 51820);
+	struct tclient f, n;
+	unsigned int i;
+	size_t len;
+
+	(void)state;
+	tclient_init(&f, e->srv.pub);
+	tclient_init(&n, e->srv.pub);
+	f.version = n.version = 2;
+	load(e);
+	for (i = 0; i < 2000; i++) {
+		struct wgp_endpoint src = v4((uint8_t)(i % 10), (uint16_t)i);
+
+		send_register(e, &f, src, NULL);
+		if (i == 1000) {
+			send_register(e, &n, newc, &len);
+			expect_cookie(e, &n, newc, len);
+			send_register(e, &n, newc, NULL);
+			expect_registered(e, &n, newc);
+		}
+	}
+	assert_int_equal(e->srv.st.dh, 1);	/* the newcomer's only */
+	/* 10 addresses, a burst of SERVER_DEFAULT_BURST each. */
+	assert_true(e->srv.st.cookies <= 10 * SERVER_DEFAULT_BURST + 1);
+	assert_true(e->srv.st.ratelimited > 0);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1648,6 +1862,11 @@ int main(void)
 		cmocka_unit_test(test_key_budget),
 		cmocka_unit_test(test_replay_not_charged_to_key),
 		cmocka_unit_test(test_forged_known_key_gated),
+		cmocka_unit_test(test_cookie_under_load),
+		cmocka_unit_test(test_cookie_rotation),
+		cmocka_unit_test(test_cookie_not_loaded),
+		cmocka_unit_test(test_cookie_v1),
+		cmocka_unit_test(test_cookie_flood),
 	};
 
 	if (sodium_init() < 0)

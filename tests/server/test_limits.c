@@ -169,6 +169,26 @@ static void test_option(void **state)
 	assert_int_equal(parse(&o, "64x"), OPTIONS_EXIT_USAGE);
 }
 
+/* Without --dh-rate the budget is measured at start (main.c); with it,
+ * the given rate stands. The measurement itself gives a plausible rate
+ * (X25519 takes tens of microseconds, not milliseconds or nanoseconds). */
+static void test_dh_rate_measured(void **state)
+{
+	char *argv[] = { (char *)"wgpunchd", (char *)"-k", (char *)"/dev/null",
+			 (char *)"--dh-rate", (char *)"1234", NULL };
+	struct options o;
+	uint32_t rate;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL), OPTIONS_RUN);
+	assert_false(o.dh_rate_set);
+	assert_int_equal(options_parse(&o, 5, argv), OPTIONS_RUN);
+	assert_true(o.dh_rate_set);
+	assert_int_equal(o.cfg.dh_rate, 1234);
+	rate = server_measure_dh_rate(SERVER_DH_MEASURE_N);
+	assert_true(rate > 500 && rate < 10000000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_configured),
 		cmocka_unit_test(test_server_prefix),
 		cmocka_unit_test(test_option),
+		cmocka_unit_test(test_dh_rate_measured),
 	};
 
 	if (sodium_init() < 0)

@@ -1388,6 +1388,166 @@ static void test_relay_grant_checks(void **state)
 	assert_int_equal(wgp_seal(c.buf, sizeof(c.buf), &m, &p.c.sess), -EINVAL);
 }
 
+/* ---- cookies ------------------------------------------------------- */
+
+/*
+ * A request with a cookie: byte 6 is 1 and 16 bytes follow the sealed
+ * datagram. It parses, the cookie comes out, and it opens (the cookie is
+ * not sealed). Without the 16 bytes, with them but byte 6 clear, or with
+ * any other byte-6 value it is not a message; dropping the cookie and
+ * clearing byte 6 breaks the AEAD (byte 6 is associated data).
+ */
+static void test_cookie_request(void **state)
+{
+	uint8_t buf[WGP_MAX_REQUEST_COOKIE_LEN], cookie[WGP_COOKIE_LEN];
+	struct wgp_msg m, back;
+	unsigned int v, t, b;
+	struct pair p;
+	ssize_t len;
+	size_t plain;
+
+	(void)state;
+	make_pair(&p);
+	randombytes_buf(cookie, sizeof(cookie));
+	for (v = 1; v <= WGP_VERSION_MAX; v++) {
+		for (t = 1; t <= WGP_TYPE_MAX; t++) {
+			if (!wgp_type_is_request((uint8_t)t) ||
+			    (t == WGP_RELAY && v == 1))
+				continue;
+			example_v(&m, (uint8_t)t, 3, p.c.pub, (uint8_t)v);
+			plain = wgp_msg_len(&m);
+			len = wgp_seal_cookie(buf, sizeof(buf), &m, &p.c.sess,
+					      cookie);
+			assert_int_equal(len, plain + WGP_COOKIE_LEN);
+			assert_int_equal(buf[6], 1);
+			assert_int_equal(wgp_parse_header(&back, buf,
+							  (size_t)len), 0);
+			assert_true(back.has_cookie);
+			assert_memory_equal(back.cookie, cookie,
+					    WGP_COOKIE_LEN);
+			assert_int_equal(wgp_open(&back, buf, (size_t)len,
+						  &p.server_side), 0);
+			assert_int_equal(back.type, t);
+			assert_true(back.has_cookie);
+			/* The cookie is not sealed: another one still
+			 * opens (the server checks it on its own). */
+			buf[len - 1] ^= 1;
+			assert_int_equal(wgp_open(&back, buf, (size_t)len,
+						  &p.server_side), 0);
+			/* Without the cookie's 16 bytes: no length, but for
+			 * a REGISTER, whose consent entries are 16 bytes too
+			 * (one fewer, then); it never opens. */
+			if (t != WGP_REGISTER)
+				assert_int_equal(wgp_parse_header(&back, buf,
+							plain), -EBADMSG);
+			assert_int_equal(wgp_open(&back, buf, plain,
+						  &p.server_side), -EBADMSG);
+			/* Other values of byte 6. */
+			for (b = 2; b < 256; b++) {
+				buf[6] = (uint8_t)b;
+				assert_int_equal(wgp_parse_header(&back, buf,
+							(size_t)len), -EBADMSG);
+				assert_int_equal(wgp_parse_header(&back, buf,
+							plain), -EBADMSG);
+				assert_int_equal(wgp_open(&back, buf,
+					(size_t)len, &p.server_side), -EBADMSG);
+			}
+			/* Cookie dropped, byte 6 cleared: the length is
+			 * right, the AEAD is not. */
+			buf[6] = 0;
+			assert_int_equal(wgp_parse_header(&back, buf, plain), 0);
+			assert_false(back.has_cookie);
+			assert_int_equal(wgp_open(&back, buf, plain,
+						  &p.server_side), -EBADMSG);
+			/* Byte 6 clear with the 16 bytes: no length (or,
+			 * for a REGISTER, one more entry), never opens. */
+			if (t != WGP_REGISTER)
+				assert_int_equal(wgp_parse_header(&back, buf,
+						(size_t)len), -EBADMSG);
+			assert_int_equal(wgp_open(&back, buf, (size_t)len,
+						  &p.server_side), -EBADMSG);
+		}
+	}
+	/* Without a cookie, byte 6 stays 0 and has_cookie false. */
+	example_v(&m, WGP_REGISTER, 1, p.c.pub, 2);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.c.sess);
+	assert_int_equal(buf[6], 0);
+	assert_int_equal(wgp_parse_header(&back, buf, (size_t)len), 0);
+	assert_false(back.has_cookie);
+	/* No room for it. */
+	assert_int_equal(wgp_seal_cookie(buf, (size_t)len, &m, &p.c.sess,
+					 cookie), -ENOSPC);
+}
+
+/* Server messages never carry a cookie: not sealed with one, not
+ * parsed with one. */
+static void test_cookie_not_on_replies(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN + WGP_COOKIE_LEN];
+	uint8_t cookie[WGP_COOKIE_LEN] = { 7 };
+	struct wgp_msg m, back;
+	struct pair p;
+	ssize_t len;
+
+	(void)state;
+	make_pair(&p);
+	example_v(&m, WGP_LOOKUP_REPLY, 0, p.c.pub, 2);
+	assert_int_equal(wgp_seal_cookie(buf, sizeof(buf), &m,
+					 &p.server_side, cookie), -EINVAL);
+	len = wgp_seal(buf, sizeof(buf), &m, &p.server_side);
+	assert_true(len > 0);
+	memcpy(buf + len, cookie, WGP_COOKIE_LEN);
+	buf[6] = 1;
+	assert_int_equal(wgp_parse_header(&back, buf,
+					  (size_t)len + WGP_COOKIE_LEN), -EBADMSG);
+	assert_int_equal(wgp_open(&back, buf, (size_t)len + WGP_COOKIE_LEN,
+				  &p.c.sess), -EBADMSG);
+}
+
+/* COOKIE: version 2, exactly 36 bytes, byte 6 and 7 zero; it parses
+ * (txid and cookie out) but never opens: it is not sealed. */
+static void test_cookie_msg(void **state)
+{
+	uint8_t buf[WGP_COOKIE_MSG_LEN + 16], txid[WGP_TXID_LEN];
+	uint8_t cookie[WGP_COOKIE_LEN];
+	struct wgp_msg back;
+	struct pair p;
+	size_t len;
+
+	(void)state;
+	make_pair(&p);
+	wgp_txid_new(txid);
+	randombytes_buf(cookie, sizeof(cookie));
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(wgp_cookie_msg(buf, txid, cookie), WGP_COOKIE_MSG_LEN);
+	assert_int_equal(WGP_COOKIE_MSG_LEN, 36);
+	assert_int_equal(buf[WGP_OFF_TYPE], WGP_COOKIE);
+	assert_int_equal(buf[WGP_OFF_VERSION], 2);
+	assert_int_equal(wgp_parse_header(&back, buf, WGP_COOKIE_MSG_LEN), 0);
+	assert_int_equal(back.type, WGP_COOKIE);
+	assert_false(wgp_type_is_request(back.type));
+	assert_memory_equal(back.txid, txid, WGP_TXID_LEN);
+	assert_memory_equal(back.cookie, cookie, WGP_COOKIE_LEN);
+	assert_int_equal(wgp_open(&back, buf, WGP_COOKIE_MSG_LEN, &p.c.sess),
+			 -EBADMSG);
+	assert_string_equal(wgp_type_name(WGP_COOKIE), "COOKIE");
+	for (len = 0; len <= sizeof(buf); len++)
+		if (len != WGP_COOKIE_MSG_LEN)
+			assert_int_equal(wgp_parse_header(&back, buf, len),
+					 -EBADMSG);
+	buf[WGP_OFF_VERSION] = 1;
+	assert_int_equal(wgp_parse_header(&back, buf, WGP_COOKIE_MSG_LEN),
+			 -EBADMSG);
+	buf[WGP_OFF_VERSION] = 2;
+	buf[6] = 1;
+	assert_int_equal(wgp_parse_header(&back, buf, WGP_COOKIE_MSG_LEN),
+			 -EBADMSG);
+	buf[6] = 0;
+	buf[7] = 1;
+	assert_int_equal(wgp_parse_header(&back, buf, WGP_COOKIE_MSG_LEN),
+			 -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1420,6 +1580,9 @@ int main(void)
 		cmocka_unit_test(test_relay_round_trip),
 		cmocka_unit_test(test_relay_v1_refused),
 		cmocka_unit_test(test_relay_grant_checks),
+		cmocka_unit_test(test_cookie_request),
+		cmocka_unit_test(test_cookie_not_on_replies),
+		cmocka_unit_test(test_cookie_msg),
 	};
 
 	if (sodium_init() < 0)

@@ -33,6 +33,7 @@
 
 static pid_t server_pid = -1;
 static int server_log = -1;
+static bool dh_measured_logged;	/* the start-up log named the budget */
 static uint16_t main_port, probe_port;
 static uint16_t relay_first;	/* 8 relay ports from here */
 static char relay_arg[16];
@@ -71,6 +72,8 @@ static int wait_listening(void)
 		if (p && strchr(p, '\n')) {
 			unsigned int a, b;
 
+			dh_measured_logged = strstr(buf, "info: measured ") &&
+					     strstr(buf, " X25519/s: --dh-rate ");
 			if (sscanf(p, "listening on :: port %u, probe port %u",
 				   &a, &b) != 2)
 				return -1;
@@ -903,9 +906,17 @@ static void test_sighup(void **state)
 	receive_msg(&a, WGP_PROBE_REPLY, &m);
 }
 
+/* Started without --dh-rate: it measured its budget and said so. */
+static void test_dh_rate_logged(void **state)
+{
+	(void)state;
+	assert_true(dh_measured_logged);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dh_rate_logged),
 		cmocka_unit_test(test_register_and_notify),
 		cmocka_unit_test(test_v2_candidates),
 		cmocka_unit_test(test_forged_registration),

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,8 @@ static size_t seal(struct tclient *c, struct wgp_msg *m, uint8_t *buf,
 	wgp_txid_new(m->txid);
 	memcpy(c->txid, m->txid, WGP_TXID_LEN);
 	memcpy(m->key, c->pub, WGP_KEY_LEN);
-	len = wgp_seal(buf, cap, m, &c->sess);
+	len = wgp_seal_cookie(buf, cap, m, &c->sess,
+			      c->have_cookie ? c->cookie : NULL);
 	must(len > 0, "wgp_seal");
 	return (size_t)len;
 }
@@ -109,6 +111,18 @@ size_t tclient_relay(struct tclient *c, uint8_t *buf, size_t cap,
 	len = seal(c, &m, buf, cap);
 	c->version = version;
 	return len;
+}
+
+int tclient_take_cookie(struct tclient *c, const uint8_t *pkt, size_t len)
+{
+	struct wgp_msg m;
+
+	if (wgp_parse_header(&m, pkt, len) < 0 || m.type != WGP_COOKIE ||
+	    memcmp(m.txid, c->txid, WGP_TXID_LEN))
+		return -EBADMSG;
+	memcpy(c->cookie, m.cookie, WGP_COOKIE_LEN);
+	c->have_cookie = true;
+	return 0;
 }
 
 int tclient_open(const struct tclient *c, struct wgp_msg *m,

@@ -7,6 +7,7 @@
 #ifndef WGPUNCH_TESTCLIENT_H
 #define WGPUNCH_TESTCLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,8 @@ struct tclient {
 	uint8_t txid[WGP_TXID_LEN];	/* of the last request built */
 	uint8_t version;	/* of the requests built; 0 (init): 1 */
 	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];	/* reported in v2 */
+	bool have_cookie;	/* attach cookie to the requests built */
+	uint8_t cookie[WGP_COOKIE_LEN];
 };
 
 /* Fresh key pair and the session with the server. */
@@ -43,6 +46,11 @@ size_t tclient_probe(struct tclient *c, uint8_t *buf, size_t cap);
 /* RELAY (version 2 whatever c->version says: there is no v1 RELAY). */
 size_t tclient_relay(struct tclient *c, uint8_t *buf, size_t cap,
 		     const uint8_t target[WGP_KEY_LEN]);
+
+/* A COOKIE answering the last request built: keep its cookie for the
+ * requests built from now on. 0, or -EBADMSG (not a COOKIE, or for
+ * another request). */
+int tclient_take_cookie(struct tclient *c, const uint8_t *pkt, size_t len);
 
 /* wgp_open with this client's session. */
 int tclient_open(const struct tclient *c, struct wgp_msg *m,
