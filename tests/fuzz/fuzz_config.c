@@ -23,7 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (config_parse(&cfg, (const char *)data, size, &err) == 0) {
 		if (cfg.set & ~(CONFIG_SERVER | CONFIG_SERVER_KEY | CONFIG_PROBE_PORT |
 				CONFIG_TIMEOUT | CONFIG_KEEPALIVE | CONFIG_LOG_LEVEL |
-				CONFIG_SERVER_KEY_FILE))
+				CONFIG_SERVER_KEY_FILE | CONFIG_PORTMAP))
+			abort();
+		if (cfg.portmap & ~(unsigned int)CONFIG_PM_ALL)
 			abort();
 		/* A key and a key file together is an error, never a choice. */
 		if ((cfg.set & CONFIG_SERVER_KEY) && (cfg.set & CONFIG_SERVER_KEY_FILE))
