@@ -211,7 +211,16 @@ struct client {
 	bool stop;
 };
 
+/* client_proto.c */
+/* Our clock corrected by what the server told us (CLOCK_REALTIME ns):
+ * request counters, probe timestamps, path message counters and the
+ * freshness of what the server sends all follow it. */
+uint64_t client_clock_ns(const struct client *c);
+
 /* client_path.c */
+/* The peer's key in base64, for logs. */
+const char *client_peer_b64(const struct client_peer *p,
+			    char buf[static WGP_KEY_B64_SIZE]);
 int client_paths_open(struct client *c);
 void client_paths_close(struct client *c);
 /* New candidates from the server for p (its mapping, its host

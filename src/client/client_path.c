@@ -57,12 +57,7 @@
 /* How long the hops measurement may take (it blocks the loop). */
 #define HOPS_TIMEOUT_MS		200
 
-static uint64_t path_clock_ns(const struct client *c)
-{
-	return wgp_now_ns() + (uint64_t)c->clock_offset_ns;
-}
-
-static const char *peer_b64(const struct client_peer *p,
+const char *client_peer_b64(const struct client_peer *p,
 			    char buf[static WGP_KEY_B64_SIZE])
 {
 	wgp_key_to_base64(buf, p->key);
@@ -140,7 +135,7 @@ static int send_msg(struct client *c, struct client_peer *p, struct path_msg *m,
 
 	if (!ps)
 		return -EAFNOSUPPORT;
-	m->counter = path_counter_next(&c->path_counter, path_clock_ns(c));
+	m->counter = path_counter_next(&c->path_counter, client_clock_ns(c));
 	if (path_seal(buf, m, &p->keys) < 0)
 		return -EINVAL;
 	return pathsock_send(ps, to, buf, sizeof(buf), ttl);
@@ -276,7 +271,7 @@ void client_paths_offer(struct client *c, struct client_peer *p,
 		      &cands[i], now);
 	learn(p, CAND_SERVER, ep, now);
 	if (p->paths.n != before)
-		log_debug("peer %s: %u candidates", peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
+		log_debug("peer %s: %u candidates", client_peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
 			  p->paths.n);
 	/* Being told again (a NOTIFY: the peer is trying now) means
 	 * try now, also where we had given up. */
@@ -327,7 +322,7 @@ static void answer_probe(struct client *c, struct client_peer *p,
 		cand = path_learn(&p->paths, CAND_PEER, from, now);
 		if (cand)
 			log_debug("peer %s: probed us from %s, a new candidate",
-				  peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
+				  client_peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
 				  endpoint_format(from, ep));
 	} else {
 		cand->seen_ms = now;
@@ -353,7 +348,7 @@ static void take_reply(struct client_peer *p, const struct path_msg *m,
 		return;
 	}
 	log_debug("peer %s: %s answers (%s, %.1f ms)",
-		  peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
+		  client_peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }),
 		  endpoint_format(from, ep), path_kind_name(cand->kind),
 		  (double)cand->rtt_us / 1000.0);
 }
@@ -390,7 +385,7 @@ void client_paths_receive(struct client *c, struct pathsock *ps)
 				  endpoint_format((struct sockaddr *)&from, ep));
 			continue;
 		}
-		if (!path_replay_check(&p->replay, m.counter, path_clock_ns(c))) {
+		if (!path_replay_check(&p->replay, m.counter, client_clock_ns(c))) {
 			log_debug("a replayed path message from %s: dropped",
 				  endpoint_format((struct sockaddr *)&from, ep));
 			continue;
@@ -581,7 +576,7 @@ static void no_handshake_check(struct client *c, struct client_peer *p,
 	p->warned_no_handshake = true;
 	log_warn("peer %s: endpoint set %llu s ago but no WireGuard handshake "
 		 "yet (is WireGuard up on the other side?); probing every "
-		 "candidate again and asking the server", peer_b64(p, k),
+		 "candidate again and asking the server", client_peer_b64(p, k),
 		 (unsigned long long)((now - p->set_ms) / 1000));
 	recover(c, p, now);
 }
@@ -598,7 +593,7 @@ static void endpoint_check(struct client *c, struct client_peer *p,
 	if (!wp || wp->endpoint.ss_family != AF_UNSPEC || c->o->status_only)
 		return;
 	log_info("peer %s: WireGuard has no endpoint for it any more; setting "
-		 "the path in use again", peer_b64(p, k));
+		 "the path in use again", client_peer_b64(p, k));
 	use_path(c, p, cand, now);
 }
 
@@ -623,7 +618,7 @@ static void retry_together(struct client *c, struct client_peer *p, uint64_t now
 	if (!c->registered)
 		return;
 	log_debug("peer %s: still no path; asking the server to punch again",
-		  peer_b64(p, k));
+		  client_peer_b64(p, k));
 	client_start_lookup(c, p);
 }
 
@@ -666,7 +661,7 @@ static void decide(struct client *c, struct client_peer *p, uint64_t now)
 	}
 	if (changed && was >= 0) {
 		log_warn("peer %s: path %s stopped answering; probing every "
-			 "candidate again and asking the server", peer_b64(p, k),
+			 "candidate again and asking the server", client_peer_b64(p, k),
 			 endpoint_format((struct sockaddr *)&p->paths.c[was].addr, ep));
 		p->proven = false;
 		client_peer_set_status(c, p, PEER_PROBING, "path lost; probing again");

@@ -24,15 +24,14 @@
 
 #define RECV_BUF 4096
 
-/* Our counter's clock: ours corrected by what the server told us. */
-static uint64_t counter_clock(const struct client *c)
+uint64_t client_clock_ns(const struct client *c)
 {
 	return wgp_now_ns() + (uint64_t)c->clock_offset_ns;
 }
 
 static uint64_t next_counter(struct client *c)
 {
-	uint64_t now = counter_clock(c);
+	uint64_t now = client_clock_ns(c);
 
 	/* Strictly increasing, and near the server's clock so a server
 	 * that lost our state still takes it. */
@@ -178,7 +177,7 @@ static int transmit(struct client *c, struct request *r,
 		memcpy(m.u.lookup.cands, c->own_cands, sizeof(m.u.lookup.cands));
 		break;
 	case WGP_PROBE:
-		m.u.probe.timestamp = wgp_now_ns() + (uint64_t)c->clock_offset_ns;
+		m.u.probe.timestamp = client_clock_ns(c);
 		break;
 	case WGP_RELAY:
 		m.u.relay.counter = next_counter(c);
@@ -436,7 +435,7 @@ static void handle_notify(struct client *c, const struct wgp_notify *n,
 
 	wgp_key_to_base64(k, n->peer);
 	if (!fresh_take_stamp(&c->notify_stamp, wgp_stamp_of(txid),
-			      wgp_now_ns() + (uint64_t)c->clock_offset_ns)) {
+			      client_clock_ns(c))) {
 		log_debug("NOTIFY about %s is stale or replayed: ignored", k);
 		return;
 	}
@@ -469,7 +468,7 @@ static void handle_relay_grant(struct client *c, struct request *r,
 	} else {
 		/* Unsolicited: fresh like a NOTIFY, from the same stamps. */
 		if (!fresh_take_stamp(&c->notify_stamp, wgp_stamp_of(txid),
-				      wgp_now_ns() + (uint64_t)c->clock_offset_ns)) {
+				      client_clock_ns(c))) {
 			log_debug("unsolicited RELAY_GRANT stale or replayed: ignored");
 			return;
 		}
@@ -496,7 +495,7 @@ static void handle_relay_grant(struct client *c, struct request *r,
 /* Adopt the server's last counter for us, unless it is absurd. */
 static bool counter_plausible(const struct client *c, uint64_t last)
 {
-	return last <= counter_clock(c) + COUNTER_AHEAD_MAX_NS;
+	return last <= client_clock_ns(c) + COUNTER_AHEAD_MAX_NS;
 }
 
 /* Adopt the server's clock, unless the offset would not fit (our

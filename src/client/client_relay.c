@@ -35,13 +35,6 @@
  * be restarted with one). */
 #define RELAY_NONE_MS		600000
 
-static const char *peer_b64(const struct client_peer *p,
-			    char buf[static WGP_KEY_B64_SIZE])
-{
-	wgp_key_to_base64(buf, p->key);
-	return buf;
-}
-
 void client_relay_reset(struct client_peer *p)
 {
 	p->have_relay = false;
@@ -60,7 +53,7 @@ void client_relay_want(struct client *c, struct client_peer *p, uint64_t now,
 	p->relay_next_ms = now + RELAY_ASK_MIN_MS;
 	snprintf(p->relay_why, sizeof(p->relay_why), "%s", why);
 	log_debug("peer %s: asking the server for a relay (%s)",
-		  peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }), why);
+		  client_peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }), why);
 	client_start_relay(c, p);
 }
 
@@ -77,12 +70,12 @@ static void relay_refused(struct client *c, struct client_peer *p,
 		c->relay_none_until = now + RELAY_NONE_MS;
 		break;
 	case WGP_RELAY_FULL:
-		log_warn("peer %s: the server's relay is full", peer_b64(p, k));
+		log_warn("peer %s: the server's relay is full", client_peer_b64(p, k));
 		p->relay_next_ms = now + RELAY_REFUSED_MS;
 		break;
 	default:
 		log_debug("peer %s: no relay: not registered with the server or "
-			  "not listing us", peer_b64(p, k));
+			  "not listing us", client_peer_b64(p, k));
 		p->relay_next_ms = now + RELAY_REFUSED_MS;
 		break;
 	}
@@ -135,7 +128,7 @@ void client_relay_granted(struct client *c, struct client_peer *p,
 	cand->due_ms = now;
 	cand->ever_failed = false;
 	cand->unanswered = 0;
-	log_info("peer %s: relay granted at %s", peer_b64(p, k),
+	log_info("peer %s: relay granted at %s", client_peer_b64(p, k),
 		 endpoint_format((struct sockaddr *)&ss, ep));
 	if (p->status == PEER_WAITING || p->status == PEER_NO_PATH)
 		client_peer_set_status(c, p, PEER_PROBING, "relay granted at %s; "
@@ -154,8 +147,7 @@ void client_relay_bind(struct client *c, struct client_peer *p,
 	if (!p->have_relay || ps->fd < 0 ||
 	    !endpoint_equal(to, (struct sockaddr *)&p->relay_addr))
 		return;
-	counter = path_counter_next(&c->path_counter, wgp_now_ns() +
-				    (uint64_t)c->clock_offset_ns);
+	counter = path_counter_next(&c->path_counter, client_clock_ns(c));
 	relay_bind_encode(buf, p->relay_key, endpoint_port(to), counter);
 	ret = pathsock_send(ps, to, buf, sizeof(buf), 0);
 	if (ret < 0)
@@ -177,7 +169,7 @@ void client_relay_check(struct client *c, struct client_peer *p, uint64_t now)
 	 * relay lost it. */
 	if (cand && cand->reply_ms)
 		log_info("peer %s: the relay stopped answering; asking for "
-			 "the allocation again", peer_b64(p, k));
+			 "the allocation again", client_peer_b64(p, k));
 	if (cand)
 		path_remove(&p->paths, cand);
 	client_relay_reset(p);

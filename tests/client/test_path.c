@@ -196,6 +196,7 @@ static void test_choice_order(void **state)
 static void test_relay_and_mapped(void **state)
 {
 	struct path_cand *relay, *v4, *mapped, *r2;
+	struct sockaddr_storage gone;
 	struct path_set ps;
 	bool changed;
 
@@ -235,9 +236,13 @@ static void test_relay_and_mapped(void **state)
 	learn(&ps, CAND_SERVER, "198.18.1.2:40002", 70);
 	assert_int_equal(r2->source, CAND_RELAY);
 	assert_int_equal(ps.n, 4);
+	gone = r2->addr;
 	path_remove(&ps, r2);
 	assert_int_equal(ps.n, 3);
-	assert_null(path_find(&ps, (struct sockaddr *)&(struct sockaddr_storage){ 0 }));
+	/* The one removed is gone; the others, moved or not, are there. */
+	assert_null(path_find(&ps, (struct sockaddr *)&gone));
+	for (unsigned int i = 0; i < ps.n; i++)
+		assert_ptr_equal(path_find(&ps, (struct sockaddr *)&ps.c[i].addr), &ps.c[i]);
 }
 
 static void test_keep_working_path(void **state)
