@@ -22,9 +22,13 @@
 # Per kind x sources x rate, one line: the rate asked and actually sent,
 # the share of requests answered with service within 1 s (pair: LOOKUP
 # OK; new: REGISTER_REPLY; victim: a LOOKUP_REPLY), the server's CPU % over
-# the flood (from /proc/PID/stat) and its RSS at the end (VmRSS).
+# the flood (from /proc/PID/stat), its RSS at the end (VmRSS), and how
+# many datagrams the kernel dropped because the server's receive queue
+# was full (qdrops: RcvbufErrors in srv's namespace).
 # A client counts a request as served only if its reply came within 1 s
-# (REPLY_TIMEOUT_MS).
+# (REPLY_TIMEOUT_MS). The pair and the victim send each LOOKUP once; a
+# new client resends its REGISTER as wgpunch does (250 ms, then 500 ms
+# later, the same transaction id), from a source port of its own.
 #
 # Environment (defaults: the whole run takes ~7-8 minutes):
 #   KINDS="junk unknown replay victim"  SOURCES="1 200 random"
@@ -126,6 +130,17 @@ cpu_ticks()
 	echo $((${12} + ${13}))
 }
 
+# rcvbuf_errors: datagrams srv's UDP sockets dropped, their queue full
+# (the namespace's RcvbufErrors, IPv4 and IPv6).
+rcvbuf_errors()
+{
+	lab_exec srv cat /proc/net/snmp /proc/net/snmp6 2>/dev/null | awk '
+		/^Udp: InDatagrams/ { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") f = i; next }
+		/^Udp: / && f { n += $f }
+		/^Udp6RcvbufErrors/ { n += $2 }
+		END { print n + 0 }'
+}
+
 rss_kb()
 {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
@@ -223,7 +238,7 @@ row()
 {
 	local kind=$1 sources=$2 rate=$3 pid start c0 c1 t0 t1 rss alive=yes
 	local pair_ok pair_sent new_ok new_sent vic_ok vic_sent sent pps cpu pid_c
-	local ticks
+	local ticks q0 q1
 	ticks=$(getconf CLK_TCK)
 	# shellcheck disable=SC2086  # options, split on purpose
 	LAB_SRV_LOG_LEVEL=warn lab_server_start "$WGPUNCHD" $SERVER_ARGS || {
@@ -235,10 +250,12 @@ row()
 	start_clients "$start"
 	sleep_until_ms "$start"
 	c0=$(cpu_ticks "$pid")
+	q0=$(rcvbuf_errors)
 	t0=$(lab_now_ms)
 	run_flood "$kind" "$sources" "$rate"
 	t1=$(lab_now_ms)
 	c1=$(cpu_ticks "$pid")
+	q1=$(rcvbuf_errors)
 	rss=$(rss_kb "$pid")
 	kill -0 "$pid" 2>/dev/null || alive=no
 	for pid_c in $CLIENT_PIDS; do
@@ -261,13 +278,13 @@ row()
 	cpu=$(awk -v c=$((c1 - c0)) -v hz="$ticks" -v ms=$((t1 - t0)) \
 		'BEGIN { printf "%.0f", (ms > 0 ? 100 * c / hz / (ms / 1000) : 0) }')
 	[ "$rate" = 0 ] && rate=max
-	printf '%-8s %-7s %6s %7s %7s%% %7s%% %7s%% %5s%% %7s %s\n' \
+	printf '%-8s %-7s %6s %7s %7s%% %7s%% %7s%% %5s%% %7s %8s %s\n' \
 		"$kind" "$sources" "$rate" "$pps" \
 		"$(percent "$pair_ok" "$pair_sent")" \
 		"$(percent "$new_ok" "$new_sent")" \
 		"$(percent "$vic_ok" "$vic_sent")" \
 		"$cpu" "$(awk -v k="${rss:-0}" 'BEGIN { printf "%.1f", k / 1024 }')" \
-		"$([ "$alive" = yes ] || echo '(wgpunchd died)')"
+		"$((q1 - q0))" "$([ "$alive" = yes ] || echo '(wgpunchd died)')"
 	[ -n "$CHECK" ] && check_row "$pair_ok" "$pair_sent" "$new_ok" \
 		"$new_sent" "$alive" "$vic_ok" "$vic_sent"
 	return 0
@@ -285,8 +302,8 @@ echo "bench_flood: wgpunchd $WGPUNCHD ${SERVER_ARGS:+($SERVER_ARGS) }on $(nproc)
 	"${FLOOD_S} s of flood per line; pair and victim $LOOKUP_RATE LOOKUPs/s" \
 	"each, $NEW_RATE new clients/s; served = answered OK within" \
 	"$REPLY_TIMEOUT_MS ms"
-printf '%-8s %-7s %6s %7s %8s %8s %8s %6s %7s\n' \
-	kind sources asked sent/s pair new victim cpu rss/MB
+printf '%-8s %-7s %6s %7s %8s %8s %8s %6s %7s %8s\n' \
+	kind sources asked sent/s pair new victim cpu rss/MB qdrops
 for rate in $RATES; do
 	for kind in $KINDS; do
 		sets=$SOURCES

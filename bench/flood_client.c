@@ -15,7 +15,11 @@
  * flood resends). Then, from --start (CLOCK_REALTIME, ms) on, it sends
  * --rate LOOKUPs of the peer per second for --seconds.
  * new: clients arriving during the flood. From --start on, --rate fresh
- * keys per second each send one REGISTER.
+ * keys per second each send a REGISTER, each from a socket (a source
+ * port) of its own, and resend it as wgpunch does: same transaction id,
+ * after 250 ms, then 500 ms (+-25 %), while the reply window lasts; a
+ * COOKIE makes it resend at once with the cookie, once. The lookups are
+ * sent once each, never resent: stricter than wgpunch.
  *
  * Every request is answered, or not, within --timeout-ms (1000). Prints
  * one line, key=value:
@@ -37,8 +41,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <sodium.h>
+
 #include "key.h"
 #include "proto.h"
+#include "punch.h"
 #include "testclient.h"
 #include "endpoint.h"
 
@@ -70,6 +77,9 @@ struct pending {
 	double deadline;
 	struct tclient client;		/* new mode: to send it again */
 	bool is_register, cookie_resent;
+	int fd;				/* new mode: its own socket; or -1 */
+	double resend_at;		/* new mode: the next resend */
+	unsigned int retx_ms;		/* the interval that led to it */
 };
 
 struct counts {
@@ -81,7 +91,7 @@ struct driver {
 	int fd;
 	struct tclient client;		/* lookup mode's own client */
 	struct pending pending[PENDING_MAX];
-	unsigned int next_slot;
+	unsigned int next_slot, used;	/* slots [0, used) were ever used */
 	struct counts n;
 };
 
@@ -244,11 +254,11 @@ static int parse_options(struct options *o, int argc, char **argv)
 
 /* ---- requests and replies --------------------------------------------- */
 
-static int open_socket(const struct options *o)
+static int open_socket(const struct options *o, uint16_t port)
 {
 	struct sockaddr_in local = {
 		.sin_family = AF_INET,
-		.sin_port = htons(o->bind_port),
+		.sin_port = htons(port),
 	};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
@@ -266,14 +276,36 @@ static int open_socket(const struct options *o)
 	return fd;
 }
 
-/* Send a request; it waits for its reply in a free pending slot. */
+static int pending_fd(const struct driver *d, const struct pending *p)
+{
+	return p->fd >= 0 ? p->fd : d->fd;
+}
+
+static void pending_done(struct pending *p)
+{
+	p->live = false;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
+/* Send a request; it waits for its reply in a free pending slot. A new
+ * client's has a socket of its own: fd, or -1. */
 static void send_request(struct driver *d, const uint8_t *pkt, size_t len,
-			 const struct tclient *c)
+			 const struct tclient *c, int fd)
 {
 	struct pending *p = &d->pending[d->next_slot];
 
+	if (p->live || p->fd >= 0)
+		pending_done(p);
 	d->next_slot = (d->next_slot + 1) % PENDING_MAX;
+	if (d->used < PENDING_MAX)
+		d->used++;
 	p->live = true;
+	p->fd = fd;
+	p->retx_ms = retx_next_ms(0);
+	p->resend_at = mono_s() +
+		       jitter_ms(p->retx_ms, randombytes_random()) / 1000.0;
 	memcpy(p->txid, c->txid, WGP_TXID_LEN);
 	p->sess = c->sess;
 	p->client = *c;
@@ -283,7 +315,7 @@ static void send_request(struct driver *d, const uint8_t *pkt, size_t len,
 	d->n.sent++;
 	/* A refused send (say, an ICMP error from an earlier one) is
 	 * simply a request that will not be answered. */
-	if (send(d->fd, pkt, len, 0) < 0)
+	if (send(pending_fd(d, p), pkt, len, 0) < 0)
 		return;
 }
 
@@ -293,7 +325,7 @@ static struct pending *find_pending(struct driver *d,
 	double now = mono_s();
 	unsigned int i;
 
-	for (i = 0; i < PENDING_MAX; i++) {
+	for (i = 0; i < d->used; i++) {
 		struct pending *p = &d->pending[i];
 
 		if (p->live && p->deadline >= now &&
@@ -324,19 +356,58 @@ static void take_cookie(struct driver *d, struct pending *p,
 	    tclient_take_cookie(&p->client, pkt, len) < 0)
 		return;
 	p->cookie_resent = true;
+	p->client.same_txid = true;
 	olen = tclient_register(&p->client, out, sizeof(out), NULL, 0, 0);
-	memcpy(p->txid, p->client.txid, WGP_TXID_LEN);
-	if (send(d->fd, out, olen, 0) < 0)
+	if (send(pending_fd(d, p), out, olen, 0) < 0)
 		return;
 }
 
-/* Take one reply off the socket and count it against its request. */
-static void receive_one(struct driver *d)
+/* A new client's REGISTER again, on wgpunch's schedule, same txid. */
+static void resend_due(struct driver *d, double now)
+{
+	uint8_t out[WGP_MAX_REQUEST_COOKIE_LEN];
+	unsigned int i;
+	size_t olen;
+
+	for (i = 0; i < d->used; i++) {
+		struct pending *p = &d->pending[i];
+
+		if (!p->live || p->fd < 0 || p->resend_at > now ||
+		    p->deadline < now)
+			continue;
+		p->client.same_txid = true;
+		olen = tclient_register(&p->client, out, sizeof(out), NULL, 0,
+					0);
+		p->retx_ms = retx_next_ms(p->retx_ms);
+		p->resend_at = now + jitter_ms(p->retx_ms,
+					       randombytes_random()) / 1000.0;
+		if (send(p->fd, out, olen, 0) < 0)
+			continue;
+	}
+}
+
+/* The earliest resend due before until. */
+static double next_resend(const struct driver *d, double until)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->used; i++) {
+		const struct pending *p = &d->pending[i];
+
+		if (p->live && p->fd >= 0 && p->resend_at < until &&
+		    p->resend_at <= p->deadline)
+			until = p->resend_at;
+	}
+	return until;
+}
+
+/* Take one reply off fd and count it against its request. */
+static void receive_one(struct driver *d, int fd)
 {
 	uint8_t buf[WGP_MAX_MSG_LEN + 64];
 	struct pending *p;
 	struct wgp_msg m;
-	ssize_t n = recv(d->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 	if (n <= 0 || wgp_parse_header(&m, buf, (size_t)n) < 0)
 		return;
@@ -347,24 +418,50 @@ static void receive_one(struct driver *d)
 	}
 	if (!p || wgp_open(&m, buf, (size_t)n, &p->sess) < 0)
 		return;
-	p->live = false;
+	pending_done(p);
 	d->n.answered++;
 	if (reply_ok(&m))
 		d->n.ok++;
 }
 
-/* Receive replies until `until` (monotonic s). */
+/* Poll the shared socket and every live new client's; n of them. */
+static nfds_t poll_set(struct driver *d, struct pollfd *pfd)
+{
+	nfds_t n = 0;
+	unsigned int i;
+
+	pfd[n++] = (struct pollfd){ .fd = d->fd, .events = POLLIN };
+	for (i = 0; i < d->used; i++) {
+		struct pending *p = &d->pending[i];
+
+		if (p->fd >= 0 && p->live)
+			pfd[n++] = (struct pollfd){ .fd = p->fd,
+						    .events = POLLIN };
+		else if (p->fd >= 0)
+			pending_done(p);
+	}
+	return n;
+}
+
+/* Receive replies until `until` (monotonic s), resending on time. */
 static void receive_until(struct driver *d, double until)
 {
-	struct pollfd pfd = { .fd = d->fd, .events = POLLIN };
-	double left;
+	static struct pollfd pfd[PENDING_MAX + 1];
+	double now, wake;
+	nfds_t n, i;
 
 	for (;;) {
-		left = until - mono_s();
-		if (left <= 0)
+		now = mono_s();
+		if (until - now <= 0)
 			return;
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
-			receive_one(d);
+		resend_due(d, now);
+		wake = next_resend(d, until);
+		n = poll_set(d, pfd);
+		if (poll(pfd, n, (int)((wake - now) * 1000) + 1) <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (pfd[i].revents & POLLIN)
+				receive_one(d, pfd[i].fd);
 	}
 }
 
@@ -373,7 +470,7 @@ static bool anything_pending(const struct driver *d)
 	double now = mono_s();
 	unsigned int i;
 
-	for (i = 0; i < PENDING_MAX; i++)
+	for (i = 0; i < d->used; i++)
 		if (d->pending[i].live && d->pending[i].deadline >= now)
 			return true;
 	return false;
@@ -420,13 +517,16 @@ static int register_client(struct driver *d)
 			if (err)
 				return err;
 		}
-		send_request(d, pkt, len, &d->client);
+		send_request(d, pkt, len, &d->client, -1);
 		receive_until(d, mono_s() + o->timeout_ms / 1000.0);
 		if (d->n.ok > saved.ok)
 			break;
 	}
 	d->n = saved;
-	memset(d->pending, 0, sizeof(d->pending));
+	for (unsigned int j = 0; j < PENDING_MAX; j++)
+		d->pending[j] = (struct pending){ .fd = -1 };
+	d->used = 0;
+	d->next_slot = 0;
 	return i < REGISTER_TRIES ? 0 : -ETIMEDOUT;
 }
 
@@ -437,16 +537,23 @@ static void send_nth(struct driver *d)
 	uint8_t pkt[WGP_MAX_MSG_LEN];
 	struct tclient fresh;
 	size_t len;
+	int fd;
 
 	if (o->mode == MODE_LOOKUP) {
 		len = tclient_lookup(&d->client, pkt, sizeof(pkt),
 				     o->have_peer ? o->peer : d->client.pub, 0);
-		send_request(d, pkt, len, &d->client);
+		send_request(d, pkt, len, &d->client, -1);
+		return;
+	}
+	fd = open_socket(o, 0);
+	if (fd < 0) {
+		/* Out of descriptors, say: a client that could not come. */
+		d->n.sent++;
 		return;
 	}
 	tclient_init(&fresh, o->server_pub);
 	len = tclient_register(&fresh, pkt, sizeof(pkt), NULL, 0, 0);
-	send_request(d, pkt, len, &fresh);
+	send_request(d, pkt, len, &fresh, fd);
 }
 
 static void wait_for_start(uint64_t start_ms)
@@ -487,7 +594,9 @@ int main(int argc, char **argv)
 	if (parse_options(&o, argc, argv))
 		return 2;
 	d.opt = &o;
-	d.fd = open_socket(&o);
+	for (unsigned int i = 0; i < PENDING_MAX; i++)
+		d.pending[i].fd = -1;
+	d.fd = open_socket(&o, o.bind_port);
 	if (d.fd < 0) {
 		fprintf(stderr, "flood_client: socket: %s\n", strerror(-d.fd));
 		return 1;

@@ -658,13 +658,17 @@ static void signal_read(struct client *c, int fd)
 }
 
 /* "up" is done with a peer once its path is proven (a probe answered,
- * or a handshake), or nothing more will come of trying. */
+ * or a handshake), or nothing more will come of trying before the
+ * deadline. */
 static bool peer_resolved(const struct client_peer *p)
 {
 	switch (p->status) {
 	case PEER_NO_PATH:
-		/* Not while the relay, the last resort, is being asked. */
-		return !p->have_ep && !p->relay.active;
+		/* Never before the deadline. The peer may not have heard of
+		 * us yet (its registration lost or late), and when it does,
+		 * its probes reach us through the entry our own probes left
+		 * on our NAT; we answer them, and that is a path. */
+		return false;
 	case PEER_FRESH:
 	case PEER_FAILED:
 		return !p->have_ep;

@@ -19,6 +19,10 @@
 #include "proto.h"
 
 #define COOKIE_ROTATE_MS	120000
+/* How long "under load" outlasts its last sign (handler.c). */
+#define LOAD_HOLD_MS		1000
+/* The least burst of unknown-key requests that is not load yet. */
+#define DEMAND_MIN_BURST	16
 #define COOKIE_SECRET_LEN	32
 
 struct cookie_jar {

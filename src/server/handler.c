@@ -12,7 +12,8 @@
  *        b. AEAD open; a failure is counted against the source
  *        c. a fresh counter: the key's own bucket; a PROBE or a stale
  *           counter (anyone's replay): the source's bucket (drop silently)
- *   3. any other key: under load (the X25519 budget below half), a
+ *   3. any other key: under load (such keys' requests arriving faster
+ *      than half the X25519 budget, or the budget below half), a
  *      valid cookie for the exact source, else the source's bucket and
  *      a COOKIE (one keyed hash, no X25519); then the source's bucket,
  *      one X25519 within the global budget, and the AEAD open
@@ -586,9 +587,26 @@ static bool request_counter(const struct wgp_msg *req, uint64_t *counter)
 }
 
 /*
+ * While the receive queue backs up, work no key pays for (a COOKIE, the
+ * answer to a PROBE or to a stale counter) is done only for sources
+ * seen lately (seen.h): a client resends, a flood from random spoofed
+ * sources hardly ever repeats one. An answer costs about what the
+ * datagram cost its sender; the registered keys' fresh requests waiting
+ * behind the flood come first.
+ */
+static bool shed(struct server *srv, const struct rx_info *rx, uint64_t now)
+{
+	if (!srv->behind || seen_again(&srv->seen, &rx->src, now))
+		return false;
+	srv->st.shed++;
+	return true;
+}
+
+/*
  * Who pays for an authenticated request from a registered key. The key
  * itself when the counter is fresh: only the key's holder can make
- * such a request, from whatever address. Otherwise the source: a PROBE
+ * such a request, from whatever address. Otherwise the source (if not
+ * shed): a PROBE
  * (fresh only within the clock window) or a stale counter may be
  * anyone's replay, and a replay must not use up the key's budget.
  */
@@ -605,6 +623,8 @@ static bool charge_known(struct server *srv, const struct rx_info *rx,
 		srv->st.key_limited++;
 		return false;
 	}
+	if (shed(srv, rx, now))
+		return false;
 	if (ratelimit_allow(&srv->rl, &rx->src, now))
 		return true;
 	srv->st.ratelimited++;
@@ -651,8 +671,27 @@ static void send_cookie(struct server *srv, const struct rx_info *rx,
 }
 
 /*
- * May a key with no session have its X25519? Always when the budget is
- * more than half full. Under load, only from a source that proved it
+ * Under load: requests from keys the server holds nothing for arrive
+ * faster than half the X25519 budget, or the budget itself is below
+ * half, or the receive queue backs up. It lasts LOAD_HOLD_MS past the
+ * last sign of it. Counting the demand, not only what was spent,
+ * matters: a sustained flood must not find a refilled budget every so
+ * often and spend it on spoofed keys. And the queue is the quickest
+ * sign: at a flood's first instant, every X25519 is 45 µs of datagrams
+ * piling up.
+ */
+static bool under_load(struct server *srv, uint64_t now)
+{
+	bool over = !token_bucket_take(&srv->demand, now);
+
+	if (over || srv->behind || token_bucket_low(&srv->dh, now))
+		srv->load_until = now + LOAD_HOLD_MS;
+	return now < srv->load_until;
+}
+
+/*
+ * May a key with no session have its X25519? Always when not under
+ * load. Under load, only from a source that proved it
  * receives at its address: a cookie made for exactly it. Any other
  * request gets a COOKIE instead, if the source's bucket allows, and
  * costs the server one keyed hash: spoofed floods cannot spend the
@@ -663,13 +702,15 @@ static bool address_proven(struct server *srv, const struct rx_info *rx,
 			   const struct wgp_msg *req, uint64_t now,
 			   struct outq *q)
 {
-	if (!token_bucket_low(&srv->dh, now))
+	if (!under_load(srv, now))
 		return true;
 	if (req->has_cookie &&
 	    cookie_valid(&srv->cookies, &rx->src, req->cookie, now)) {
 		srv->st.cookie_ok++;
 		return true;
 	}
+	if (shed(srv, rx, now))
+		return false;
 	if (!ratelimit_allow(&srv->rl, &rx->src, now)) {
 		srv->st.ratelimited++;
 		return false;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/sock_diag.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -206,6 +207,23 @@ static int open_relay_sockets(struct loop *l, struct sockaddr_storage *ss,
 	return 0;
 }
 
+/*
+ * Replies on the rendezvous ports are at most 120 bytes: send them with
+ * DF set. Besides being right for datagrams that never need
+ * fragmenting, it spares each one the kernel's shared IP ID generator,
+ * which is a good part of the cost of answering a flood. (The relay's
+ * ports forward WireGuard's datagrams as they are and keep the
+ * default.) Level IP works on the dual-stack socket too, for its IPv4
+ * peers; failing is harmless.
+ */
+static void set_dont_fragment(int fd)
+{
+	int probe = IP_PMTUDISC_PROBE;
+
+	if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe)))
+		log_debug("IP_MTU_DISCOVER: %s", strerror(errno));
+}
+
 static int open_sockets(struct loop *l, const char *listen)
 {
 	struct sockaddr_storage ss;
@@ -217,16 +235,17 @@ static int open_sockets(struct loop *l, const char *listen)
 		return ret;
 	for (i = 0; i < PORT_COUNT; i++) {
 		l->port[i] = l->srv->cfg.port[i];
-		ret = open_socket(&ss, len, &l->port[i], 4 << 20);
+		ret = open_socket(&ss, len, &l->port[i], 8 << 20);
 		/* "::" on a host without IPv6: fall back to IPv4. */
 		if (ret == -EAFNOSUPPORT && !listen && i == 0) {
 			parse_listen("0.0.0.0", &ss, &len);
-			ret = open_socket(&ss, len, &l->port[i], 4 << 20);
+			ret = open_socket(&ss, len, &l->port[i], 8 << 20);
 		}
 		if (ret < 0)
 			return ret;
 		l->fd[i] = ret;
 		l->srv->cfg.port[i] = l->port[i];
+		set_dont_fragment(ret);
 	}
 	l->family = ss.ss_family;
 	l->pktinfo = is_wildcard(&ss);
@@ -296,6 +315,22 @@ static void rx_prepare(struct loop_rx *rx, bool pktinfo)
 
 static void flush(struct outq *q, void *ctx);
 
+/*
+ * Is the server falling behind on fd: more than an eighth of its
+ * receive buffer waiting? Only asked after a full batch; a short one
+ * means the queue was just emptied.
+ */
+static bool backlogged(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len < sizeof(mem))
+		return false;
+	return mem[SK_MEMINFO_RMEM_ALLOC] > mem[SK_MEMINFO_RCVBUF] / 8;
+}
+
 /* Drain up to a few batches from one socket; level-triggered epoll
  * brings us back for the rest, so both ports get their turn. */
 static int receive(struct loop *l, enum server_port port)
@@ -318,6 +353,7 @@ static int receive(struct loop *l, enum server_port port)
 		}
 		now = wgp_mono_ms();
 		now_ns = wgp_now_ns();
+		l->srv->behind = n == LOOP_BATCH && backlogged(l->fd[port]);
 		for (i = 0; i < n; i++) {
 			struct msghdr *mh = &rx->msg[i].msg_hdr;
 
@@ -666,7 +702,7 @@ static void log_stats(const struct server *srv)
 	log_info("stats: %u registered, rx %llu, bad %llu, rate-limited %llu "
 		 "(by source), %llu (by key), %llu (notify), "
 		 "forged %llu, dh %llu (dropped %llu), cookies %llu "
-		 "(proven %llu), register %llu, "
+		 "(proven %llu), shed %llu, register %llu, "
 		 "lookup %llu, probe %llu, notify %llu, error %llu, "
 		 "legacy %llu, tx dropped %llu",
 		 srv->reg.live, (unsigned long long)s->rx,
@@ -677,6 +713,7 @@ static void log_stats(const struct server *srv)
 		 (unsigned long long)s->dh_dropped,
 		 (unsigned long long)s->cookies,
 		 (unsigned long long)s->cookie_ok,
+		 (unsigned long long)s->shed,
 		 (unsigned long long)s->registers,
 		 (unsigned long long)s->lookups, (unsigned long long)s->probes,
 		 (unsigned long long)s->notifies, (unsigned long long)s->errors,

@@ -49,6 +49,7 @@ static int limits_init(struct server *srv, const struct server_config *cfg)
 int server_init(struct server *srv, const struct server_config *cfg,
 		const uint8_t priv[static WGP_KEY_LEN], uint64_t now)
 {
+	uint32_t demand;
 	int ret;
 
 	memset(srv, 0, sizeof(*srv));
@@ -74,7 +75,17 @@ int server_init(struct server *srv, const struct server_config *cfg,
 	if (ret < 0)
 		goto err;
 	token_bucket_init(&srv->dh, cfg->dh_rate, cfg->dh_rate, now);
+	/* Demand may run at half the budget, with a burst of 1/16 s of
+	 * it (but a few requests at least): a flood's first instant must
+	 * not buy it a stall of X25519s (a whole budget's burst is half a
+	 * second of CPU). 0 stays unlimited. */
+	demand = cfg->dh_rate ? (cfg->dh_rate + 1) / 2 : 0;
+	token_bucket_init(&srv->demand, demand,
+			  demand / 16 > DEMAND_MIN_BURST ? demand / 16 :
+							  DEMAND_MIN_BURST,
+			  now);
 	cookie_init(&srv->cookies, now);
+	seen_init(&srv->seen, now);
 	ret = relay_init(&srv->relay, &cfg->relay);
 	if (ret < 0)
 		goto err;
@@ -93,6 +104,7 @@ void server_free(struct server *srv)
 	ratelimit_free(&srv->notify_rl);
 	relay_free(&srv->relay);
 	cookie_free(&srv->cookies);
+	seen_free(&srv->seen);
 	sodium_memzero(srv->priv, sizeof(srv->priv));
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cookie.h"
+#include "seen.h"
 #include "legacy.h"
 #include "proto.h"
 #include "ratelimit.h"
@@ -66,6 +67,8 @@ struct server_stats {
 	uint64_t tx_dropped;
 	uint64_t cookies;	/* COOKIEs sent (under load, no proof) */
 	uint64_t cookie_ok;	/* requests whose cookie proved the source */
+	uint64_t shed;		/* unpaid work not done: the queue backed
+				 * up and the source was new (handler.c) */
 };
 
 struct server {
@@ -75,10 +78,20 @@ struct server {
 	struct legacy legacy;
 	struct ratelimit rl;		/* per source, for unauthenticated work */
 	struct ratelimit notify_rl;	/* per NOTIFY destination */
-	struct token_bucket dh;		/* below half: under load, and
-					 * unknown keys must prove their
-					 * address with a cookie */
+	struct token_bucket dh;		/* X25519s for keys the server
+					 * holds nothing for */
+	/* Requests from such keys, charged one token each whether they
+	 * get an X25519 or not; empty, or dh below half: under load, and
+	 * unknown keys must prove their address with a cookie, until
+	 * load_until (ms). */
+	struct token_bucket demand;
+	uint64_t load_until;
+	/* The receive queue is backing up (set by the loop per batch):
+	 * until it drains, work no key pays for is done only for sources
+	 * seen lately (handler.c, seen.h). */
+	bool behind;
 	struct cookie_jar cookies;
+	struct seen seen;		/* sources lately (while behind) */
 	struct relay relay;
 	struct server_stats st;
 	/* CLOCK_REALTIME (ns) at start: a key the server holds nothing for

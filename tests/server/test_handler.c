@@ -1829,6 +1829,124 @@ static void test_cookie_flood(void **state)
 	env_free(e);
 }
 
+/* A REGISTER from c, made a new key first, from src. */
+static void fresh_register(struct env *e, struct tclient *c,
+			   struct wgp_endpoint src)
+{
+	tclient_init(c, e->srv.pub);
+	c->version = 2;
+	send_register(e, c, src, NULL);
+}
+
+/*
+ * Load is judged by demand, and it holds: a stream of unknown keys
+ * faster than half the X25519 budget puts the server under load even
+ * while the budget itself is full, keeps it there as long as the stream
+ * lasts (so the refilled budget is never spent on the stream), and the
+ * load passes LOAD_HOLD_MS after the stream stops.
+ */
+static void test_load_by_demand(void **state)
+{
+	struct env *e = env_new(64, SERVER_DEFAULT_RATE);
+	uint64_t dh_before, end;
+	struct tclient f, n;
+	unsigned int i;
+	size_t len;
+
+	(void)state;
+	tclient_init(&n, e->srv.pub);
+	n.version = 2;
+	/* A budget of 2000 X25519/s: demand over 1000/s is load. */
+	token_bucket_init(&e->srv.dh, 2000, 2000, e->now);
+	token_bucket_init(&e->srv.demand, 1000, DEMAND_MIN_BURST, e->now);
+	/* Far more than the demand bucket's burst in one instant, each
+	 * from its own address: some X25519s at first, then none. */
+	for (i = 0; i < 5000; i++)
+		fresh_register(e, &f, v4((uint8_t)(i % 250), (uint16_t)(i + 1)));
+	assert_true(e->srv.st.dh > 0);
+	assert_true(e->srv.st.dh <= DEMAND_MIN_BURST);
+	assert_true(e->srv.st.cookies > 0);
+	/* The stream goes on for 5 s at 2000/s, while the budget refills
+	 * far above half: not one X25519 more. */
+	dh_before = e->srv.st.dh;
+	end = e->now + 5000;
+	for (i = 0; e->now < end; i++) {
+		e->now += i % 2;
+		fresh_register(e, &f, v4((uint8_t)(i % 250), (uint16_t)(i + 1)));
+	}
+	assert_false(token_bucket_low(&e->srv.dh, e->now));
+	assert_int_equal(e->srv.st.dh, dh_before);
+	/* Still within the hold: a newcomer must prove its address. */
+	e->now += LOAD_HOLD_MS / 2;
+	send_register(e, &n, v4(251, 51820), &len);
+	expect_cookie(e, &n, v4(251, 51820), len);
+	/* After the hold, a plain request is served at once. */
+	e->now += LOAD_HOLD_MS;
+	n.have_cookie = false;
+	send_register(e, &n, v4(252, 51820), NULL);
+	expect_registered(e, &n, v4(252, 51820));
+	env_free(e);
+}
+
+/*
+ * While the receive queue backs up, unpaid work (a COOKIE, the answer
+ * to a replay) is done only for a source seen lately: the first request
+ * from a new source is dropped, its resend gets the COOKIE. A
+ * registered key is served all along, and the sources are remembered
+ * for one to two SEEN_PERIOD_MS.
+ */
+static void test_cookie_shed_when_behind(void **state)
+{
+	struct env *e = env_new(64, SERVER_DEFAULT_RATE);
+	struct wgp_endpoint src = v4(1, 51820), ea = v4(2, 51820);
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct tclient a, n;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	tclient_init(&n, e->srv.pub);
+	a.version = n.version = 2;
+	len = tclient_register(&a, buf, sizeof(buf), NULL, 0, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect_registered(e, &a, ea);
+
+	e->srv.behind = true;
+	/* a's REGISTER replayed from elsewhere: its stale counter earns
+	 * no answer from a new source. */
+	feed(e, buf, len, v4(7, 7), PORT_MAIN);
+	assert_int_equal(e->q.n, 0);
+	assert_int_equal(e->srv.st.shed, 1);
+	send_register(e, &n, src, &len);
+	assert_int_equal(e->q.n, 0);
+	assert_int_equal(e->srv.st.shed, 2);
+	assert_int_equal(e->srv.st.cookies, 0);
+	send_register(e, &n, src, &len);	/* the resend */
+	expect_cookie(e, &n, src, len);
+	send_register(e, &n, src, NULL);	/* with the cookie */
+	expect_registered(e, &n, src);
+
+	/* The registered key: served without any of it. */
+	len = tclient_lookup(&a, buf, sizeof(buf), a.pub, 0);
+	feed(e, buf, len, ea, PORT_MAIN);
+	expect(e, &a, ea, WGP_LOOKUP_REPLY, &m);
+
+	/* Remembered in the previous generation too, not beyond. */
+	tclient_init(&n, e->srv.pub);
+	n.version = 2;
+	assert_false(seen_again(&e->srv.seen, &ea, e->now));
+	e->now += SEEN_PERIOD_MS;
+	assert_true(seen_again(&e->srv.seen, &ea, e->now));
+	e->now += 2 * SEEN_PERIOD_MS;
+	assert_false(seen_again(&e->srv.seen, &ea, e->now));
+	/* Not shed, not seen: not under load any more (the hold passed). */
+	e->srv.behind = false;
+	send_register(e, &n, v4(3, 51820), NULL);
+	expect_registered(e, &n, v4(3, 51820));
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1867,6 +1985,8 @@ int main(void)
 		cmocka_unit_test(test_cookie_not_loaded),
 		cmocka_unit_test(test_cookie_v1),
 		cmocka_unit_test(test_cookie_flood),
+		cmocka_unit_test(test_load_by_demand),
+		cmocka_unit_test(test_cookie_shed_when_behind),
 	};
 
 	if (sodium_init() < 0)

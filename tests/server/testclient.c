@@ -53,7 +53,11 @@ static size_t seal(struct tclient *c, struct wgp_msg *m, uint8_t *buf,
 	ssize_t len;
 
 	m->version = c->version;
-	wgp_txid_new(m->txid);
+	if (c->same_txid)
+		memcpy(m->txid, c->txid, WGP_TXID_LEN);
+	else
+		wgp_txid_new(m->txid);
+	c->same_txid = false;
 	memcpy(c->txid, m->txid, WGP_TXID_LEN);
 	memcpy(m->key, c->pub, WGP_KEY_LEN);
 	len = wgp_seal_cookie(buf, cap, m, &c->sess,

@@ -19,6 +19,7 @@ struct tclient {
 	uint64_t counter;
 	uint64_t force;		/* non-zero: the next counter, once */
 	uint8_t txid[WGP_TXID_LEN];	/* of the last request built */
+	bool same_txid;		/* the next request keeps it (a resend) */
 	uint8_t version;	/* of the requests built; 0 (init): 1 */
 	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];	/* reported in v2 */
 	bool have_cookie;	/* attach cookie to the requests built */
