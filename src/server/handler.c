@@ -590,14 +590,19 @@ static bool request_counter(const struct wgp_msg *req, uint64_t *counter)
  * While the receive queue backs up, work no key pays for (a COOKIE, the
  * answer to a PROBE or to a stale counter) is done only for sources
  * seen lately (seen.h): a client resends, a flood from random spoofed
- * sources hardly ever repeats one. An answer costs about what the
- * datagram cost its sender; the registered keys' fresh requests waiting
- * behind the flood come first.
+ * sources hardly ever repeats one. And for no more than a quarter of
+ * each batch, for a flood from sources that do repeat. An answer costs
+ * about what the datagram cost its sender; the registered keys' fresh
+ * requests waiting behind the flood come first.
  */
 static bool shed(struct server *srv, const struct rx_info *rx, uint64_t now)
 {
-	if (!srv->behind || seen_again(&srv->seen, &rx->src, now))
+	if (!srv->behind)
 		return false;
+	if (srv->unpaid_left && seen_again(&srv->seen, &rx->src, now)) {
+		srv->unpaid_left--;
+		return false;
+	}
 	srv->st.shed++;
 	return true;
 }

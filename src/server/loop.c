@@ -354,6 +354,7 @@ static int receive(struct loop *l, enum server_port port)
 		now = wgp_mono_ms();
 		now_ns = wgp_now_ns();
 		l->srv->behind = n == LOOP_BATCH && backlogged(l->fd[port]);
+		l->srv->unpaid_left = LOOP_BATCH / 4;
 		for (i = 0; i < n; i++) {
 			struct msghdr *mh = &rx->msg[i].msg_hdr;
 

@@ -90,6 +90,7 @@ struct server {
 	 * until it drains, work no key pays for is done only for sources
 	 * seen lately (handler.c, seen.h). */
 	bool behind;
+	unsigned int unpaid_left;	/* such work left in this batch */
 	struct cookie_jar cookies;
 	struct seen seen;		/* sources lately (while behind) */
 	struct relay relay;
