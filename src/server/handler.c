@@ -171,9 +171,10 @@ static void notify(struct ctx *c, struct reg_entry *who, struct reg_entry *peer)
  * Counter rule: strictly above the last one for a known key. For a key
  * the server holds nothing for: within the clock window, and above the
  * server's start time, as if that were the last counter accepted. A
- * REGISTER captured before a restart is older than the start, and one
- * captured before an expiry is older than a TTL, which is no shorter
- * than the window (server_init): neither can recreate the entry.
+ * REGISTER captured before a restart is older than the start (up to how
+ * far the client's clock runs ahead: doc/protocol.md §6), and one
+ * captured before an expiry is out of the window by then (expiry()):
+ * neither can recreate the entry.
  */
 static bool counter_ok(struct ctx *c, const struct reg_entry *e,
 		       uint64_t counter)
@@ -222,6 +223,23 @@ static bool cands_equal(const struct wgp_endpoint *a,
 	return true;
 }
 
+/*
+ * When an entry whose last counter is counter expires: a TTL from now,
+ * and as much later as the counter runs ahead of the server's clock (at
+ * most the window). A client's clock may run ahead of the server's; its
+ * every REGISTER must be out of the window by the time its entry is gone,
+ * or a capture of it could recreate the entry at the replayer's address.
+ * TTL >= window (server_init) does the rest.
+ */
+static uint64_t expiry(const struct ctx *c, uint64_t counter)
+{
+	uint64_t ahead = counter > c->now_ns ? counter - c->now_ns : 0;
+
+	if (ahead > WGP_COUNTER_WINDOW_NS)
+		ahead = WGP_COUNTER_WINDOW_NS;
+	return c->now + ttl_ms(c->srv) + ahead / 1000000 + 1;
+}
+
 static void refresh(struct ctx *c, struct reg_entry *e, uint64_t counter,
 		    uint8_t flags, const struct wgp_endpoint *cands)
 {
@@ -231,7 +249,7 @@ static void refresh(struct ctx *c, struct reg_entry *e, uint64_t counter,
 	e->flags = flags;
 	e->version = c->req->version;
 	memcpy(e->cands, cands, sizeof(e->cands));
-	e->expires = c->now + ttl_ms(c->srv);
+	e->expires = expiry(c, counter);
 }
 
 /*
@@ -248,7 +266,7 @@ static void consent_full(struct ctx *c, struct reg_entry *e, bool is_new,
 		registry_remove(&c->srv->reg, e);
 	} else {
 		e->counter = counter;
-		e->expires = c->now + ttl_ms(c->srv);
+		e->expires = expiry(c, counter);
 	}
 	log_debug("consent pool full: refusing a list of %u",
 		  c->req->u.reg.n_consent);

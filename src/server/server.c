@@ -75,13 +75,14 @@ int server_init(struct server *srv, const struct server_config *cfg,
 	if (ret < 0)
 		goto err;
 	token_bucket_init(&srv->dh, cfg->dh_rate, cfg->dh_rate, now);
-	/* Demand may run at half the budget, with a burst of 1/16 s of
+	/* Demand may run at half the budget, with a burst of 1/64 s of
 	 * it (but a few requests at least): a flood's first instant must
-	 * not buy it a stall of X25519s (a whole budget's burst is half a
-	 * second of CPU). 0 stays unlimited. */
+	 * not buy it a stall of X25519s, while datagrams pile up behind
+	 * them (a whole budget's burst is half a second of CPU). 0 stays
+	 * unlimited. */
 	demand = cfg->dh_rate ? (cfg->dh_rate + 1) / 2 : 0;
 	token_bucket_init(&srv->demand, demand,
-			  demand / 16 > DEMAND_MIN_BURST ? demand / 16 :
+			  demand / 64 > DEMAND_MIN_BURST ? demand / 64 :
 							  DEMAND_MIN_BURST,
 			  now);
 	cookie_init(&srv->cookies, now);

@@ -1281,6 +1281,49 @@ static void test_replay_after_expiry(void **state)
 	env_free(e);
 }
 
+/*
+ * The same from a client whose clock runs ahead by almost the window:
+ * its entry lives that much longer than a TTL, so by the time it is gone
+ * the capture is out of the window too.
+ */
+static void test_replay_after_expiry_clock_ahead(void **state)
+{
+	struct env *e = env_new(64, 0);
+	struct wgp_endpoint ea = v4(1, 1), evil = v4(66, 6666);
+	const uint64_t ahead = WGP_COUNTER_WINDOW_NS - 1000000000ULL;
+	const uint64_t ttl_ns = (uint64_t)e->srv.cfg.ttl * 1000000000ULL;
+	uint8_t old[WGP_MAX_MSG_LEN];
+	uint64_t t0 = wgp_now_ns(), now0 = e->now;
+	struct rx_info rx;
+	struct tclient a;
+	struct wgp_msg m;
+
+	(void)state;
+	tclient_init(&a, e->srv.pub);
+	a.force = t0 + ahead;
+	rx.len = tclient_register(&a, old, sizeof(old), NULL, 0, 0);
+	rx = (struct rx_info){ .pkt = old, .len = rx.len, .src = ea,
+			       .port = PORT_MAIN };
+	e->q.n = 0;
+	server_handle(&e->srv, &rx, e->now, t0, &e->q);
+	expect(e, &a, ea, WGP_REGISTER_REPLY, &m);
+	/* A TTL later it still lives: the capture would still be in the
+	 * window (its counter is ahead), so it must not be gone yet. */
+	e->now = now0 + (uint64_t)e->srv.cfg.ttl * 1000 + 1;
+	assert_non_null(registry_find(&e->srv.reg, a.pub, e->now));
+	/* The first instant it is gone, the capture is out of the window. */
+	e->now = now0 + (ttl_ns + ahead) / 1000000 + 2;
+	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
+	rx.src = evil;
+	e->q.n = 0;
+	server_handle(&e->srv, &rx, e->now,
+		      t0 + (e->now - now0) * 1000000, &e->q);
+	expect(e, &a, evil, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_CLOCK);
+	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
+	env_free(e);
+}
+
 /* One REGISTER naming the same peer 64 times: one NOTIFY, one record,
  * one stored entry. */
 static void test_duplicate_consent(void **state)
@@ -1981,6 +2024,7 @@ int main(void)
 		cmocka_unit_test(test_relay_grant_budget),
 		cmocka_unit_test(test_notify_stamps),
 		cmocka_unit_test(test_replay_after_restart),
+		cmocka_unit_test(test_replay_after_expiry_clock_ahead),
 		cmocka_unit_test(test_ttl_not_below_window),
 		cmocka_unit_test(test_replay_after_expiry),
 		cmocka_unit_test(test_duplicate_consent),

@@ -877,6 +877,95 @@ static void test_listen_brackets_and_key_mode(void **state)
 }
 
 /* SIGHUP is logged and survived (it used to kill the server). */
+/* SIGHUP, and the stats line it logs, in buf. */
+static void stats_line(char *buf, size_t cap)
+{
+	struct pollfd pfd = { .fd = server_log, .events = POLLIN };
+	size_t len = 0;
+	char *at;
+	ssize_t n;
+
+	assert_int_equal(kill(server_pid, SIGHUP), 0);
+	while (len < cap - 1 && poll(&pfd, 1, 3000) == 1) {
+		n = read(server_log, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		at = strstr(buf, "SIGHUP");
+		if (at && strstr(at, "stats:") && strchr(strstr(at, "stats:"), '\n'))
+			break;
+	}
+	buf[len] = '\0';
+	at = strstr(buf, "SIGHUP");
+	assert_non_null(at);
+	at = strstr(at, "stats:");
+	assert_non_null(at);
+	memmove(buf, at, strlen(at) + 1);
+}
+
+/* The number after "what " in a stats line. */
+static unsigned long stat_of(const char *line, const char *what)
+{
+	const char *at = strstr(line, what);
+
+	assert_non_null(at);
+	return strtoul(at + strlen(what), NULL, 10);
+}
+
+/*
+ * The real loop falling behind: while wgpunchd is stopped, A's LOOKUP
+ * and then thousands of requests with unknown keys pile up in its
+ * receive queue (as much as it holds). Resumed, it serves A, and
+ * answers only a share of the pile while the queue is backed up (this
+ * one source, seen, up to a quarter of each batch; the rest shed)
+ * instead of a COOKIE or an X25519 for each.
+ */
+static void test_behind_sheds(void **state)
+{
+	enum { PILE = 6000 };
+	uint8_t req[WGP_MAX_MSG_LEN], buf[256], lookup[WGP_MAX_MSG_LEN];
+	struct tclient unknown;
+	unsigned long shed0, rx0, rx, cookies = 0;
+	size_t len, llen;
+	struct wgp_msg m;
+	char line[16384];
+	int fd;
+
+	(void)state;
+	stats_line(line, sizeof(line));
+	shed0 = stat_of(line, "shed ");
+	rx0 = stat_of(line, "rx ");
+	fd = udp_socket(AF_INET, NULL);
+	tclient_init(&unknown, server_pub);
+	unknown.version = 2;
+	len = tclient_register(&unknown, req, sizeof(req), NULL, 0, 0);
+	llen = tclient_lookup(&a.c, lookup, sizeof(lookup), a.c.pub, 0);
+
+	assert_int_equal(kill(server_pid, SIGSTOP), 0);
+	send_to(a.fd, AF_INET, main_port, lookup, llen);
+	for (unsigned int i = 0; i < PILE; i++) {
+		/* Another unknown key each: the header is in the clear. */
+		randombytes_buf(req + WGP_OFF_KEY, WGP_KEY_LEN);
+		send_to(fd, AF_INET, main_port, req, len);
+	}
+	assert_int_equal(kill(server_pid, SIGCONT), 0);
+
+	receive_msg(&a, WGP_LOOKUP_REPLY, &m);
+	assert_memory_equal(m.txid, a.c.txid, WGP_TXID_LEN);
+	while (receive(fd, buf, sizeof(buf), 500) == WGP_COOKIE_MSG_LEN)
+		cookies++;
+	stats_line(line, sizeof(line));
+	/* What the queue held (more as root: a bigger buffer), more than
+	 * a batch either way; a good part of it shed, not answered. */
+	rx = stat_of(line, "rx ") - rx0;
+	assert_true(rx > 128);
+	assert_true(stat_of(line, "shed ") - shed0 >= rx / 4);
+	assert_true(cookies <= rx / 2);
+	assert_int_equal(waitpid(server_pid, NULL, WNOHANG), 0);
+	close(fd);
+}
+
 static void test_sighup(void **state)
 {
 	struct pollfd pfd = { .fd = server_log, .events = POLLIN };
@@ -928,6 +1017,7 @@ int main(void)
 		cmocka_unit_test(test_listen_brackets_and_key_mode),
 		cmocka_unit_test(test_relay),
 		cmocka_unit_test(test_relay_usage_errors),
+		cmocka_unit_test(test_behind_sheds),
 		cmocka_unit_test(test_sighup),
 	};
 
