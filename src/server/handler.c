@@ -609,7 +609,8 @@ static bool request_counter(const struct wgp_msg *req, uint64_t *counter)
  * answer to a PROBE or to a stale counter) is done only for sources
  * seen lately (seen.h): a client resends, a flood from random spoofed
  * sources hardly ever repeats one. And for no more than a quarter of
- * each batch, for a flood from sources that do repeat. An answer costs
+ * each batch, or none when the queue is more than half full, for a
+ * flood from sources that do repeat (loop.c). An answer costs
  * about what the datagram cost its sender; the registered keys' fresh
  * requests waiting behind the flood come first.
  */

@@ -316,19 +316,31 @@ static void rx_prepare(struct loop_rx *rx, bool pktinfo)
 static void flush(struct outq *q, void *ctx);
 
 /*
- * Is the server falling behind on fd: more than an eighth of its
- * receive buffer waiting? Only asked after a full batch; a short one
- * means the queue was just emptied.
+ * How much work no key pays for the next batch from fd may get: all of
+ * it while at most an eighth of the receive buffer waits; a quarter of
+ * the batch (and only for sources seen lately: handler.c) while up to
+ * half waits; none beyond that, when even that quarter would keep the
+ * queue growing. Only asked after a full batch; a short one means the
+ * queue was just emptied.
  */
-static bool backlogged(int fd)
+static void set_behind(struct server *srv, int fd, int n)
 {
 	uint32_t mem[SK_MEMINFO_VARS];
 	socklen_t len = sizeof(mem);
+	uint32_t queued, size;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	srv->behind = false;
+	srv->unpaid_left = LOOP_BATCH;
+	if (n < LOOP_BATCH ||
+	    getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
 	    len < sizeof(mem))
-		return false;
-	return mem[SK_MEMINFO_RMEM_ALLOC] > mem[SK_MEMINFO_RCVBUF] / 8;
+		return;
+	queued = mem[SK_MEMINFO_RMEM_ALLOC];
+	size = mem[SK_MEMINFO_RCVBUF];
+	if (queued <= size / 8)
+		return;
+	srv->behind = true;
+	srv->unpaid_left = queued <= size / 2 ? LOOP_BATCH / 4 : 0;
 }
 
 /* Drain up to a few batches from one socket; level-triggered epoll
@@ -353,8 +365,7 @@ static int receive(struct loop *l, enum server_port port)
 		}
 		now = wgp_mono_ms();
 		now_ns = wgp_now_ns();
-		l->srv->behind = n == LOOP_BATCH && backlogged(l->fd[port]);
-		l->srv->unpaid_left = LOOP_BATCH / 4;
+		set_behind(l->srv, l->fd[port], n);
 		for (i = 0; i < n; i++) {
 			struct msghdr *mh = &rx->msg[i].msg_hdr;
 
