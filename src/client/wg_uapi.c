@@ -24,48 +24,24 @@
 #define UAPI_TIMEOUT_MS 5000
 #define UAPI_MAX_REPLY (64U << 20)
 
-/*
- * Constant-time hex: the private key passes through here, so no branch
- * or table lookup depends on a digit. For a byte c, (x - k) >> 8 over
- * unsigned ints is all ones in the low bits exactly when x < k.
- */
-static unsigned int hex_digit(unsigned int c, unsigned int *valid)
-{
-	unsigned int num = c ^ 0x30;			/* '0'..'9' -> 0..9 */
-	unsigned int num_ok = (num - 10) >> 8;
-	unsigned int alpha = (c | 0x20) - 0x57;		/* 'a'..'f' -> 10..15 */
-	unsigned int alpha_ok = ((alpha - 10) ^ (alpha - 16)) >> 8;
-
-	*valid &= (num_ok | alpha_ok) & 1;
-	return ((num & num_ok) | (alpha & alpha_ok)) & 0xf;
-}
-
+/* Hex for keys is libsodium's: constant time, since the private key
+ * passes through here. The whole of hex must be exactly one key. */
 int uapi_key_from_hex(uint8_t key[static WG_KEY_LEN], const char *hex, size_t len)
 {
-	unsigned int valid = 1;
+	const char *end = NULL;
+	size_t n = 0;
 
-	if (len != 2 * WG_KEY_LEN)
+	if (len != 2 * WG_KEY_LEN ||
+	    sodium_hex2bin(key, WG_KEY_LEN, hex, len, NULL, &n, &end) < 0 ||
+	    n != WG_KEY_LEN || end != hex + len)
 		return -EINVAL;
-	for (size_t i = 0; i < WG_KEY_LEN; i++) {
-		unsigned int hi = hex_digit((unsigned char)hex[2 * i], &valid);
-		unsigned int lo = hex_digit((unsigned char)hex[2 * i + 1], &valid);
-
-		key[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return valid ? 0 : -EINVAL;
+	return 0;
 }
 
 void uapi_key_to_hex(char hex[static 2 * WG_KEY_LEN + 1],
 		     const uint8_t key[static WG_KEY_LEN])
 {
-	for (size_t i = 0; i < WG_KEY_LEN; i++) {
-		unsigned int hi = key[i] >> 4, lo = key[i] & 0xf;
-
-		/* 87 = 'a' - 10; for d < 10 subtract 39 to land on '0'. */
-		hex[2 * i] = (char)(87U + hi + (((hi - 10) >> 8) & ~38U));
-		hex[2 * i + 1] = (char)(87U + lo + (((lo - 10) >> 8) & ~38U));
-	}
-	hex[2 * WG_KEY_LEN] = '\0';
+	sodium_bin2hex(hex, 2 * WG_KEY_LEN + 1, key, WG_KEY_LEN);
 }
 
 /* Strict unsigned decimal: digits only, no sign or space, <= max. */
