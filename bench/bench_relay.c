@@ -375,7 +375,7 @@ int main(int argc, char *argv[])
 		return 1;
 	if (secs <= 0)
 		secs = 2;
-	wgpunchd_log_level = LOGL_WARN;
+	log_set_level(LOG_LEVEL_WARN);
 	pin(0);
 	e.a = udp(&e.a_port);
 	e.b = udp(&e.b_port);

@@ -400,7 +400,7 @@ int main(int argc, char *argv[])
 
 	if (sodium_init() < 0)
 		return 1;
-	wgpunchd_log_level = LOGL_WARN;
+	log_set_level(LOG_LEVEL_WARN);
 	server_config_defaults(&cfg);
 	cfg.capacity = peers + CLIENTS;
 	cfg.rate = 0;		/* the generator is one source */

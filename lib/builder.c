@@ -66,22 +66,6 @@ void cbpf_builder_free(struct cbpf_builder *b)
 	free(b);
 }
 
-/* array, grown to hold at least need elements of size; NULL on ENOMEM
- * (array is then untouched). */
-static void *grow(void *array, size_t *cap, size_t need, size_t size)
-{
-	size_t n = *cap ? *cap : 16;
-
-	if (need <= *cap)
-		return array;
-	while (n < need)
-		n *= 2;
-	array = reallocarray(array, n, size);
-	if (array)
-		*cap = n;
-	return array;
-}
-
 /* Label id for name, adding it (undefined) on first sight; <0 on error. */
 static int label_id(struct cbpf_builder *b, const char *name)
 {
@@ -91,10 +75,9 @@ static int label_id(struct cbpf_builder *b, const char *name)
 	for (i = 0; i < b->nlabels; i++)
 		if (!strcmp(b->labels[i].name, name))
 			return (int)i;
-	l = grow(b->labels, &b->labels_cap, b->nlabels + 1, sizeof(*l));
-	if (!l)
+	if (cbpf_grow((void **)&b->labels, &b->labels_cap, b->nlabels + 1,
+		      sizeof(*l)))
 		return -ENOMEM;
-	b->labels = l;
 	l = &b->labels[b->nlabels];
 	l->name = strdup(name);
 	if (!l->name)
@@ -183,10 +166,8 @@ static int emit(struct cbpf_builder *b, const struct cbpf_insn *insn,
 		if (insn->op == CBPF_OP_JA)
 			raw.k = 0;
 	}
-	bi = grow(b->insns, &b->cap, b->len + 1, sizeof(*bi));
-	if (!bi)
+	if (cbpf_grow((void **)&b->insns, &b->cap, b->len + 1, sizeof(*bi)))
 		return fail(b, -ENOMEM, name, "out of memory");
-	b->insns = bi;
 	bi = &b->insns[b->len++];
 	*bi = (struct bld_insn){ .raw = raw, .name = name, .jt = t, .jf = f };
 	return 0;

@@ -19,6 +19,13 @@
 
 /* true for the conditions the hardware lacks (NE, LT, LE, CLEAR): they
  * are encoded as EQ, GE, GT, SET with jt and jf swapped. */
+/*
+ * The library's one growable array: *array holds *cap elements of size;
+ * make it hold at least need, doubling from 16. 0, or -ENOMEM (with
+ * *array and *cap untouched, also when need * size would overflow).
+ */
+int cbpf_grow(void **array, size_t *cap, size_t need, size_t size);
+
 bool insn_cond_inverted(enum cbpf_cond cond);
 
 /* true for the JMP class other than JA (by the class and op bits alone,

@@ -501,18 +501,8 @@ static int parse_store(struct parser *ps, const struct mnemonic *m,
 static int grow(struct parser *ps, void **array, size_t *cap, size_t need,
 		size_t size)
 {
-	size_t n = *cap ? *cap : 16;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = realloc(*array, n * size);
-	if (!p)
+	if (cbpf_grow(array, cap, need, size))
 		return error_set(ps->err, -ENOMEM, ps->insn, "out of memory");
-	*array = p;
-	*cap = n;
 	return 0;
 }
 

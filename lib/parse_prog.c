@@ -156,15 +156,8 @@ static int store_field(struct reader *r, const struct number *n, int field,
 
 static int reserve(struct reader *r, size_t want)
 {
-	struct sock_filter *insns;
-
-	if (want <= r->cap)
-		return 0;
-	insns = realloc(r->insns, want * sizeof(*insns));
-	if (!insns)
+	if (cbpf_grow((void **)&r->insns, &r->cap, want, sizeof(*r->insns)))
 		return error_set(r->err, -ENOMEM, -1, "out of memory");
-	r->insns = insns;
-	r->cap = want;
 	return 0;
 }
 

@@ -23,12 +23,14 @@
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sodium.h>
+#include "array.h"
 #include "client.h"
 #include "endpoint.h"
 #include "hostaddr.h"
 #include "key.h"
 #include "log.h"
 #include "punch.h"
+#include "sandbox.h"
 
 static struct timespec now_realtime(void)
 {
@@ -119,15 +121,13 @@ static void drop_removed(struct client *c, const bool *present)
 
 static int add_new(struct client *c, const size_t *fresh, size_t n)
 {
-	struct client_peer *peers;
 	char k[WGP_KEY_B64_SIZE];
 
 	if (!n)
 		return 0;
-	peers = reallocarray(c->peers, c->num_peers + n, sizeof(*peers));
-	if (!peers)
+	if (array_grow((void **)&c->peers, &c->peers_cap, c->num_peers + n,
+		       sizeof(*c->peers)))
 		return -ENOMEM;
-	c->peers = peers;
 	for (size_t i = 0; i < n; i++) {
 		struct client_peer *p = &c->peers[c->num_peers++];
 
@@ -891,7 +891,10 @@ static int run_up(const struct client_opts *o, bool json)
 		return WGPUNCH_EXIT_ERROR;
 	deadline = wgp_mono_ms() + (uint64_t)o->timeout_s * 1000;
 	wg_set_limits(deadline, sigfd);
-	ret = up_round(&c) < 0 ? WGPUNCH_EXIT_ERROR : -1;
+	if (sandbox_enter(sandbox_wgpunch, sandbox_wgpunch_n, o->no_seccomp) < 0)
+		ret = WGPUNCH_EXIT_ERROR;
+	else
+		ret = up_round(&c) < 0 ? WGPUNCH_EXIT_ERROR : -1;
 	c.next_round_ms = wgp_mono_ms() + UP_REPOLL_MS;
 	while (ret < 0 && !c.stop) {
 		uint64_t now = wgp_mono_ms();
@@ -979,6 +982,10 @@ int client_daemon(const struct client_opts *o)
 	log_info("daemon started: rendezvous server %s, probe port %u",
 		 endpoint_format((struct sockaddr *)&o->server, ep), o->probe_port);
 	status_open(&c);
+	if (sandbox_enter(sandbox_wgpunch, sandbox_wgpunch_n, o->no_seccomp) < 0) {
+		status = WGPUNCH_EXIT_ERROR;
+		c.stop = true;
+	}
 	while (!c.stop) {
 		uint64_t now = wgp_mono_ms();
 

@@ -33,6 +33,7 @@ struct client_opts {
 	const char *status_socket;	/* NULL: status_default_path() */
 	unsigned int portmap;		/* CONFIG_PM_* to try, 0: none */
 	bool daemon;
+	bool no_seccomp;		/* --no-seccomp */
 	bool status_only;		/* "status" without a daemon: probe,
 					 * set nothing, report */
 };
@@ -168,7 +169,7 @@ struct client {
 	unsigned int server_rtt_ms;	/* pre-punch delay */
 
 	struct client_peer *peers;
-	size_t num_peers;
+	size_t num_peers, peers_cap;
 
 	uint64_t counter;		/* last REGISTER/LOOKUP counter */
 	uint64_t notify_stamp;		/* last server stamp taken (fresh.h) */

@@ -13,22 +13,16 @@
 #include <sys/stat.h>
 #include <sodium.h>
 #include "config.h"
+#include "number.h"
 
 static int parse_number(const char *s, unsigned long min, unsigned long max,
 			unsigned long *out)
 {
-	unsigned long v = 0;
+	uint64_t v;
 
-	if (!*s || strlen(s) > 10)
+	if (number_parse(s, strlen(s), min, max, &v) < 0)
 		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	if (v < min || v > max)
-		return -EINVAL;
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 
@@ -186,7 +180,7 @@ int config_set(struct config *cfg, const char *key, const char *value,
 	} else if (!strcmp(key, "log-level")) {
 		if (log_level_parse(value, &cfg->log_level))
 			return why_set(why, whylen,
-				       "log-level must be error, warn, info or debug");
+				       "log-level must be error, warning, info or debug");
 		cfg->set |= CONFIG_LOG_LEVEL;
 	} else {
 		return -ENOENT;

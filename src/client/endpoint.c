@@ -11,19 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "endpoint.h"
+#include "number.h"
 
 static int parse_port(const char *s, size_t len, uint16_t *port)
 {
-	unsigned long v = 0;
+	uint64_t v;
 
-	if (len == 0 || len > 5)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
+	if (number_parse(s, len, 1, 65535, &v) < 0)
 		return -EINVAL;
 	*port = (uint16_t)v;
 	return 0;
@@ -31,15 +25,12 @@ static int parse_port(const char *s, size_t len, uint16_t *port)
 
 static int parse_scope(const char *s, uint32_t *scope)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
 	if (*s == '\0')
 		return -EINVAL;
 	if (*s >= '0' && *s <= '9') {
-		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno || *end || v > UINT32_MAX)
+		if (number_parse(s, strlen(s), 0, UINT32_MAX, &v) < 0)
 			return -EINVAL;
 		*scope = (uint32_t)v;
 		return 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "array.h"
 #include "proto.h"
 #include "wg.h"
 
@@ -161,17 +162,10 @@ struct wg_peer *wg_add_peer(struct wg_device *dev)
 		errno = E2BIG;
 		return NULL;
 	}
-	/* The capacity is implied by num_peers: 8, then powers of two. So
-	 * the array is full exactly when n is 0 or a power of two >= 8. */
-	if (n == 0 || (n >= 8 && (n & (n - 1)) == 0)) {
-		struct wg_peer *peers = reallocarray(dev->peers, n ? n * 2 : 8,
-						     sizeof(*peers));
-
-		if (!peers) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		dev->peers = peers;
+	if (array_grow((void **)&dev->peers, &dev->peers_cap, n + 1,
+		       sizeof(*dev->peers))) {
+		errno = ENOMEM;
+		return NULL;
 	}
 	peer = &dev->peers[dev->num_peers++];
 	dev->sorted = false;

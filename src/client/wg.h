@@ -42,7 +42,7 @@ struct wg_device {
 	uint8_t public_key[WG_KEY_LEN];
 	uint16_t listen_port;
 	uint32_t fwmark;
-	size_t num_peers;
+	size_t num_peers, peers_cap;
 	struct wg_peer *peers;			/* malloc'ed; wg_free_device() */
 	bool sorted;				/* peers in key order */
 };

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <sodium.h>
 #include "endpoint.h"
+#include "number.h"
 #include "proto.h"
 #include "wg_uapi.h"
 
@@ -44,26 +45,12 @@ void uapi_key_to_hex(char hex[static 2 * WG_KEY_LEN + 1],
 	sodium_bin2hex(hex, 2 * WG_KEY_LEN + 1, key, WG_KEY_LEN);
 }
 
-/* Strict unsigned decimal: digits only, no sign or space, <= max. */
+/* A number in a reply: malformed is -EBADMSG, as any other bad line. */
 static int parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
-	uint64_t v = 0;
+	int ret = number_parse(s, len, 0, max, out);
 
-	if (len == 0 || len > 20)
-		return -EBADMSG;
-	for (size_t i = 0; i < len; i++) {
-		unsigned int d = (unsigned char)s[i] - '0';
-
-		if (d > 9)
-			return -EBADMSG;
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	if (v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
+	return ret == -EINVAL ? -EBADMSG : ret;
 }
 
 void uapi_parser_init(struct uapi_parser *p, struct wg_device *dev)

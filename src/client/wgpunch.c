@@ -72,14 +72,16 @@ static const char usage_text[] =
 "  -a, --keepalive SECONDS      persistent keepalive to set (default:\n"
 "                               the peer's own, else 25)\n"
 "  -t, --timeout SECONDS        how long \"up\" may take (20)\n"
-"  -l, --log-level LEVEL        error, warn, info or debug (info; warn\n"
-"                               for status)\n"
+"  -l, --log-level LEVEL        error, warning, info or debug (info;\n"
+"                               warning for status)\n"
 "      --status-socket PATH     the daemon's status socket\n"
 "                               (/run/wgpunch/IFACE.sock)\n"
 "      --json                   status: print JSON (schema in wgpunch(8))\n"
 "      --portmap LIST           port-mapping protocols to try, in order:\n"
 "                               pcp,natpmp,upnp (all), or none\n"
 "      --no-portmap             the same as --portmap none\n"
+"      --no-seccomp             do not install the seccomp filter\n"
+"                               (debugging)\n"
 "  -h, --help                   this text\n"
 "  -V, --version                the version\n"
 "\n"
@@ -92,6 +94,7 @@ enum {
 	OPT_JSON,
 	OPT_PORTMAP,
 	OPT_NO_PORTMAP,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option long_options[] = {
@@ -109,6 +112,7 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "portmap", required_argument, NULL, OPT_PORTMAP },
 	{ "no-portmap", no_argument, NULL, OPT_NO_PORTMAP },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -119,6 +123,7 @@ struct cmdline {
 	const char *ifname;
 	bool status;			/* the command is "status" */
 	bool json;			/* --json */
+	bool no_seccomp;		/* --no-seccomp */
 	const char *status_socket;	/* --status-socket, or NULL */
 	char found_ifname[IFNAMSIZ];	/* status: the one daemon's */
 };
@@ -215,6 +220,9 @@ static int parse_args(int argc, char *argv[], struct cmdline *cl)
 		case OPT_NO_PORTMAP:
 			if (option_value(&cl->cli, "portmap", "none"))
 				return WGPUNCH_EXIT_USAGE;
+			break;
+		case OPT_NO_SECCOMP:
+			cl->no_seccomp = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -384,6 +392,7 @@ static int build_opts(const struct cmdline *cl, const struct config *cfg,
 	memset(o, 0, sizeof(*o));
 	o->ifname = cl->ifname;
 	o->daemon = !strcmp(cl->command, "daemon");
+	o->no_seccomp = cl->no_seccomp;
 	ret = resolve_server(cfg, &o->server);
 	if (ret < 0)
 		return ret == -EINVAL ? WGPUNCH_EXIT_USAGE : WGPUNCH_EXIT_ERROR;
@@ -594,6 +603,7 @@ int main(int argc, char *argv[])
 	int ret;
 
 	hold_std_fds();
+	log_init("wgpunch");
 	ret = parse_args(argc, argv, &cl);
 	if (!ret && cl.status)
 		return cmd_status(&cl);

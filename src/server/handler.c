@@ -186,6 +186,7 @@ static bool counter_ok(struct ctx *c, const struct reg_entry *e,
 		return false;
 	}
 	if (counter <= last) {
+		c->srv->st.replayed++;
 		reply_error(c, WGP_ERR_COUNTER, last);
 		return false;
 	}
@@ -270,6 +271,7 @@ static void consent_full(struct ctx *c, struct reg_entry *e, bool is_new,
 	}
 	log_debug("consent pool full: refusing a list of %u",
 		  c->req->u.reg.n_consent);
+	c->srv->st.full++;
 	reply_error(c, WGP_ERR_FULL, 0);
 }
 
@@ -305,6 +307,7 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 		e = registry_insert(reg, c->req->key, c->now, ttl_ms(c->srv));
 		if (!e) {
 			log_debug("registry full: refusing a new key");
+			c->srv->st.full++;
 			reply_error(c, WGP_ERR_FULL, 0);
 			return;
 		}
@@ -353,7 +356,7 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 		if (changed)
 			notify(c, e, peer);
 	}
-	if (log_enabled(LOGL_DEBUG)) {
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
 		char k[WGP_KEY_B64_SIZE], ep[WGP_ENDPOINT_STRLEN];
 
 		wgp_key_to_base64(k, e->key);

@@ -625,6 +625,7 @@ enum {
 	TAG_PROBE = PORT_PROBE,
 	TAG_TIMER,
 	TAG_STOP,
+	TAG_WATCH,
 	TAG_RELAY = 16,
 };
 
@@ -680,6 +681,28 @@ int loop_init(struct loop *l, struct server *srv, const char *listen)
 err:
 	loop_free(l);
 	return ret;
+}
+
+/* ---- another module's descriptor (metrics) --------------------------- */
+
+int loop_watch(struct loop *l, int fd, void (*run)(void *ctx), void *ctx)
+{
+	int ret;
+
+	if (l->watch_run)
+		return -EBUSY;
+	ret = epoll_add(l->epfd, fd, TAG_WATCH);
+	if (ret < 0)
+		return ret;
+	l->watch_run = run;
+	l->watch_ctx = ctx;
+	return 0;
+}
+
+static void watch_run(struct loop *l)
+{
+	if (l->watch_run)
+		l->watch_run(l->watch_ctx);
 }
 
 static void log_relay_stats(const struct server *srv)
@@ -794,6 +817,10 @@ static int run(struct loop *l, int stop_fd, bool is_signalfd)
 				server_tick(l->srv, wgp_mono_ms());
 				if (++ticks % 300 == 0)
 					log_stats(l->srv);
+				watch_run(l);
+				break;
+			case TAG_WATCH:
+				watch_run(l);
 				break;
 			case TAG_STOP:
 				if (!stop_now(l, stop_fd, is_signalfd))

@@ -39,6 +39,9 @@ struct loop {
 	int *relay_fd;		/* one per relay port (srv->relay) */
 	unsigned int relay_n;
 	struct loop_relay_rx *relay_rx;
+	/* One descriptor watched for another module (loop_watch). */
+	void (*watch_run)(void *ctx);
+	void *watch_ctx;
 };
 
 /*
@@ -58,6 +61,14 @@ int loop_run(struct loop *l, int stop_fd);
  * than SIGHUP; SIGHUP is logged, with the counters, and survived. 0, or
  * a negative errno on a fatal error. */
 int loop_run_signals(struct loop *l, int sigfd);
+
+/*
+ * Also watch fd, for another module on this thread (the metrics
+ * listener): call run(ctx) when fd is readable and on every 1 s tick,
+ * for the module's own timeouts. One such descriptor; the caller still
+ * owns and closes it. 0 or a negative errno (-EBUSY: one is watched).
+ */
+int loop_watch(struct loop *l, int fd, void (*run)(void *ctx), void *ctx);
 
 void loop_free(struct loop *l);
 

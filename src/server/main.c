@@ -17,7 +17,9 @@
 
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "options.h"
+#include "sandbox.h"
 
 static int stop_signals(void)
 {
@@ -72,11 +74,48 @@ static void measure_dh_rate(struct options *opts)
 		 measured, opts->cfg.dh_rate);
 }
 
+/* The loop's callback, which takes its context untyped. */
+static void metrics_ready(void *ctx)
+{
+	metrics_run(ctx);
+}
+
+/*
+ * --metrics: the HTTP listener, on the loop's thread (metrics.h). The
+ * workers' array must outlive it: it is run()'s. 0 (*out NULL without
+ * the option) or a negative errno.
+ */
+static int start_metrics(const struct options *opts, struct loop *loop,
+			 const struct server *const workers[], size_t n,
+			 struct metrics **out)
+{
+	struct metrics *m;
+	int ret;
+
+	*out = NULL;
+	if (!opts->metrics_len)
+		return 0;
+	ret = metrics_start(&m, (const struct sockaddr *)&opts->metrics_addr,
+			    opts->metrics_len, workers, n);
+	if (ret < 0)
+		return ret;
+	ret = loop_watch(loop, metrics_fd(m), metrics_ready, m);
+	if (ret < 0) {
+		metrics_stop(m);
+		return ret;
+	}
+	log_info("metrics at http://%s/metrics", metrics_address(m));
+	*out = m;
+	return 0;
+}
+
 static int run(struct options *opts)
 {
 	char pub[WGP_KEY_B64_SIZE];
 	uint8_t priv[WGP_KEY_LEN];
 	struct server srv;
+	const struct server *const workers[] = { &srv };
+	struct metrics *metrics;
 	struct loop loop;
 	int ret, sfd;
 
@@ -128,11 +167,31 @@ static int run(struct options *opts)
 		 opts->cfg.dh_rate ? "" : " (no limit)");
 	if (relay_enabled(&srv.relay))
 		log_relay_config(&opts->cfg.relay, srv.relay.n_allocs);
+	ret = start_metrics(opts, &loop, workers, 1, &metrics);
+	if (ret < 0) {
+		log_error("--metrics %s: cannot listen: %s", opts->metrics_arg,
+			  strerror(-ret));
+		close(sfd);
+		loop_free(&loop);
+		server_free(&srv);
+		return 1;
+	}
+	/* Last, once everything is open: nothing after this opens files
+	 * or binds sockets (src/common/sandbox.c). */
+	if (sandbox_enter(sandbox_wgpunchd, sandbox_wgpunchd_n,
+			  opts->no_seccomp) < 0) {
+		metrics_stop(metrics);
+		close(sfd);
+		loop_free(&loop);
+		server_free(&srv);
+		return 1;
+	}
 	ret = loop_run_signals(&loop, sfd);
 	if (ret < 0)
 		log_error("event loop: %s", strerror(-ret));
 	else
 		log_info("stopping");
+	metrics_stop(metrics);
 	close(sfd);
 	loop_free(&loop);
 	server_free(&srv);
@@ -143,13 +202,14 @@ int main(int argc, char *argv[])
 {
 	struct options opts;
 
+	log_init("wgpunchd");
 	switch (options_parse(&opts, argc, argv)) {
 	case OPTIONS_EXIT_OK:
 		return 0;
 	case OPTIONS_EXIT_USAGE:
 		return 2;
 	}
-	wgpunchd_log_level = (enum log_level)opts.log_level;
+	log_set_level(opts.log_level);
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialise");
 		return 1;

@@ -46,7 +46,10 @@ static void usage(FILE *f)
 "      --relay-idle S      free an allocation idle this long (default %u)\n"
 "      --relay-rate MBIT   per allocation, Mbit/s, 0: off (default %u)\n"
 "      --relay-per-key N   allocations one key may hold (default %u)\n"
-"  -v, --log-level L       error, warn, info or debug (default info)\n"
+"      --metrics [ADDR:]PORT  Prometheus metrics over HTTP, GET /metrics\n"
+"                          (ADDR default 127.0.0.1; IPv6 as [::1]:PORT)\n"
+"      --no-seccomp        do not install the seccomp filter (debugging)\n"
+"  -v, --log-level L       error, warning, info or debug (default info)\n"
 "  -h, --help              this text\n"
 "  -V, --version           the version\n",
 		WGP_PORT, SERVER_DEFAULT_CAPACITY, SERVER_DEFAULT_TTL,
@@ -164,6 +167,79 @@ static int relay_check(const struct options *opts)
 	return 0;
 }
 
+/* The shape --metrics takes, for its error messages. */
+static void metrics_usage(const char *s)
+{
+	fprintf(stderr, "wgpunchd: --metrics: expected [ADDR:]PORT with a "
+		"numeric address (9100, 198.18.0.1:9100 or [::1]:9100), got "
+		"'%s'\n", s);
+}
+
+/* The ADDR of --metrics ADDR:PORT: numeric, IPv6 in brackets. */
+static int metrics_host(struct options *opts, const char *host, size_t len)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&opts->metrics_addr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&opts->metrics_addr;
+	char buf[INET6_ADDRSTRLEN];
+
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		if (len - 2 >= sizeof(buf))
+			return -1;
+		memcpy(buf, host + 1, len - 2);
+		buf[len - 2] = '\0';
+		if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		opts->metrics_len = sizeof(*sin6);
+		return 0;
+	}
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, &sin->sin_addr) != 1)
+		return -1;
+	sin->sin_family = AF_INET;
+	opts->metrics_len = sizeof(*sin);
+	return 0;
+}
+
+/*
+ * --metrics [ADDR:]PORT. Without an address, loopback: the counters
+ * tell an observer how the server is used, so exposing them beyond the
+ * host is for the operator to choose. Numeric only, like --listen.
+ */
+static int metrics_option(struct options *opts, const char *s)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&opts->metrics_addr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&opts->metrics_addr;
+	const char *colon = strrchr(s, ':');
+	const char *port = colon ? colon + 1 : s;
+	uint64_t v;
+
+	memset(&opts->metrics_addr, 0, sizeof(opts->metrics_addr));
+	if (!colon) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		opts->metrics_len = sizeof(*sin);
+	} else if (metrics_host(opts, s, (size_t)(colon - s)) < 0) {
+		metrics_usage(s);
+		return -1;
+	}
+	if (!*port || strspn(port, "0123456789") != strlen(port)) {
+		metrics_usage(s);
+		return -1;
+	}
+	if (number("--metrics PORT", port, 0, 65535, &v))
+		return -1;
+	if (opts->metrics_addr.ss_family == AF_INET6)
+		sin6->sin6_port = htons((uint16_t)v);
+	else
+		sin->sin_port = htons((uint16_t)v);
+	opts->metrics_arg = s;
+	return 0;
+}
+
 enum {
 	OPT_DH_RATE = 256,
 	OPT_LEGACY,
@@ -173,6 +249,8 @@ enum {
 	OPT_RELAY_RATE,
 	OPT_RELAY_PER_KEY,
 	OPT_IPV6_PREFIX,
+	OPT_METRICS,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option long_options[] = {
@@ -192,6 +270,8 @@ static const struct option long_options[] = {
 	{ "relay-idle", required_argument, NULL, OPT_RELAY_IDLE },
 	{ "relay-rate", required_argument, NULL, OPT_RELAY_RATE },
 	{ "relay-per-key", required_argument, NULL, OPT_RELAY_PER_KEY },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "log-level", required_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -206,7 +286,7 @@ int options_parse(struct options *opts, int argc, char *argv[])
 
 	memset(opts, 0, sizeof(*opts));
 	server_config_defaults(&opts->cfg);
-	opts->log_level = LOGL_INFO;
+	opts->log_level = LOG_LEVEL_INFO;
 	/* getopt names argv[0] in its messages: say "wgpunchd:" like every
 	 * other message, not the path we were started by. */
 	if (argc > 0)
@@ -294,11 +374,17 @@ int options_parse(struct options *opts, int argc, char *argv[])
 				return OPTIONS_EXIT_USAGE;
 			opts->cfg.relay.per_key = (uint32_t)v;
 			break;
+		case OPT_NO_SECCOMP:
+			opts->no_seccomp = true;
+			break;
+		case OPT_METRICS:
+			if (metrics_option(opts, optarg))
+				return OPTIONS_EXIT_USAGE;
+			break;
 		case 'v':
-			opts->log_level = wgpunchd_log_parse_level(optarg);
-			if (opts->log_level < 0) {
-				fprintf(stderr, "wgpunchd: --log-level: "
-					"error, warn, info or debug\n");
+			if (log_level_parse(optarg, &opts->log_level)) {
+				fprintf(stderr, "wgpunchd: --log-level: '%s': "
+					"error, warning, info or debug\n", optarg);
 				return OPTIONS_EXIT_USAGE;
 			}
 			break;

@@ -7,7 +7,9 @@
 
 #include <stdbool.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
+#include "log.h"
 #include "server.h"
 
 struct options {
@@ -15,8 +17,12 @@ struct options {
 	const char *listen;	/* NULL: "::" (both families) */
 	char listen_buf[INET6_ADDRSTRLEN];	/* --listen without brackets */
 	const char *key_file;
-	int log_level;
+	enum log_level log_level;
 	bool dh_rate_set;	/* --dh-rate given; else measured at start */
+	struct sockaddr_storage metrics_addr;	/* --metrics, port 0: any */
+	socklen_t metrics_len;	/* 0: no --metrics */
+	const char *metrics_arg;	/* as given, for messages */
+	bool no_seccomp;	/* --no-seccomp */
 };
 
 enum { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };

@@ -222,7 +222,7 @@ static void log_alloc(const struct relay *r, uint32_t i, const char *what)
 	const struct relay_alloc *a = &r->allocs[i];
 	char k0[WGP_KEY_B64_SIZE], k1[WGP_KEY_B64_SIZE];
 
-	if (!log_enabled(LOGL_INFO))
+	if (!log_enabled(LOG_LEVEL_INFO))
 		return;
 	wgp_key_to_base64(k0, a->side[0].key);
 	wgp_key_to_base64(k1, a->side[1].key);

@@ -67,6 +67,8 @@ struct server_stats {
 	uint64_t tx_dropped;
 	uint64_t cookies;	/* COOKIEs sent (under load, no proof) */
 	uint64_t cookie_ok;	/* requests whose cookie proved the source */
+	uint64_t replayed;	/* stale counters refused (ERROR COUNTER) */
+	uint64_t full;		/* registrations refused: table or pool full */
 	uint64_t shed;		/* unpaid work not done: the queue backed
 				 * up and the source was new (handler.c) */
 };

@@ -143,7 +143,7 @@ static void test_malformed(void **state)
 	expect_bad("listen_port=-1\nerrno=0\n\n", -EBADMSG);
 	expect_bad("listen_port= 1\nerrno=0\n\n", -EBADMSG);
 	expect_bad("listen_port=\nerrno=0\n\n", -EBADMSG);
-	expect_bad("listen_port=99999999999999999999999\nerrno=0\n\n", -EBADMSG);
+	expect_bad("listen_port=99999999999999999999999\nerrno=0\n\n", -ERANGE);
 	expect_bad("listen_port=18446744073709551616\nerrno=0\n\n", -ERANGE);
 	expect_bad("fwmark=4294967296\nerrno=0\n\n", -ERANGE);
 	expect_bad("private_key=" HEX_A "0\nerrno=0\n\n", -EBADMSG);
