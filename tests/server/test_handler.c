@@ -82,6 +82,17 @@ static void feed(struct env *e, const uint8_t *pkt, size_t len,
 	server_handle(&e->srv, &rx, e->now, wgp_now_ns(), &e->q);
 }
 
+/* The same with the server's clock (CLOCK_REALTIME, ns) given. */
+static void feed_at(struct env *e, const uint8_t *pkt, size_t len,
+		    struct wgp_endpoint src, uint64_t now_ns)
+{
+	struct rx_info rx = { .pkt = pkt, .len = len, .src = src,
+			      .port = PORT_MAIN };
+
+	e->q.n = 0;
+	server_handle(&e->srv, &rx, e->now, now_ns, &e->q);
+}
+
 /* The queued datagram to dst opened by c (must be exactly one). */
 static void expect(struct env *e, const struct tclient *c,
 		   struct wgp_endpoint dst, uint8_t type, struct wgp_msg *m)
@@ -1255,26 +1266,20 @@ static void test_replay_after_expiry(void **state)
 	struct wgp_endpoint ea = v4(1, 1), evil = v4(66, 6666);
 	uint8_t old[WGP_MAX_MSG_LEN];
 	uint64_t t0 = wgp_now_ns();
-	struct rx_info rx;
 	struct tclient a;
 	struct wgp_msg m;
+	size_t len;
 
 	(void)state;
 	tclient_init(&a, e->srv.pub);
 	a.force = t0;
-	rx.len = tclient_register(&a, old, sizeof(old), NULL, 0, 0);
-	rx = (struct rx_info){ .pkt = old, .len = rx.len, .src = ea,
-			       .port = PORT_MAIN };
-	e->q.n = 0;
-	server_handle(&e->srv, &rx, e->now, t0, &e->q);
+	len = tclient_register(&a, old, sizeof(old), NULL, 0, 0);
+	feed_at(e, old, len, ea, t0);
 	expect(e, &a, ea, WGP_REGISTER_REPLY, &m);
 	/* The first instant the entry is gone. */
 	e->now += (uint64_t)e->srv.cfg.ttl * 1000 + 1;
-	rx.src = evil;
-	e->q.n = 0;
-	server_handle(&e->srv, &rx, e->now,
-		      t0 + (uint64_t)e->srv.cfg.ttl * 1000000000ULL + 1000000,
-		      &e->q);
+	feed_at(e, old, len, evil,
+		t0 + (uint64_t)e->srv.cfg.ttl * 1000000000ULL + 1000000);
 	expect(e, &a, evil, WGP_ERROR, &m);
 	assert_int_equal(m.u.error.code, WGP_ERR_CLOCK);
 	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
@@ -1294,18 +1299,15 @@ static void test_replay_after_expiry_clock_ahead(void **state)
 	const uint64_t ttl_ns = (uint64_t)e->srv.cfg.ttl * 1000000000ULL;
 	uint8_t old[WGP_MAX_MSG_LEN];
 	uint64_t t0 = wgp_now_ns(), now0 = e->now;
-	struct rx_info rx;
 	struct tclient a;
 	struct wgp_msg m;
+	size_t len;
 
 	(void)state;
 	tclient_init(&a, e->srv.pub);
 	a.force = t0 + ahead;
-	rx.len = tclient_register(&a, old, sizeof(old), NULL, 0, 0);
-	rx = (struct rx_info){ .pkt = old, .len = rx.len, .src = ea,
-			       .port = PORT_MAIN };
-	e->q.n = 0;
-	server_handle(&e->srv, &rx, e->now, t0, &e->q);
+	len = tclient_register(&a, old, sizeof(old), NULL, 0, 0);
+	feed_at(e, old, len, ea, t0);
 	expect(e, &a, ea, WGP_REGISTER_REPLY, &m);
 	/* A TTL later it still lives: the capture would still be in the
 	 * window (its counter is ahead), so it must not be gone yet. */
@@ -1314,10 +1316,7 @@ static void test_replay_after_expiry_clock_ahead(void **state)
 	/* The first instant it is gone, the capture is out of the window. */
 	e->now = now0 + (ttl_ns + ahead) / 1000000 + 2;
 	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
-	rx.src = evil;
-	e->q.n = 0;
-	server_handle(&e->srv, &rx, e->now,
-		      t0 + (e->now - now0) * 1000000, &e->q);
+	feed_at(e, old, len, evil, t0 + (e->now - now0) * 1000000);
 	expect(e, &a, evil, WGP_ERROR, &m);
 	assert_int_equal(m.u.error.code, WGP_ERR_CLOCK);
 	assert_null(registry_find(&e->srv.reg, a.pub, e->now));
