@@ -32,6 +32,8 @@
 #include "punch.h"
 #include "sandbox.h"
 
+#define RECV_BUF 4096
+
 static struct timespec now_realtime(void)
 {
 	struct timespec ts;
@@ -45,14 +47,6 @@ static const char *key_b64(const uint8_t key[static WGP_KEY_LEN],
 {
 	wgp_key_to_base64(buf, key);
 	return buf;
-}
-
-/* c->peers is kept sorted by key (track_peers()): a binary search. */
-struct client_peer *client_find_peer(struct client *c,
-				     const uint8_t key[static WGP_KEY_LEN])
-{
-	return bsearch(key, c->peers, c->num_peers, sizeof(*c->peers),
-		       punch_key_cmp);
 }
 
 /* Peers. */
@@ -444,6 +438,137 @@ void client_server_silent(struct client *c)
 	c->server_silent = true;
 }
 
+/* The engine (client_proto.c): its datagrams in and out, its events. */
+
+/* Our host candidates: the addresses of our interfaces with WireGuard's
+ * port, the one WireGuard leaves from first. */
+static void gather_candidates(struct client *c)
+{
+	int n;
+
+	struct wgp_endpoint mapped;
+	bool have_mapped = client_portmap_candidate(c, &mapped);
+
+	memset(c->own_cands, 0, sizeof(c->own_cands));
+	/* The port mapping takes the last slot: it is the one candidate a
+	 * symmetric NAT's peers can reach. */
+	n = hostaddr_gather(c->own_cands, WGP_MAX_CANDIDATES - have_mapped,
+			    c->o->ifname, c->dev.listen_port,
+			    (struct sockaddr *)&c->main_sock.src);
+	if (n < 0) {
+		log_debug("listing our addresses: %s", strerror(-n));
+		n = 0;
+	}
+	if (have_mapped)
+		c->own_cands[n] = mapped;
+}
+
+void client_start_register(struct client *c)
+{
+	engine_start_register(c);
+	/* The peers' probes may arrive before the server's word on them. */
+	for (unsigned int i = 0; i < c->n_reg; i++) {
+		struct client_peer *p = client_find_peer(c, c->reg_keys[i]);
+
+		if (p)
+			client_paths_keys(c, p);
+	}
+	gather_candidates(c);
+}
+
+static void registered(struct client *c, const struct wgp_register_reply *rr)
+{
+	/* A new peer mapping gets its opener at once, and the opener's
+	 * TTL needs the hops to our NAT. */
+	client_paths_measure_hops(c);
+	/* The daemon's next round counts from this answer, now that the
+	 * TTL it must stay within is known. */
+	if (c->o->daemon)
+		c->next_round_ms = wgp_mono_ms() +
+				   jitter_ms(round_delay_ms(0, rr->ttl), randombytes_random());
+}
+
+/* What we do with the engine's decisions. */
+static void client_event(struct client *c, const struct engine_event *ev)
+{
+	switch (ev->type) {
+	case ENGINE_EV_ANSWERED:
+		client_server_answered(c);
+		break;
+	case ENGINE_EV_SILENT:
+		client_server_silent(c);
+		break;
+	case ENGINE_EV_REGISTERED:
+		registered(c, ev->reply);
+		break;
+	case ENGINE_EV_ENDPOINT:
+		client_offer_endpoint(c, ev->peer, ev->flags, ev->ep, ev->cands,
+				      WGP_MAX_CANDIDATES);
+		break;
+	case ENGINE_EV_RELAY_GRANT:
+		client_relay_granted(c, ev->peer, ev->grant);
+		break;
+	case ENGINE_EV_NAT:
+		client_nat_update(c);
+		break;
+	case ENGINE_EV_NOT_REGISTERED:
+		if (!c->reg.active)
+			client_start_register(c);
+		break;
+	}
+}
+
+static struct engine_clock engine_now(void)
+{
+	return (struct engine_clock){ .ms = wgp_mono_ms(), .ns = wgp_now_ns() };
+}
+
+uint64_t client_service_requests(struct client *c, uint64_t now)
+{
+	struct engine_clock t = { .ms = now, .ns = wgp_now_ns() };
+	uint64_t next = engine_service(c, t);
+
+	for (size_t i = 0; i < c->out.n; i++) {
+		const struct engine_datagram *d = &c->out.d[i];
+		const struct rawsock *sock = d->port == ENGINE_PORT_PROBE ?
+					     &c->probe_sock : &c->main_sock;
+		int ret = rawsock_send(sock, d->buf, d->len);
+
+		if (ret < 0) {
+			c->last_error = ret;
+			log_debug("sending %s: %s", wgp_type_name(d->type),
+				  strerror(-ret));
+		}
+	}
+	c->out.n = 0;
+	return next;
+}
+
+void client_receive(struct client *c, const struct rawsock *sock)
+{
+	static uint8_t buf[RECV_BUF];
+	enum engine_port port = sock == &c->probe_sock ? ENGINE_PORT_PROBE :
+							 ENGINE_PORT_MAIN;
+	const uint8_t *payload;
+	ssize_t n;
+
+	for (;;) {
+		n = rawsock_recv(sock, buf, sizeof(buf), &payload);
+		if (n == -EAGAIN)
+			break;
+		c->rx_server++;
+		if (n < 0) {
+			if (n != -EBADMSG)
+				log_debug("receive: %s", strerror((int)-n));
+			if (n != -EBADMSG && n != -ECONNREFUSED &&
+			    n != -EHOSTUNREACH && n != -ENETUNREACH)
+				break;
+			continue;
+		}
+		engine_input(c, port, payload, (size_t)n, engine_now());
+	}
+}
+
 /* Rounds. */
 
 /* Why the interface could not be read, as the user can act on it. */
@@ -608,7 +733,9 @@ static int round_start(struct client *c)
 	 * answers of a check must come from the same round. */
 	if (c->o->daemon || c->nat == NAT_UNKNOWN) {
 		c->have_self_main = c->have_self_probe = false;
-		client_start_probe(c);
+		/* Without a socket toward the probe port, no check. */
+		if (c->probe_sock.fd >= 0)
+			client_start_probe(c);
 	}
 	/* Register once we know whether our NAT is symmetric: a peer that
 	 * learns our endpoint without the flag would try, and report
@@ -783,6 +910,7 @@ static void client_init(struct client *c, const struct client_opts *o)
 	c->path6.fd = -1;
 	c->status_fd = -1;
 	c->hops = -1;
+	c->event = client_event;
 }
 
 static void client_free(struct client *c)
@@ -796,6 +924,7 @@ static void client_free(struct client *c)
 	if (c->have_dev)
 		wg_free_device(&c->dev);
 	free(c->peers);
+	engine_out_free(&c->out);
 	sodium_memzero(&c->sess, sizeof(c->sess));
 }
 

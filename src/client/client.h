@@ -3,8 +3,10 @@
  * wgpunch — the client engine behind "wgpunch up" and "wgpunch daemon".
  *
  * client.c runs rounds (read the device, open the sockets, register) and
- * the event loop; client_proto.c sends requests (with retransmission)
- * and handles what the server sends; client_path.c probes the peers'
+ * the event loop; client_proto.c is the protocol engine: it touches no
+ * socket and reads no clock, it takes the server's datagrams and the time
+ * and returns requests to send (with retransmission) and events that
+ * client.c acts on; client_path.c probes the peers'
  * candidate addresses and sets the path that answers on WireGuard;
  * client_status.c turns all that into a status snapshot.
  */
@@ -74,6 +76,13 @@ enum peer_status {
 	PEER_FAILED,		/* setting the endpoint failed */
 };
 
+/* The server port a datagram goes to or came from: the main port, or
+ * the probe port of the mapping check. The caller maps it to a socket. */
+enum engine_port {
+	ENGINE_PORT_MAIN,
+	ENGINE_PORT_PROBE,
+};
+
 struct request {
 	bool active;
 	uint8_t type;			/* WGP_REGISTER, _PROBE, _LOOKUP */
@@ -81,7 +90,7 @@ struct request {
 	unsigned int base_ms;		/* current retransmit interval */
 	unsigned int tries;		/* sends so far */
 	uint64_t due_ms;		/* next send (monotonic) */
-	const struct rawsock *sock;	/* where it goes */
+	enum engine_port port;		/* where it goes */
 	bool cookie_resent;		/* sent again at once for a COOKIE:
 					 * only once per request */
 };
@@ -137,6 +146,50 @@ struct client_peer {
 	char relay_why[96];		/* why we asked */
 };
 
+/* A request sealed and ready for the server, in the engine's out-queue. */
+struct engine_datagram {
+	enum engine_port port;
+	uint8_t type;			/* WGP_REGISTER...: for logs */
+	size_t len;
+	uint8_t buf[WGP_MAX_REQUEST_COOKIE_LEN];
+};
+
+struct engine_out {
+	struct engine_datagram *d;	/* d[0..n) to send, in order */
+	size_t n, cap;
+};
+
+/* What the engine decided, for client.c to act on (client->event). */
+enum engine_event_type {
+	ENGINE_EV_ANSWERED,		/* the server answered a request */
+	ENGINE_EV_SILENT,		/* the server stopped answering, or
+					 * refused our REGISTER */
+	ENGINE_EV_REGISTERED,		/* a REGISTER_REPLY (reply), before
+					 * its records are offered */
+	ENGINE_EV_ENDPOINT,		/* the server's word on peer: flags,
+					 * ep, cands[WGP_MAX_CANDIDATES] */
+	ENGINE_EV_RELAY_GRANT,		/* grant for peer (answer or fresh
+					 * unsolicited one) */
+	ENGINE_EV_NAT,			/* mapping check news (or given up) */
+	ENGINE_EV_NOT_REGISTERED,	/* the server forgot us: register */
+};
+
+struct engine_event {
+	enum engine_event_type type;
+	struct client_peer *peer;
+	uint8_t flags;
+	const struct wgp_endpoint *ep, *cands;
+	const struct wgp_register_reply *reply;
+	const struct wgp_relay_grant *grant;
+};
+
+/* The engine's clock: monotonic ms for schedules, CLOCK_REALTIME ns for
+ * counters and freshness (the server's offset is added by the engine). */
+struct engine_clock {
+	uint64_t ms;
+	uint64_t ns;
+};
+
 enum nat_type {
 	NAT_UNKNOWN,			/* the mapping check is running */
 	NAT_CONE,			/* same mapping toward both ports */
@@ -152,9 +205,13 @@ struct client {
 	uint8_t sess_pub[WGP_KEY_LEN];	/* whose session sess is */
 	bool have_sess;
 	struct rawsock main_sock, probe_sock;
-	struct client_cookie main_cookie, probe_cookie;	/* per socket */
+	struct client_cookie main_cookie, probe_cookie;	/* per port */
 	struct pathsock path4, path6;	/* peer-to-peer path messages */
 	uint64_t rx_server;		/* datagrams main/probe_sock got */
+	struct engine_out out;		/* requests the engine queued: client.c
+					 * sends them after engine_service() */
+	void (*event)(struct client *c,	/* the engine's decisions */
+		      const struct engine_event *ev);
 	uint64_t path_counter;		/* last path message counter */
 	int hops;			/* TTL to leave our own NAT(s); -1:
 					 * unknown, 0: no NAT in front */
@@ -281,19 +338,32 @@ bool client_portmap_candidate(const struct client *c, struct wgp_endpoint *ep);
 /* Fill s from the client's state; s->peers is malloc'ed (free it). */
 int client_status_fill(const struct client *c, struct status_snapshot *s);
 
-/* client_proto.c */
-void client_start_register(struct client *c);
+/* client_proto.c: the protocol engine. */
+/* A REGISTER with the consent list of the present peers, sent at the
+ * next engine_service(). client_start_register() (client.c) does this,
+ * then derives those peers' path keys and gathers our candidates. */
+void engine_start_register(struct client *c);
 void client_start_probe(struct client *c);
-void client_start_lookup(struct client *c, struct client_peer *p);
-void client_start_relay(struct client *c, struct client_peer *p);
-/* Send whatever is due; the earliest next due time (or UINT64_MAX). */
-uint64_t client_service_requests(struct client *c, uint64_t now);
-/* Read and handle everything queued on sock. */
-void client_receive(struct client *c, const struct rawsock *sock);
-
-/* client.c, called by client_proto.c */
+void client_start_lookup(struct client_peer *p);
+void client_start_relay(struct client_peer *p);
+/* Queue whatever is due in c->out; the earliest next due time (or
+ * UINT64_MAX). */
+uint64_t engine_service(struct client *c, struct engine_clock now);
+/* One datagram from the server's address, received on port's socket:
+ * handled (events raised) or dropped. */
+void engine_input(struct client *c, enum engine_port port,
+		  const uint8_t *pkt, size_t len, struct engine_clock now);
+void engine_out_free(struct engine_out *out);
 struct client_peer *client_find_peer(struct client *c,
 				     const uint8_t key[static WGP_KEY_LEN]);
+
+/* client.c */
+void client_start_register(struct client *c);
+/* The engine's datagrams out through the raw sockets; then the engine's
+ * next due time, as engine_service() returned it. */
+uint64_t client_service_requests(struct client *c, uint64_t now);
+/* Read everything queued on sock into the engine. */
+void client_receive(struct client *c, const struct rawsock *sock);
 void client_offer_endpoint(struct client *c, struct client_peer *p,
 			   uint8_t flags, const struct wgp_endpoint *ep,
 			   const struct wgp_endpoint *cands, unsigned int n);

@@ -464,7 +464,7 @@ static void recover(struct client *c, struct client_peer *p, uint64_t now)
 	p->recover_ms = now;
 	if (!c->registered)
 		return;
-	client_start_lookup(c, p);
+	client_start_lookup(p);
 	/* The daemon runs a whole round at once: if it was our address
 	 * that changed (roaming), the server sockets must follow it. */
 	if (c->o->daemon)
@@ -619,7 +619,7 @@ static void retry_together(struct client *c, struct client_peer *p, uint64_t now
 		return;
 	log_debug("peer %s: still no path; asking the server to punch again",
 		  client_peer_b64(p, k));
-	client_start_lookup(c, p);
+	client_start_lookup(p);
 }
 
 /* No path answers now: is it time for the relay? When a NAT maps per

@@ -10,28 +10,74 @@
  * What arrives is trusted only after wgp_open() authenticated it with
  * our session key; replies must echo a transaction id we have in
  * flight, and NOTIFYs must name one of our peers.
+ *
+ * The engine touches no socket and reads no clock: client.c feeds it
+ * the datagrams its raw sockets receive (engine_input) and the time,
+ * sends what engine_service() queues in c->out, and acts on the events
+ * raised through c->event. So unit tests and a fuzzer drive it whole.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "array.h"
 #include "client.h"
 #include "endpoint.h"
 #include "fresh.h"
-#include "hostaddr.h"
 #include "key.h"
 #include "log.h"
 #include "punch.h"
-
-#define RECV_BUF 4096
 
 uint64_t client_clock_ns(const struct client *c)
 {
 	return wgp_now_ns() + (uint64_t)c->clock_offset_ns;
 }
 
-static uint64_t next_counter(struct client *c)
+/* The same, at the engine's time t. */
+static uint64_t clock_ns_at(const struct client *c, struct engine_clock t)
 {
-	uint64_t now = client_clock_ns(c);
+	return t.ns + (uint64_t)c->clock_offset_ns;
+}
+
+/* c->peers is kept sorted by key (client.c, track_peers()): a binary
+ * search. */
+struct client_peer *client_find_peer(struct client *c,
+				     const uint8_t key[static WGP_KEY_LEN])
+{
+	return bsearch(key, c->peers, c->num_peers, sizeof(*c->peers),
+		       punch_key_cmp);
+}
+
+static void raise_event(struct client *c, const struct engine_event *ev)
+{
+	if (c->event)
+		c->event(c, ev);
+}
+
+static void raise_simple(struct client *c, enum engine_event_type type)
+{
+	raise_event(c, &(struct engine_event){ .type = type });
+}
+
+/* The server's word on p's endpoint and candidates. */
+static void raise_endpoint(struct client *c, struct client_peer *p,
+			   uint8_t flags, const struct wgp_endpoint *ep,
+			   const struct wgp_endpoint *cands)
+{
+	struct engine_event ev = {
+		.type = ENGINE_EV_ENDPOINT,
+		.peer = p,
+		.flags = flags,
+		.ep = ep,
+		.cands = cands,
+	};
+
+	raise_event(c, &ev);
+}
+
+static uint64_t next_counter(struct client *c, struct engine_clock t)
+{
+	uint64_t now = clock_ns_at(c, t);
 
 	/* Strictly increasing, and near the server's clock so a server
 	 * that lost our state still takes it. */
@@ -40,10 +86,10 @@ static uint64_t next_counter(struct client *c)
 }
 
 static void request_start(struct request *r, uint8_t type,
-			  const struct rawsock *sock)
+			  enum engine_port port)
 {
 	r->active = true;
-	r->sock = sock;
+	r->port = port;
 	r->type = type;
 	wgp_txid_new(r->txid);
 	r->base_ms = 0;
@@ -59,75 +105,48 @@ static uint8_t own_flags(const struct client *c)
 	return (c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0) | WGP_F_PROBES;
 }
 
-/* Our host candidates: the addresses of our interfaces with WireGuard's
- * port, the one WireGuard leaves from first. */
-static void gather_candidates(struct client *c)
-{
-	int n;
-
-	struct wgp_endpoint mapped;
-	bool have_mapped = client_portmap_candidate(c, &mapped);
-
-	memset(c->own_cands, 0, sizeof(c->own_cands));
-	/* The port mapping takes the last slot: it is the one candidate a
-	 * symmetric NAT's peers can reach. */
-	n = hostaddr_gather(c->own_cands, WGP_MAX_CANDIDATES - have_mapped,
-			    c->o->ifname, c->dev.listen_port,
-			    (struct sockaddr *)&c->main_sock.src);
-	if (n < 0) {
-		log_debug("listing our addresses: %s", strerror(-n));
-		n = 0;
-	}
-	if (have_mapped)
-		c->own_cands[n] = mapped;
-}
-
-void client_start_register(struct client *c)
+void engine_start_register(struct client *c)
 {
 	size_t n = 0;
 
 	c->reg_pending = false;
-	request_start(&c->reg, WGP_REGISTER, &c->main_sock);
+	request_start(&c->reg, WGP_REGISTER, ENGINE_PORT_MAIN);
 	/* The consent list is fixed for this transaction: the reply's
 	 * record indices point into it. */
 	for (size_t i = 0; i < c->num_peers && n < WGP_MAX_CONSENT; i++) {
 		if (!c->peers[i].present)
 			continue;
 		memcpy(c->reg_keys[n++], c->peers[i].key, WGP_KEY_LEN);
-		/* Its probes may arrive before the server's word on it. */
-		client_paths_keys(c, &c->peers[i]);
 	}
 	c->n_reg = (unsigned int)n;
 	c->reg_flags = own_flags(c);
-	gather_candidates(c);
 }
 
 void client_start_probe(struct client *c)
 {
-	if (c->probe_sock.fd < 0)
-		return;
-	request_start(&c->probe_main, WGP_PROBE, &c->main_sock);
-	request_start(&c->probe, WGP_PROBE, &c->probe_sock);
+	request_start(&c->probe_main, WGP_PROBE, ENGINE_PORT_MAIN);
+	request_start(&c->probe, WGP_PROBE, ENGINE_PORT_PROBE);
 	c->probe_giveup_ms = 0;
 }
 
-void client_start_lookup(struct client *c, struct client_peer *p)
+void client_start_lookup(struct client_peer *p)
 {
 	if (!p->lookup.active)
-		request_start(&p->lookup, WGP_LOOKUP, &c->main_sock);
+		request_start(&p->lookup, WGP_LOOKUP, ENGINE_PORT_MAIN);
 }
 
-void client_start_relay(struct client *c, struct client_peer *p)
+void client_start_relay(struct client_peer *p)
 {
 	if (!p->relay.active)
-		request_start(&p->relay, WGP_RELAY, &c->main_sock);
+		request_start(&p->relay, WGP_RELAY, ENGINE_PORT_MAIN);
 }
 
-static void build_register(struct client *c, struct wgp_msg *m)
+static void build_register(struct client *c, struct wgp_msg *m,
+			   struct engine_clock t)
 {
 	struct wgp_register *r = &m->u.reg;
 
-	r->counter = next_counter(c);
+	r->counter = next_counter(c, t);
 	r->flags = c->reg_flags;
 	r->n_consent = (uint8_t)c->n_reg;
 	memcpy(r->cands, c->own_cands, sizeof(r->cands));
@@ -135,26 +154,40 @@ static void build_register(struct client *c, struct wgp_msg *m)
 		wgp_consent_digest(r->consent[i], c->reg_keys[i]);
 }
 
-/* The cookie kept for the server port sock talks to. */
-static struct client_cookie *cookie_for(struct client *c,
-					const struct rawsock *sock)
+/* The cookie kept for a server port. */
+static struct client_cookie *cookie_for(struct client *c, enum engine_port port)
 {
-	return sock == &c->probe_sock ? &c->probe_cookie : &c->main_cookie;
+	return port == ENGINE_PORT_PROBE ? &c->probe_cookie : &c->main_cookie;
 }
 
-/* The cookie to attach to a request on sock, or NULL. */
-static const uint8_t *cookie_to_attach(struct client *c,
-				       const struct rawsock *sock)
+/* The cookie to attach to a request to port at now_ms, or NULL. */
+static const uint8_t *cookie_to_attach(struct client *c, enum engine_port port,
+				       uint64_t now_ms)
 {
-	const struct client_cookie *ck = cookie_for(c, sock);
+	const struct client_cookie *ck = cookie_for(c, port);
 
-	return ck->until_ms && wgp_mono_ms() < ck->until_ms ? ck->value : NULL;
+	return ck->until_ms && now_ms < ck->until_ms ? ck->value : NULL;
 }
 
+/* A slot at the end of the out-queue, or NULL without memory. */
+static struct engine_datagram *out_slot(struct engine_out *out)
+{
+	if (array_grow((void **)&out->d, &out->cap, out->n + 1, sizeof(*out->d)))
+		return NULL;
+	return &out->d[out->n];
+}
+
+void engine_out_free(struct engine_out *out)
+{
+	free(out->d);
+	memset(out, 0, sizeof(*out));
+}
+
+/* Seal r into the out-queue: 0 or -errno. */
 static int transmit(struct client *c, struct request *r,
-		    const struct client_peer *p)
+		    const struct client_peer *p, struct engine_clock t)
 {
-	uint8_t out[WGP_MAX_REQUEST_COOKIE_LEN];
+	struct engine_datagram *d = out_slot(&c->out);
 	/* PROBE is the same in both versions: sent as version 1, even a
 	 * server that predates version 2 answers it, and a silence to
 	 * our REGISTER alone can then be explained (server_problem()). */
@@ -164,40 +197,47 @@ static int transmit(struct client *c, struct request *r,
 	};
 	ssize_t len;
 
+	if (!d)
+		return -ENOMEM;
 	memcpy(m.txid, r->txid, WGP_TXID_LEN);
 	memcpy(m.key, c->dev.public_key, WGP_KEY_LEN);
 	switch (r->type) {
 	case WGP_REGISTER:
-		build_register(c, &m);
+		build_register(c, &m, t);
 		break;
 	case WGP_LOOKUP:
-		m.u.lookup.counter = next_counter(c);
+		m.u.lookup.counter = next_counter(c, t);
 		m.u.lookup.flags = own_flags(c);
 		memcpy(m.u.lookup.target, p->key, WGP_KEY_LEN);
 		memcpy(m.u.lookup.cands, c->own_cands, sizeof(m.u.lookup.cands));
 		break;
 	case WGP_PROBE:
-		m.u.probe.timestamp = client_clock_ns(c);
+		m.u.probe.timestamp = clock_ns_at(c, t);
 		break;
 	case WGP_RELAY:
-		m.u.relay.counter = next_counter(c);
+		m.u.relay.counter = next_counter(c, t);
 		memcpy(m.u.relay.target, p->key, WGP_KEY_LEN);
 		break;
 	}
-	len = wgp_seal_cookie(out, sizeof(out), &m, &c->sess,
-			      cookie_to_attach(c, r->sock));
+	len = wgp_seal_cookie(d->buf, sizeof(d->buf), &m, &c->sess,
+			      cookie_to_attach(c, r->port, t.ms));
 	sodium_memzero(&m, sizeof(m));
 	if (len < 0)
 		return (int)len;
+	d->port = r->port;
+	d->type = r->type;
+	d->len = (size_t)len;
+	c->out.n++;
 	if (r == &c->reg)
-		c->register_sent_ms = wgp_mono_ms();
-	return rawsock_send(r->sock, out, (size_t)len);
+		c->register_sent_ms = t.ms;
+	return 0;
 }
 
 /* Returns false when the request has used up its tries this round. */
 static bool service_one(struct client *c, struct request *r,
-			const struct client_peer *p, uint64_t now)
+			const struct client_peer *p, struct engine_clock t)
 {
+	uint64_t now = t.ms;
 	int ret;
 
 	/* Once the daemon has found the server silent, its REGISTER
@@ -210,7 +250,7 @@ static bool service_one(struct client *c, struct request *r,
 	 * the server is silent (say so once), and it keeps going. */
 	if (r == &c->reg && c->o->daemon && r->tries >= RETX_MAX_TRIES &&
 	    !c->server_silent) {
-		client_server_silent(c);
+		raise_simple(c, ENGINE_EV_SILENT);
 		keep = true;
 	}
 	/* "up" keeps trying until its deadline; the daemon gives a round
@@ -221,7 +261,7 @@ static bool service_one(struct client *c, struct request *r,
 		r->active = false;
 		return false;
 	}
-	ret = transmit(c, r, p);
+	ret = transmit(c, r, p, t);
 	if (ret < 0) {
 		c->last_error = ret;
 		log_debug("sending %s: %s", wgp_type_name(r->type), strerror(-ret));
@@ -260,16 +300,16 @@ static void mapping_check_failed(struct client *c)
 			  c->o->probe_port);
 }
 
-uint64_t client_service_requests(struct client *c, uint64_t now)
+uint64_t engine_service(struct client *c, struct engine_clock t)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = UINT64_MAX, now = t.ms;
 	bool probe_done;
 
-	if (!service_one(c, &c->reg, NULL, now))
-		client_server_silent(c);
+	if (!service_one(c, &c->reg, NULL, t))
+		raise_simple(c, ENGINE_EV_SILENT);
 	/* Both probes are serviced, whatever the first one says. */
-	probe_done = !service_one(c, &c->probe_main, NULL, now);
-	probe_done |= !service_one(c, &c->probe, NULL, now);
+	probe_done = !service_one(c, &c->probe_main, NULL, t);
+	probe_done |= !service_one(c, &c->probe, NULL, t);
 	if (c->probe.active && c->probe_giveup_ms && now >= c->probe_giveup_ms)
 		probe_done = true;
 	if (probe_done) {
@@ -277,11 +317,11 @@ uint64_t client_service_requests(struct client *c, uint64_t now)
 		c->probe_giveup_ms = 0;
 		if (c->nat == NAT_UNKNOWN)
 			mapping_check_failed(c);
-		client_nat_update(c);
+		raise_simple(c, ENGINE_EV_NAT);
 	}
 	for (size_t i = 0; i < c->num_peers; i++) {
-		service_one(c, &c->peers[i].lookup, &c->peers[i], now);
-		service_one(c, &c->peers[i].relay, &c->peers[i], now);
+		service_one(c, &c->peers[i].lookup, &c->peers[i], t);
+		service_one(c, &c->peers[i].relay, &c->peers[i], t);
 	}
 
 	next = earliest(next, &c->reg);
@@ -349,29 +389,26 @@ static void log_registered(struct client *c, const struct wgp_register_reply *rr
 }
 
 static void handle_register_reply(struct client *c,
-				  const struct wgp_register_reply *rr)
+				  const struct wgp_register_reply *rr,
+				  struct engine_clock t)
 {
+	struct engine_event ev = { .type = ENGINE_EV_REGISTERED, .reply = rr };
 	uint64_t have = 0;
 
 	c->reg.active = false;
 	c->refused = false;
-	client_server_answered(c);
+	raise_simple(c, ENGINE_EV_ANSWERED);
 	if (c->register_sent_ms)
-		c->server_rtt_ms = (unsigned int)(wgp_mono_ms() - c->register_sent_ms);
+		c->server_rtt_ms = (unsigned int)(t.ms - c->register_sent_ms);
 	log_registered(c, rr);
 	c->registered = true;
 	c->registered_flags = c->reg_flags;
 	c->ttl = rr->ttl;
 	c->self_main = rr->self;
 	c->have_self_main = true;
-	/* Before the records: a new peer mapping gets its opener at once,
-	 * and the opener's TTL needs the hops to our NAT. */
-	client_paths_measure_hops(c);
-	/* The daemon's next round counts from this answer, now that the
-	 * TTL it must stay within is known. */
-	if (c->o->daemon)
-		c->next_round_ms = wgp_mono_ms() +
-				   jitter_ms(round_delay_ms(0, rr->ttl), randombytes_random());
+	/* Before the records: a new peer mapping gets its opener at once
+	 * (client.c measures the hops to our NAT for its TTL). */
+	raise_event(c, &ev);
 	for (unsigned int i = 0; i < rr->n_peers; i++) {
 		const struct wgp_peer_rec *rec = &rr->peers[i];
 		struct client_peer *p;
@@ -381,8 +418,7 @@ static void handle_register_reply(struct client *c,
 		have |= 1ULL << rec->index;
 		p = client_find_peer(c, c->reg_keys[rec->index]);
 		if (p)
-			client_offer_endpoint(c, p, rec->flags, &rec->ep, rec->cands,
-					      WGP_MAX_CANDIDATES);
+			raise_endpoint(c, p, rec->flags, &rec->ep, rec->cands);
 	}
 	/* Available but left out of the reply for size: ask one by one. */
 	for (unsigned int i = 0; i < c->n_reg; i++) {
@@ -392,50 +428,51 @@ static void handle_register_reply(struct client *c,
 			continue;
 		p = client_find_peer(c, c->reg_keys[i]);
 		if (p && p->status != PEER_FRESH)
-			client_start_lookup(c, p);
+			client_start_lookup(p);
 	}
-	client_nat_update(c);
+	raise_simple(c, ENGINE_EV_NAT);
 }
 
 static void handle_lookup_reply(struct client *c, struct client_peer *p,
 				const struct wgp_lookup_reply *lr)
 {
 	p->lookup.active = false;
-	client_server_answered(c);
+	raise_simple(c, ENGINE_EV_ANSWERED);
 	if (lr->status == WGP_LOOKUP_OK)
-		client_offer_endpoint(c, p, lr->peer_flags, &lr->peer, lr->cands,
-				      WGP_MAX_CANDIDATES);
+		raise_endpoint(c, p, lr->peer_flags, &lr->peer, lr->cands);
 }
 
 static void handle_probe_reply(struct client *c, struct request *r,
-			       const struct wgp_probe_reply *pr)
+			       const struct wgp_probe_reply *pr,
+			       struct engine_clock t)
 {
 	r->active = false;
-	client_server_answered(c);
+	raise_simple(c, ENGINE_EV_ANSWERED);
 	if (r == &c->probe_main) {
 		c->self_main = pr->self;
 		c->have_self_main = true;
 		if (c->probe.active)
-			c->probe_giveup_ms = wgp_mono_ms() + PROBE_GRACE_MS;
+			c->probe_giveup_ms = t.ms + PROBE_GRACE_MS;
 	} else {
 		c->self_probe = pr->self;
 		c->have_self_probe = true;
 	}
-	client_nat_update(c);
+	raise_simple(c, ENGINE_EV_NAT);
 }
 
 /* A NOTIFY moves a peer's endpoint, so it must be fresh: its txid is
  * the server's stamp (fresh.h), or a capture replayed later from the
  * server's address could roll the peer back. */
 static void handle_notify(struct client *c, const struct wgp_notify *n,
-			  const uint8_t txid[static WGP_TXID_LEN])
+			  const uint8_t txid[static WGP_TXID_LEN],
+			  struct engine_clock t)
 {
 	struct client_peer *p = client_find_peer(c, n->peer);
 	char k[WGP_KEY_B64_SIZE];
 
 	wgp_key_to_base64(k, n->peer);
 	if (!fresh_take_stamp(&c->notify_stamp, wgp_stamp_of(txid),
-			      client_clock_ns(c))) {
+			      clock_ns_at(c, t))) {
 		log_debug("NOTIFY about %s is stale or replayed: ignored", k);
 		return;
 	}
@@ -444,8 +481,7 @@ static void handle_notify(struct client *c, const struct wgp_notify *n,
 		return;
 	}
 	log_debug("peer %s registered: the server notified us", k);
-	client_offer_endpoint(c, p, n->peer_flags, &n->ep, n->cands,
-			      WGP_MAX_CANDIDATES);
+	raise_endpoint(c, p, n->peer_flags, &n->ep, n->cands);
 }
 
 /* A RELAY_GRANT: the answer to our RELAY (r), or unsolicited (r NULL)
@@ -454,13 +490,15 @@ static void handle_notify(struct client *c, const struct wgp_notify *n,
 static void handle_relay_grant(struct client *c, struct request *r,
 			       struct client_peer *p,
 			       const struct wgp_relay_grant *g,
-			       const uint8_t txid[static WGP_TXID_LEN])
+			       const uint8_t txid[static WGP_TXID_LEN],
+			       struct engine_clock t)
 {
+	struct engine_event ev = { .type = ENGINE_EV_RELAY_GRANT, .grant = g };
 	char k[WGP_KEY_B64_SIZE];
 
 	if (r) {
 		r->active = false;
-		client_server_answered(c);
+		raise_simple(c, ENGINE_EV_ANSWERED);
 		if (sodium_memcmp(p->key, g->peer, WGP_KEY_LEN)) {
 			log_debug("RELAY_GRANT for another peer than asked: ignored");
 			return;
@@ -468,7 +506,7 @@ static void handle_relay_grant(struct client *c, struct request *r,
 	} else {
 		/* Unsolicited: fresh like a NOTIFY, from the same stamps. */
 		if (!fresh_take_stamp(&c->notify_stamp, wgp_stamp_of(txid),
-				      client_clock_ns(c))) {
+				      clock_ns_at(c, t))) {
 			log_debug("unsolicited RELAY_GRANT stale or replayed: ignored");
 			return;
 		}
@@ -484,7 +522,8 @@ static void handle_relay_grant(struct client *c, struct request *r,
 			snprintf(p->relay_why, sizeof(p->relay_why),
 				 "the peer asked for it");
 	}
-	client_relay_granted(c, p, g);
+	ev.peer = p;
+	raise_event(c, &ev);
 }
 
 /* A server that tracks our counter never holds one far ahead of its
@@ -493,9 +532,10 @@ static void handle_relay_grant(struct client *c, struct request *r,
 #define COUNTER_AHEAD_MAX_NS	(86400ULL * 1000000000ULL)	/* a day */
 
 /* Adopt the server's last counter for us, unless it is absurd. */
-static bool counter_plausible(const struct client *c, uint64_t last)
+static bool counter_plausible(const struct client *c, uint64_t last,
+			      struct engine_clock t)
 {
-	return last <= client_clock_ns(c) + COUNTER_AHEAD_MAX_NS;
+	return last <= clock_ns_at(c, t) + COUNTER_AHEAD_MAX_NS;
 }
 
 /* Adopt the server's clock, unless the offset would not fit (our
@@ -520,14 +560,14 @@ static void retry_after_error(struct request *r, bool sane)
 }
 
 static void handle_error(struct client *c, struct request *r,
-			 const struct wgp_error *e)
+			 const struct wgp_error *e, struct engine_clock t)
 {
 	bool sane = true;
 
 	log_debug("%s refused: %s", wgp_type_name(r->type), wgp_error_name(e->code));
 	switch (e->code) {
 	case WGP_ERR_COUNTER:
-		sane = counter_plausible(c, e->last_counter);
+		sane = counter_plausible(c, e->last_counter, t);
 		if (!sane)
 			log_warn("the server claims our last counter is %llu, far "
 				 "ahead of its clock: ignored",
@@ -546,15 +586,14 @@ static void handle_error(struct client *c, struct request *r,
 			 * It holds no state for us, so our counter may go back
 			 * to its clock (a counter once pushed ahead must not
 			 * stay ahead). */
-			c->clock_offset_ns = (int64_t)(e->server_time - wgp_now_ns());
+			c->clock_offset_ns = (int64_t)(e->server_time - t.ns);
 			c->counter = 0;
 		}
 		retry_after_error(r, sane);
 		break;
 	case WGP_ERR_NOT_REGISTERED:
 		r->active = false;
-		if (!c->reg.active)
-			client_start_register(c);
+		raise_simple(c, ENGINE_EV_NOT_REGISTERED);
 		break;
 	case WGP_ERR_FULL:
 	default:
@@ -564,24 +603,25 @@ static void handle_error(struct client *c, struct request *r,
 		c->last_error = -ENOSPC;
 		if (r == &c->reg) {
 			c->refused = true;
-			client_server_silent(c);
+			raise_simple(c, ENGINE_EV_SILENT);
 		}
 		break;
 	}
 }
 
-static void handle_msg(struct client *c, const struct wgp_msg *m)
+static void handle_msg(struct client *c, const struct wgp_msg *m,
+		       struct engine_clock t)
 {
 	struct client_peer *p;
 	struct request *r;
 
 	if (m->type == WGP_NOTIFY) {
-		handle_notify(c, &m->u.notify, m->txid);
+		handle_notify(c, &m->u.notify, m->txid, t);
 		return;
 	}
 	r = find_request(c, m, &p);
 	if (m->type == WGP_RELAY_GRANT && (!r || r->type == WGP_RELAY)) {
-		handle_relay_grant(c, r, p, &m->u.relay_grant, m->txid);
+		handle_relay_grant(c, r, p, &m->u.relay_grant, m->txid, t);
 		return;
 	}
 	if (!r) {
@@ -590,15 +630,15 @@ static void handle_msg(struct client *c, const struct wgp_msg *m)
 		return;
 	}
 	if (m->type == WGP_ERROR) {
-		handle_error(c, r, &m->u.error);
+		handle_error(c, r, &m->u.error, t);
 		return;
 	}
 	if (m->type == WGP_REGISTER_REPLY && r == &c->reg)
-		handle_register_reply(c, &m->u.reg_reply);
+		handle_register_reply(c, &m->u.reg_reply, t);
 	else if (m->type == WGP_LOOKUP_REPLY && p)
 		handle_lookup_reply(c, p, &m->u.lookup_reply);
 	else if (m->type == WGP_PROBE_REPLY && (r == &c->probe || r == &c->probe_main))
-		handle_probe_reply(c, r, &m->u.probe_reply);
+		handle_probe_reply(c, r, &m->u.probe_reply, t);
 	else
 		log_debug("%s does not answer %s: ignored", wgp_type_name(m->type),
 			  wgp_type_name(r->type));
@@ -613,19 +653,19 @@ static void handle_msg(struct client *c, const struct wgp_msg *m)
  * at once the first time only (a forged stream of COOKIEs cannot make
  * us send faster than the retransmission schedule).
  */
-static void handle_cookie(struct client *c, const struct rawsock *sock,
-			  const struct wgp_msg *m)
+static void handle_cookie(struct client *c, enum engine_port port,
+			  const struct wgp_msg *m, struct engine_clock t)
 {
-	struct client_cookie *ck = cookie_for(c, sock);
+	struct client_cookie *ck = cookie_for(c, port);
 	struct client_peer *p;
 	struct request *r = find_request(c, m, &p);
 
-	if (!r || r->sock != sock) {
+	if (!r || r->port != port) {
 		log_debug("COOKIE with an unknown transaction id: ignored");
 		return;
 	}
 	memcpy(ck->value, m->cookie, WGP_COOKIE_LEN);
-	ck->until_ms = wgp_mono_ms() + CLIENT_COOKIE_KEEP_MS;
+	ck->until_ms = t.ms + CLIENT_COOKIE_KEEP_MS;
 	log_debug("the server is under load: proving our address for %s",
 		  wgp_type_name(r->type));
 	if (!r->cookie_resent) {
@@ -635,51 +675,35 @@ static void handle_cookie(struct client *c, const struct rawsock *sock,
 }
 
 /* A datagram from the server that parses as a COOKIE: handled, true. */
-static bool take_cookie(struct client *c, const struct rawsock *sock,
-			const uint8_t *pkt, size_t len)
+static bool take_cookie(struct client *c, enum engine_port port,
+			const uint8_t *pkt, size_t len, struct engine_clock t)
 {
 	struct wgp_msg m;
 
 	if (len != WGP_COOKIE_MSG_LEN || wgp_parse_header(&m, pkt, len) < 0 ||
 	    m.type != WGP_COOKIE)
 		return false;
-	handle_cookie(c, sock, &m);
+	handle_cookie(c, port, &m, t);
 	return true;
 }
 
-void client_receive(struct client *c, const struct rawsock *sock)
+void engine_input(struct client *c, enum engine_port port,
+		  const uint8_t *pkt, size_t len, struct engine_clock t)
 {
-	static uint8_t buf[RECV_BUF];
-	const uint8_t *payload;
 	struct wgp_msg m;
-	ssize_t n;
 
-	for (;;) {
-		n = rawsock_recv(sock, buf, sizeof(buf), &payload);
-		if (n == -EAGAIN)
-			break;
-		c->rx_server++;
-		if (n < 0) {
-			if (n != -EBADMSG)
-				log_debug("receive: %s", strerror((int)-n));
-			if (n != -EBADMSG && n != -ECONNREFUSED &&
-			    n != -EHOSTUNREACH && n != -ENETUNREACH)
-				break;
-			continue;
-		}
-		if (take_cookie(c, sock, payload, (size_t)n))
-			continue;
-		if (wgp_open(&m, payload, (size_t)n, &c->sess) < 0) {
-			log_debug("a datagram from the server's address that is "
-				  "not an authentic message: dropped");
-			continue;
-		}
-		/* Our own requests reflected back open with the "up" key:
-		 * never act on a request type. */
-		if (wgp_type_is_request(m.type))
-			continue;
-		if (sock == &c->main_sock)
-			c->main_answered = true;
-		handle_msg(c, &m);
+	if (take_cookie(c, port, pkt, len, t))
+		return;
+	if (wgp_open(&m, pkt, len, &c->sess) < 0) {
+		log_debug("a datagram from the server's address that is "
+			  "not an authentic message: dropped");
+		return;
 	}
+	/* Our own requests reflected back open with the "up" key:
+	 * never act on a request type. */
+	if (wgp_type_is_request(m.type))
+		return;
+	if (port == ENGINE_PORT_MAIN)
+		c->main_answered = true;
+	handle_msg(c, &m, t);
 }

@@ -54,7 +54,7 @@ void client_relay_want(struct client *c, struct client_peer *p, uint64_t now,
 	snprintf(p->relay_why, sizeof(p->relay_why), "%s", why);
 	log_debug("peer %s: asking the server for a relay (%s)",
 		  client_peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }), why);
-	client_start_relay(c, p);
+	client_start_relay(p);
 }
 
 static void relay_refused(struct client *c, struct client_peer *p,

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The client's protocol engine (client_proto.c) without sockets or
+ * clocks: requests taken from its out-queue and opened with the server's
+ * side of the session, replies sealed by that side and fed back, the
+ * time chosen by the test. Registration, the retransmission schedule,
+ * ERROR COUNTER / CLOCK, COOKIE, NOTIFY freshness and a LOOKUP answer.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "client.h"
+#include "proto.h"
+#include "punch.h"
+
+#define S		1000000000ULL
+#define T0_NS		(1800000000ULL * S)	/* the test's wall clock */
+#define T0_MS		100000ULL		/* and its monotonic one */
+#define MAX_EVENTS	32
+
+struct recorded {
+	enum engine_event_type type;
+	struct client_peer *peer;
+	uint8_t flags;
+	struct wgp_endpoint ep;
+};
+
+struct fixture {
+	struct client_opts o;
+	struct client c;
+	struct wgp_session srv;		/* the server's side */
+	struct recorded ev[MAX_EVENTS];
+	unsigned int n_ev;
+};
+
+static struct fixture *fx;	/* the one the event callback records in */
+
+static void record(struct client *c, const struct engine_event *ev)
+{
+	struct recorded *r;
+
+	assert_ptr_equal(c, &fx->c);
+	assert_true(fx->n_ev < MAX_EVENTS);
+	r = &fx->ev[fx->n_ev++];
+	memset(r, 0, sizeof(*r));
+	r->type = ev->type;
+	r->peer = ev->peer;
+	r->flags = ev->flags;
+	if (ev->ep)
+		r->ep = *ev->ep;
+}
+
+/* How many events of type were raised. */
+static unsigned int count_events(enum engine_event_type type)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < fx->n_ev; i++)
+		n += fx->ev[i].type == type;
+	return n;
+}
+
+static const struct recorded *find_event(enum engine_event_type type)
+{
+	for (unsigned int i = 0; i < fx->n_ev; i++) {
+		if (fx->ev[i].type == type)
+			return &fx->ev[i];
+	}
+	return NULL;
+}
+
+static void v4_endpoint(struct wgp_endpoint *ep, const char *addr, uint16_t port)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+	};
+
+	assert_int_equal(inet_pton(AF_INET, addr, &sin.sin_addr), 1);
+	assert_int_equal(wgp_endpoint_from_sockaddr(ep, (struct sockaddr *)&sin,
+						    sizeof(sin)), 0);
+}
+
+static void keypair(uint8_t priv[WGP_KEY_LEN], uint8_t pub[WGP_KEY_LEN])
+{
+	randombytes_buf(priv, WGP_KEY_LEN);
+	assert_int_equal(crypto_scalarmult_base(pub, priv), 0);
+}
+
+static int peer_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct client_peer *)a)->key,
+		      ((const struct client_peer *)b)->key, WGP_KEY_LEN);
+}
+
+/* A client of a server at 198.18.0.1 with two present peers (sorted by
+ * key, as client.c keeps them), in "up" mode. */
+static int setup(void **state)
+{
+	uint8_t srv_priv[WGP_KEY_LEN], srv_pub[WGP_KEY_LEN], priv[WGP_KEY_LEN];
+	struct sockaddr_in *srv;
+	struct fixture *f;
+
+	assert_int_not_equal(sodium_init(), -1);
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	srv = (struct sockaddr_in *)&f->o.server;
+	srv->sin_family = AF_INET;
+	srv->sin_port = htons(WGP_PORT);
+	assert_int_equal(inet_pton(AF_INET, "198.18.0.1", &srv->sin_addr), 1);
+	f->o.probe_port = WGP_PROBE_PORT;
+	f->o.ifname = "wgtest0";
+	keypair(srv_priv, srv_pub);
+	memcpy(f->o.server_key, srv_pub, WGP_KEY_LEN);
+
+	f->c.o = &f->o;
+	f->c.event = record;
+	f->c.hops = -1;
+	keypair(priv, f->c.dev.public_key);
+	assert_int_equal(wgp_session_client(&f->c.sess, priv, f->c.dev.public_key,
+					    srv_pub), 0);
+	assert_int_equal(wgp_session_server(&f->srv, srv_priv, srv_pub,
+					    f->c.dev.public_key), 0);
+	f->c.peers = calloc(2, sizeof(*f->c.peers));
+	assert_non_null(f->c.peers);
+	f->c.num_peers = f->c.peers_cap = 2;
+	for (unsigned int i = 0; i < 2; i++) {
+		randombytes_buf(f->c.peers[i].key, WGP_KEY_LEN);
+		f->c.peers[i].present = true;
+	}
+	qsort(f->c.peers, 2, sizeof(*f->c.peers), peer_cmp);
+	fx = f;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	engine_out_free(&f->c.out);
+	free(f->c.peers);
+	free(f);
+	fx = NULL;
+	return 0;
+}
+
+static struct engine_clock at(uint64_t ms_after)
+{
+	return (struct engine_clock){
+		.ms = T0_MS + ms_after,
+		.ns = T0_NS + ms_after * 1000000ULL,
+	};
+}
+
+/* Service at t: the number of datagrams queued (the queue is emptied,
+ * the last one opened into *m when m is given). */
+static size_t service(struct fixture *f, struct engine_clock t,
+		      struct wgp_msg *m, uint64_t *next)
+{
+	size_t n;
+	uint64_t due = engine_service(&f->c, t);
+
+	if (next)
+		*next = due;
+	n = f->c.out.n;
+	if (n && m) {
+		const struct engine_datagram *d = &f->c.out.d[n - 1];
+
+		assert_int_equal(wgp_open(m, d->buf, d->len, &f->srv), 0);
+		assert_int_equal(m->type, d->type);
+		assert_memory_equal(m->key, f->c.dev.public_key, WGP_KEY_LEN);
+	}
+	f->c.out.n = 0;
+	return n;
+}
+
+/* Seal m as the server would and feed it to the engine on port. */
+static void answer(struct fixture *f, const struct wgp_msg *m,
+		   enum engine_port port, struct engine_clock t)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	ssize_t len = wgp_seal(buf, sizeof(buf), m, &f->srv);
+
+	assert_true(len > 0);
+	engine_input(&f->c, port, buf, (size_t)len, t);
+}
+
+static void reply_to(struct wgp_msg *r, const struct wgp_msg *req, uint8_t type)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->version = 2;
+	memcpy(r->txid, req->txid, WGP_TXID_LEN);
+}
+
+/* A REGISTER goes out, its answer registers us and offers the peer in
+ * the record; the peer available but left out is looked up. */
+static void test_register(void **state)
+{
+	struct fixture *f = *state;
+	const struct recorded *ev;
+	struct wgp_msg m, r;
+	uint8_t digest[WGP_CONSENT_LEN];
+
+	engine_start_register(&f->c);
+	assert_int_equal(service(f, at(0), &m, NULL), 1);
+	assert_int_equal(f->c.out.d[0].port, ENGINE_PORT_MAIN);
+	assert_int_equal(m.type, WGP_REGISTER);
+	assert_int_equal(m.u.reg.n_consent, 2);
+	assert_int_equal(m.u.reg.counter, T0_NS);
+	wgp_consent_digest(digest, f->c.peers[1].key);
+	assert_memory_equal(m.u.reg.consent[1], digest, WGP_CONSENT_LEN);
+	assert_false(f->c.registered);
+
+	reply_to(&r, &m, WGP_REGISTER_REPLY);
+	r.u.reg_reply.ttl = 90;
+	r.u.reg_reply.available = 3;
+	v4_endpoint(&r.u.reg_reply.self, "198.18.0.7", 40000);
+	r.u.reg_reply.n_peers = 1;
+	r.u.reg_reply.peers[0].index = 0;
+	r.u.reg_reply.peers[0].flags = WGP_F_PROBES;
+	v4_endpoint(&r.u.reg_reply.peers[0].ep, "198.18.1.2", 51820);
+	answer(f, &r, ENGINE_PORT_MAIN, at(40));
+
+	assert_true(f->c.registered);
+	assert_false(f->c.reg.active);
+	assert_int_equal(f->c.ttl, 90);
+	assert_int_equal(f->c.server_rtt_ms, 40);
+	assert_true(wgp_endpoint_equal(&f->c.self_main, &r.u.reg_reply.self));
+	assert_int_equal(count_events(ENGINE_EV_ANSWERED), 1);
+	assert_int_equal(count_events(ENGINE_EV_REGISTERED), 1);
+	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 1);
+	ev = find_event(ENGINE_EV_ENDPOINT);
+	assert_ptr_equal(ev->peer, &f->c.peers[0]);
+	assert_int_equal(ev->flags, WGP_F_PROBES);
+	assert_true(wgp_endpoint_equal(&ev->ep, &r.u.reg_reply.peers[0].ep));
+	/* REGISTERED comes before the records it carries. */
+	assert_true(find_event(ENGINE_EV_REGISTERED) < ev);
+
+	/* Peer 1 is available but had no record: a LOOKUP for it. */
+	assert_int_equal(service(f, at(41), &m, NULL), 1);
+	assert_int_equal(m.type, WGP_LOOKUP);
+	assert_memory_equal(m.u.lookup.target, f->c.peers[1].key, WGP_KEY_LEN);
+	/* The same reply again answers nothing in flight. */
+	f->n_ev = 0;
+	answer(f, &r, ENGINE_PORT_MAIN, at(42));
+	assert_int_equal(f->n_ev, 0);
+}
+
+/* Nothing answers: the same request again at 250, 500, 1000 ... ms
+ * (each +-25 %), capped at RETX_MAX_MS, with the same txid and a new
+ * counter each time. */
+static void test_retransmit(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int base = 250;
+	uint64_t last_ms = 0, next, last_counter;
+	uint8_t txid[WGP_TXID_LEN];
+	struct wgp_msg m;
+
+	engine_start_register(&f->c);
+	assert_int_equal(service(f, at(0), &m, &next), 1);
+	memcpy(txid, m.txid, WGP_TXID_LEN);
+	last_counter = m.u.reg.counter;
+	for (unsigned int i = 0; i < 8; i++) {
+		uint64_t gap = next - (T0_MS + last_ms);
+
+		assert_true(gap >= base - base / 4);
+		assert_true(gap < base + base / 4);
+		/* Not a millisecond early. */
+		assert_int_equal(service(f, at(next - T0_MS - 1), NULL, NULL), 0);
+		last_ms = next - T0_MS;
+		assert_int_equal(service(f, at(last_ms), &m, &next), 1);
+		assert_memory_equal(m.txid, txid, WGP_TXID_LEN);
+		assert_true(m.u.reg.counter > last_counter);
+		last_counter = m.u.reg.counter;
+		assert_int_equal(f->c.reg.tries, i + 2);
+		base = base * 2 > RETX_MAX_MS ? RETX_MAX_MS : base * 2;
+	}
+	/* "up" never gives up on its own: no SILENT before its deadline. */
+	assert_int_equal(count_events(ENGINE_EV_SILENT), 0);
+}
+
+static void error_reply(struct wgp_msg *r, const struct wgp_msg *req,
+			uint8_t code, uint64_t server_time, uint64_t last)
+{
+	reply_to(r, req, WGP_ERROR);
+	r->u.error.code = code;
+	r->u.error.server_time = server_time;
+	r->u.error.last_counter = last;
+}
+
+/* ERROR COUNTER: the server's last counter is adopted and the request
+ * sent again at once, above it; a second one in a row waits for the
+ * schedule. An absurd counter is not adopted. */
+static void test_error_counter(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t last = T0_NS + 30 * S, next;
+	struct wgp_msg m, r;
+
+	engine_start_register(&f->c);
+	assert_int_equal(service(f, at(0), &m, NULL), 1);
+	error_reply(&r, &m, WGP_ERR_COUNTER, T0_NS, last);
+	answer(f, &r, ENGINE_PORT_MAIN, at(10));
+	assert_int_equal(f->c.counter, last);
+	assert_true(f->c.reg.active);
+	assert_int_equal(service(f, at(11), &m, &next), 1);
+	assert_int_equal(m.u.reg.counter, last + 1);
+
+	/* Again: no immediate resend, the schedule's 500 ms instead. */
+	error_reply(&r, &m, WGP_ERR_COUNTER, T0_NS, last + 1);
+	answer(f, &r, ENGINE_PORT_MAIN, at(20));
+	assert_int_equal(service(f, at(21), NULL, NULL), 0);
+	assert_true(next >= T0_MS + 11 + 375);
+	assert_int_equal(service(f, at(next - T0_MS), &m, NULL), 1);
+
+	/* A counter two days ahead of the clock: ignored. */
+	error_reply(&r, &m, WGP_ERR_COUNTER, T0_NS, T0_NS + 2 * 86400 * S);
+	answer(f, &r, ENGINE_PORT_MAIN, at(next - T0_MS + 5));
+	assert_true(f->c.counter < T0_NS + 86400 * S);
+	assert_int_equal(count_events(ENGINE_EV_SILENT), 0);
+}
+
+/* ERROR CLOCK: the server's clock is adopted as an offset (counters
+ * follow it, even back from one pushed ahead) and the request sent
+ * again at once. */
+static void test_error_clock(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t server_time = T0_NS - 3600 * S;
+	struct wgp_msg m, r;
+
+	engine_start_register(&f->c);
+	assert_int_equal(service(f, at(0), &m, NULL), 1);
+	error_reply(&r, &m, WGP_ERR_CLOCK, server_time, 0);
+	answer(f, &r, ENGINE_PORT_MAIN, at(10));
+	assert_int_equal(f->c.clock_offset_ns, -(int64_t)(3600 * S + 10 * 1000000ULL));
+	assert_int_equal(service(f, at(10), &m, NULL), 1);
+	assert_int_equal(m.u.reg.counter, server_time);
+
+	/* An impossible time (beyond INT64_MAX) changes nothing. */
+	error_reply(&r, &m, WGP_ERR_CLOCK, UINT64_MAX, 0);
+	answer(f, &r, ENGINE_PORT_MAIN, at(20));
+	assert_int_equal(f->c.clock_offset_ns, -(int64_t)(3600 * S + 10 * 1000000ULL));
+	assert_int_equal(service(f, at(21), NULL, NULL), 0);
+}
+
+/* COOKIE: the request goes again at once with the cookie attached, only
+ * once; a COOKIE from the other port, or for no request, does nothing. */
+static void test_cookie(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t ck[WGP_COOKIE_MSG_LEN], cookie[WGP_COOKIE_LEN];
+	const struct engine_datagram *d;
+	struct wgp_msg m;
+	size_t len;
+
+	randombytes_buf(cookie, sizeof(cookie));
+	engine_start_register(&f->c);
+	assert_int_equal(service(f, at(0), &m, NULL), 1);
+
+	len = wgp_cookie_msg(ck, m.txid, cookie);
+	engine_input(&f->c, ENGINE_PORT_PROBE, ck, len, at(5));
+	assert_int_equal(service(f, at(6), NULL, NULL), 0);
+
+	engine_input(&f->c, ENGINE_PORT_MAIN, ck, len, at(10));
+	assert_int_equal(engine_service(&f->c, at(10)) > T0_MS + 10, 1);
+	assert_int_equal(f->c.out.n, 1);
+	d = &f->c.out.d[0];
+	assert_int_equal(d->len, wgp_msg_len(&m) + WGP_COOKIE_LEN);
+	assert_int_equal(d->buf[WGP_OFF_COOKIE_FLAG], 1);
+	assert_memory_equal(d->buf + d->len - WGP_COOKIE_LEN, cookie,
+			    WGP_COOKIE_LEN);
+	assert_int_equal(wgp_open(&m, d->buf, d->len, &f->srv), 0);
+	f->c.out.n = 0;
+
+	/* Once per request: another COOKIE waits for the schedule. */
+	engine_input(&f->c, ENGINE_PORT_MAIN, ck, len, at(20));
+	assert_int_equal(service(f, at(21), NULL, NULL), 0);
+
+	/* For a txid not in flight: ignored. */
+	memset(m.txid, 0x5a, WGP_TXID_LEN);
+	len = wgp_cookie_msg(ck, m.txid, cookie);
+	f->c.reg.cookie_resent = false;
+	engine_input(&f->c, ENGINE_PORT_MAIN, ck, len, at(30));
+	assert_int_equal(service(f, at(31), NULL, NULL), 0);
+	assert_int_equal(f->n_ev, 0);
+}
+
+static void notify(struct wgp_msg *n, const struct client_peer *p,
+		   uint64_t stamp_ns)
+{
+	memset(n, 0, sizeof(*n));
+	n->type = WGP_NOTIFY;
+	n->version = 2;
+	wgp_server_stamp(n->txid, stamp_ns);
+	memcpy(n->u.notify.peer, p->key, WGP_KEY_LEN);
+	n->u.notify.peer_flags = WGP_F_PROBES;
+	n->u.notify.ttl = 90;
+	v4_endpoint(&n->u.notify.ep, "198.18.1.9", 51820);
+}
+
+/* NOTIFY: a fresh one offers the peer's endpoint; the same again, an
+ * older one, one outside the window and one about a stranger do not. */
+static void test_notify(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer stranger = { 0 };
+	const struct recorded *ev;
+	struct wgp_msg n;
+
+	notify(&n, &f->c.peers[1], T0_NS - 200 * S);
+	answer(f, &n, ENGINE_PORT_MAIN, at(0));
+	assert_int_equal(f->n_ev, 0);
+
+	notify(&n, &f->c.peers[1], T0_NS - S);
+	answer(f, &n, ENGINE_PORT_MAIN, at(0));
+	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 1);
+	ev = find_event(ENGINE_EV_ENDPOINT);
+	assert_ptr_equal(ev->peer, &f->c.peers[1]);
+	assert_int_equal(ev->flags, WGP_F_PROBES);
+	assert_true(wgp_endpoint_equal(&ev->ep, &n.u.notify.ep));
+
+	answer(f, &n, ENGINE_PORT_MAIN, at(1000));	/* replayed */
+	notify(&n, &f->c.peers[1], T0_NS - 2 * S);	/* older */
+	answer(f, &n, ENGINE_PORT_MAIN, at(1000));
+	randombytes_buf(stranger.key, WGP_KEY_LEN);
+	notify(&n, &stranger, T0_NS);
+	answer(f, &n, ENGINE_PORT_MAIN, at(1000));
+	assert_int_equal(f->n_ev, 1);
+
+	/* Fresh again, about a peer gone from the interface: ignored. */
+	f->c.peers[0].present = false;
+	notify(&n, &f->c.peers[0], T0_NS + S);
+	answer(f, &n, ENGINE_PORT_MAIN, at(1000));
+	assert_int_equal(f->n_ev, 1);
+}
+
+/* A LOOKUP answered with the peer's endpoint: the decision event; an
+ * answer "unavailable" ends the request without one. */
+static void test_lookup(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer *p = &f->c.peers[1];
+	const struct recorded *ev;
+	struct wgp_msg m, r;
+
+	client_start_lookup(p);
+	assert_int_equal(service(f, at(0), &m, NULL), 1);
+	assert_int_equal(m.type, WGP_LOOKUP);
+	assert_memory_equal(m.u.lookup.target, p->key, WGP_KEY_LEN);
+
+	/* An answer of another type for that txid: ignored. */
+	reply_to(&r, &m, WGP_PROBE_REPLY);
+	v4_endpoint(&r.u.probe_reply.self, "198.18.0.7", 40000);
+	r.u.probe_reply.local_port = WGP_PORT;
+	answer(f, &r, ENGINE_PORT_MAIN, at(5));
+	assert_int_equal(f->n_ev, 0);
+	assert_true(p->lookup.active);
+
+	reply_to(&r, &m, WGP_LOOKUP_REPLY);
+	r.u.lookup_reply.status = WGP_LOOKUP_OK;
+	r.u.lookup_reply.peer_flags = WGP_F_PROBES | WGP_F_SYMMETRIC;
+	r.u.lookup_reply.ttl = 90;
+	v4_endpoint(&r.u.lookup_reply.self, "198.18.0.7", 40000);
+	v4_endpoint(&r.u.lookup_reply.peer, "198.18.2.3", 1234);
+	answer(f, &r, ENGINE_PORT_MAIN, at(10));
+	assert_false(p->lookup.active);
+	assert_int_equal(count_events(ENGINE_EV_ANSWERED), 1);
+	ev = find_event(ENGINE_EV_ENDPOINT);
+	assert_non_null(ev);
+	assert_ptr_equal(ev->peer, p);
+	assert_int_equal(ev->flags, WGP_F_PROBES | WGP_F_SYMMETRIC);
+	assert_true(wgp_endpoint_equal(&ev->ep, &r.u.lookup_reply.peer));
+	assert_int_equal(service(f, at(1000), NULL, NULL), 0);
+
+	f->n_ev = 0;
+	client_start_lookup(p);
+	assert_int_equal(service(f, at(2000), &m, NULL), 1);
+	reply_to(&r, &m, WGP_LOOKUP_REPLY);
+	r.u.lookup_reply.status = WGP_LOOKUP_UNAVAILABLE;
+	v4_endpoint(&r.u.lookup_reply.self, "198.18.0.7", 40000);
+	answer(f, &r, ENGINE_PORT_MAIN, at(2010));
+	assert_false(p->lookup.active);
+	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 0);
+}
+
+/* What does not open with our session is dropped whole, and our own
+ * request reflected back is never acted on. */
+static void test_forged(void **state)
+{
+	struct fixture *f = *state;
+	struct engine_datagram d;
+	struct wgp_msg m, r;
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	ssize_t len;
+
+	engine_start_register(&f->c);
+	assert_int_equal(engine_service(&f->c, at(0)) > T0_MS, 1);
+	d = f->c.out.d[0];
+	f->c.out.n = 0;
+	engine_input(&f->c, ENGINE_PORT_MAIN, d.buf, d.len, at(1));
+	assert_int_equal(f->n_ev, 0);
+	assert_true(f->c.reg.active);
+
+	assert_int_equal(wgp_open(&m, d.buf, d.len, &f->srv), 0);
+	reply_to(&r, &m, WGP_REGISTER_REPLY);
+	r.u.reg_reply.ttl = 90;
+	v4_endpoint(&r.u.reg_reply.self, "198.18.0.7", 40000);
+	len = wgp_seal(buf, sizeof(buf), &r, &f->srv);
+	assert_true(len > 0);
+	buf[len - 1] ^= 1;
+	engine_input(&f->c, ENGINE_PORT_MAIN, buf, (size_t)len, at(2));
+	assert_false(f->c.registered);
+	buf[len - 1] ^= 1;
+	engine_input(&f->c, ENGINE_PORT_MAIN, buf, (size_t)len, at(3));
+	assert_true(f->c.registered);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retransmit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_counter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cookie, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
