@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -109,6 +111,46 @@ static int start_metrics(const struct options *opts, struct loop *loop,
 	return 0;
 }
 
+/*
+ * Started as root (by hand, or by a unit without DynamicUser): once every
+ * socket is bound and the key read, become opts->user, so nothing that
+ * follows, parsing datagrams from anyone, runs with root's rights. Under
+ * the shipped unit it is a transient user already and this does nothing.
+ */
+static int drop_privileges(const struct options *opts)
+{
+	const char *name = opts->user ? opts->user : SERVER_DEFAULT_USER;
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	errno = 0;
+	pw = getpwnam(name);
+	if (!pw) {
+		log_error("--user %s: %s", name,
+			  errno ? strerror(errno) : "no such user");
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		log_error("--user %s: that is root; name an unprivileged user",
+			  name);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		log_error("cannot become user %s: %s", name, strerror(errno));
+		return -1;
+	}
+	/* Paranoia that costs nothing: there is no way back. */
+	if (setuid(0) == 0) {
+		log_error("still able to become root after dropping to %s", name);
+		return -1;
+	}
+	log_info("running as user %s (uid %u, gid %u)", name,
+		 (unsigned int)pw->pw_uid, (unsigned int)pw->pw_gid);
+	return 0;
+}
+
 static int run(struct options *opts)
 {
 	char pub[WGP_KEY_B64_SIZE];
@@ -177,8 +219,10 @@ static int run(struct options *opts)
 		return 1;
 	}
 	/* Last, once everything is open: nothing after this opens files
-	 * or binds sockets (src/common/sandbox.c). */
-	if (sandbox_enter(sandbox_wgpunchd, sandbox_wgpunchd_n,
+	 * or binds sockets (src/common/sandbox.c), and the filter forbids
+	 * setuid, so the drop comes first. */
+	if (drop_privileges(opts) < 0 ||
+	    sandbox_enter(sandbox_wgpunchd, sandbox_wgpunchd_n,
 			  opts->no_seccomp) < 0) {
 		metrics_stop(metrics);
 		close(sfd);

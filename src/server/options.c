@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "number.h"
 #include "options.h"
 
 #ifndef WGPUNCH_VERSION
@@ -49,6 +50,8 @@ static void usage(FILE *f)
 "      --metrics [ADDR:]PORT  Prometheus metrics over HTTP, GET /metrics\n"
 "                          (ADDR default 127.0.0.1; IPv6 as [::1]:PORT)\n"
 "      --no-seccomp        do not install the seccomp filter (debugging)\n"
+"  -u, --user NAME         started as root: run as NAME once set up\n"
+"                          (default " SERVER_DEFAULT_USER ")\n"
 "  -v, --log-level L       error, warning, info or debug (default info)\n"
 "  -h, --help              this text\n"
 "  -V, --version           the version\n",
@@ -64,18 +67,8 @@ static void usage(FILE *f)
 static int number(const char *name, const char *s, uint64_t min,
 		  uint64_t max, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (*s == '-' || *s == '+' || *s == ' ')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
+	if (!number_parse(s, strlen(s), min, max, out))
+		return 0;
 	fprintf(stderr, "wgpunchd: %s: expected a number from %" PRIu64
 		" to %" PRIu64 ", got '%s'\n", name, min, max, s);
 	return -1;
@@ -272,6 +265,7 @@ static const struct option long_options[] = {
 	{ "relay-per-key", required_argument, NULL, OPT_RELAY_PER_KEY },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "user", required_argument, NULL, 'u' },
 	{ "log-level", required_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -292,7 +286,7 @@ int options_parse(struct options *opts, int argc, char *argv[])
 	if (argc > 0)
 		argv[0] = (char *)"wgpunchd";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:l:p:P:c:t:r:b:v:hV",
+	while ((c = getopt_long(argc, argv, "k:l:p:P:c:t:r:b:u:v:hV",
 				long_options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -376,6 +370,13 @@ int options_parse(struct options *opts, int argc, char *argv[])
 			break;
 		case OPT_NO_SECCOMP:
 			opts->no_seccomp = true;
+			break;
+		case 'u':
+			if (!optarg[0]) {
+				fprintf(stderr, "wgpunchd: --user needs a name\n");
+				return OPTIONS_EXIT_USAGE;
+			}
+			opts->user = optarg;
 			break;
 		case OPT_METRICS:
 			if (metrics_option(opts, optarg))

@@ -23,6 +23,7 @@ struct options {
 	socklen_t metrics_len;	/* 0: no --metrics */
 	const char *metrics_arg;	/* as given, for messages */
 	bool no_seccomp;	/* --no-seccomp */
+	const char *user;	/* --user; NULL: SERVER_DEFAULT_USER */
 };
 
 enum { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };

@@ -23,6 +23,8 @@
 #include "relay.h"
 
 #define SERVER_DEFAULT_CAPACITY		1000000
+/* Who wgpunchd becomes when started as root (--user). */
+#define SERVER_DEFAULT_USER		"nobody"
 #define SERVER_DEFAULT_TTL		120	/* s; clients refresh every ~25 s */
 #define SERVER_DEFAULT_RATE		50	/* datagrams/s per source or key */
 #define SERVER_DEFAULT_BURST		100

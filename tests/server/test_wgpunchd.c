@@ -995,6 +995,28 @@ static void test_sighup(void **state)
 	receive_msg(&a, WGP_PROBE_REPLY, &m);
 }
 
+/* Started as root (as the tests run in CI), it runs as nobody once set
+ * up; otherwise it keeps the user it was started as. */
+static void test_drops_root(void **state)
+{
+	char path[64], line[256];
+	unsigned int uid = 0;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)server_pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %*u %u", &uid) == 1)
+			break;
+	fclose(f);
+	if (geteuid() == 0)
+		assert_true(uid != 0);
+	else
+		assert_int_equal(uid, (unsigned int)geteuid());
+}
+
 /* Started without --dh-rate: it measured its budget and said so. */
 static void test_dh_rate_logged(void **state)
 {
@@ -1006,6 +1028,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dh_rate_logged),
+		cmocka_unit_test(test_drops_root),
 		cmocka_unit_test(test_register_and_notify),
 		cmocka_unit_test(test_v2_candidates),
 		cmocka_unit_test(test_forged_registration),
