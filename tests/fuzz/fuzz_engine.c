@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "proto.h"
+#include "script.h"
 
 #define T0_NS	(1800000000ULL * 1000000000ULL)
 #define T0_MS	100000ULL
@@ -202,20 +203,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct client_peer peers[2];
 	struct engine_clock t = { .ms = T0_MS, .ns = T0_NS };
 	struct client c;
+	uint8_t op;
+	size_t len;
 
 	setup();
 	client_setup(&c, peers);
 	engine_start_register(&c);
 	client_start_probe(&c);
 	service(&c, t);
-	while (size >= 2) {
-		uint8_t op = data[0];
-		size_t len = data[1];
-
-		data += 2;
-		size -= 2;
-		if (len > size)
-			len = size;
+	while (script_next(&data, &size, &op, &len)) {
 		switch (op & 3) {
 		case 0:
 			engine_input(&c, (op >> 2) & 1 ? ENGINE_PORT_PROBE :

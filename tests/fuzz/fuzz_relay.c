@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "relay.h"
+#include "script.h"
 
 #define N_KEYS 4
 #define N_PORTS 6
@@ -153,13 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.per_key = 2;
 	if (relay_init(&r, &cfg) < 0)
 		abort();
-	while (size >= 2) {
-		op = data[0];
-		len = data[1];
-		data += 2;
-		size -= 2;
-		if (len > size)
-			len = size;
+	while (script_next(&data, &size, &op, &len)) {
 		switch (op & 3) {
 		case 0:
 			deliver(&r, (op >> 2) % N_PORTS, source(op >> 5), data,

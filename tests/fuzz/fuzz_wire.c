@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "server.h"
+#include "script.h"
 
 #define N_CLIENTS 3
 
@@ -268,13 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.msgs = fz.msgs;
 	q.cap = 128;
 
-	while (size >= 2) {
-		op = data[0];
-		len = data[1];
-		data += 2;
-		size -= 2;
-		if (len > size)
-			len = size;
+	while (script_next(&data, &size, &op, &len)) {
 		switch (op & 3) {
 		case 0:
 			deliver(&srv, &q, data, len, source(op >> 2),
