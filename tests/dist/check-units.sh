@@ -34,15 +34,8 @@ if ! command -v systemd-analyze >/dev/null; then
 	exit 77
 fi
 
-failures=0
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-fail()
-{
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
+# shellcheck source=common.sh
+source "$(dirname -- "$0")/common.sh"
 
 # has UNIT LINE: the unit has exactly this line.
 has()
@@ -195,8 +188,4 @@ score()
 score wgpunchd.service "$max_wgpunchd"
 score wgpunch@wg0.service "$max_wgpunch"
 
-if ((failures)); then
-	echo "$failures failure(s)"
-	exit 1
-fi
-echo "units as expected"
+finish "units as expected"

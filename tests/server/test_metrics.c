@@ -34,6 +34,7 @@
 
 #include "metrics.h"
 #include "proto.h"
+#include "refuse.h"
 #include "testclient.h"
 
 #define LOG_TIMEOUT_MS	5000
@@ -693,50 +694,6 @@ static void test_ipv6(void **state)
 	assert_int_equal(daemon_stop(&other), 0);
 }
 
-/* wgpunchd with args (NULL-terminated) must refuse: its exit status,
- * stderr in err. */
-static int run_refused(char *err, size_t cap, ...)
-{
-	const char *argv[16] = { getenv("WGPUNCHD"), "--private-key", key_path };
-	int argc = 3, status = -1, pipefd[2], i;
-	size_t len = 0;
-	va_list ap;
-	ssize_t n;
-	pid_t pid;
-
-	va_start(ap, cap);
-	while (argc < 15 && (argv[argc] = va_arg(ap, const char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (i = 0; i < 250; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		usleep(20000);
-	}
-	if (i == 250) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		fail_msg("wgpunchd started instead of refusing");
-	}
-	while (len < cap - 1 && (n = read(pipefd[0], err + len,
-					  cap - 1 - len)) > 0)
-		len += (size_t)n;
-	err[len] = '\0';
-	close(pipefd[0]);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
-}
-
 /* Bad --metrics values: exit 2 and the value named; a port in use:
  * exit 1 and why. */
 static void test_usage_errors(void **state)
@@ -751,24 +708,28 @@ static void test_usage_errors(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(run_refused(err, sizeof(err), "--metrics",
-					     bad[i], NULL), 2);
+		assert_int_equal(wgpunchd_refuses(err, sizeof(err),
+						  "--private-key", key_path,
+						  "--metrics", bad[i], NULL), 2);
 		snprintf(want, sizeof(want), "wgpunchd: --metrics: expected "
 			 "[ADDR:]PORT with a numeric address (9100, "
 			 "198.18.0.1:9100 or [::1]:9100), got '%s'\n", bad[i]);
 		if (strcmp(err, want))
 			fail_msg("--metrics '%s': got \"%s\"", bad[i], err);
 	}
-	assert_int_equal(run_refused(err, sizeof(err), "--metrics",
-				     "127.0.0.1:65536", NULL), 2);
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "--private-key",
+					  key_path, "--metrics",
+					  "127.0.0.1:65536", NULL), 2);
 	expect_in(err, "wgpunchd: --metrics PORT: expected a number from 0 "
 		  "to 65535, got '65536'");
-	assert_int_equal(run_refused(err, sizeof(err), "--metrics", NULL), 2);
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "--private-key",
+					  key_path, "--metrics", NULL), 2);
 	expect_in(err, "--metrics");
 
 	snprintf(port, sizeof(port), "%u", srv.http_port);
-	assert_int_equal(run_refused(err, sizeof(err), "-p", "0", "-P", "0",
-				     "--metrics", port, NULL), 1);
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "--private-key",
+					  key_path, "-p", "0", "-P", "0",
+					  "--metrics", port, NULL), 1);
 	snprintf(want, sizeof(want), "--metrics %s: cannot listen: Address "
 		 "already in use", port);
 	expect_in(err, want);

@@ -29,6 +29,7 @@
 
 #include "proto.h"
 #include "relaymsg.h"
+#include "refuse.h"
 #include "testclient.h"
 
 static pid_t server_pid = -1;
@@ -701,84 +702,14 @@ static void test_relay(void **state)
 
 /* --port 65535 leaves no room for the default probe port (port + 1):
  * that is a usage error (exit 2), not a silent random probe port. */
-/* How long (x 20 ms) a wgpunchd that must refuse its options may take. */
-#define REFUSE_POLLS	750
-
 static void test_port_without_probe_room(void **state)
 {
-	const char *bin = getenv("WGPUNCHD");
-	int status = -1, i;
-	pid_t pid;
+	char err[1024];
 
 	(void)state;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, STDERR_FILENO);
-		execl(bin, "wgpunchd", "--private-key", key_path,
-		      "--listen", "127.0.0.1", "--port", "65535", (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < REFUSE_POLLS; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		usleep(20000);
-	}
-	if (i == REFUSE_POLLS) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		fail_msg("wgpunchd --port 65535 started instead of refusing");
-	}
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 2);
-}
-
-/* Run wgpunchd with args (NULL-terminated) to its exit: the status,
- * with stderr in err. It must not start serving. */
-static int run_wgpunchd(char *err, size_t errlen, ...)
-{
-	const char *argv[16] = { getenv("WGPUNCHD") };
-	int status = -1, argc = 1, pipefd[2], i;
-	size_t len = 0;
-	va_list ap;
-	ssize_t n;
-	pid_t pid;
-
-	va_start(ap, errlen);
-	while ((argv[argc] = va_arg(ap, const char *)))
-		argc++;
-	va_end(ap);
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	/* Refusing takes milliseconds; the bound is for a machine so
-	 * loaded that starting a process takes seconds. */
-	for (i = 0; i < REFUSE_POLLS; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		usleep(20000);
-	}
-	if (i == REFUSE_POLLS) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		fail_msg("wgpunchd %s %s started instead of refusing", argv[1],
-			 argv[2] ? argv[2] : "");
-	}
-	while (len < errlen - 1 &&
-	       (n = read(pipefd[0], err + len, errlen - 1 - len)) > 0)
-		len += (size_t)n;
-	err[len] = '\0';
-	close(pipefd[0]);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "--private-key",
+					  key_path, "--listen", "127.0.0.1",
+					  "--port", "65535", NULL), 2);
 }
 
 static void expect_in(const char *text, const char *what)
@@ -799,7 +730,7 @@ static void test_usage_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
-		assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+		assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 					      "-l", bad_listen[i], NULL), 2);
 		snprintf(want, sizeof(want), "wgpunchd: --listen: '%s' is not a "
 			 "numeric IPv4 or IPv6 address", bad_listen[i]);
@@ -807,7 +738,7 @@ static void test_usage_errors(void **state)
 	}
 	expect_in(err, "give the port with --port");
 
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "--bogus", NULL), 2);
 	assert_true(!strncmp(err, "wgpunchd: ", 10));
 	expect_in(err, "--bogus");
@@ -815,10 +746,10 @@ static void test_usage_errors(void **state)
 	assert_null(strstr(err, "Usage:"));
 	assert_null(strstr(err, "/wgpunchd"));
 
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "-p", NULL), 2);
 	assert_true(!strncmp(err, "wgpunchd: ", 10));
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "extra", NULL), 2);
 	expect_in(err, "wgpunchd: unexpected argument 'extra'");
 }
@@ -829,23 +760,23 @@ static void test_relay_usage_errors(void **state)
 	char err[4096];
 
 	(void)state;
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "--relay", "40001-40000", NULL), 2);
 	expect_in(err, "reversed");
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "--relay", "40000-40002", NULL), 2);
 	expect_in(err, "even number");
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "--relay", "40000-48193", NULL), 2);
 	expect_in(err, "more than 8192 ports");
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "--relay", "40000", NULL), 2);
 	expect_in(err, "expected FIRST-LAST");
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "--relay-rate", "x", NULL), 2);
 	expect_in(err, "--relay-rate");
 	/* A port the running server holds: named. */
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "-p", "0", "-P", "0", "--relay",
 				      relay_arg, NULL), 1);
 	{
@@ -866,12 +797,12 @@ static void test_listen_brackets_and_key_mode(void **state)
 	(void)state;
 	snprintf(port, sizeof(port), "%u", main_port);
 	assert_int_equal(chmod(key_path, 0640), 0);
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "-l", "[::1]", "-p", port, NULL), 1);
 	assert_int_equal(chmod(key_path, 0600), 0);
 	expect_in(err, "accessible by group or others (mode 0640)");
 	expect_in(err, "cannot listen on ::1 port");
-	assert_int_equal(run_wgpunchd(err, sizeof(err), "-k", key_path,
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
 				      "-l", "::1", "-p", port, NULL), 1);
 	assert_null(strstr(err, "accessible"));
 }
