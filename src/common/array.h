@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The programs' one growable array. (libcbpf has its own, cbpf_grow():
- * the library depends on nothing of the programs.)
+ * The one growable array of the whole tree is libcbpf's cbpf_grow()
+ * (lib/array.c). It is internal to the library: the shared libcbpf does
+ * not export it, and the programs reach it because they link libcbpf's
+ * static archive. Declared here so that the programs need none of the
+ * library's other internals.
  */
 #ifndef WGPUNCH_ARRAY_H
 #define WGPUNCH_ARRAY_H
@@ -10,9 +13,9 @@
 
 /*
  * *array holds *cap elements of size: make it hold at least need,
- * doubling from 8. 0, or -ENOMEM with *array and *cap untouched (also
- * when the size would overflow).
+ * doubling. 0, or -ENOMEM with *array and *cap untouched (also when the
+ * size would overflow).
  */
-int array_grow(void **array, size_t *cap, size_t need, size_t size);
+int cbpf_grow(void **array, size_t *cap, size_t need, size_t size);
 
 #endif
