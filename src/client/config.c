@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -365,4 +366,19 @@ int config_load(struct config *cfg, const char *path, struct config_error *err)
 		return ret;
 	}
 	return config_parse(cfg, buf, len, err);
+}
+
+const char *config_default_path(const char *ifname, char *buf, size_t len)
+{
+	const char *dir = getenv(CONFIG_DIR_ENV);
+	int n;
+
+	if (!dir || !dir[0])
+		dir = CONFIG_DIR;
+	/* The name becomes a file name: never a path of its own. */
+	if (!ifname[0] || strchr(ifname, '/') || !strcmp(ifname, "..") ||
+	    !strcmp(ifname, "."))
+		return NULL;
+	n = snprintf(buf, len, "%s/%s.conf", dir, ifname);
+	return n < 0 || (size_t)n >= len ? NULL : buf;
 }

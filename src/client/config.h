@@ -84,6 +84,19 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 /* Read and parse a file (at most CONFIG_MAX_SIZE bytes). */
 int config_load(struct config *cfg, const char *path, struct config_error *err);
 
+/* Where an interface's settings live when no --config names a file: what
+ * the wgpunch@.service unit reads, so "wgpunch up wg0" in a wg-quick
+ * PostUp line finds the same settings. $WGPUNCH_CONFIG_DIR replaces the
+ * directory (for tests, and for a system that keeps /etc elsewhere). */
+#define CONFIG_DIR		"/etc/wgpunch"
+#define CONFIG_DIR_ENV		"WGPUNCH_CONFIG_DIR"
+
+/*
+ * The interface's default settings file, DIR/IFNAME.conf, in buf. NULL
+ * if ifname is not a plain file name or the path does not fit.
+ */
+const char *config_default_path(const char *ifname, char *buf, size_t len);
+
 /*
  * Split "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 address
  * into host and port (0 when absent). Host names are letters, digits,

@@ -10,7 +10,8 @@
  *                                    what the daemon knows (or, with no
  *                                    daemon, what one round finds out)
  *
- * Settings come from --config FILE, overridden by options. Needs only
+ * Settings come from --config FILE (else /etc/wgpunch/IFACE.conf, if it
+ * exists), overridden by options. Needs only
  * CAP_NET_RAW (raw socket) and CAP_NET_ADMIN (fwmark, and the WireGuard
  * netlink interface); there is deliberately no "are we root" check.
  */
@@ -68,7 +69,8 @@ static const char usage_text[] =
 "  -k, --server-key BASE64      the server's public key\n"
 "  -K, --server-key-file FILE   ... read from FILE\n"
 "  -p, --probe-port PORT        the server's second port (PORT + 1)\n"
-"  -c, --config FILE            read settings from FILE (key = value)\n"
+"  -c, --config FILE            read settings from FILE (key = value);\n"
+"                               default /etc/wgpunch/IFACE.conf, if it exists\n"
 "  -a, --keepalive SECONDS      persistent keepalive to set (default:\n"
 "                               the peer's own, else 25)\n"
 "  -t, --timeout SECONDS        how long \"up\" may take (20)\n"
@@ -118,7 +120,8 @@ static const struct option long_options[] = {
 
 struct cmdline {
 	struct config cli;		/* what the options set */
-	const char *config_file;
+	const char *config_file;	/* --config, or NULL */
+	char default_config[PATH_MAX];	/* the interface's, when read */
 	const char *command;
 	const char *ifname;
 	bool status;			/* the command is "status" */
@@ -340,33 +343,58 @@ static int resolve_server(const struct config *cfg, struct sockaddr_storage *ss)
 	return 0;
 }
 
-/* 0, or the exit status: a config file with errors is a usage error,
- * one that cannot be read (like the key file) a runtime error. */
+/*
+ * Reads the settings file: --config's, or else the interface's default
+ * one, which need not exist. 0, or the exit status: a file with errors
+ * is a usage error, one that cannot be read (like the key file) a
+ * runtime error.
+ */
+static int read_config_file(struct cmdline *cl, struct config *cfg)
+{
+	const char *path = cl->config_file;
+	struct config_error err;
+	int ret;
+
+	if (!path && cl->ifname)
+		path = config_default_path(cl->ifname, cl->default_config,
+					   sizeof(cl->default_config));
+	if (!path)
+		return 0;
+	ret = config_load(cfg, path, &err);
+	if (ret == -ENOENT && !cl->config_file)
+		return 0;
+	if (ret < 0 && err.line)
+		fprintf(stderr, "wgpunch: %s:%u: %s\n", path, err.line, err.msg);
+	else if (ret < 0)
+		fprintf(stderr, "wgpunch: %s: %s\n", path, err.msg);
+	if (ret < 0)
+		return ret == -EINVAL ? WGPUNCH_EXIT_USAGE : WGPUNCH_EXIT_ERROR;
+	return 0;
+}
+
+/* 0, or the exit status. */
 static int load_settings(struct cmdline *cl, struct config *cfg)
 {
-	struct config_error err;
+	const char *file;
 	int ret;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = LOG_LEVEL_INFO;
-	if (cl->config_file) {
-		ret = config_load(cfg, cl->config_file, &err);
-		if (ret < 0 && err.line)
-			fprintf(stderr, "wgpunch: %s:%u: %s\n", cl->config_file,
-				err.line, err.msg);
-		else if (ret < 0)
-			fprintf(stderr, "wgpunch: %s: %s\n", cl->config_file, err.msg);
-		if (ret < 0)
-			return ret == -EINVAL ? WGPUNCH_EXIT_USAGE : WGPUNCH_EXIT_ERROR;
-	}
+	ret = read_config_file(cl, cfg);
+	if (ret)
+		return ret;
 	merge(cfg, &cl->cli);
+	file = cl->config_file ? cl->config_file :
+	       cl->default_config[0] ? cl->default_config : "a --config file";
 	if (!(cfg->set & CONFIG_SERVER)) {
-		fprintf(stderr, "wgpunch: no server: use --server or \"server =\" in a config file\n");
+		fprintf(stderr, "wgpunch: no server: use --server, or \"server =\" "
+			"in %s\n", file);
 		return WGPUNCH_EXIT_USAGE;
 	}
 	if (!(cfg->set & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE))) {
-		fprintf(stderr, "wgpunch: no server key: use --server-key, "
-			"--server-key-file, \"server-key =\" or \"server-key-file =\"\n");
+		fprintf(stderr, "wgpunch: no server key: use --server-key or "
+			"--server-key-file, or \"server-key =\" or "
+			"\"server-key-file =\" in %s\n", file);
 		return WGPUNCH_EXIT_USAGE;
 	}
 	if (cfg->set & CONFIG_SERVER_KEY_FILE) {
