@@ -4,7 +4,8 @@
  * clocks: requests taken from its out-queue and opened with the server's
  * side of the session, replies sealed by that side and fed back, the
  * time chosen by the test. Registration, the retransmission schedule,
- * ERROR COUNTER / CLOCK, COOKIE, NOTIFY freshness and a LOOKUP answer.
+ * ERROR COUNTER / CLOCK, COOKIE, NOTIFY freshness, a LOOKUP answer, the
+ * mapping check (PROBE to both server ports) and RELAY grants.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -530,6 +531,220 @@ static void test_forged(void **state)
 	assert_true(f->c.registered);
 }
 
+/* Service at t, every queued datagram opened, in order, into m[0..max):
+ * their count. The engine's next due time in *next, if given. */
+static size_t service_all(struct fixture *f, struct engine_clock t,
+			  struct wgp_msg *m, size_t max, uint64_t *next)
+{
+	uint64_t due = engine_service(&f->c, t);
+	size_t n = f->c.out.n;
+
+	if (next)
+		*next = due;
+	assert_true(n <= max);
+	for (size_t i = 0; i < n; i++) {
+		const struct engine_datagram *d = &f->c.out.d[i];
+
+		assert_int_equal(wgp_open(&m[i], d->buf, d->len, &f->srv), 0);
+		assert_int_equal(m[i].type, d->type);
+	}
+	f->c.out.n = 0;
+	return n;
+}
+
+/* The port datagram i of the last service_all() went to (the queue is
+ * emptied, not freed: its slots keep their contents). */
+static enum engine_port port_of(const struct fixture *f, size_t i)
+{
+	return f->c.out.d[i].port;
+}
+
+static void probe_reply(struct wgp_msg *r, const struct wgp_msg *req,
+			const char *addr, uint16_t port, uint16_t local_port)
+{
+	reply_to(r, req, WGP_PROBE_REPLY);
+	r->version = 1;
+	v4_endpoint(&r->u.probe_reply.self, addr, port);
+	r->u.probe_reply.local_port = local_port;
+}
+
+/* The mapping check: one PROBE to each server port, as version 1; each
+ * answer records the mapping that port saw and is news for client.c,
+ * which compares them. */
+static void test_mapping_check(void **state)
+{
+	struct fixture *f = *state;
+	struct wgp_msg m[4], r;
+	const struct wgp_msg *to_main, *to_probe;
+
+	client_start_probe(&f->c);
+	assert_int_equal(service_all(f, at(0), m, 4, NULL), 2);
+	assert_int_equal(m[0].type, WGP_PROBE);
+	assert_int_equal(m[1].type, WGP_PROBE);
+	assert_int_equal(m[0].version, 1);
+	assert_int_not_equal(port_of(f, 0), port_of(f, 1));
+	to_main = port_of(f, 0) == ENGINE_PORT_MAIN ? &m[0] : &m[1];
+	to_probe = to_main == &m[0] ? &m[1] : &m[0];
+	assert_memory_not_equal(to_main->txid, to_probe->txid, WGP_TXID_LEN);
+	assert_int_equal(to_main->u.probe.timestamp, T0_NS);
+
+	probe_reply(&r, to_main, "198.18.0.7", 40000, WGP_PORT);
+	answer(f, &r, ENGINE_PORT_MAIN, at(20));
+	assert_true(f->c.have_self_main);
+	assert_false(f->c.have_self_probe);
+	assert_true(wgp_endpoint_equal(&f->c.self_main, &r.u.probe_reply.self));
+	assert_int_equal(count_events(ENGINE_EV_NAT), 1);
+
+	/* A symmetric NAT: another port toward the probe port. */
+	probe_reply(&r, to_probe, "198.18.0.7", 40001, WGP_PROBE_PORT);
+	answer(f, &r, ENGINE_PORT_PROBE, at(25));
+	assert_true(f->c.have_self_probe);
+	assert_true(wgp_endpoint_equal(&f->c.self_probe, &r.u.probe_reply.self));
+	assert_int_equal(count_events(ENGINE_EV_NAT), 2);
+	assert_false(f->c.probe.active || f->c.probe_main.active);
+	/* Answered: nothing more goes out, the verdict is client.c's. */
+	assert_int_equal(service_all(f, at(5000), m, 4, NULL), 0);
+	assert_int_equal(f->c.nat, NAT_UNKNOWN);
+	assert_int_equal(count_events(ENGINE_EV_NAT), 2);
+}
+
+/* The probe port silent while the main one answered: given up
+ * PROBE_GRACE_MS after that answer, untested, registration free to go. */
+static void test_mapping_check_probe_silent(void **state)
+{
+	struct fixture *f = *state;
+	struct wgp_msg m[4], r;
+	uint64_t next;
+
+	client_start_probe(&f->c);
+	assert_int_equal(service_all(f, at(0), m, 4, NULL), 2);
+	probe_reply(&r, port_of(f, 0) == ENGINE_PORT_MAIN ? &m[0] : &m[1],
+		    "198.18.0.7", 40000, WGP_PORT);
+	answer(f, &r, ENGINE_PORT_MAIN, at(100));
+	assert_int_equal(f->c.probe_giveup_ms, T0_MS + 100 + PROBE_GRACE_MS);
+
+	next = engine_service(&f->c, at(101));
+	f->c.out.n = 0;
+	assert_true(next <= T0_MS + 100 + PROBE_GRACE_MS);
+	assert_int_equal(f->c.nat, NAT_UNKNOWN);
+	engine_service(&f->c, at(100 + PROBE_GRACE_MS));
+	f->c.out.n = 0;
+	assert_int_equal(f->c.nat, NAT_UNTESTED);
+	assert_false(f->c.probe.active);
+	assert_int_equal(count_events(ENGINE_EV_NAT), 2);
+}
+
+/* Neither port answers: PROBE_MAX_TRIES sends each, then untested. */
+static void test_mapping_check_silent(void **state)
+{
+	struct fixture *f = *state;
+	struct wgp_msg m[4];
+	unsigned int sent = 0, rounds = 0;
+	uint64_t t = 0, next;
+
+	client_start_probe(&f->c);
+	while (f->c.probe_main.active || f->c.probe.active) {
+		assert_true(++rounds < 100);
+		sent += service_all(f, at(t), m, 4, &next);
+		if (next == UINT64_MAX)
+			break;
+		t = next - T0_MS;
+	}
+	assert_int_equal(sent, 2 * PROBE_MAX_TRIES);
+	assert_int_equal(f->c.nat, NAT_UNTESTED);
+	assert_int_equal(count_events(ENGINE_EV_NAT), 1);
+}
+
+static void relay_grant(struct wgp_msg *g, const struct client_peer *p,
+			uint8_t status)
+{
+	memset(g, 0, sizeof(*g));
+	g->type = WGP_RELAY_GRANT;
+	g->version = 2;
+	g->u.relay_grant.status = status;
+	g->u.relay_grant.port = 61000;
+	g->u.relay_grant.idle_s = 60;
+	memcpy(g->u.relay_grant.peer, p->key, WGP_KEY_LEN);
+	randombytes_buf(g->u.relay_grant.bind_key, WGP_KEY_LEN);
+}
+
+/* RELAY for a peer: the grant that answers it is the decision event; a
+ * grant in answer that names another peer ends the request, nothing
+ * more. */
+static void test_relay(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer *p = &f->c.peers[0];
+	const struct recorded *ev;
+	struct wgp_msg m, g;
+	uint64_t counter;
+
+	client_start_relay(p);
+	client_start_relay(p);		/* one in flight, not two */
+	assert_int_equal(service(f, at(0), &m, NULL), 1);
+	assert_int_equal(m.type, WGP_RELAY);
+	assert_int_equal(m.version, 2);
+	assert_memory_equal(m.u.relay.target, p->key, WGP_KEY_LEN);
+	counter = m.u.relay.counter;
+	assert_true(counter >= T0_NS);
+
+	relay_grant(&g, p, WGP_RELAY_OK);
+	memcpy(g.txid, m.txid, WGP_TXID_LEN);
+	answer(f, &g, ENGINE_PORT_MAIN, at(10));
+	assert_false(p->relay.active);
+	assert_int_equal(count_events(ENGINE_EV_ANSWERED), 1);
+	ev = find_event(ENGINE_EV_RELAY_GRANT);
+	assert_non_null(ev);
+	assert_ptr_equal(ev->peer, p);
+
+	/* Again: a grant naming the other peer for our txid. */
+	f->n_ev = 0;
+	client_start_relay(p);
+	assert_int_equal(service(f, at(1000), &m, NULL), 1);
+	assert_true(m.u.relay.counter > counter);
+	relay_grant(&g, &f->c.peers[1], WGP_RELAY_OK);
+	memcpy(g.txid, m.txid, WGP_TXID_LEN);
+	answer(f, &g, ENGINE_PORT_MAIN, at(1010));
+	assert_false(p->relay.active);
+	assert_int_equal(count_events(ENGINE_EV_RELAY_GRANT), 0);
+	assert_int_equal(service(f, at(5000), NULL, NULL), 0);
+}
+
+/* An unsolicited grant (the peer asked for the pair) must be fresh like
+ * a NOTIFY and about a present peer; a refusal is no news. */
+static void test_relay_unsolicited(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer *p = &f->c.peers[1];
+	struct client_peer stranger = { 0 };
+	const struct recorded *ev;
+	struct wgp_msg g;
+
+	relay_grant(&g, p, WGP_RELAY_OK);
+	wgp_server_stamp(g.txid, T0_NS - 200 * S);	/* stale */
+	answer(f, &g, ENGINE_PORT_MAIN, at(0));
+	assert_int_equal(f->n_ev, 0);
+
+	wgp_server_stamp(g.txid, T0_NS - S);
+	answer(f, &g, ENGINE_PORT_MAIN, at(0));
+	ev = find_event(ENGINE_EV_RELAY_GRANT);
+	assert_non_null(ev);
+	assert_ptr_equal(ev->peer, p);
+	assert_string_equal(p->relay_why, "the peer asked for it");
+	assert_int_equal(count_events(ENGINE_EV_ANSWERED), 0);
+
+	answer(f, &g, ENGINE_PORT_MAIN, at(10));	/* replayed */
+	randombytes_buf(stranger.key, WGP_KEY_LEN);
+	relay_grant(&g, &stranger, WGP_RELAY_OK);
+	wgp_server_stamp(g.txid, T0_NS);
+	answer(f, &g, ENGINE_PORT_MAIN, at(10));
+	relay_grant(&g, &f->c.peers[0], WGP_RELAY_FULL);
+	wgp_server_stamp(g.txid, T0_NS + S);
+	answer(f, &g, ENGINE_PORT_MAIN, at(10));
+	assert_int_equal(f->n_ev, 1);
+	assert_string_equal(f->c.peers[0].relay_why, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +756,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapping_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapping_check_probe_silent,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapping_check_silent,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_unsolicited, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
