@@ -398,11 +398,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		double best[3], pcap_ns, vm_ns, run_ns;
-		int err = 0, j;
+		struct cbpf_error err = { 0 };
+		int j;
 
 		vm = cbpf_vm_new(&b->prog, &err);
 		if (!vm) {
-			fprintf(stderr, "%s: cbpf_vm_new: %d\n", b->name, err);
+			fprintf(stderr, "%s: cbpf_vm_new: %s\n", b->name,
+				err.msg);
 			return 1;
 		}
 		for (j = 0; j < b->set->n; j++) {

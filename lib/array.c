@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-int cbpf_grow(void **array, size_t *cap, size_t need, size_t size)
+int lib_grow(void **array, size_t *cap, size_t need, size_t size)
 {
 	size_t n = *cap ? *cap : 16;
 	void *p;

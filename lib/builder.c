@@ -43,14 +43,18 @@ struct cbpf_builder {
 };
 
 static const char *const cond_names[] = {
-	[CBPF_JEQ] = "jeq", [CBPF_JNE] = "jne", [CBPF_JGT] = "jgt",
-	[CBPF_JGE] = "jge", [CBPF_JLT] = "jlt", [CBPF_JLE] = "jle",
-	[CBPF_JSET] = "jset", [CBPF_JCLEAR] = "jclear",
+	[CBPF_COND_EQ] = "jeq", [CBPF_COND_NE] = "jne", [CBPF_COND_GT] = "jgt",
+	[CBPF_COND_GE] = "jge", [CBPF_COND_LT] = "jlt", [CBPF_COND_LE] = "jle",
+	[CBPF_COND_SET] = "jset", [CBPF_COND_CLEAR] = "jclear",
 };
 
 struct cbpf_builder *cbpf_builder_new(void)
 {
-	return calloc(1, sizeof(struct cbpf_builder));
+	struct cbpf_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		errno = ENOMEM;
+	return b;
 }
 
 void cbpf_builder_free(struct cbpf_builder *b)
@@ -75,7 +79,7 @@ static int label_id(struct cbpf_builder *b, const char *name)
 	for (i = 0; i < b->nlabels; i++)
 		if (!strcmp(b->labels[i].name, name))
 			return (int)i;
-	if (cbpf_grow((void **)&b->labels, &b->labels_cap, b->nlabels + 1,
+	if (lib_grow((void **)&b->labels, &b->labels_cap, b->nlabels + 1,
 		      sizeof(*l)))
 		return -ENOMEM;
 	l = &b->labels[b->nlabels];
@@ -119,8 +123,6 @@ int cbpf_label(struct cbpf_builder *b, const char *name)
 
 	if (b->err)
 		return b->err;
-	if (!name)
-		return fail(b, -EINVAL, "label", "label name is NULL");
 	id = label_id(b, name);
 	if (id < 0)
 		return fail(b, -ENOMEM, "label", "out of memory");
@@ -166,7 +168,7 @@ static int emit(struct cbpf_builder *b, const struct cbpf_insn *insn,
 		if (insn->op == CBPF_OP_JA)
 			raw.k = 0;
 	}
-	if (cbpf_grow((void **)&b->insns, &b->cap, b->len + 1, sizeof(*bi)))
+	if (lib_grow((void **)&b->insns, &b->cap, b->len + 1, sizeof(*bi)))
 		return fail(b, -ENOMEM, name, "out of memory");
 	bi = &b->insns[b->len++];
 	*bi = (struct bld_insn){ .raw = raw, .name = name, .jt = t, .jf = f };
@@ -219,7 +221,7 @@ int cbpf_ld_len(struct cbpf_builder *b)
 
 int cbpf_ld_anc(struct cbpf_builder *b, enum cbpf_anc anc)
 {
-	if (!b->err && !cbpf_anc_name((unsigned int)anc))
+	if (!b->err && !insn_anc_names((unsigned int)anc))
 		return fail(b, -EINVAL, "ld", "unknown ancillary load");
 	return emit_simple(b, (struct cbpf_insn){
 		.op = CBPF_OP_LD, .mode = CBPF_MODE_ABS, .size = CBPF_SIZE_W,

@@ -59,11 +59,11 @@ static void emit_udp_checks(struct cbpf_builder *b,
 	ld_udp(b, at_x, CBPF_SIZE_B, udp_last_byte(m));
 	if (m->sport) {
 		ld_udp(b, at_x, CBPF_SIZE_H, UDP_SPORT_OFF);
-		cbpf_jmp_k(b, CBPF_JNE, m->sport, "drop", NULL);
+		cbpf_jmp_k(b, CBPF_COND_NE, m->sport, "drop", NULL);
 	}
 	if (m->dport) {
 		ld_udp(b, at_x, CBPF_SIZE_H, UDP_DPORT_OFF);
-		cbpf_jmp_k(b, CBPF_JNE, m->dport, "drop", NULL);
+		cbpf_jmp_k(b, CBPF_COND_NE, m->dport, "drop", NULL);
 	}
 	cbpf_ret_k(b, ACCEPT_ALL);
 	cbpf_label(b, "drop");
@@ -91,8 +91,7 @@ int cbpf_filter_udp4(const struct cbpf_udp_match *match,
 {
 	struct cbpf_builder *b;
 
-	if (!match || !prog)
-		return -EINVAL;
+	*prog = (struct cbpf_prog){ 0 };
 	b = cbpf_builder_new();
 	if (!b)
 		return -ENOMEM;
@@ -100,17 +99,17 @@ int cbpf_filter_udp4(const struct cbpf_udp_match *match,
 	/* The socket is IPPROTO_UDP already, but the program may be
 	 * attached elsewhere: make sure these really are UDP headers. */
 	cbpf_ld_abs(b, CBPF_SIZE_B, IPV4_PROTO_OFF);
-	cbpf_jmp_k(b, CBPF_JNE, IPPROTO_UDP, "drop", NULL);
+	cbpf_jmp_k(b, CBPF_COND_NE, IPPROTO_UDP, "drop", NULL);
 	/* Only a first fragment carries the UDP header, and a fragment's
 	 * length says nothing about the datagram's: drop any fragment (MF
 	 * set or a non-zero offset). DF is fine. A raw socket is handed
 	 * datagrams after reassembly, so there this is defence in depth;
 	 * it keeps the program right where it sees single fragments. */
 	cbpf_ld_abs(b, CBPF_SIZE_H, IPV4_FRAG_OFF);
-	cbpf_jmp_k(b, CBPF_JSET, IPV4_MF_OFFSET, "drop", NULL);
+	cbpf_jmp_k(b, CBPF_COND_SET, IPV4_MF_OFFSET, "drop", NULL);
 	if (match->match_saddr) {
 		cbpf_ld_abs(b, CBPF_SIZE_W, IPV4_SADDR_OFF);
-		cbpf_jmp_k(b, CBPF_JNE,
+		cbpf_jmp_k(b, CBPF_COND_NE,
 			   be32_at((const uint8_t *)&match->saddr.v4.s_addr),
 			   "drop", NULL);
 	}
@@ -127,8 +126,7 @@ int cbpf_filter_udp6(const struct cbpf_udp_match *match,
 	struct cbpf_builder *b;
 	uint32_t i;
 
-	if (!match || !prog)
-		return -EINVAL;
+	*prog = (struct cbpf_prog){ 0 };
 	b = cbpf_builder_new();
 	if (!b)
 		return -ENOMEM;
@@ -144,7 +142,7 @@ int cbpf_filter_udp6(const struct cbpf_udp_match *match,
 		for (i = 0; i < 4; i++) {
 			cbpf_ld_abs(b, CBPF_SIZE_W, (uint32_t)SKF_NET_OFF +
 						    IPV6_SADDR_OFF + 4 * i);
-			cbpf_jmp_k(b, CBPF_JNE, be32_at(sa + 4 * i), "drop",
+			cbpf_jmp_k(b, CBPF_COND_NE, be32_at(sa + 4 * i), "drop",
 				   NULL);
 		}
 	}

@@ -87,10 +87,14 @@ static const struct {
 	uint16_t op;
 	bool inverted;	/* jt and jf swapped */
 } jmp_conds[] = {
-	[CBPF_JEQ] = { BPF_JEQ, false },  [CBPF_JNE] = { BPF_JEQ, true },
-	[CBPF_JGT] = { BPF_JGT, false },  [CBPF_JGE] = { BPF_JGE, false },
-	[CBPF_JLT] = { BPF_JGE, true },   [CBPF_JLE] = { BPF_JGT, true },
-	[CBPF_JSET] = { BPF_JSET, false }, [CBPF_JCLEAR] = { BPF_JSET, true },
+	[CBPF_COND_EQ] = { BPF_JEQ, false },
+	[CBPF_COND_NE] = { BPF_JEQ, true },
+	[CBPF_COND_GT] = { BPF_JGT, false },
+	[CBPF_COND_GE] = { BPF_JGE, false },
+	[CBPF_COND_LT] = { BPF_JGE, true },
+	[CBPF_COND_LE] = { BPF_JGT, true },
+	[CBPF_COND_SET] = { BPF_JSET, false },
+	[CBPF_COND_CLEAR] = { BPF_JSET, true },
 };
 
 static const uint16_t mode_bits[] = {
@@ -183,16 +187,16 @@ static void decode_jmp(uint16_t code, struct cbpf_insn *insn)
 	insn->src = BPF_SRC(code) == BPF_X ? CBPF_SRC_X : CBPF_SRC_K;
 	switch (BPF_OP(code)) {
 	case BPF_JEQ:
-		insn->cond = CBPF_JEQ;
+		insn->cond = CBPF_COND_EQ;
 		break;
 	case BPF_JGT:
-		insn->cond = CBPF_JGT;
+		insn->cond = CBPF_COND_GT;
 		break;
 	case BPF_JGE:
-		insn->cond = CBPF_JGE;
+		insn->cond = CBPF_COND_GE;
 		break;
 	default:
-		insn->cond = CBPF_JSET;
+		insn->cond = CBPF_COND_SET;
 		break;
 	}
 }
@@ -376,7 +380,11 @@ const char *cbpf_anc_name(unsigned int n)
 {
 	const struct anc_names *names = insn_anc_names(n);
 
-	return names ? names->bpf_asm : NULL;
+	if (!names) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return names->bpf_asm;
 }
 
 int cbpf_insn_anc(const struct sock_filter *raw)
@@ -395,7 +403,7 @@ int cbpf_insn_anc(const struct sock_filter *raw)
 		return -ENOENT;
 	/* bpf_anc_helper(): exactly the 16 known offsets, nothing between. */
 	n = raw->k - (uint32_t)SKF_AD_OFF;
-	return cbpf_anc_name(n) ? (int)n : -EINVAL;
+	return insn_anc_names(n) ? (int)n : -EINVAL;
 }
 
 static const char *const mnemonics[256] = {

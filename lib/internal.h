@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libcbpf internals shared between the lib/ sources. Nothing here is
- * exported (lib/libcbpf.map exports only cbpf_*), so none of these names
- * start with cbpf_. Append what your part needs, grouped by file.
+ * exported (lib/libcbpf.map lists the public functions by name), and
+ * none of these names start with cbpf_, so that `nm -D` of the library
+ * shows exactly the API. Append what your part needs, grouped by file.
  */
 #ifndef CBPF_INTERNAL_H
 #define CBPF_INTERNAL_H
@@ -15,17 +16,19 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* lib/insn.c */
+/* lib/array.c */
 
-/* true for the conditions the hardware lacks (NE, LT, LE, CLEAR): they
- * are encoded as EQ, GE, GT, SET with jt and jf swapped. */
 /*
  * The library's one growable array: *array holds *cap elements of size;
  * make it hold at least need, doubling from 16. 0, or -ENOMEM (with
  * *array and *cap untouched, also when need * size would overflow).
  */
-int cbpf_grow(void **array, size_t *cap, size_t need, size_t size);
+int lib_grow(void **array, size_t *cap, size_t need, size_t size);
 
+/* lib/insn.c */
+
+/* true for the conditions the hardware lacks (NE, LT, LE, CLEAR): they
+ * are encoded as EQ, GE, GT, SET with jt and jf swapped. */
 bool insn_cond_inverted(enum cbpf_cond cond);
 
 /* true for the JMP class other than JA (by the class and op bits alone,
@@ -56,6 +59,13 @@ int error_set(struct cbpf_error *e, int err, int insn, const char *fmt, ...)
 int error_vset(struct cbpf_error *e, int err, int insn, const char *fmt,
 	       va_list ap)
 	__attribute__((format(printf, 4, 0)));
+
+/* lib/parse_asm.c */
+
+/* cbpf_parse() of CBPF_FORM_ASM: *prog must be zeroed; it is filled on
+ * success only. */
+int asm_parse(const char *text, size_t len, struct cbpf_prog *prog,
+	      struct cbpf_error *err);
 
 /* lib/lex.c: what parse_prog.c and parse_asm.c share */
 

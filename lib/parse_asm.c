@@ -501,7 +501,7 @@ static int parse_store(struct parser *ps, const struct mnemonic *m,
 static int grow(struct parser *ps, void **array, size_t *cap, size_t need,
 		size_t size)
 {
-	if (cbpf_grow(array, cap, need, size))
+	if (lib_grow(array, cap, need, size))
 		return error_set(ps->err, -ENOMEM, ps->insn, "out of memory");
 	return 0;
 }
@@ -850,8 +850,8 @@ static int parse_program(struct parser *ps)
 	return ret ? ret : resolve_labels(ps);
 }
 
-int cbpf_parse_asm(const char *text, size_t len, struct cbpf_prog *prog,
-		   struct cbpf_error *err)
+int asm_parse(const char *text, size_t len, struct cbpf_prog *prog,
+	      struct cbpf_error *err)
 {
 	struct parser ps = {
 		.err = err,

@@ -156,7 +156,7 @@ static int store_field(struct reader *r, const struct number *n, int field,
 
 static int reserve(struct reader *r, size_t want)
 {
-	if (cbpf_grow((void **)&r->insns, &r->cap, want, sizeof(*r->insns)))
+	if (lib_grow((void **)&r->insns, &r->cap, want, sizeof(*r->insns)))
 		return error_set(r->err, -ENOMEM, -1, "out of memory");
 	return 0;
 }
@@ -378,7 +378,7 @@ static int read_dd(struct reader *r)
 }
 
 /* Moves the cursor to the first byte that is not blank or comment. */
-static enum cbpf_text_form detect(struct reader *r)
+static enum cbpf_form detect(struct reader *r)
 {
 	struct text_cursor num;
 	int ch;
@@ -401,7 +401,7 @@ static enum cbpf_text_form detect(struct reader *r)
 	return CBPF_FORM_UNKNOWN;
 }
 
-enum cbpf_text_form cbpf_detect_form(const char *text, size_t len)
+enum cbpf_form cbpf_detect_form(const char *text, size_t len)
 {
 	struct reader r = { .err = NULL, .insn = -1 };
 
@@ -424,50 +424,42 @@ static int finish(struct reader *r, int ret, struct cbpf_prog *prog)
 	return 0;
 }
 
-int cbpf_parse_prog(const char *text, size_t len, struct cbpf_prog *prog,
-		    struct cbpf_error *err)
+/* One numeric form (DDD, DD or COMMA), from the start of text. */
+static int parse_numeric(const char *text, size_t len, enum cbpf_form form,
+			 struct cbpf_prog *prog, struct cbpf_error *err)
 {
 	struct reader r = { .err = err, .insn = -1 };
 	int ret;
 
-	*prog = (struct cbpf_prog){ 0 };
 	text_cursor_init(&r.c, text, len);
-	switch (detect(&r)) {
+	switch (form) {
 	case CBPF_FORM_DDD:
-		text_cursor_init(&r.c, text, len);
 		ret = read_counted(&r, ddd_after_count, read_ddd_insn);
 		break;
 	case CBPF_FORM_COMMA:
-		text_cursor_init(&r.c, text, len);
 		ret = read_counted(&r, comma_after_count, read_comma_insn);
 		break;
-	case CBPF_FORM_DD:
-		text_cursor_init(&r.c, text, len);
-		ret = read_dd(&r);
-		break;
 	default:
-		text_cursor_init(&r.c, text, len);
-		ret = skip_space(&r, true);
-		if (!ret)
-			ret = fail_got(&r, "a tcpdump -ddd, -dd or comma-form "
-				       "program");
+		ret = read_dd(&r);
 		break;
 	}
 	return finish(&r, ret, prog);
 }
 
-int cbpf_parse_any(const char *text, size_t len, struct cbpf_prog *prog,
-		   struct cbpf_error *err)
+/* CBPF_FORM_UNKNOWN: the form the text is in. */
+static int parse_detected(const char *text, size_t len,
+			  struct cbpf_prog *prog, struct cbpf_error *err)
 {
 	struct reader r = { .err = err, .insn = -1 };
+	enum cbpf_form form;
 
-	*prog = (struct cbpf_prog){ 0 };
 	text_cursor_init(&r.c, text, len);
-	switch (detect(&r)) {
+	form = detect(&r);
+	switch (form) {
 	case CBPF_FORM_DDD:
 	case CBPF_FORM_DD:
 	case CBPF_FORM_COMMA:
-		return cbpf_parse_prog(text, len, prog, err);
+		return parse_numeric(text, len, form, prog, err);
 	default:
 		break;
 	}
@@ -477,5 +469,30 @@ int cbpf_parse_any(const char *text, size_t len, struct cbpf_prog *prog,
 		return fail_at(&r, r.c.line, r.c.col,
 			       "tcpdump -d output cannot be read back; use "
 			       "tcpdump -dd or -ddd");
-	return cbpf_parse_asm(text, len, prog, err);
+	return asm_parse(text, len, prog, err);
+}
+
+int cbpf_parse(const char *text, size_t len, enum cbpf_form form,
+	       struct cbpf_prog *prog, struct cbpf_error *err)
+{
+	*prog = (struct cbpf_prog){ 0 };
+	switch (form) {
+	case CBPF_FORM_UNKNOWN:
+		return parse_detected(text, len, prog, err);
+	case CBPF_FORM_DDD:
+	case CBPF_FORM_DD:
+	case CBPF_FORM_COMMA:
+		return parse_numeric(text, len, form, prog, err);
+	case CBPF_FORM_ASM:
+		return asm_parse(text, len, prog, err);
+	case CBPF_FORM_TCPDUMP:
+		return text_error(err, -1, 0, 0,
+				  "tcpdump -d output cannot be read back; use "
+				  "tcpdump -dd or -ddd");
+	case CBPF_FORM_C:
+	case CBPF_FORM_DOT:
+		return text_error(err, -1, 0, 0,
+				  "the C and dot forms cannot be read back");
+	}
+	return text_error(err, -1, 0, 0, "unknown text form %d", (int)form);
 }

@@ -86,6 +86,7 @@ static char *sb_finish(struct sbuf *sb)
 		sb_printf(sb, "%s", "");
 	if (sb->failed) {
 		free(sb->buf);
+		errno = ENOMEM;
 		return NULL;
 	}
 	return sb->buf;
@@ -233,7 +234,7 @@ static void print_tcpdump_line(struct sbuf *sb, const struct sock_filter *raw,
 static void print_tcpdump(struct sbuf *sb, const struct cbpf_prog *prog,
 			  unsigned int flags)
 {
-	bool trim = flags & CBPF_FMT_NO_TRAILING_BLANKS;
+	bool trim = flags & CBPF_FORMAT_NO_TRAILING_BLANKS;
 	size_t i;
 
 	for (i = 0; i < prog->len; i++)
@@ -603,11 +604,11 @@ static const char *c_size(enum cbpf_size size)
 static const char *c_cond(enum cbpf_cond cond)
 {
 	switch (cond) {
-	case CBPF_JEQ:
+	case CBPF_COND_EQ:
 		return "BPF_JEQ";
-	case CBPF_JGT:
+	case CBPF_COND_GT:
 		return "BPF_JGT";
-	case CBPF_JGE:
+	case CBPF_COND_GE:
 		return "BPF_JGE";
 	default:
 		return "BPF_JSET";
@@ -794,33 +795,38 @@ static void print_dot(struct sbuf *sb, const struct cbpf_prog *prog)
 	sb_printf(sb, "}\n");
 }
 
-char *cbpf_format(const struct cbpf_prog *prog, enum cbpf_format fmt,
+char *cbpf_format(const struct cbpf_prog *prog, enum cbpf_form form,
 		  unsigned int flags)
 {
 	struct sbuf sb = { 0 };
 
-	switch (fmt) {
-	case CBPF_FMT_TCPDUMP:
+	if (flags & ~(unsigned int)CBPF_FORMAT_NO_TRAILING_BLANKS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	switch (form) {
+	case CBPF_FORM_TCPDUMP:
 		print_tcpdump(&sb, prog, flags);
 		break;
-	case CBPF_FMT_TCPDUMP_DD:
+	case CBPF_FORM_DD:
 		print_dd(&sb, prog);
 		break;
-	case CBPF_FMT_TCPDUMP_DDD:
+	case CBPF_FORM_DDD:
 		print_ddd(&sb, prog);
 		break;
-	case CBPF_FMT_COMMA:
+	case CBPF_FORM_COMMA:
 		print_comma(&sb, prog);
 		break;
-	case CBPF_FMT_ASM:
+	case CBPF_FORM_ASM:
 		print_asm(&sb, prog);
 		break;
-	case CBPF_FMT_C:
+	case CBPF_FORM_C:
 		print_c(&sb, prog);
 		break;
-	case CBPF_FMT_DOT:
+	case CBPF_FORM_DOT:
 		print_dot(&sb, prog);
 		break;
+	case CBPF_FORM_UNKNOWN:
 	default:
 		errno = EINVAL;
 		return NULL;

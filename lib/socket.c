@@ -32,8 +32,6 @@
  * above BPF_MAXINSNS gets the kernel's own answer for it (V2). */
 static int prog_to_fprog(const struct cbpf_prog *prog, struct sock_fprog *fprog)
 {
-	if (!prog)
-		return -EINVAL;
 	if (prog->len > CBPF_MAXINSNS)
 		return -EINVAL;
 	fprog->len = (unsigned short)prog->len;
@@ -220,8 +218,6 @@ int cbpf_get_filter(int fd, struct cbpf_prog *prog)
 	socklen_t count, got;
 	int tries, ret;
 
-	if (!prog)
-		return -EINVAL;
 	prog->len = 0;
 	prog->insns = NULL;
 

@@ -149,9 +149,9 @@ static int check_load_and_stores(const struct sock_filter *insns,
 	return 0;
 }
 
-int cbpf_validate(const struct sock_filter *insns, size_t len,
-		  struct cbpf_error *err)
+int cbpf_validate(const struct cbpf_prog *prog, struct cbpf_error *err)
 {
+	const struct sock_filter *insns = prog->insns;
 	unsigned int flen, pc;
 	int ret;
 
@@ -159,11 +159,11 @@ int cbpf_validate(const struct sock_filter *insns, size_t len,
 	if (!insns)
 		return error_set(err, -EINVAL, -1,
 				 "no program (kernel rule V2)");
-	if (len == 0 || len > CBPF_MAXINSNS)
+	if (prog->len == 0 || prog->len > CBPF_MAXINSNS)
 		return error_set(err, -EINVAL, -1,
 				 "length %zu is not 1..4096 (kernel rule V2)",
-				 len);
-	flen = (unsigned int)len;
+				 prog->len);
+	flen = (unsigned int)prog->len;
 
 	/* V4-V10 */
 	for (pc = 0; pc < flen; pc++) {

@@ -35,7 +35,7 @@
 #include <string.h>
 #include <linux/if_ether.h>
 #include <netinet/ip6.h>
-#include "cbpf.h"
+#include "internal.h"
 
 enum vm_op {
 	VM_INVALID = 0,
@@ -1088,7 +1088,8 @@ static void vm_fuse_length_checks(struct vm_insn *code, uint32_t len)
 	}
 }
 
-struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err)
+struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog,
+			    struct cbpf_error *err)
 {
 	const void *const *labels;
 	struct vm_insn *dec = NULL;
@@ -1096,33 +1097,28 @@ struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err)
 	uint32_t i, n, *set;
 	int ret;
 
-	if (!prog || !prog->insns) {
-		ret = -EINVAL;
-		goto fail;
+	/* EINVAL, with the validator's own report of why in err. */
+	ret = cbpf_validate(prog, err);
+	if (ret < 0) {
+		errno = -ret;
+		return NULL;
 	}
-	ret = cbpf_validate(prog->insns, prog->len, NULL);
-	if (ret < 0)
-		goto fail;
 	n = (uint32_t)prog->len;	/* <= CBPF_MAXINSNS once valid */
 	/* One allocation: the code, its sentinel, then the set words. */
 	vm = calloc(1, sizeof(*vm) + (n + 1) * sizeof(vm->code[0]) +
 		    n * sizeof(uint32_t));
 	dec = malloc((n + 1) * sizeof(*dec));
-	if (!vm || !dec) {
-		ret = -ENOMEM;
-		goto fail;
-	}
+	if (!vm || !dec)
+		goto nomem;
 	set = (uint32_t *)&vm->code[n + 1];
 	for (i = 0; i <= n; i++) {
 		dec[i] = vm_decode(prog->insns, n, i);
 		if (dec[i].op == VM_LD_MEM || dec[i].op == VM_LDX_MEM)
 			vm->uses_mem = true;
 	}
-	if (vm_calls_out(dec, n)) {
-		ret = cbpf_prog_from_array(&vm->calls_out, prog->insns, n);
-		if (ret < 0)
-			goto fail;
-	}
+	if (vm_calls_out(dec, n) &&
+	    cbpf_prog_from_array(&vm->calls_out, prog->insns, n) < 0)
+		goto nomem;
 	vm_fuse_jeq_chains(dec, n, set);
 	vm_fuse_loads(dec, n);
 	vm_fuse_length_checks(dec, n);
@@ -1142,11 +1138,11 @@ struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err)
 	free(dec);
 	return vm;
 
-fail:
+nomem:
 	free(dec);
 	free(vm);
-	if (err)
-		*err = ret;
+	error_set(err, -ENOMEM, -1, "out of memory");
+	errno = ENOMEM;
 	return NULL;
 }
 

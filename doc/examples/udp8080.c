@@ -22,16 +22,16 @@ int main(void)
 		return 1;
 	/* An AF_INET raw socket's filter sees the IPv4 header first. */
 	cbpf_ld_abs(b, CBPF_SIZE_H, 6);		/* flags + fragment offset */
-	cbpf_jmp_k(b, CBPF_JSET, 0x3fff, "drop", NULL);	/* fragments: no ports */
+	cbpf_jmp_k(b, CBPF_COND_SET, 0x3fff, "drop", NULL); /* fragments */
 	cbpf_ldx_msh(b, 0);				/* X = IP header length */
 	cbpf_ld_ind(b, CBPF_SIZE_H, 2);			/* UDP destination port */
-	cbpf_jmp_k(b, CBPF_JNE, 8080, "drop", NULL);
+	cbpf_jmp_k(b, CBPF_COND_NE, 8080, "drop", NULL);
 	cbpf_ret_k(b, 0xffffffff);			/* the whole datagram */
 	cbpf_label(b, "drop");
 	cbpf_ret_k(b, 0);
 	ret = cbpf_builder_finish(b, &prog, &err);
 	cbpf_builder_free(b);
-	if (ret < 0 || (ret = cbpf_validate(prog.insns, prog.len, &err)) < 0) {
+	if (ret < 0 || (ret = cbpf_validate(&prog, &err)) < 0) {
 		fprintf(stderr, "filter: %s\n", err.msg);
 		return 1;
 	}

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/filter.h>
+#include "attr.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,12 +63,19 @@ enum cbpf_alu {
 	CBPF_ALU_AND, CBPF_ALU_LSH, CBPF_ALU_RSH, CBPF_ALU_MOD, CBPF_ALU_XOR,
 };
 
-/* Jump conditions. The hardware has only EQ, GT, GE and SET; the builder
- * lowers NE, LT, LE and CLEAR by swapping targets. cbpf_decode() only ever
- * produces the four hardware conditions. All comparisons are unsigned. */
+/* Jump conditions. The hardware has only EQ, GT, GE and SET; NE, LT, LE
+ * and CLEAR are encoded as those with the targets swapped. cbpf_decode()
+ * only ever produces the four hardware conditions. All comparisons are
+ * unsigned. */
 enum cbpf_cond {
-	CBPF_JEQ, CBPF_JNE, CBPF_JGT, CBPF_JGE,
-	CBPF_JLT, CBPF_JLE, CBPF_JSET, CBPF_JCLEAR,
+	CBPF_COND_EQ,		/* A == v */
+	CBPF_COND_NE,		/* A != v */
+	CBPF_COND_GT,		/* A > v */
+	CBPF_COND_GE,		/* A >= v */
+	CBPF_COND_LT,		/* A < v */
+	CBPF_COND_LE,		/* A <= v */
+	CBPF_COND_SET,		/* (A & v) != 0 */
+	CBPF_COND_CLEAR,	/* (A & v) == 0 */
 };
 
 /* Second operand of ALU and JMP; value returned by RET. */
@@ -113,23 +121,29 @@ struct cbpf_insn {
 
 /* sock_filter -> typed. Returns 0, or -EINVAL if the opcode is not one of
  * the 49 the kernel accepts (e.g. 0x08 LD|H|IMM, 0x0e RET|X). */
+CBPF_MUST_CHECK CBPF_NONNULL(1, 2)
 int cbpf_decode(const struct sock_filter *raw, struct cbpf_insn *insn);
 
 /* typed -> sock_filter. Returns 0, or -EINVAL for a combination that has
  * no kernel opcode (LDX ABS, RET X, ALU NEG with X, ...). NE/LT/LE/CLEAR
  * are encoded as EQ/GE/GT/SET with jt and jf swapped. */
+CBPF_MUST_CHECK CBPF_NONNULL(1, 2)
 int cbpf_encode(const struct cbpf_insn *insn, struct sock_filter *raw);
 
-/* true if code is one of the kernel's 49 allowed opcodes (V4). */
+/* true if code is one of the kernel's 49 allowed opcodes (V4). A
+ * predicate: it cannot fail. */
 bool cbpf_code_allowed(uint16_t code);
 
 /* For LD ABS with k >= SKF_AD_OFF: the ancillary number n (>= 0) if it is
  * one the kernel knows, -EINVAL if it is in the ancillary range but
  * unknown; -ENOENT if the instruction is not an ancillary load at all. */
+CBPF_MUST_CHECK CBPF_NONNULL(1)
 int cbpf_insn_anc(const struct sock_filter *raw);
 
-/* bpf_asm spelling of an ancillary load ("proto", "vlan_tci", ...), or
- * NULL for an unknown n. */
+/* bpf_asm spelling of ancillary load n ("proto", "vlan_tci", ...), a
+ * static string; NULL with errno EINVAL for an n the kernel does not
+ * know. */
+CBPF_MUST_CHECK
 const char *cbpf_anc_name(unsigned int n);
 
 #ifdef __cplusplus

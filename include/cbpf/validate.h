@@ -4,27 +4,28 @@
  *
  * cbpf_validate() accepts exactly the programs that
  * setsockopt(SO_ATTACH_FILTER) accepts on Linux (rules V2, V4-V12 of
- * doc/kernel-rules.md, from net/core/filter.c: length, opcode whitelist, constant division and
- * shift, scratch index, jump ranges, ancillary offsets, final RET, and the
- * scratch read-before-write check with its RET quirk), and returns the
- * errno the kernel would set (-EINVAL). Memory charging (V14, ENOMEM
- * against net.core.optmem_max) depends on the host and is not modelled.
+ * doc/kernel-rules.md, from net/core/filter.c: length, opcode whitelist,
+ * constant division and shift, scratch index, jump ranges, ancillary
+ * offsets, final RET, and the scratch read-before-write check with its
+ * RET quirk), and returns the errno the kernel would set (-EINVAL).
+ * Memory charging (V14, ENOMEM against net.core.optmem_max) depends on
+ * the host and is not modelled.
  */
 #ifndef CBPF_VALIDATE_H
 #define CBPF_VALIDATE_H
 
-#include <stddef.h>
-#include <linux/filter.h>
+#include "attr.h"
 #include "prog.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* 0 if the kernel would accept insns[0..len), else -EINVAL with err
- * (if non-NULL) naming the instruction and the rule. */
-int cbpf_validate(const struct sock_filter *insns, size_t len,
-		  struct cbpf_error *err);
+/* 0 if the kernel would accept prog, else -EINVAL with err (may be NULL)
+ * filled: the instruction at fault and, in err->msg, the rule. A prog
+ * with no instructions (insns NULL or len 0) is refused (V2). */
+CBPF_MUST_CHECK CBPF_NONNULL(1)
+int cbpf_validate(const struct cbpf_prog *prog, struct cbpf_error *err);
 
 #ifdef __cplusplus
 }

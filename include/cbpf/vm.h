@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/filter.h>
+#include "attr.h"
 #include "prog.h"
 
 #ifdef __cplusplus
@@ -124,12 +125,15 @@ struct cbpf_result {
 typedef void (*cbpf_trace_fn)(const struct cbpf_step *step, void *arg);
 
 /* The verdict for pkt[0..len) (with ctx->headroom readable bytes before
- * pkt[0]). ctx may be NULL (AF_UNIX context). */
+ * pkt[0]). Cannot fail (rule 7 of cbpf.h): an invalid program gives 0.
+ * ctx may be NULL (AF_UNIX context); pkt may be NULL when len is 0. */
+CBPF_NONNULL(1)
 uint32_t cbpf_run(const struct cbpf_prog *prog, const uint8_t *pkt,
 		  size_t len, const struct cbpf_ctx *ctx);
 
-/* The same, filling res (non-NULL) and calling trace (if non-NULL) after
+/* The same, filling res and calling trace (may be NULL) with arg after
  * every executed instruction. */
+CBPF_NONNULL(1, 5)
 uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
 			size_t len, const struct cbpf_ctx *ctx,
 			struct cbpf_result *res, cbpf_trace_fn trace,
@@ -137,14 +141,20 @@ uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
 
 /*
  * A program prepared for fast repeated runs (the form the benchmark and
- * busy receivers use). cbpf_vm_new() copies the program; it returns NULL
- * with *err set (-ENOMEM, or -EINVAL if the program is not valid per
- * cbpf_validate()). cbpf_vm_run() gives exactly cbpf_run()'s verdict.
+ * busy receivers use). cbpf_vm_new() copies the program (prog can be
+ * freed afterwards). It returns NULL with errno EINVAL if the program is
+ * not valid per cbpf_validate(), or ENOMEM; err (may be NULL) is filled
+ * either way, for EINVAL with cbpf_validate()'s report.
  */
 struct cbpf_vm;
-struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog, int *err);
+CBPF_MUST_CHECK CBPF_NONNULL(1)
+struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog,
+			    struct cbpf_error *err);
+/* Exactly cbpf_run()'s verdict, and like it cannot fail. */
+CBPF_NONNULL(1)
 uint32_t cbpf_vm_run(const struct cbpf_vm *vm, const uint8_t *pkt,
 		     size_t len, const struct cbpf_ctx *ctx);
+/* vm may be NULL. */
 void cbpf_vm_free(struct cbpf_vm *vm);
 
 #ifdef __cplusplus

@@ -119,8 +119,8 @@ static int add_new(struct client *c, const size_t *fresh, size_t n)
 
 	if (!n)
 		return 0;
-	if (cbpf_grow((void **)&c->peers, &c->peers_cap, c->num_peers + n,
-		      sizeof(*c->peers)))
+	if (lib_grow((void **)&c->peers, &c->peers_cap, c->num_peers + n,
+		     sizeof(*c->peers)))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct client_peer *p = &c->peers[c->num_peers++];

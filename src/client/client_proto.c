@@ -172,7 +172,7 @@ static const uint8_t *cookie_to_attach(struct client *c, enum engine_port port,
 /* A slot at the end of the out-queue, or NULL without memory. */
 static struct engine_datagram *out_slot(struct engine_out *out)
 {
-	if (cbpf_grow((void **)&out->d, &out->cap, out->n + 1, sizeof(*out->d)))
+	if (lib_grow((void **)&out->d, &out->cap, out->n + 1, sizeof(*out->d)))
 		return NULL;
 	return &out->d[out->n];
 }

@@ -69,14 +69,14 @@ static void emit_path_checks(struct cbpf_builder *b, uint16_t wg_port,
 {
 	ld_udp(b, at_x, CBPF_SIZE_B, UDP_HDR + PATH_MSG_LEN - 1);
 	ld_udp(b, at_x, CBPF_SIZE_H, 2);
-	cbpf_jmp_k(b, CBPF_JNE, wg_port, "drop", NULL);
+	cbpf_jmp_k(b, CBPF_COND_NE, wg_port, "drop", NULL);
 	ld_udp(b, at_x, CBPF_SIZE_W, UDP_HDR);
-	cbpf_jmp_k(b, CBPF_JNE, WGP_MAGIC_U32, "drop", NULL);
+	cbpf_jmp_k(b, CBPF_COND_NE, WGP_MAGIC_U32, "drop", NULL);
 	ld_udp(b, at_x, CBPF_SIZE_B, UDP_HDR + PATH_OFF_VERSION);
-	cbpf_jmp_k(b, CBPF_JNE, PATH_VERSION, "drop", NULL);
+	cbpf_jmp_k(b, CBPF_COND_NE, PATH_VERSION, "drop", NULL);
 	ld_udp(b, at_x, CBPF_SIZE_B, UDP_HDR + PATH_OFF_TYPE);
-	cbpf_jmp_k(b, CBPF_JEQ, PATH_PROBE, "accept", NULL);
-	cbpf_jmp_k(b, CBPF_JNE, PATH_REPLY, "drop", NULL);
+	cbpf_jmp_k(b, CBPF_COND_EQ, PATH_PROBE, "accept", NULL);
+	cbpf_jmp_k(b, CBPF_COND_NE, PATH_REPLY, "drop", NULL);
 	cbpf_label(b, "accept");
 	cbpf_ret_k(b, ACCEPT);
 	cbpf_label(b, "drop");
@@ -97,16 +97,16 @@ int pathsock_build_filter(int family, uint16_t wg_port, struct cbpf_prog *prog)
 		return -ENOMEM;
 	if (family == AF_INET) {
 		cbpf_ld_abs(b, CBPF_SIZE_B, 9);
-		cbpf_jmp_k(b, CBPF_JNE, IPPROTO_UDP, "drop", NULL);
+		cbpf_jmp_k(b, CBPF_COND_NE, IPPROTO_UDP, "drop", NULL);
 		cbpf_ld_abs(b, CBPF_SIZE_H, 6);
-		cbpf_jmp_k(b, CBPF_JSET, IP_MF | IP_OFFMASK, "drop", NULL);
+		cbpf_jmp_k(b, CBPF_COND_SET, IP_MF | IP_OFFMASK, "drop", NULL);
 		cbpf_ldx_msh(b, 0);
 	}
 	emit_path_checks(b, wg_port, family == AF_INET);
 	ret = cbpf_builder_finish(b, prog, NULL);
 	cbpf_builder_free(b);
 	if (!ret)
-		ret = cbpf_validate(prog->insns, prog->len, NULL);
+		ret = cbpf_validate(prog, NULL);
 	if (ret)
 		cbpf_prog_free(prog);
 	return ret;

@@ -162,8 +162,8 @@ struct wg_peer *wg_add_peer(struct wg_device *dev)
 		errno = E2BIG;
 		return NULL;
 	}
-	if (cbpf_grow((void **)&dev->peers, &dev->peers_cap, n + 1,
-		      sizeof(*dev->peers))) {
+	if (lib_grow((void **)&dev->peers, &dev->peers_cap, n + 1,
+		     sizeof(*dev->peers))) {
 		errno = ENOMEM;
 		return NULL;
 	}

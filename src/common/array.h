@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one growable array of the whole tree is libcbpf's cbpf_grow()
+ * The one growable array of the whole tree is libcbpf's lib_grow()
  * (lib/array.c). It is internal to the library: the shared libcbpf does
  * not export it, and the programs reach it because they link libcbpf's
  * static archive. Declared here so that the programs need none of the
@@ -16,6 +16,6 @@
  * doubling. 0, or -ENOMEM with *array and *cap untouched (also when the
  * size would overflow).
  */
-int cbpf_grow(void **array, size_t *cap, size_t need, size_t size);
+int lib_grow(void **array, size_t *cap, size_t need, size_t size);
 
 #endif

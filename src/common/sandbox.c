@@ -274,13 +274,14 @@ static void emit_allow_list(struct cbpf_builder *b, const int *nr, size_t n)
 
 	for (i = 0; i < n; i++)
 		if (nr[i] >= 0)
-			cbpf_jmp_k(b, CBPF_JEQ, (uint32_t)nr[i], "allow", NULL);
+			cbpf_jmp_k(b, CBPF_COND_EQ, (uint32_t)nr[i], "allow",
+				   NULL);
 }
 
 static void emit_filter(struct cbpf_builder *b, const int *allowed, size_t n)
 {
 	cbpf_ld_abs(b, CBPF_SIZE_W, offsetof(struct seccomp_data, arch));
-	cbpf_jmp_k(b, CBPF_JNE, SANDBOX_ARCH, "foreign", NULL);
+	cbpf_jmp_k(b, CBPF_COND_NE, SANDBOX_ARCH, "foreign", NULL);
 	cbpf_ld_abs(b, CBPF_SIZE_W, offsetof(struct seccomp_data, nr));
 	emit_allow_list(b, base_calls,
 			sizeof(base_calls) / sizeof(base_calls[0]));
@@ -323,7 +324,7 @@ static int check_filter(const struct cbpf_prog *prog)
 	struct cbpf_error error;
 	size_t i;
 
-	if (cbpf_validate(prog->insns, prog->len, &error) < 0) {
+	if (cbpf_validate(prog, &error) < 0) {
 		fprintf(stderr, "sandbox: filter refused: %s\n", error.msg);
 		return -EINVAL;
 	}

@@ -88,7 +88,7 @@ static struct cbpf_prog filter(int family)
 	struct cbpf_prog prog = { 0 };
 
 	assert_int_equal(pathsock_build_filter(family, WG_PORT, &prog), 0);
-	assert_int_equal(cbpf_validate(prog.insns, prog.len, NULL), 0);
+	assert_int_equal(cbpf_validate(&prog, NULL), 0);
 	return prog;
 }
 

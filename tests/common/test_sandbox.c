@@ -285,7 +285,7 @@ static void test_filters_validate(void **state)
 	need_sandbox();
 	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		assert_int_equal(sandbox_build(progs[i].list, progs[i].n, &prog), 0);
-		if (cbpf_validate(prog.insns, prog.len, &error) < 0)
+		if (cbpf_validate(&prog, &error) < 0)
 			fail_msg("%s", error.msg);
 		/* ld [arch]; jeq #ARCH; ... ret #kill at the end */
 		assert_int_equal(prog.insns[0].code, BPF_LD | BPF_W | BPF_ABS);

@@ -78,7 +78,7 @@ static void assert_validates(const struct cbpf_prog *prog)
 {
 	struct cbpf_error e = { 0 };
 
-	if (cbpf_validate(prog->insns, prog->len, &e))
+	if (cbpf_validate(prog, &e))
 		fail_msg("does not validate: %s", e.msg);
 }
 
@@ -90,7 +90,7 @@ static void test_labels_example(void **state)
 
 	(void)state;
 	assert_int_equal(cbpf_ld_abs(b, CBPF_SIZE_H, 12), 0);
-	assert_int_equal(cbpf_jmp_k(b, CBPF_JNE, 0x0800, "drop", NULL), 0);
+	assert_int_equal(cbpf_jmp_k(b, CBPF_COND_NE, 0x0800, "drop", NULL), 0);
 	assert_int_equal(cbpf_ret_k(b, 0xffffffff), 0);
 	assert_int_equal(cbpf_label(b, "drop"), 0);
 	assert_int_equal(cbpf_ret_k(b, 0), 0);
@@ -114,10 +114,14 @@ static void test_all_conditions(void **state)
 		uint16_t op;
 		bool swapped;
 	} t[] = {
-		{ CBPF_JEQ, BPF_JEQ, false }, { CBPF_JNE, BPF_JEQ, true },
-		{ CBPF_JGT, BPF_JGT, false }, { CBPF_JGE, BPF_JGE, false },
-		{ CBPF_JLT, BPF_JGE, true },  { CBPF_JLE, BPF_JGT, true },
-		{ CBPF_JSET, BPF_JSET, false }, { CBPF_JCLEAR, BPF_JSET, true },
+		{ CBPF_COND_EQ, BPF_JEQ, false },
+		{ CBPF_COND_NE, BPF_JEQ, true },
+		{ CBPF_COND_GT, BPF_JGT, false },
+		{ CBPF_COND_GE, BPF_JGE, false },
+		{ CBPF_COND_LT, BPF_JGE, true },
+		{ CBPF_COND_LE, BPF_JGT, true },
+		{ CBPF_COND_SET, BPF_JSET, false },
+		{ CBPF_COND_CLEAR, BPF_JSET, true },
 	};
 	size_t i;
 	int x;
@@ -155,9 +159,9 @@ static void test_fall_through(void **state)
 	struct cbpf_prog prog;
 
 	(void)state;
-	cbpf_jmp_k(b, CBPF_JEQ, 1, NULL, "x");	/* 0: jt 0, jf 3 */
-	cbpf_jmp_k(b, CBPF_JNE, 2, NULL, "x");	/* 1: jeq, jt 2, jf 0 */
-	cbpf_jmp_x(b, CBPF_JGT, NULL, NULL);	/* 2: 0, 0 */
+	cbpf_jmp_k(b, CBPF_COND_EQ, 1, NULL, "x");	/* 0: jt 0, jf 3 */
+	cbpf_jmp_k(b, CBPF_COND_NE, 2, NULL, "x");	/* 1: jeq, jt 2, jf 0 */
+	cbpf_jmp_x(b, CBPF_COND_GT, NULL, NULL);	/* 2: 0, 0 */
 	cbpf_ja(b, NULL);			/* 3: ja 0 */
 	cbpf_ret_k(b, 1);			/* 4 */
 	cbpf_label(b, "x");
@@ -176,7 +180,7 @@ static void test_every_emitter(void **state)
 {
 	struct cbpf_builder *b = new_builder();
 	struct cbpf_insn neg = { .op = CBPF_OP_NEG, .jt = 3, .jf = 4, .k = 5 };
-	struct cbpf_insn jmp = { .op = CBPF_OP_JMP, .cond = CBPF_JLT,
+	struct cbpf_insn jmp = { .op = CBPF_OP_JMP, .cond = CBPF_COND_LT,
 				 .src = CBPF_SRC_K, .k = 9, .jt = 77 };
 	struct cbpf_insn ja = { .op = CBPF_OP_JA, .k = 1000 };
 	static const struct sock_filter want[] = {
@@ -342,7 +346,7 @@ static int build_plan(struct logical *l, struct cbpf_prog *prog,
 		if (labelled[i])
 			cbpf_label(b, label_name(n1, (int)i));
 		if (BPF_CLASS(f->code) == BPF_JMP)
-			cbpf_jmp_k(b, CBPF_JEQ, f->k,
+			cbpf_jmp_k(b, CBPF_COND_EQ, f->k,
 				   l->jt[i] == (int)i + 1 ? NULL : label_name(n1, l->jt[i]),
 				   l->jf[i] == (int)i + 1 ? NULL : label_name(n2, l->jf[i]));
 		else if (BPF_CLASS(f->code) == BPF_RET)
@@ -520,7 +524,7 @@ static void test_unknown_label(void **state)
 	(void)state;
 	cbpf_ld_imm(b, 1);
 	cbpf_ld_imm(b, 1);
-	cbpf_jmp_k(b, CBPF_JEQ, 1, NULL, "drop");
+	cbpf_jmp_k(b, CBPF_COND_EQ, 1, NULL, "drop");
 	cbpf_label(b, "other");
 	cbpf_ret_k(b, 0);
 	finish_fails(b, -EINVAL, 2, "insn 2 (jeq)", "unknown label 'drop'");
@@ -554,7 +558,7 @@ static void test_backward_label(void **state)
 	cbpf_ld_imm(b, 1);
 	cbpf_label(b, "top");
 	cbpf_ld_imm(b, 2);
-	cbpf_jmp_k(b, CBPF_JLE, 5, "top", NULL);
+	cbpf_jmp_k(b, CBPF_COND_LE, 5, "top", NULL);
 	cbpf_ret_k(b, 0);
 	finish_fails(b, -EINVAL, 2, "insn 2 (jle)", "'top'");
 
@@ -571,7 +575,7 @@ static void test_label_at_end(void **state)
 	struct cbpf_builder *b = new_builder();
 
 	(void)state;
-	cbpf_jmp_k(b, CBPF_JEQ, 1, "end", NULL);
+	cbpf_jmp_k(b, CBPF_COND_EQ, 1, "end", NULL);
 	cbpf_ret_k(b, 0);
 	cbpf_label(b, "end");
 	finish_fails(b, -EINVAL, 2, "insn 2", "'end'");
@@ -605,7 +609,7 @@ static void test_too_long(void **state)
 	/* Fits at 4090 insns, but not with its trampolines. */
 	b = new_builder();
 	for (i = 0; i < 10; i++)
-		cbpf_jmp_k(b, CBPF_JEQ, 1, "far", NULL);
+		cbpf_jmp_k(b, CBPF_COND_EQ, 1, "far", NULL);
 	for (i = 10; i < 4089; i++)
 		cbpf_ld_imm(b, i);
 	cbpf_label(b, "far");
@@ -659,9 +663,6 @@ static void test_invalid_operands(void **state)
 	cbpf_ret_k(b, 0);
 	assert_int_equal(cbpf_emit(b, &ret_x, NULL, NULL), -EINVAL);
 	finish_fails(b, -EINVAL, 1, "insn 1", NULL);
-	b = new_builder();
-	assert_int_equal(cbpf_label(b, NULL), -EINVAL);
-	cbpf_builder_free(b);
 	cbpf_builder_free(NULL);
 }
 
@@ -674,9 +675,9 @@ static void test_labels_copied(void **state)
 
 	(void)state;
 	strcpy(name, "first");
-	cbpf_jmp_k(b, CBPF_JEQ, 1, name, NULL);
+	cbpf_jmp_k(b, CBPF_COND_EQ, 1, name, NULL);
 	strcpy(name, "second");
-	cbpf_jmp_k(b, CBPF_JEQ, 2, name, NULL);
+	cbpf_jmp_k(b, CBPF_COND_EQ, 2, name, NULL);
 	cbpf_ret_k(b, 0);
 	strcpy(name, "first");
 	cbpf_label(b, name);

@@ -162,14 +162,14 @@ static void test_decode_fields(void **state)
 	assert_int_equal(i.op, CBPF_OP_JA);
 	i = decoded(0x1d);
 	assert_int_equal(i.op, CBPF_OP_JMP);
-	assert_int_equal(i.cond, CBPF_JEQ);
+	assert_int_equal(i.cond, CBPF_COND_EQ);
 	assert_int_equal(i.src, CBPF_SRC_X);
 	i = decoded(0x25);
-	assert_int_equal(i.cond, CBPF_JGT);
+	assert_int_equal(i.cond, CBPF_COND_GT);
 	i = decoded(0x35);
-	assert_int_equal(i.cond, CBPF_JGE);
+	assert_int_equal(i.cond, CBPF_COND_GE);
 	i = decoded(0x4d);
-	assert_int_equal(i.cond, CBPF_JSET);
+	assert_int_equal(i.cond, CBPF_COND_SET);
 	i = decoded(0x02);
 	assert_int_equal(i.op, CBPF_OP_ST);
 	i = decoded(0x03);
@@ -235,7 +235,7 @@ static void test_encode_codes(void **state)
 	assert_int_equal(encode_code((struct cbpf_insn){ .op = CBPF_OP_RET,
 		.src = CBPF_SRC_A }), 0x16);
 	assert_int_equal(encode_code((struct cbpf_insn){ .op = CBPF_OP_JMP,
-		.cond = CBPF_JSET, .src = CBPF_SRC_X }), 0x4d);
+		.cond = CBPF_COND_SET, .src = CBPF_SRC_X }), 0x4d);
 }
 
 /* NE, LT, LE and CLEAR are EQ, GE, GT and SET with the targets swapped. */
@@ -246,10 +246,10 @@ static void test_encode_lowered_conditions(void **state)
 		uint16_t code;
 		bool swapped;
 	} t[] = {
-		{ CBPF_JEQ, 0x15, false }, { CBPF_JNE, 0x15, true },
-		{ CBPF_JGT, 0x25, false }, { CBPF_JGE, 0x35, false },
-		{ CBPF_JLT, 0x35, true },  { CBPF_JLE, 0x25, true },
-		{ CBPF_JSET, 0x45, false }, { CBPF_JCLEAR, 0x45, true },
+		{ CBPF_COND_EQ, 0x15, false }, { CBPF_COND_NE, 0x15, true },
+		{ CBPF_COND_GT, 0x25, false }, { CBPF_COND_GE, 0x35, false },
+		{ CBPF_COND_LT, 0x35, true },  { CBPF_COND_LE, 0x25, true },
+		{ CBPF_COND_SET, 0x45, false }, { CBPF_COND_CLEAR, 0x45, true },
 	};
 	size_t i;
 
@@ -286,7 +286,13 @@ static void test_anc_names(void **state)
 	for (n = 0; n < 200; n++)
 		if (n % 4 || n >= 64)
 			assert_null(cbpf_anc_name(n));
+	/* Rule 2: an unknown n is NULL with errno EINVAL. */
+	errno = 0;
 	assert_null(cbpf_anc_name(0xffffffffu));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(cbpf_anc_name(2));
+	assert_int_equal(errno, EINVAL);
 	assert_string_equal(cbpf_anc_name(CBPF_ANC_VLAN_TPID), "vlan_tpid");
 }
 

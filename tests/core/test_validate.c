@@ -21,10 +21,20 @@
 
 static const struct sock_filter ret0 = BPF_STMT(BPF_RET | BPF_K, 0);
 
+/* cbpf_validate() of insns[0..len): a prog viewing the array (it only
+ * reads through it). */
+static int validate(const struct sock_filter *p, size_t len,
+		    struct cbpf_error *e)
+{
+	struct cbpf_prog prog = { .len = len, .insns = (struct sock_filter *)p };
+
+	return cbpf_validate(&prog, e);
+}
+
 static void assert_valid(const struct sock_filter *p, size_t len)
 {
 	struct cbpf_error e = { 0 };
-	int ret = cbpf_validate(p, len, &e);
+	int ret = validate(p, len, &e);
 
 	if (ret)
 		fail_msg("rejected: %s", e.msg);
@@ -38,7 +48,7 @@ static void assert_rejected(const struct sock_filter *p, size_t len,
 	char where[32];
 
 	memset(&e, 0x5a, sizeof(e));
-	assert_int_equal(cbpf_validate(p, len, &e), -EINVAL);
+	assert_int_equal(validate(p, len, &e), -EINVAL);
 	assert_int_equal(e.err, -EINVAL);
 	assert_int_equal(e.insn, insn);
 	assert_int_equal(e.line, 0);
@@ -49,7 +59,7 @@ static void assert_rejected(const struct sock_filter *p, size_t len,
 		assert_non_null(strstr(e.msg, where));
 	}
 	/* NULL err is allowed. */
-	assert_int_equal(cbpf_validate(p, len, NULL), -EINVAL);
+	assert_int_equal(validate(p, len, NULL), -EINVAL);
 }
 
 static void test_v2_length(void **state)

@@ -50,6 +50,17 @@ struct prog {
 	struct sock_filter insns[MAXLEN];
 };
 
+/* cbpf_validate() of p, through a cbpf_prog viewing its array. */
+static int validate(const struct prog *p, struct cbpf_error *e)
+{
+	struct cbpf_prog view = {
+		.len = p->len,
+		.insns = (struct sock_filter *)p->insns,
+	};
+
+	return cbpf_validate(&view, e);
+}
+
 static uint64_t rng_state;
 
 static uint32_t rnd(void)
@@ -267,7 +278,7 @@ static int rule_of(const char *msg)
 static void compare(int fd, const struct prog *p, struct stats *st)
 {
 	struct cbpf_error e = { 0 };
-	int ours = cbpf_validate(p->insns, p->len, &e);
+	int ours = validate(p, &e);
 	int theirs = kernel_verdict(fd, p->insns, p->len);
 
 	st->runs++;
@@ -318,7 +329,8 @@ static void test_kernel_fixed_cases(void **state)
 
 	(void)state;
 	assert_int_equal(kernel_verdict(fd, NULL, 1), -EINVAL);
-	assert_int_equal(cbpf_validate(NULL, 1, NULL), -EINVAL);
+	assert_int_equal(cbpf_validate(&(struct cbpf_prog){ .len = 1 }, NULL),
+			 -EINVAL);
 	for (i = 0; i < MAXLEN; i++)
 		p.insns[i] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
 	for (p.len = 0; p.len < 3; p.len++)
@@ -355,7 +367,7 @@ static void test_kernel_differential(void **state)
 			random_prog(&p);
 		}
 		compare(fd, &p, &st);
-		if (!cbpf_validate(p.insns, p.len, NULL) &&
+		if (!validate(&p, NULL) &&
 		    (npool < POOL || chance(10)))
 			pool[npool < POOL ? npool++ : below(POOL)] = p;
 	}

@@ -68,7 +68,7 @@ static int cmd_show(int argc, char **argv)
 	if (argc != 1 || parse_port(argv[0], &port) < 0 ||
 	    build_filter(port, &prog) < 0)
 		return 1;
-	text = cbpf_format(&prog, CBPF_FMT_TCPDUMP, 0);
+	text = cbpf_format(&prog, CBPF_FORM_TCPDUMP, 0);
 	if (text) {
 		fputs(text, stdout);
 		free(text);

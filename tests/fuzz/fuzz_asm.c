@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s;
 	int ret;
 
-	ret = cbpf_parse_asm((const char *)data, size, &prog, &err);
+	ret = cbpf_parse((const char *)data, size, CBPF_FORM_ASM, &prog, &err);
 	if (ret == -ENOMEM)
 		return 0;
 	if (ret) {
@@ -30,9 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	s = cbpf_format(&prog, CBPF_FMT_ASM, 0);
+	s = cbpf_format(&prog, CBPF_FORM_ASM, 0);
 	if (s) {
-		if (cbpf_parse_asm(s, strlen(s), &again, &err))
+		if (cbpf_parse(s, strlen(s), CBPF_FORM_ASM, &again, &err))
 			abort();
 		if (again.len != prog.len ||
 		    memcmp(again.insns, prog.insns,
@@ -41,9 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cbpf_prog_free(&again);
 		free(s);
 	}
-	free(cbpf_format(&prog, CBPF_FMT_TCPDUMP, 0));
-	free(cbpf_format(&prog, CBPF_FMT_C, 0));
-	free(cbpf_format(&prog, CBPF_FMT_DOT, 0));
+	free(cbpf_format(&prog, CBPF_FORM_TCPDUMP, 0));
+	free(cbpf_format(&prog, CBPF_FORM_C, 0));
+	free(cbpf_format(&prog, CBPF_FORM_DOT, 0));
 	cbpf_prog_free(&prog);
 	return 0;
 }

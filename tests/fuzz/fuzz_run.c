@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cbpf_decode(&insns[i], &in) < 0)
 			decodable = 0;
 	}
-	valid = cbpf_validate(insns, prog.len, NULL) == 0;
+	valid = cbpf_validate(&prog, NULL) == 0;
 	if (valid && !decodable)
 		abort();	/* a valid program is made of known opcodes */
 
@@ -119,11 +119,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (res.exit != CBPF_EXIT_RET && res.exit != CBPF_EXIT_NODEV && v)
 		abort();
 	if (valid) {
-		int err = 0;
+		struct cbpf_error err = { 0 };
 		struct cbpf_vm *vm = cbpf_vm_new(&prog, &err);
 
 		if (!vm) {
-			if (err != -ENOMEM)
+			if (errno != ENOMEM || err.err != -ENOMEM)
 				abort();
 		} else {
 			rnd = 0;

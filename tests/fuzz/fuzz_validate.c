@@ -5,7 +5,6 @@
  * decode and re-encode to the same bytes.
  */
 #include <errno.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +16,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t len = size / sizeof(struct sock_filter), i;
 	struct sock_filter *insns = malloc(len * sizeof(*insns) + 1);
+	struct cbpf_prog prog = { .len = len, .insns = insns };
 	struct cbpf_error e;
 	int ret;
 
 	if (!insns)
 		return 0;
 	memcpy(insns, data, len * sizeof(*insns));
-	ret = cbpf_validate(insns, len, &e);
+	ret = cbpf_validate(&prog, &e);
 	if (ret) {
 		if (ret != -EINVAL || e.err != ret || !e.msg[0] ||
 		    e.insn < -1 || e.insn >= (int)len)

@@ -381,7 +381,6 @@ static void test_get_filter_none(void **state)
 	assert_int_equal(cbpf_get_filter(p.rx, &got), 0);
 	assert_int_equal(got.len, 0);
 	assert_null(got.insns);
-	assert_int_equal(cbpf_get_filter(p.rx, NULL), -EINVAL);
 	pair_close(p);
 }
 
@@ -756,7 +755,6 @@ static void test_bad_fd(void **state)
 	assert_int_equal(cbpf_lock(-1), -EBADF);
 	assert_int_equal(cbpf_is_locked(-1), -EBADF);
 	assert_int_equal(cbpf_get_filter(-1, &got), -EBADF);
-	assert_int_equal(cbpf_attach(-1, NULL, 0), -EINVAL);
 	cbpf_prog_free(&prog);
 }
 

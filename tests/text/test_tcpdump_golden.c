@@ -318,40 +318,42 @@ static void check_case(const struct golden *c)
 	assert_int_equal(tcpdump_output(c, "-d", &d), 0);
 	assert_int_equal(tcpdump_output(c, "-ddd", &ddd), 0);
 
-	if (cbpf_parse_prog(dd.buf, dd.len, &prog, &err)) {
+	if (cbpf_parse(dd.buf, dd.len, CBPF_FORM_UNKNOWN, &prog, &err)) {
 		fprintf(stderr, "%d:%d: %s\n", err.line, err.column, err.msg);
 		fail();
 	}
 	assert_true(prog.len > 0);
 
-	s = cbpf_format(&prog, CBPF_FMT_TCPDUMP, 0);
+	s = cbpf_format(&prog, CBPF_FORM_TCPDUMP, 0);
 	assert_text("-d", c, s, d.buf);
 	free(s);
 	trimmed = trim_lines(d.buf);
-	s = cbpf_format(&prog, CBPF_FMT_TCPDUMP, CBPF_FMT_NO_TRAILING_BLANKS);
+	s = cbpf_format(&prog, CBPF_FORM_TCPDUMP,
+			CBPF_FORMAT_NO_TRAILING_BLANKS);
 	assert_text("-d (trimmed)", c, s, trimmed);
 	free(s);
 	free(trimmed);
-	s = cbpf_format(&prog, CBPF_FMT_TCPDUMP_DD, 0);
+	s = cbpf_format(&prog, CBPF_FORM_DD, 0);
 	assert_text("-dd", c, s, dd.buf);
 	free(s);
-	s = cbpf_format(&prog, CBPF_FMT_TCPDUMP_DDD, 0);
+	s = cbpf_format(&prog, CBPF_FORM_DDD, 0);
 	assert_text("-ddd", c, s, ddd.buf);
 	free(s);
 
-	assert_int_equal(cbpf_parse_prog(ddd.buf, ddd.len, &again, NULL), 0);
+	assert_int_equal(cbpf_parse(ddd.buf, ddd.len, CBPF_FORM_DDD, &again,
+				    NULL), 0);
 	assert_same_prog(&prog, &again);
 	cbpf_prog_free(&again);
 
-	s = cbpf_format(&prog, CBPF_FMT_ASM, 0);
+	s = cbpf_format(&prog, CBPF_FORM_ASM, 0);
 	assert_non_null(s);
 	if (!jumps_inside(&prog)) {
 		/* protochain loops back with a wrapping ja: no assembler
 		 * text can say that, and ours must refuse it. */
-		assert_int_equal(cbpf_parse_asm(s, strlen(s), &again, &err),
-				 -EINVAL);
+		assert_int_equal(cbpf_parse(s, strlen(s), CBPF_FORM_ASM,
+					    &again, &err), -EINVAL);
 		assert_non_null(strstr(err.msg, "goes backwards"));
-	} else if (cbpf_parse_asm(s, strlen(s), &again, &err)) {
+	} else if (cbpf_parse(s, strlen(s), CBPF_FORM_ASM, &again, &err)) {
 		fprintf(stderr, "%d:%d: %s in\n%s", err.line, err.column,
 			err.msg, s);
 		fail();
@@ -411,7 +413,7 @@ static void compare_images(bpf_image_fn image, const struct sock_filter *f,
 			   size_t n)
 {
 	struct cbpf_prog prog = { .len = n, .insns = (struct sock_filter *)f };
-	char *got = cbpf_format(&prog, CBPF_FMT_TCPDUMP, 0), *line, *end;
+	char *got = cbpf_format(&prog, CBPF_FORM_TCPDUMP, 0), *line, *end;
 
 	assert_non_null(got);
 	line = got;

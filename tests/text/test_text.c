@@ -36,7 +36,7 @@ static void *xmalloc(size_t n)
 /* ---- helpers ------------------------------------------------------- */
 
 static char *format_array(const struct sock_filter *f, size_t n,
-			  enum cbpf_format fmt, unsigned int flags)
+			  enum cbpf_form fmt, unsigned int flags)
 {
 	struct cbpf_prog prog = { .len = n, .insns = (struct sock_filter *)f };
 	char *s = cbpf_format(&prog, fmt, flags);
@@ -46,7 +46,7 @@ static char *format_array(const struct sock_filter *f, size_t n,
 }
 
 static void check_format(const struct sock_filter *f, size_t n,
-			 enum cbpf_format fmt, unsigned int flags,
+			 enum cbpf_form fmt, unsigned int flags,
 			 const char *expected)
 {
 	char *s = format_array(f, n, fmt, flags);
@@ -72,6 +72,49 @@ static void check_same(const struct cbpf_prog *p, const struct sock_filter *f,
 
 typedef int (*parse_fn)(const char *, size_t, struct cbpf_prog *,
 			struct cbpf_error *);
+
+/* cbpf_parse() in one form each, as parse_fn. */
+static int parse_ddd(const char *text, size_t len, struct cbpf_prog *prog,
+		     struct cbpf_error *err)
+{
+	return cbpf_parse(text, len, CBPF_FORM_DDD, prog, err);
+}
+
+static int parse_dd(const char *text, size_t len, struct cbpf_prog *prog,
+		    struct cbpf_error *err)
+{
+	return cbpf_parse(text, len, CBPF_FORM_DD, prog, err);
+}
+
+static int parse_comma(const char *text, size_t len, struct cbpf_prog *prog,
+		       struct cbpf_error *err)
+{
+	return cbpf_parse(text, len, CBPF_FORM_COMMA, prog, err);
+}
+
+static int parse_asm(const char *text, size_t len, struct cbpf_prog *prog,
+		     struct cbpf_error *err)
+{
+	return cbpf_parse(text, len, CBPF_FORM_ASM, prog, err);
+}
+
+static int parse_any(const char *text, size_t len, struct cbpf_prog *prog,
+		     struct cbpf_error *err)
+{
+	return cbpf_parse(text, len, CBPF_FORM_UNKNOWN, prog, err);
+}
+
+/* The numeric form the text looks like (tcpdump -ddd when it looks like
+ * none), forced: what the numeric readers say about it. */
+static int parse_numeric(const char *text, size_t len, struct cbpf_prog *prog,
+			 struct cbpf_error *err)
+{
+	enum cbpf_form form = cbpf_detect_form(text, len);
+
+	if (form != CBPF_FORM_DD && form != CBPF_FORM_COMMA)
+		form = CBPF_FORM_DDD;
+	return cbpf_parse(text, len, form, prog, err);
+}
 
 static void check_parse(parse_fn parse, const char *text,
 			const struct sock_filter *f, size_t n)
@@ -130,14 +173,14 @@ static const struct sock_filter small[] = {
 static void test_tcpdump_small(void **state)
 {
 	(void)state;
-	check_format(small, LEN(small), CBPF_FMT_TCPDUMP, 0,
+	check_format(small, LEN(small), CBPF_FORM_TCPDUMP, 0,
 		     "(000) ldh      [12]\n"
 		     "(001) jeq      #0x800           jt 2\tjf 4\n"
 		     "(002) tax      \n"
 		     "(003) ret      \n"
 		     "(004) ret      #-1\n");
-	check_format(small, LEN(small), CBPF_FMT_TCPDUMP,
-		     CBPF_FMT_NO_TRAILING_BLANKS,
+	check_format(small, LEN(small), CBPF_FORM_TCPDUMP,
+		     CBPF_FORMAT_NO_TRAILING_BLANKS,
 		     "(000) ldh      [12]\n"
 		     "(001) jeq      #0x800           jt 2\tjf 4\n"
 		     "(002) tax\n"
@@ -208,7 +251,7 @@ static void test_tcpdump_every_form(void **state)
 	(void)state;
 	for (size_t i = 0; i < LEN(cases); i++) {
 		snprintf(want, sizeof(want), "(000) %s\n", cases[i].line);
-		check_format(&cases[i].f, 1, CBPF_FMT_TCPDUMP, 0, want);
+		check_format(&cases[i].f, 1, CBPF_FORM_TCPDUMP, 0, want);
 	}
 }
 
@@ -221,13 +264,13 @@ static void test_tcpdump_targets(void **state)
 	(void)state;
 	f[1000] = (struct sock_filter){ BPF_JMP | BPF_JA, 0, 0, 0x7fffffff };
 	f[999] = (struct sock_filter){ BPF_JMP | BPF_JEQ | BPF_K, 255, 3, 1 };
-	s = format_array(f, LEN(f), CBPF_FMT_TCPDUMP, 0);
+	s = format_array(f, LEN(f), CBPF_FORM_TCPDUMP, 0);
 	assert_non_null(strstr(s, "\n(999) jeq      #0x1             jt 1255\tjf 1003\n"
 			       "(1000) ja       -2147482648\n"));
 	assert_non_null(strstr(s, "(000) ld       #0x0\n(001) ld "));
 	free(s);
 	f[0] = (struct sock_filter){ BPF_JMP | BPF_JA, 0, 0, 0xffffffff };
-	check_format(f, 1, CBPF_FMT_TCPDUMP, 0, "(000) ja       0\n");
+	check_format(f, 1, CBPF_FORM_TCPDUMP, 0, "(000) ja       0\n");
 }
 
 /* ---- numeric forms ------------------------------------------------- */
@@ -235,21 +278,21 @@ static void test_tcpdump_targets(void **state)
 static void test_numeric_formats(void **state)
 {
 	(void)state;
-	check_format(small, LEN(small), CBPF_FMT_TCPDUMP_DD, 0,
+	check_format(small, LEN(small), CBPF_FORM_DD, 0,
 		     "{ 0x28, 0, 0, 0x0000000c },\n"
 		     "{ 0x15, 0, 2, 0x00000800 },\n"
 		     "{ 0x7, 0, 0, 0x00000000 },\n"
 		     "{ 0x16, 0, 0, 0x00000000 },\n"
 		     "{ 0x6, 0, 0, 0xffffffff },\n");
-	check_format(small, LEN(small), CBPF_FMT_TCPDUMP_DDD, 0,
+	check_format(small, LEN(small), CBPF_FORM_DDD, 0,
 		     "5\n40 0 0 12\n21 0 2 2048\n7 0 0 0\n22 0 0 0\n"
 		     "6 0 0 4294967295\n");
-	check_format(small, LEN(small), CBPF_FMT_COMMA, 0,
+	check_format(small, LEN(small), CBPF_FORM_COMMA, 0,
 		     "5,40 0 0 12,21 0 2 2048,7 0 0 0,22 0 0 0,"
 		     "6 0 0 4294967295,\n");
-	check_format(small, 0, CBPF_FMT_TCPDUMP, 0, "");
-	check_format(small, 0, CBPF_FMT_TCPDUMP_DDD, 0, "0\n");
-	check_format(small, 0, CBPF_FMT_COMMA, 0, "0,\n");
+	check_format(small, 0, CBPF_FORM_TCPDUMP, 0, "");
+	check_format(small, 0, CBPF_FORM_DDD, 0, "0\n");
+	check_format(small, 0, CBPF_FORM_COMMA, 0, "0,\n");
 }
 
 /* ---- bpf_asm, C, dot ----------------------------------------------- */
@@ -275,7 +318,7 @@ static void test_asm_format(void **state)
 	};
 
 	(void)state;
-	check_format(f, LEN(f), CBPF_FMT_ASM, 0,
+	check_format(f, LEN(f), CBPF_FORM_ASM, 0,
 		     "\tldxb 4*([14]&0xf)\n"
 		     "\tjeq #0x2a, l3, l4\n"
 		     "\tjeq x, l3, l4\n"
@@ -302,7 +345,7 @@ static void test_asm_format_odd(void **state)
 	};
 
 	(void)state;
-	check_format(f, LEN(f), CBPF_FMT_ASM, 0,
+	check_format(f, LEN(f), CBPF_FORM_ASM, 0,
 		     "\tjeq #0x1, l6\t; jumps past the end (jt 5, jf 0)\n"
 		     "l1:\tja l11\t; jumps past the end (k 9)\n"
 		     "\tunimp 0xe\t; not a kernel opcode: jt 1, jf 2, k 0x3\n");
@@ -320,7 +363,7 @@ static void test_c_format(void **state)
 	};
 
 	(void)state;
-	check_format(f, LEN(f), CBPF_FMT_C, 0,
+	check_format(f, LEN(f), CBPF_FORM_C, 0,
 		     "struct sock_filter prog[] = {\n"
 		     "\tBPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),\t/* 000: ldh [12] */\n"
 		     "\tBPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x800, 0, 3),\t/* 001: jeq #0x800 jt 2 jf 5 */\n"
@@ -355,7 +398,7 @@ static void test_c_compiles(void **state)
 	gen_init(&g, 7);
 	n = gen_program(&g, f, LEN(f), 0);
 	f[0].jt = 3;	/* an ignored field must survive too */
-	c = format_array(f, n, CBPF_FMT_C, 0);
+	c = format_array(f, n, CBPF_FORM_C, 0);
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/p.c", dir);
 	fp = fopen(path, "w");
@@ -378,7 +421,7 @@ static void test_c_compiles(void **state)
 	assert_non_null(out);
 	len = fread(out, 1, (1 << 16) - 1, fp);
 	fclose(fp);
-	assert_int_equal(cbpf_parse_prog(out, len, &got, NULL), 0);
+	assert_int_equal(cbpf_parse(out, len, CBPF_FORM_UNKNOWN, &got, NULL), 0);
 	check_same(&got, f, n);
 	cbpf_prog_free(&got);
 	free(out);
@@ -408,7 +451,7 @@ static void test_dot_format(void **state)
 	char *s;
 
 	(void)state;
-	s = format_array(f, LEN(f), CBPF_FMT_DOT, 0);
+	s = format_array(f, LEN(f), CBPF_FORM_DOT, 0);
 	assert_true(!strncmp(s, "digraph cbpf {\n", 15));
 	assert_non_null(strstr(s, "\ti0 [label=\"000: ldh [12]\"];\n"));
 	assert_non_null(strstr(s, "\ti0 -> i1;\n"));
@@ -429,7 +472,19 @@ static void test_format_bad(void **state)
 
 	(void)state;
 	errno = 0;
-	assert_null(cbpf_format(&p, (enum cbpf_format)99, 0));
+	assert_null(cbpf_format(&p, (enum cbpf_form)99, 0));
+	assert_int_equal(errno, EINVAL);
+	/* UNKNOWN is a form cbpf_parse() detects, not one to print. */
+	errno = 0;
+	assert_null(cbpf_format(&p, CBPF_FORM_UNKNOWN, 0));
+	assert_int_equal(errno, EINVAL);
+	/* Unknown flags, with any form. */
+	errno = 0;
+	assert_null(cbpf_format(&p, CBPF_FORM_TCPDUMP, 1U << 1));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	assert_null(cbpf_format(&p, CBPF_FORM_ASM,
+				CBPF_FORMAT_NO_TRAILING_BLANKS | 1U << 31));
 	assert_int_equal(errno, EINVAL);
 }
 
@@ -438,32 +493,79 @@ static void test_format_bad(void **state)
 static void test_parse_prog_forms(void **state)
 {
 	(void)state;
-	check_parse(cbpf_parse_prog,
+	check_parse(parse_ddd,
 		    "5\n40 0 0 12\n21 0 2 2048\n7 0 0 0\n22 0 0 0\n"
 		    "6 0 0 4294967295\n", small, LEN(small));
-	check_parse(cbpf_parse_prog,
+	check_parse(parse_ddd,
 		    "# tcpdump -ddd\n\n  5 \r\n40\t0 0 12\r\n\n21 0 2 2048 ; c\n"
 		    "7 0 0 0\n22 0 0 0 // c\n/* c */ 6 0 0 0xffffffff", small,
 		    LEN(small));
-	check_parse(cbpf_parse_prog,
+	check_parse(parse_dd,
 		    "{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 2, 0x00000800 },\n"
 		    "{ 0x7, 0, 0, 0x00000000 },\n{ 0x16, 0, 0, 0x00000000 },\n"
 		    "{ 0x6, 0, 0, 0xffffffff },\n", small, LEN(small));
 	/* bpf_asm -c prints zero as "0000" (printf's # flag). */
-	check_parse(cbpf_parse_prog,
+	check_parse(parse_dd,
 		    "{ 0x28,  0,  0, 0x0000000c },\n{ 0x15,  0,  2, 0x00000800 },\n"
 		    "{ 0x07,  0,  0, 0000000000 },\n{ 0x16,  0,  0, 0000000000 },\n"
 		    "{ 0x06,  0,  0, 037777777777 }", small, LEN(small));
-	check_parse(cbpf_parse_prog,
+	check_parse(parse_comma,
 		    "5,40 0 0 12,21 0 2 2048,7 0 0 0,22 0 0 0,6 0 0 4294967295,\n",
 		    small, LEN(small));
-	check_parse(cbpf_parse_prog,
+	check_parse(parse_comma,
 		    "5,40 0 0 12,21 0 2 2048,7 0 0 0,22 0 0 0,6 0 0 4294967295",
 		    small, LEN(small));
-	check_parse(cbpf_parse_prog,
+	check_parse(parse_comma,
 		    " 5 ,\n40 0 0 12,\n21 0 2\n2048 ,7 0 0 0, 22 0 0 0,\n"
 		    "6 0 0 4294967295 ,\n\n", small, LEN(small));
-	check_parse(cbpf_parse_prog, "1\n6 0 0 4294967295", small + 4, 1);
+	check_parse(parse_ddd, "1\n6 0 0 4294967295", small + 4, 1);
+	check_parse(parse_any, "1\n6 0 0 4294967295", small + 4, 1);
+}
+
+/* cbpf_parse() with a form reads that form only, and refuses the forms
+ * that cannot be read back and values outside the enum. */
+static void test_parse_forced_form(void **state)
+{
+	static const struct sock_filter one = { BPF_RET | BPF_K, 0, 0, 7 };
+	static const struct {
+		enum cbpf_form form;
+		const char *msg;
+	} unreadable[] = {
+		{ CBPF_FORM_TCPDUMP, "tcpdump -d output cannot be read back" },
+		{ CBPF_FORM_C, "cannot be read back" },
+		{ CBPF_FORM_DOT, "cannot be read back" },
+		{ (enum cbpf_form)99, "unknown text form 99" },
+	};
+	struct cbpf_error err;
+	struct cbpf_prog p;
+
+	(void)state;
+	check_parse(parse_ddd, "1\n6 0 0 7", &one, 1);
+	check_parse(parse_dd, "{ 0x6, 0, 0, 7 }", &one, 1);
+	check_parse(parse_comma, "1,6 0 0 7", &one, 1);
+	check_parse(parse_asm, "ret #7", &one, 1);
+	/* Each form's reader on another form's text. */
+	check_error_str(parse_dd, "1\n6 0 0 7", 1, 1, "expected '{', got '1'");
+	check_error_str(parse_ddd, "1,6 0 0 7", 1, 2, "got ','");
+	check_error_str(parse_comma, "1\n6 0 0 7", 2, 1,
+			"expected ',' after the count, got '6'");
+	check_error_str(parse_ddd, "{ 0x6, 0, 0, 7 }", 1, 1, "got '{'");
+	check_error_str(parse_asm, "1\n6 0 0 7", 1, 1,
+			"expected an instruction or a label, got '1'");
+	for (size_t i = 0; i < LEN(unreadable); i++) {
+		memset(&err, 0x5a, sizeof(err));
+		p = (struct cbpf_prog){ .len = 99 };
+		assert_int_equal(cbpf_parse("ret #7", 6, unreadable[i].form,
+					    &p, &err), -EINVAL);
+		assert_int_equal(err.err, -EINVAL);
+		assert_int_equal(err.line, 0);
+		assert_int_equal(err.insn, -1);
+		assert_non_null(strstr(err.msg, unreadable[i].msg));
+		assert_int_equal(p.len, 0);
+		assert_null(p.insns);
+		assert_int_equal(cbpf_parse("ret #7", 6, unreadable[i].form,
+					    &p, NULL), -EINVAL);
+	}
 }
 
 static void test_parse_prog_empty(void **state)
@@ -471,11 +573,11 @@ static void test_parse_prog_empty(void **state)
 	struct cbpf_prog p;
 
 	(void)state;
-	assert_int_equal(cbpf_parse_prog("0\n", 2, &p, NULL), 0);
+	assert_int_equal(cbpf_parse("0\n", 2, CBPF_FORM_UNKNOWN, &p, NULL), 0);
 	assert_int_equal(p.len, 0);
 	assert_non_null(p.insns);
 	cbpf_prog_free(&p);
-	assert_int_equal(cbpf_parse_prog("0,", 2, &p, NULL), 0);
+	assert_int_equal(cbpf_parse("0,", 2, CBPF_FORM_UNKNOWN, &p, NULL), 0);
 	assert_int_equal(p.len, 0);
 	cbpf_prog_free(&p);
 }
@@ -483,66 +585,64 @@ static void test_parse_prog_empty(void **state)
 static void test_parse_prog_errors(void **state)
 {
 	(void)state;
-	check_error_str(cbpf_parse_prog, "3\n40 0 0 12\n", 3, 1,
+	check_error_str(parse_numeric, "3\n40 0 0 12\n", 3, 1,
 			"count 3 does not match the number of instructions (1)");
-	check_error_str(cbpf_parse_prog, "1\n40 0 0 12\n6 0 0 0\n", 3, 1,
+	check_error_str(parse_numeric, "1\n40 0 0 12\n6 0 0 0\n", 3, 1,
 			"more instructions than the count (1)");
-	check_error_str(cbpf_parse_prog, "1\n40 0 0\n", 2, 7,
+	check_error_str(parse_numeric, "1\n40 0 0\n", 2, 7,
 			"instruction 0 has 3 of 4 numbers");
-	check_error_str(cbpf_parse_prog, "1\n70000 0 0 0\n", 2, 1,
+	check_error_str(parse_numeric, "1\n70000 0 0 0\n", 2, 1,
 			"code '70000' is out of range (max 65535)");
-	check_error_str(cbpf_parse_prog, "1\n6 256 0 0", 2, 3,
+	check_error_str(parse_numeric, "1\n6 256 0 0", 2, 3,
 			"jt '256' is out of range (max 255)");
-	check_error_str(cbpf_parse_prog, "1\n6 0 0x100 0", 2, 5,
+	check_error_str(parse_numeric, "1\n6 0 0x100 0", 2, 5,
 			"jf '0x100' is out of range (max 255)");
-	check_error_str(cbpf_parse_prog, "1\n6 0 0 4294967296", 2, 7,
+	check_error_str(parse_numeric, "1\n6 0 0 4294967296", 2, 7,
 			"k '4294967296' is out of range (max 4294967295)");
-	check_error_str(cbpf_parse_prog, "1\n6 0 0 99999999999999999999999", 2,
+	check_error_str(parse_numeric, "1\n6 0 0 99999999999999999999999", 2,
 			7, "k '99999999999999999999999' is out of range");
-	check_error_str(cbpf_parse_prog, "1\n6 0 0 0 7", 2, 9,
+	check_error_str(parse_numeric, "1\n6 0 0 0 7", 2, 9,
 			"expected the end of the line after 'code jt jf k', "
 			"got '7'");
-	check_error_str(cbpf_parse_prog, "1\n6 0 x 0", 2, 5,
+	check_error_str(parse_numeric, "1\n6 0 x 0", 2, 5,
 			"expected jf, got 'x'");
-	check_error_str(cbpf_parse_prog, "1\n6 0 0 12abc", 2, 7,
+	check_error_str(parse_numeric, "1\n6 0 0 12abc", 2, 7,
 			"k '12abc' is not a number");
-	check_error_str(cbpf_parse_prog, "1\n6 0 0 -1", 2, 7,
+	check_error_str(parse_numeric, "1\n6 0 0 -1", 2, 7,
 			"expected k, got '-'");
-	check_error_str(cbpf_parse_prog, "65536\n", 1, 1,
+	check_error_str(parse_numeric, "65536\n", 1, 1,
 			"instruction count '65536' is out of range (max 65535)");
-	check_error_str(cbpf_parse_prog, "2 x\n", 1, 3,
+	check_error_str(parse_numeric, "2 x\n", 1, 3,
 			"expected the end of the count line, got 'x'");
-	check_error_str(cbpf_parse_prog, "2,6 0 0 0", 1, 10,
+	check_error_str(parse_numeric, "2,6 0 0 0", 1, 10,
 			"count 2 does not match the number of instructions (1)");
-	check_error_str(cbpf_parse_prog, "2,6 0 0 0,\n", 2, 1,
+	check_error_str(parse_numeric, "2,6 0 0 0,\n", 2, 1,
 			"count 2 does not match the number of instructions (1)");
-	check_error_str(cbpf_parse_prog, "1,6 0 0,0", 1, 8,
+	check_error_str(parse_numeric, "1,6 0 0,0", 1, 8,
 			"instruction 0 has 3 of 4 numbers");
-	check_error_str(cbpf_parse_prog, "1,6 0 0 0,6 0 0 0", 1, 11,
+	check_error_str(parse_numeric, "1,6 0 0 0,6 0 0 0", 1, 11,
 			"more instructions than the count (1)");
-	check_error_str(cbpf_parse_prog, "2,6 0 0 0 6 0 0 0", 1, 11,
+	check_error_str(parse_numeric, "2,6 0 0 0 6 0 0 0", 1, 11,
 			"expected ',' after an instruction, got '6'");
-	check_error_str(cbpf_parse_prog, "2 ,6 0 0 0;,6 0 0 0", 1, 20,
+	check_error_str(parse_numeric, "2 ,6 0 0 0;,6 0 0 0", 1, 20,
 			"count 2 does not match the number of instructions (1)");
-	check_error_str(cbpf_parse_prog, "{ 0x6, 0, 0 }", 1, 13,
+	check_error_str(parse_numeric, "{ 0x6, 0, 0 }", 1, 13,
 			"expected ',', got '}'");
-	check_error_str(cbpf_parse_prog, "{ 0x6, 0, 0, 0 ", 1, 16,
+	check_error_str(parse_numeric, "{ 0x6, 0, 0, 0 ", 1, 16,
 			"expected '}', got end of input");
-	check_error_str(cbpf_parse_prog, "{ 0x6, 0, 0, 0 },\n garbage", 2, 2,
+	check_error_str(parse_numeric, "{ 0x6, 0, 0, 0 },\n garbage", 2, 2,
 			"expected '{', got 'garbage'");
-	check_error_str(cbpf_parse_prog, "{ 0x6, 0, 0, 09 }", 1, 14,
+	check_error_str(parse_numeric, "{ 0x6, 0, 0, 09 }", 1, 14,
 			"k '09' is not a number");
-	check_error_str(cbpf_parse_prog, "\n  /* unterminated", 2, 3,
+	check_error_str(parse_numeric, "\n  /* unterminated", 2, 3,
 			"unterminated /* comment");
-	check_error_str(cbpf_parse_prog, "1\n6 0 0 0 /*", 2, 9,
+	check_error_str(parse_numeric, "1\n6 0 0 0 /*", 2, 9,
 			"unterminated /* comment");
-	check_error_str(cbpf_parse_prog, "ld #1", 1, 1,
-			"expected a tcpdump -ddd, -dd or comma-form program, "
-			"got 'ld'");
-	check_error_str(cbpf_parse_prog, "", 1, 1,
-			"expected a tcpdump -ddd, -dd or comma-form program, "
-			"got end of input");
-	check_error(cbpf_parse_prog, "1\n6 0\0 0 0", 10, 2, 4,
+	check_error_str(parse_numeric, "ld #1", 1, 1,
+			"expected the instruction count, got 'ld'");
+	check_error_str(parse_numeric, "", 1, 1,
+			"expected the instruction count, got end of input");
+	check_error(parse_numeric, "1\n6 0\0 0 0", 10, 2, 4,
 		    "expected jf, got '\\x00'");
 }
 
@@ -558,7 +658,8 @@ static void test_parse_prog_len(void **state)
 	buf = xmalloc(sizeof(text) - 3);
 	assert_non_null(buf);
 	memcpy(buf, text, sizeof(text) - 3);
-	assert_int_equal(cbpf_parse_prog(buf, sizeof(text) - 3, &p, NULL), 0);
+	assert_int_equal(cbpf_parse(buf, sizeof(text) - 3, CBPF_FORM_DDD, &p,
+				    NULL), 0);
 	check_same(&p, &want, 1);
 	cbpf_prog_free(&p);
 	free(buf);
@@ -584,14 +685,14 @@ static void test_parse_prog_limits(void **state)
 
 	(void)state;
 	s = ddd_of_length(4097);
-	assert_int_equal(cbpf_parse_prog(s, strlen(s), &p, NULL), 0);
+	assert_int_equal(cbpf_parse(s, strlen(s), CBPF_FORM_DDD, &p, NULL), 0);
 	assert_int_equal(p.len, 4097);
 	assert_int_equal(p.insns[4096].k, 4096);
-	assert_int_equal(cbpf_validate(p.insns, p.len, NULL), -EINVAL);
+	assert_int_equal(cbpf_validate(&p, NULL), -EINVAL);
 	cbpf_prog_free(&p);
 	free(s);
 	s = ddd_of_length(65535);
-	assert_int_equal(cbpf_parse_prog(s, strlen(s), &p, NULL), 0);
+	assert_int_equal(cbpf_parse(s, strlen(s), CBPF_FORM_DDD, &p, NULL), 0);
 	assert_int_equal(p.len, 65535);
 	cbpf_prog_free(&p);
 	free(s);
@@ -601,7 +702,7 @@ static void test_detect_form(void **state)
 {
 	static const struct {
 		const char *text;
-		enum cbpf_text_form form;
+		enum cbpf_form form;
 	} cases[] = {
 		{ "4\n40 0 0 12\n", CBPF_FORM_DDD },
 		{ "# comment\n\n 4 \n", CBPF_FORM_DDD },
@@ -631,15 +732,15 @@ static void test_parse_any(void **state)
 	struct cbpf_prog p;
 
 	(void)state;
-	check_parse(cbpf_parse_any, "1\n6 0 0 7\n", &one, 1);
-	check_parse(cbpf_parse_any, "1,6 0 0 7,", &one, 1);
-	check_parse(cbpf_parse_any, "{ 0x6, 0, 0, 0x00000007 },", &one, 1);
-	check_parse(cbpf_parse_any, "ret #7", &one, 1);
-	check_error_str(cbpf_parse_any, "\n(000) ret      #7\n", 2, 1,
+	check_parse(parse_any, "1\n6 0 0 7\n", &one, 1);
+	check_parse(parse_any, "1,6 0 0 7,", &one, 1);
+	check_parse(parse_any, "{ 0x6, 0, 0, 0x00000007 },", &one, 1);
+	check_parse(parse_any, "ret #7", &one, 1);
+	check_error_str(parse_any, "\n(000) ret      #7\n", 2, 1,
 			"tcpdump -d output cannot be read back");
-	check_error_str(cbpf_parse_any, "@", 1, 1,
+	check_error_str(parse_any, "@", 1, 1,
 			"expected an instruction or a label, got '@'");
-	assert_int_equal(cbpf_parse_any("", 0, &p, NULL), 0);
+	assert_int_equal(cbpf_parse("", 0, CBPF_FORM_UNKNOWN, &p, NULL), 0);
 	assert_int_equal(p.len, 0);
 	cbpf_prog_free(&p);
 }
@@ -752,7 +853,7 @@ static void test_asm_operands(void **state)
 	(void)state;
 	for (size_t i = 0; i < LEN(cases); i++) {
 		want = (struct sock_filter){ cases[i].code, 0, 0, cases[i].k };
-		check_parse(cbpf_parse_asm, cases[i].text, &want, 1);
+		check_parse(parse_asm, cases[i].text, &want, 1);
 	}
 }
 
@@ -784,12 +885,12 @@ static void test_asm_jumps(void **state)
 	};
 
 	(void)state;
-	check_parse(cbpf_parse_asm,
+	check_parse(parse_asm,
 		    "ldx 4*([14]&0xf)\njeq #42,prev,end\njne #42,end\n"
 		    "prev: ret a\nend:  ret #42\n", xnet, LEN(xnet));
-	check_parse(cbpf_parse_asm,
+	check_parse(parse_asm,
 		    "ja end\n ld #1\nend: jmp end2\nend2: ret a\n", ja, LEN(ja));
-	check_parse(cbpf_parse_asm,
+	check_parse(parse_asm,
 		    "jle #1, f\njlt x, f\njne %x, f, t\njneq #2, f\n"
 		    "jset x, t\njge #3, t\njgt x, n, n\nn: f: ret #0\nt: ret #1",
 		    conds, LEN(conds));
@@ -803,18 +904,18 @@ static void test_asm_lexical(void **state)
 	};
 
 	(void)state;
-	check_parse(cbpf_parse_asm,
+	check_parse(parse_asm,
 		    "# a comment at the start of a line\n"
 		    "; a semicolon comment\n"
 		    "/* a block\n   comment */ ld #1 // trailing\n"
 		    "  ret a ; end\n", f, LEN(f));
-	check_parse(cbpf_parse_asm, "ld #1\r\nret a\r\n", f, LEN(f));
-	check_parse(cbpf_parse_asm, "ld #1 ret a", f, LEN(f));
-	check_parse(cbpf_parse_asm, "ld #1\nret\na", f, LEN(f));
+	check_parse(parse_asm, "ld #1\r\nret a\r\n", f, LEN(f));
+	check_parse(parse_asm, "ld #1 ret a", f, LEN(f));
+	check_parse(parse_asm, "ld #1\nret\na", f, LEN(f));
 	/* As in bpf_asm, '#' first on a line starts a comment. */
-	check_error_str(cbpf_parse_asm, "ld\n  #1\nret a", 3, 1,
+	check_error_str(parse_asm, "ld\n  #1\nret a", 3, 1,
 			"after 'ld', got 'ret'");
-	check_parse(cbpf_parse_asm, "\t  # indented hash comment\nld #1\nret a",
+	check_parse(parse_asm, "\t  # indented hash comment\nld #1\nret a",
 		    f, LEN(f));
 }
 
@@ -837,12 +938,12 @@ static void test_asm_far(void **state)
 
 	(void)state;
 	s = far_jump(255);
-	assert_int_equal(cbpf_parse_asm(s, strlen(s), &p, NULL), 0);
+	assert_int_equal(cbpf_parse(s, strlen(s), CBPF_FORM_ASM, &p, NULL), 0);
 	assert_int_equal(p.insns[0].jt, 255);
 	cbpf_prog_free(&p);
 	free(s);
 	s = far_jump(256);
-	check_error_str(cbpf_parse_asm, s, 1, 9,
+	check_error_str(parse_asm, s, 1, 9,
 			"label 'far' is 256 instructions ahead; a conditional "
 			"jump reaches at most 255");
 	free(s);
@@ -912,9 +1013,9 @@ static void test_asm_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < LEN(cases); i++)
-		check_error_str(cbpf_parse_asm, cases[i].text, cases[i].line,
+		check_error_str(parse_asm, cases[i].text, cases[i].line,
 				cases[i].col, cases[i].msg);
-	check_error(cbpf_parse_asm, "ld #1\0ret a", 11, 1, 6,
+	check_error(parse_asm, "ld #1\0ret a", 11, 1, 6,
 		    "expected an instruction or a label, got '\\x00'");
 }
 
@@ -924,13 +1025,15 @@ static void test_asm_insn_index(void **state)
 	struct cbpf_prog p;
 
 	(void)state;
-	assert_int_equal(cbpf_parse_asm("ld #1\nld #2\nret q", 17, &p, &err),
+	assert_int_equal(cbpf_parse("ld #1\nld #2\nret q", 17, CBPF_FORM_ASM,
+				    &p, &err),
 			 -EINVAL);
 	assert_int_equal(err.insn, 2);
-	assert_int_equal(cbpf_parse_asm("ld #1\nja x1\nret #0", 18, &p, &err),
+	assert_int_equal(cbpf_parse("ld #1\nja x1\nret #0", 18, CBPF_FORM_ASM,
+				    &p, &err),
 			 -EINVAL);
 	assert_int_equal(err.insn, 1);
-	assert_int_equal(cbpf_parse_asm("@", 1, &p, &err), -EINVAL);
+	assert_int_equal(cbpf_parse("@", 1, CBPF_FORM_ASM, &p, &err), -EINVAL);
 	assert_int_equal(err.insn, -1);
 }
 
@@ -944,13 +1047,14 @@ static void test_asm_limits(void **state)
 	assert_non_null(s);
 	for (size_t i = 0; i < n; i++)
 		q += sprintf(q, "ret #0\n");
-	check_error(cbpf_parse_asm, s, (size_t)(q - s), 65536, 1,
+	check_error(parse_asm, s, (size_t)(q - s), 65536, 1,
 		    "more than 65535 instructions");
-	assert_int_equal(cbpf_parse_asm(s, (size_t)(q - s) - 7, &p, NULL), 0);
+	assert_int_equal(cbpf_parse(s, (size_t)(q - s) - 7, CBPF_FORM_ASM, &p,
+				    NULL), 0);
 	assert_int_equal(p.len, 65535);
 	cbpf_prog_free(&p);
 	free(s);
-	assert_int_equal(cbpf_parse_asm(" ; nothing\n", 11, &p, NULL), 0);
+	assert_int_equal(parse_asm(" ; nothing\n", 11, &p, NULL), 0);
 	assert_int_equal(p.len, 0);
 	assert_non_null(p.insns);
 	cbpf_prog_free(&p);
@@ -959,7 +1063,7 @@ static void test_asm_limits(void **state)
 /* ---- round trips --------------------------------------------------- */
 
 static void round_trip(const struct sock_filter *f, size_t n,
-		       enum cbpf_format fmt, parse_fn parse,
+		       enum cbpf_form fmt, parse_fn parse,
 		       const struct sock_filter *want)
 {
 	struct cbpf_error err = { 0 };
@@ -982,9 +1086,10 @@ static size_t random_valid(struct gen *g, struct sock_filter *f, size_t max,
 			   bool junk)
 {
 	size_t n = gen_program(g, f, max, 0);
+	struct cbpf_prog prog = { .len = n, .insns = f };
 	struct cbpf_insn in;
 
-	assert_int_equal(cbpf_validate(f, n, NULL), 0);
+	assert_int_equal(cbpf_validate(&prog, NULL), 0);
 	for (size_t i = 0; junk && i < n; i++) {
 		if (cbpf_decode(&f[i], &in) || in.op == CBPF_OP_JMP ||
 		    gen_below(g, 3))
@@ -1012,13 +1117,13 @@ static void test_round_trip_valid(void **state)
 		n = random_valid(&g, f, LEN(f), i & 1);
 		memcpy(c, f, sizeof(f));
 		canonicalize(c, n);
-		round_trip(f, n, CBPF_FMT_ASM, cbpf_parse_asm, c);
-		round_trip(c, n, CBPF_FMT_ASM, cbpf_parse_asm, c);
-		round_trip(f, n, CBPF_FMT_TCPDUMP_DDD, cbpf_parse_prog, f);
-		round_trip(f, n, CBPF_FMT_TCPDUMP_DD, cbpf_parse_prog, f);
-		round_trip(f, n, CBPF_FMT_COMMA, cbpf_parse_prog, f);
-		round_trip(f, n, CBPF_FMT_ASM, cbpf_parse_any, c);
-		round_trip(f, n, CBPF_FMT_COMMA, cbpf_parse_any, f);
+		round_trip(f, n, CBPF_FORM_ASM, parse_asm, c);
+		round_trip(c, n, CBPF_FORM_ASM, parse_asm, c);
+		round_trip(f, n, CBPF_FORM_DDD, parse_numeric, f);
+		round_trip(f, n, CBPF_FORM_DD, parse_numeric, f);
+		round_trip(f, n, CBPF_FORM_COMMA, parse_numeric, f);
+		round_trip(f, n, CBPF_FORM_ASM, parse_any, c);
+		round_trip(f, n, CBPF_FORM_COMMA, parse_any, f);
 	}
 }
 
@@ -1062,8 +1167,8 @@ static void test_round_trip_decodable(void **state)
 		}
 		memcpy(c, f, sizeof(f));
 		canonicalize(c, n);
-		round_trip(f, n, CBPF_FMT_ASM, cbpf_parse_asm, c);
-		round_trip(f, n, CBPF_FMT_TCPDUMP_DDD, cbpf_parse_prog, f);
+		round_trip(f, n, CBPF_FORM_ASM, parse_asm, c);
+		round_trip(f, n, CBPF_FORM_DDD, parse_numeric, f);
 	}
 }
 
@@ -1083,13 +1188,13 @@ static void test_round_trip_raw(void **state)
 				(uint16_t)gen_u32(&g), (uint8_t)gen_u32(&g),
 				(uint8_t)gen_u32(&g), gen_u32(&g),
 			};
-		round_trip(f, n, CBPF_FMT_TCPDUMP_DDD, cbpf_parse_prog, f);
-		round_trip(f, n, CBPF_FMT_TCPDUMP_DD, cbpf_parse_prog, f);
-		round_trip(f, n, CBPF_FMT_COMMA, cbpf_parse_prog, f);
-		free(format_array(f, n, CBPF_FMT_TCPDUMP, 0));
-		free(format_array(f, n, CBPF_FMT_ASM, 0));
-		free(format_array(f, n, CBPF_FMT_C, 0));
-		free(format_array(f, n, CBPF_FMT_DOT, 0));
+		round_trip(f, n, CBPF_FORM_DDD, parse_numeric, f);
+		round_trip(f, n, CBPF_FORM_DD, parse_numeric, f);
+		round_trip(f, n, CBPF_FORM_COMMA, parse_numeric, f);
+		free(format_array(f, n, CBPF_FORM_TCPDUMP, 0));
+		free(format_array(f, n, CBPF_FORM_ASM, 0));
+		free(format_array(f, n, CBPF_FORM_C, 0));
+		free(format_array(f, n, CBPF_FORM_DOT, 0));
 	}
 }
 
@@ -1107,6 +1212,7 @@ int main(void)
 		cmocka_unit_test(test_dot_format),
 		cmocka_unit_test(test_format_bad),
 		cmocka_unit_test(test_parse_prog_forms),
+		cmocka_unit_test(test_parse_forced_form),
 		cmocka_unit_test(test_parse_prog_empty),
 		cmocka_unit_test(test_parse_prog_errors),
 		cmocka_unit_test(test_parse_prog_len),

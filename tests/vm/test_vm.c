@@ -67,9 +67,8 @@ static uint32_t run_all(const struct sock_filter *insns, size_t n,
 	if (r.exit != CBPF_EXIT_RET && r.exit != CBPF_EXIT_NODEV)
 		assert_int_equal(v, 0);
 
-	if (n && cbpf_validate(insns, n, NULL) == 0) {
-		int err = 0;
-		struct cbpf_vm *vm = cbpf_vm_new(&prog, &err);
+	if (n && cbpf_validate(&prog, NULL) == 0) {
+		struct cbpf_vm *vm = cbpf_vm_new(&prog, NULL);
 
 		assert_non_null(vm);
 		assert_int_equal(cbpf_vm_run(vm, pkt, len, ctx), v);
@@ -687,13 +686,15 @@ static void expect_invalid(const struct sock_filter *insns, size_t n,
 {
 	struct cbpf_prog prog = { .len = n, .insns = (struct sock_filter *)insns };
 	struct cbpf_result res;
-	int err = 0;
+	struct cbpf_error err = { 0 };
 
 	assert_int_equal(run_all(insns, n, pkt200, 200, NULL, &res), 0);
 	assert_int_equal(res.exit, CBPF_EXIT_INVALID);
 	assert_int_equal(res.pc, pc);
+	errno = 0;
 	assert_null(cbpf_vm_new(&prog, &err));
-	assert_int_equal(err, -EINVAL);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(err.err, -EINVAL);
 }
 
 static void test_invalid_programs(void **state)
@@ -824,22 +825,35 @@ static void test_vm_new_errors(void **state)
 	struct sock_filter ok[] = { STMT(BPF_RET | BPF_K, 3) };
 	struct sock_filter bad[] = { STMT(BPF_LD | BPF_IMM, 3) };
 	struct cbpf_prog prog = { .len = 1, .insns = ok };
+	struct cbpf_prog none = { 0 };
+	struct cbpf_error err;
 	struct cbpf_vm *vm;
-	int err = 0;
 
 	(void)state;
-	assert_null(cbpf_vm_new(NULL, &err));
-	assert_int_equal(err, -EINVAL);
+	/* Rule 2 and 3: NULL with errno EINVAL, err filled by the
+	 * validator (V2 for no program, V11 for no final ret). */
+	memset(&err, 0x5a, sizeof(err));
+	errno = 0;
+	assert_null(cbpf_vm_new(&none, &err));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(err.err, -EINVAL);
+	assert_non_null(strstr(err.msg, "kernel rule V2"));
 	vm = cbpf_vm_new(&prog, NULL);
 	assert_non_null(vm);
 	assert_int_equal(cbpf_vm_run(vm, NULL, 0, NULL), 3);
 	cbpf_vm_free(vm);
 	cbpf_vm_free(NULL);
 	prog.insns = bad;
-	err = 0;
+	memset(&err, 0x5a, sizeof(err));
+	errno = 0;
 	assert_null(cbpf_vm_new(&prog, &err));
-	assert_int_equal(err, -EINVAL);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(err.err, -EINVAL);
+	assert_int_equal(err.insn, 0);
+	assert_non_null(strstr(err.msg, "kernel rule V11"));
+	errno = 0;
 	assert_null(cbpf_vm_new(&prog, NULL));
+	assert_int_equal(errno, EINVAL);
 }
 
 /*
@@ -850,10 +864,12 @@ static void test_vm_new_errors(void **state)
 static void run_all_lengths(const struct sock_filter *insns, size_t n,
 			    const uint8_t *pkt)
 {
+	struct cbpf_prog prog = { .len = n,
+				  .insns = (struct sock_filter *)insns };
 	struct cbpf_ctx raw6 = cbpf_ctx_raw6();
 	size_t len;
 
-	assert_int_equal(cbpf_validate(insns, n, NULL), 0);
+	assert_int_equal(cbpf_validate(&prog, NULL), 0);
 	for (len = 0; len <= 80; len++) {
 		run_all(insns, n, pkt + 40, len, NULL, NULL);
 		run_all(insns, n, pkt + 40, len, &raw6, NULL);
@@ -1042,12 +1058,12 @@ static void test_run_equals_vm_run(void **state)
 		size_t n = gen_program(&g, p, ARRAY_SIZE(p), 0);
 		struct cbpf_prog prog = { .len = n, .insns = p };
 		struct cbpf_vm *vm;
-		int err = 0;
+		struct cbpf_error err = { 0 };
 
 		vm = cbpf_vm_new(&prog, &err);
 		if (!vm) {
 			gen_print_ddd(stderr, p, n);
-			fail_msg("generated program rejected: %d", err);
+			fail_msg("generated program rejected: %s", err.msg);
 		}
 		for (j = 0; j < 8; j++) {
 			size_t len = gen_packet(&g, pkt, sizeof(pkt));

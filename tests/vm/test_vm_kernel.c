@@ -21,7 +21,7 @@
  *
  * Every generated program also makes the round trips through text
  * (issue 4 section 4): cbpf_format() as bpf_asm and as tcpdump -ddd, read
- * back by cbpf_parse_asm() and cbpf_parse_prog(), must give the same
+ * back by cbpf_parse() in the same form, must give the same
  * bytes.
  *
  * CBPF_ITERATIONS=n sets the number of program/packet pairs (default
@@ -144,23 +144,19 @@ static void note_step(const struct cbpf_step *step, void *arg)
 	}
 }
 
-typedef int (*parse_fn)(const char *text, size_t len, struct cbpf_prog *prog,
-			struct cbpf_error *err);
-
-/* insns -> text in form fmt -> parse -> the same bytes. */
+/* insns -> text in form -> cbpf_parse() in that form -> the same bytes. */
 static void check_round_trip(struct stats *st, uint64_t seed,
 			     const struct sock_filter *insns, size_t n,
-			     enum cbpf_format fmt, parse_fn parse,
-			     const char *what)
+			     enum cbpf_form form, const char *what)
 {
 	struct cbpf_prog prog = { .len = n, .insns = (struct sock_filter *)insns };
 	struct cbpf_prog back = { 0 };
 	struct cbpf_error err = { 0 };
-	char *text = cbpf_format(&prog, fmt, 0);
+	char *text = cbpf_format(&prog, form, 0);
 	int ret;
 
 	assert_non_null(text);
-	ret = parse(text, strlen(text), &back, &err);
+	ret = cbpf_parse(text, strlen(text), form, &back, &err);
 	if (ret < 0 || back.len != n ||
 	    memcmp(back.insns, insns, n * sizeof(*insns))) {
 		fprintf(stderr, "ROUND TRIP (%s), CBPF_SEED=%" PRIu64
@@ -192,12 +188,14 @@ static void check_program(struct oracle *o, struct stats *st, uint64_t seed,
 	struct cbpf_result res[PACKETS_PER_PROG];
 	long bytes[PACKETS_PER_PROG][4];
 	struct cbpf_vm *vm;
-	int err = 0, i, s;
+	struct cbpf_error verr = { 0 };
+	int err, i, s;
 
-	vm = cbpf_vm_new(&prog, &err);
+	vm = cbpf_vm_new(&prog, &verr);
 	if (!vm) {
 		gen_print_ddd(stderr, insns, n);
-		fail_msg("cbpf_vm_new rejected a generated program: %d", err);
+		fail_msg("cbpf_vm_new rejected a generated program: %s",
+			 verr.msg);
 	}
 	err = oracle_attach(o, insns, n);
 	if (err) {
@@ -294,10 +292,9 @@ static void test_vm_matches_kernel(void **state)
 			lens[i] = gen_packet(&g, pkts[i], GEN_MAX_PKT);
 		check_program(&o, &st, seed, insns, n, pkts, lens,
 			      PACKETS_PER_PROG);
-		check_round_trip(&st, seed, insns, n, CBPF_FMT_ASM,
-				 cbpf_parse_asm, "bpf_asm");
-		check_round_trip(&st, seed, insns, n, CBPF_FMT_TCPDUMP_DDD,
-				 cbpf_parse_prog, "tcpdump -ddd");
+		check_round_trip(&st, seed, insns, n, CBPF_FORM_ASM, "bpf_asm");
+		check_round_trip(&st, seed, insns, n, CBPF_FORM_DDD,
+				 "tcpdump -ddd");
 		st.programs++;
 		st.pairs += PACKETS_PER_PROG;
 	}

@@ -32,7 +32,7 @@ int asm_main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct output_options out = { .form = CBPF_FMT_COMMA };
+	struct output_options out = { .form = CBPF_FORM_COMMA };
 	struct cbpf_prog prog = { 0 };
 	const char *path = NULL, *text = NULL;
 	bool validate = true;

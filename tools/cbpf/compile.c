@@ -138,7 +138,7 @@ int compile_main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct output_options out = { .form = CBPF_FMT_TCPDUMP_DDD };
+	struct output_options out = { .form = CBPF_FORM_DDD };
 	struct cbpf_prog prog = { 0 };
 	int dlt = DLT_EN10MB, opt, ret;
 	bool optimize = true;

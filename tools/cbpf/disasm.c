@@ -30,7 +30,7 @@ int disasm_main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct output_options out = { .form = CBPF_FMT_TCPDUMP };
+	struct output_options out = { .form = CBPF_FORM_TCPDUMP };
 	struct cbpf_prog prog = { 0 };
 	const char *path = NULL, *text = NULL;
 	int opt, ret;

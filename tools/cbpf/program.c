@@ -61,13 +61,12 @@ static int load_raw(const char *name, const char *data, size_t len,
 static int parse_text(const char *name, const char *data, size_t len,
 		      enum program_syntax syntax, struct cbpf_prog *prog)
 {
+	enum cbpf_form form = syntax == SYNTAX_ASM ? CBPF_FORM_ASM
+						   : CBPF_FORM_UNKNOWN;
 	struct cbpf_error err = { .insn = -1 };
 	int ret;
 
-	if (syntax == SYNTAX_ASM)
-		ret = cbpf_parse_asm(data, len, prog, &err);
-	else
-		ret = cbpf_parse_any(data, len, prog, &err);
+	ret = cbpf_parse(data, len, form, prog, &err);
 	if (ret == -ENOMEM) {
 		errorf("%s: %s", name, strerror(ENOMEM));
 		return EXIT_USAGE;
@@ -106,7 +105,7 @@ int check_valid(const char *name, const struct cbpf_prog *prog)
 {
 	struct cbpf_error err = { .insn = -1 };
 
-	if (cbpf_validate(prog->insns, prog->len, &err) == 0)
+	if (cbpf_validate(prog, &err) == 0)
 		return EXIT_OK;
 	report_error(name, &err);
 	return EXIT_REJECTED;
@@ -116,14 +115,14 @@ static const struct {
 	const char *name;
 	int form;
 } forms[] = {
-	{ "tcpdump", CBPF_FMT_TCPDUMP },
-	{ "d", CBPF_FMT_TCPDUMP },
-	{ "dd", CBPF_FMT_TCPDUMP_DD },
-	{ "ddd", CBPF_FMT_TCPDUMP_DDD },
-	{ "comma", CBPF_FMT_COMMA },
-	{ "asm", CBPF_FMT_ASM },
-	{ "c", CBPF_FMT_C },
-	{ "dot", CBPF_FMT_DOT },
+	{ "tcpdump", CBPF_FORM_TCPDUMP },
+	{ "d", CBPF_FORM_TCPDUMP },
+	{ "dd", CBPF_FORM_DD },
+	{ "ddd", CBPF_FORM_DDD },
+	{ "comma", CBPF_FORM_COMMA },
+	{ "asm", CBPF_FORM_ASM },
+	{ "c", CBPF_FORM_C },
+	{ "dot", CBPF_FORM_DOT },
 	{ "raw", FORM_RAW },
 };
 
@@ -153,7 +152,7 @@ static bool parse_form(const char *name, int *form)
 bool output_option(struct output_options *o, int opt, const char *arg)
 {
 	if (opt == OUTPUT_OPT_NO_TRAILING_BLANKS) {
-		o->flags |= CBPF_FMT_NO_TRAILING_BLANKS;
+		o->flags |= CBPF_FORMAT_NO_TRAILING_BLANKS;
 		return true;
 	}
 	if (!parse_form(arg, &o->form)) {

@@ -54,7 +54,7 @@ bool program_operand(int argc, char *argv[], const char *text,
 /* How asm, disasm and compile print a program: -f FORM and
  * --no-trailing-blanks. */
 struct output_options {
-	int form;		/* an enum cbpf_format, or FORM_RAW */
+	int form;		/* an enum cbpf_form, or FORM_RAW */
 	unsigned int flags;	/* enum cbpf_format_flags */
 };
 

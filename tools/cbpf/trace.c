@@ -46,7 +46,8 @@ static int listing_make(struct listing *l, const struct cbpf_prog *prog)
 	char *p;
 
 	*l = (struct listing){ 0 };
-	l->text = cbpf_format(prog, CBPF_FMT_TCPDUMP, CBPF_FMT_NO_TRAILING_BLANKS);
+	l->text = cbpf_format(prog, CBPF_FORM_TCPDUMP,
+			      CBPF_FORMAT_NO_TRAILING_BLANKS);
 	l->lines = calloc(prog->len ? prog->len : 1, sizeof(*l->lines));
 	if (!l->text || !l->lines)
 		return -ENOMEM;
