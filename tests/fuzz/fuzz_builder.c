@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The builder driven by a byte script: each 3-byte step is one call, with
- * labels from a small set so that they collide, repeat and go missing.
+ * labels from a small set so that they collide, repeat and go missing
+ * (a NULL jump target falls through).
  * Whatever finish() returns must be well formed: at most 4096 insns, and
  * every jump (trampolines included) lands inside the program, unless it
  * falls through off the end (cbpf_validate()'s business, V11).
@@ -27,7 +28,8 @@ static void step(struct cbpf_builder *b, uint8_t op, uint8_t x, uint8_t y)
 
 	switch (op % 10) {
 	case 0:
-		cbpf_label(b, label(x));
+		/* A label's own name is never NULL (CBPF_NONNULL). */
+		cbpf_label(b, label(x & 0x7f));
 		break;
 	case 1:
 		cbpf_jmp_k(b, y % 8, x, label(x), label(y));
