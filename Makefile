@@ -8,13 +8,15 @@
 #   make bench    benchmarks, numbers side by side with their baselines
 #   make fuzz     long fuzzing and differential runs
 #   make install  install into PREFIX (default /usr/local)
+#   make uninstall  remove what the last `make install` installed
 
 MESON   ?= meson
+NINJA   ?= ninja
 PREFIX  ?= /usr/local
 FUZZ_SECONDS ?= 15
 LONG_FUZZ_SECONDS ?= 600
 
-.PHONY: all deps check demo demo-filter bench fuzz install clean
+.PHONY: all deps check demo demo-filter bench fuzz install uninstall clean
 
 all: build/build.ninja
 	$(MESON) compile -C build
@@ -50,6 +52,11 @@ fuzz: deps all
 
 install: all
 	$(MESON) install -C build
+
+# meson's own uninstall: removes every file listed in the install log of
+# build/ (so it needs the build/ that installed them).
+uninstall:
+	$(NINJA) -C build uninstall
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz build-bench
