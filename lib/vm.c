@@ -114,11 +114,17 @@ struct cbpf_vm {
 	/* The program, if it uses ops that call functions: cbpf_vm_run()
 	 * then runs it with vm_exec(), see vm_calls_out(). */
 	struct cbpf_prog calls_out;
-	bool uses_mem;		/* has LD/LDX MEM: scratch must start zeroed */
+	/* What vm_threaded() must do before the first op, VM_SETUP_*: one
+	 * test on every run for all of them. */
+	uint8_t setup;
 	/* len + 1: code[len] is VM_INVALID. On a cache line of its own, so
 	 * that where malloc() puts it changes no run's speed. */
 	struct vm_code code[] __attribute__((aligned(64)));
 };
+
+#define VM_SETUP_ZERO_MEM 1	/* has LD/LDX MEM: scratch starts zeroed */
+#define VM_SETUP_CALLS_OUT 2	/* runs with vm_exec(), see vm_calls_out() */
+#define VM_SETUP_LABELS 4	/* only hand out the op addresses */
 
 static const struct cbpf_ctx vm_unix_ctx = {
 	.net_off = 0,
@@ -759,7 +765,10 @@ static uint32_t vm_raw_threaded(const struct sock_filter *raw,
 		VM_ANC_OPS(VM_LABEL)
 #undef VM_LABEL
 	};
-	const struct sock_filter *in = raw, *end = raw + prog_len;
+	/* The instruction is raw[pc]: an index, which x86 and arm64 fold
+	 * into the load's address, measured fewer instructions than a
+	 * pointer (a jump's range check is then one subtraction). */
+	size_t pc = 0, last = prog_len - 1;
 	/* Zeroed for the same reason as in vm_exec(), when first used:
 	 * most filters never touch it, and zeroing it costs a short
 	 * filter's run a tenth of its time. */
@@ -769,17 +778,18 @@ static uint32_t vm_raw_threaded(const struct sock_filter *raw,
 	ptrdiff_t pos;
 
 /* To instruction target, which the op's check has shown to exist. */
+#define in (&raw[pc])
 #define VM_GOTO(target)							\
 	do {								\
-		in = (target);						\
+		pc = (target);						\
 		if (in->code > 0xff)					\
 			goto invalid;					\
 		goto *code_labels[in->code];				\
 	} while (0)
-#define VM_JT (in + 1 + in->jt)
-#define VM_JF (in + 1 + in->jf)
-#define VM_JA_TARGET (in + 1 + in->k)
-#define VM_ROOM ((size_t)(end - in) - 1)
+#define VM_JT (pc + 1 + in->jt)
+#define VM_JF (pc + 1 + in->jf)
+#define VM_JA_TARGET (pc + 1 + in->k)
+#define VM_ROOM (last - pc)
 #define VM_MEM_USED(i) ((void)0)
 #define VM_MEM_INIT()							\
 	do {								\
@@ -790,7 +800,7 @@ static uint32_t vm_raw_threaded(const struct sock_filter *raw,
 	} while (0)
 /* Left to vm_exec(), before the call, as for vm_threaded(): see
  * vm_calls_out(). */
-#define VM_CALL(call) return vm_run_plain(raw, prog_len, pkt, len, ctx)
+#define VM_CALL(call) return vm_run_plain(raw, (uint32_t)last + 1, pkt, len, ctx)
 #define VM_LD_ABS(size, get)						\
 	do {								\
 		if ((int32_t)in->k >= 0) {				\
@@ -808,9 +818,9 @@ static uint32_t vm_raw_threaded(const struct sock_filter *raw,
 		if (!(check))						\
 			goto invalid;					\
 		body;							\
-		VM_GOTO(in + 1);
+		VM_GOTO(pc + 1);
 
-	VM_GOTO(in);
+	VM_GOTO(0);
 	VM_CODED_OPS(VM_RAW_OP)
 	VM_ANC_OPS(VM_RAW_OP)
 L_VM_INVALID:
@@ -832,6 +842,7 @@ ancillary:
 #undef VM_JF
 #undef VM_JT
 #undef VM_GOTO
+#undef in
 
 ret:
 	return verdict;
@@ -858,7 +869,7 @@ invalid:
  * filters run, come first, right after the entry; that order measured
  * best and steadiest of those tried.
  *
- * With vm == NULL it only hands out its table of op addresses, which
+ * With VM_SETUP_LABELS it only hands out its table of op addresses, which
  * cbpf_vm_new() copies into the instructions.
  */
 static __attribute__((aligned(64))) uint32_t
@@ -876,14 +887,21 @@ vm_threaded(const struct cbpf_vm *vm, const uint8_t *pkt, size_t len,
 	const struct vm_code *in;
 	ptrdiff_t pos;
 
-	if (!vm) {
-		*labels_out = labels;
-		return 0;
-	}
-	/* V12 (cbpf_vm_new validated) means no read before a write; zero
-	 * anyway when anything reads scratch, for peace of mind. */
-	if (vm->uses_mem)
+	if (vm->setup) {
+		if (vm->setup & VM_SETUP_LABELS) {
+			*labels_out = labels;
+			return 0;
+		}
+		/* A tail call: it costs the ops no saved registers. */
+		if (vm->setup & VM_SETUP_CALLS_OUT)
+			return vm_run_plain(vm->calls_out.insns,
+					    (uint32_t)vm->calls_out.len, pkt,
+					    len, ctx);
+		/* V12 (cbpf_vm_new validated) means no read before a
+		 * write; zero anyway when anything reads scratch, for
+		 * peace of mind. */
 		memset(mem, 0, sizeof(mem));
+	}
 
 #define VM_GOTO(target)							\
 	do {								\
@@ -924,6 +942,7 @@ vm_threaded(const struct cbpf_vm *vm, const uint8_t *pkt, size_t len,
 #undef VM_JF
 #undef VM_JT
 #undef VM_GOTO
+#undef in
 
 ret:
 	return verdict;
@@ -990,9 +1009,6 @@ uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
 uint32_t cbpf_vm_run(const struct cbpf_vm *vm, const uint8_t *pkt,
 		     size_t len, const struct cbpf_ctx *ctx)
 {
-	if (vm->calls_out.insns)
-		return vm_run_plain(vm->calls_out.insns,
-				    (uint32_t)vm->calls_out.len, pkt, len, ctx);
 	return vm_threaded(vm, pkt, len, ctx, NULL);
 }
 
@@ -1246,6 +1262,9 @@ static void vm_fuse_length_checks(struct vm_insn *code, uint32_t len)
 	}
 }
 
+/* What cbpf_vm_new() asks vm_threaded() for its op addresses with. */
+static const struct cbpf_vm vm_labels_probe = { .setup = VM_SETUP_LABELS };
+
 /* struct cbpf_vm's alignment (of its code), for aligned_alloc(). */
 #define VM_ALIGN 64
 
@@ -1280,15 +1299,17 @@ struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog,
 	for (i = 0; i <= n; i++) {
 		dec[i] = vm_decode(prog->insns, n, i);
 		if (dec[i].op == VM_LD_MEM || dec[i].op == VM_LDX_MEM)
-			vm->uses_mem = true;
+			vm->setup |= VM_SETUP_ZERO_MEM;
 	}
-	if (vm_calls_out(dec, n) &&
-	    cbpf_prog_from_array(&vm->calls_out, prog->insns, n) < 0)
-		goto nomem;
+	if (vm_calls_out(dec, n)) {
+		if (cbpf_prog_from_array(&vm->calls_out, prog->insns, n) < 0)
+			goto nomem;
+		vm->setup |= VM_SETUP_CALLS_OUT;
+	}
 	vm_fuse_jeq_chains(dec, n, set);
 	vm_fuse_loads(dec, n);
 	vm_fuse_length_checks(dec, n);
-	vm_threaded(NULL, NULL, 0, NULL, &labels);
+	vm_threaded(&vm_labels_probe, NULL, 0, NULL, &labels);
 	for (i = 0; i <= n; i++) {
 		vm->code[i] = (struct vm_code){
 			.label = labels[dec[i].op],
