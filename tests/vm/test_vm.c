@@ -1003,6 +1003,224 @@ static uint8_t *heap_packet(struct gen *g, const struct cbpf_ctx *ctx,
 	return buf;
 }
 
+/*
+ * Every packet load at every offset around the end of short packets:
+ * LD ABS, LD IND (X = 0..3) and LDX MSH of each size, alone and followed
+ * by the jumps cbpf_vm_new() fuses them with (and LD ABS after a load
+ * that is only a length check). The verdict must be the loaded value, or
+ * 0 once the load does not fit, from every entry point (run_all).
+ */
+static uint32_t be_at(const uint8_t *p, uint32_t size)
+{
+	uint32_t v = 0, i;
+
+	for (i = 0; i < size; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void check_load(struct sock_filter *p, size_t n, const uint8_t *pkt,
+		       size_t len, uint32_t off, uint32_t size, uint32_t value)
+{
+	uint32_t want = off + size <= len ? value : 0;
+
+	assert_int_equal(run_all(p, n, pkt, len, NULL, NULL), want);
+}
+
+static void test_loads_near_end(void **state)
+{
+	static const uint16_t sizes[] = { BPF_B, BPF_H, BPF_W };
+	static const uint32_t bytes[] = { 1, 2, 4 };
+	struct sock_filter p[6];
+	size_t len;
+	uint32_t off, x, s;
+
+	(void)state;
+	for (len = 0; len <= 12; len++) {
+		for (off = 0; off <= len + 4; off++) {
+			for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+				uint32_t v = be_at(pkt200 + off, bytes[s]);
+
+				/* ld; ret a */
+				p[0] = STMT(BPF_LD | sizes[s] | BPF_ABS, off);
+				p[1] = STMT(BPF_RET | BPF_A, 0);
+				check_load(p, 2, pkt200, len, off, bytes[s], v);
+				/* ld; jeq/jgt/jset #v (fused); ret a both ways */
+				p[1] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, v, 0, 1);
+				p[2] = STMT(BPF_RET | BPF_A, 0);
+				p[3] = STMT(BPF_RET | BPF_A, 0);
+				check_load(p, 4, pkt200, len, off, bytes[s], v);
+				p[1].code = BPF_JMP | BPF_JGT | BPF_K;
+				check_load(p, 4, pkt200, len, off, bytes[s], v);
+				p[1].code = BPF_JMP | BPF_JSET | BPF_K;
+				check_load(p, 4, pkt200, len, off, bytes[s], v);
+				/* a length-check load first, one byte further */
+				p[0] = STMT(BPF_LD | BPF_B | BPF_ABS,
+					    off + bytes[s] - 1);
+				p[1] = STMT(BPF_LD | sizes[s] | BPF_ABS, off);
+				p[2] = JUMP(BPF_JMP | BPF_JGE | BPF_K, 0, 0, 1);
+				p[3] = STMT(BPF_RET | BPF_A, 0);
+				p[4] = STMT(BPF_RET | BPF_K, 7);
+				check_load(p, 5, pkt200, len, off, bytes[s], v);
+				/* ldx #x; ld [x + k]; jeq (fused); ret a */
+				for (x = 0; x <= 3 && x <= off; x++) {
+					p[0] = STMT(BPF_LDX | BPF_IMM, x);
+					p[1] = STMT(BPF_LD | sizes[s] | BPF_IND,
+						    off - x);
+					p[2] = JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						    v, 0, 0);
+					p[3] = STMT(BPF_RET | BPF_A, 0);
+					check_load(p, 4, pkt200, len, off,
+						   bytes[s], v);
+					p[2] = STMT(BPF_RET | BPF_A, 0);
+					check_load(p, 3, pkt200, len, off,
+						   bytes[s], v);
+				}
+			}
+			/* ldxb 4*([off]&0xf); txa; ret a */
+			p[0] = STMT(BPF_LDX | BPF_B | BPF_MSH, off);
+			p[1] = STMT(BPF_MISC | BPF_TXA, 0);
+			p[2] = STMT(BPF_RET | BPF_A, 0);
+			check_load(p, 3, pkt200, len, off, 1,
+				   (pkt200[off] & 0xfU) << 2);
+		}
+	}
+}
+
+/* A packet whose first byte (IPv4-like) says the header is 4 * ihl long;
+ * "ldxb 4*([0]&0xf); ld [x + k]; jeq" (fused) at every cut of it. */
+static void test_msh_ind_near_end(void **state)
+{
+	static const uint16_t sizes[] = { BPF_B, BPF_H, BPF_W };
+	static const uint32_t bytes[] = { 1, 2, 4 };
+	struct sock_filter p[5];
+	uint8_t pkt[80];
+	size_t len, i;
+	uint32_t ihl, k, s;
+
+	(void)state;
+	for (i = 0; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)(0x80 + i);
+	for (ihl = 0; ihl <= 15; ihl += 5) {
+		pkt[0] = (uint8_t)(0x40 | ihl);
+		for (len = 0; len <= 72; len++) {
+			for (k = 0; k <= 4; k++) {
+				for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+					uint32_t off = 4 * ihl + k, v;
+
+					v = off + bytes[s] <= sizeof(pkt) ?
+					    be_at(pkt + off, bytes[s]) : 0;
+					p[0] = STMT(BPF_LDX | BPF_B | BPF_MSH, 0);
+					p[1] = STMT(BPF_LD | sizes[s] | BPF_IND, k);
+					p[2] = JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						    v, 0, 1);
+					p[3] = STMT(BPF_RET | BPF_A, 0);
+					p[4] = STMT(BPF_RET | BPF_K, 1);
+					assert_int_equal(
+						run_all(p, 5, pkt, len, NULL, NULL),
+						len >= 1 && off + bytes[s] <= len ?
+						v : 0);
+					/* unfused: without the jump */
+					p[2] = STMT(BPF_RET | BPF_A, 0);
+					assert_int_equal(
+						run_all(p, 3, pkt, len, NULL, NULL),
+						len >= 1 && off + bytes[s] <= len ?
+						v : 0);
+				}
+			}
+		}
+	}
+}
+
+/*
+ * cbpf_run() hands a program with an op that calls out (SKF_AD_RANDOM,
+ * the netlink searches) to its plain interpreter, from the start: the
+ * callback must still run exactly once per executed RANDOM, and not at
+ * all when a load before it fails.
+ */
+static void test_calls_out_once(void **state)
+{
+	struct sock_filter p[] = {
+		STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+		STMT(BPF_ST, 2),
+		STMT(BPF_LD | BPF_W | BPF_ABS, 10),
+		STMT(BPF_LD | BPF_W | BPF_ABS,
+		     (uint32_t)SKF_AD_OFF + SKF_AD_RANDOM),
+		STMT(BPF_LDX | BPF_MEM, 2),
+		STMT(BPF_ALU | BPF_ADD | BPF_X, 0),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct cbpf_prog prog = { .len = ARRAY_SIZE(p), .insns = p };
+	struct cbpf_ctx ctx = cbpf_ctx_unix();
+	struct cbpf_result res;
+	struct cbpf_vm *vm;
+	uint32_t calls = 0;
+	int err = 0;
+
+	(void)state;
+	ctx.random = counter_random;
+	ctx.random_arg = &calls;
+	vm = cbpf_vm_new(&prog, &err);
+	assert_non_null(vm);
+	/* pkt200[0] is 1: A = 1 + the first random number */
+	assert_int_equal(cbpf_run(&prog, pkt200, 200, &ctx), 1 + 1);
+	assert_int_equal(calls, 1);
+	assert_int_equal(cbpf_vm_run(vm, pkt200, 200, &ctx), 1 + 2);
+	assert_int_equal(calls, 2);
+	assert_int_equal(cbpf_run_trace(&prog, pkt200, 200, &ctx, &res,
+					NULL, NULL), 1 + 3);
+	assert_int_equal(calls, 3);
+	/* ld [10] fails on 13 bytes: no call */
+	assert_int_equal(cbpf_run(&prog, pkt200, 13, &ctx), 0);
+	assert_int_equal(cbpf_vm_run(vm, pkt200, 13, &ctx), 0);
+	assert_int_equal(calls, 3);
+	cbpf_vm_free(vm);
+}
+
+/*
+ * Scratch starts zeroed on every run, also for a program that reads it
+ * before writing (not valid, V12, but cbpf_run() runs it), after another
+ * run left other values in the same stack.
+ */
+static void test_scratch_zeroed_each_run(void **state)
+{
+	struct sock_filter fill[CBPF_MEMWORDS + 2];
+	struct sock_filter read[] = {
+		STMT(BPF_LD | BPF_IMM, 5),
+		STMT(BPF_ST, 6),
+		STMT(BPF_LD | BPF_MEM, 0),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_filter readx[] = {
+		STMT(BPF_LDX | BPF_MEM, 0),
+		STMT(BPF_MISC | BPF_TXA, 0),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct cbpf_prog fill_prog = { .len = ARRAY_SIZE(fill), .insns = fill };
+	unsigned int i, w;
+
+	(void)state;
+	fill[0] = STMT(BPF_LD | BPF_IMM, 0xdeadbeef);
+	for (i = 0; i < CBPF_MEMWORDS; i++)
+		fill[i + 1] = STMT(BPF_ST, i);
+	fill[CBPF_MEMWORDS + 1] = STMT(BPF_RET | BPF_A, 0);
+	for (w = 0; w < CBPF_MEMWORDS; w++) {
+		assert_int_equal(cbpf_run(&fill_prog, pkt200, 200, NULL),
+				 0xdeadbeef);
+		read[1].k = (w + 1) % CBPF_MEMWORDS;
+		read[2].k = w;
+		assert_int_equal(RUN(read, pkt200, 200, NULL, NULL), 0);
+		assert_int_equal(cbpf_run(&fill_prog, pkt200, 200, NULL),
+				 0xdeadbeef);
+		readx[0].k = w;
+		assert_int_equal(RUN(readx, pkt200, 200, NULL, NULL), 0);
+	}
+	/* written, then read back */
+	read[1].k = 3;
+	read[2].k = 3;
+	assert_int_equal(RUN(read, pkt200, 200, NULL, NULL), 5);
+}
+
 /* Garbage in, no crash out: random arrays, mostly not valid programs. */
 static void test_garbage_never_crashes(void **state)
 {
@@ -1116,6 +1334,10 @@ int main(void)
 		cmocka_unit_test(test_ctx_unix),
 		cmocka_unit_test(test_vm_new_errors),
 		cmocka_unit_test(test_fused_patterns),
+		cmocka_unit_test(test_loads_near_end),
+		cmocka_unit_test(test_msh_ind_near_end),
+		cmocka_unit_test(test_calls_out_once),
+		cmocka_unit_test(test_scratch_zeroed_each_run),
 		cmocka_unit_test(test_garbage_never_crashes),
 		cmocka_unit_test(test_run_equals_vm_run),
 	};
