@@ -4,11 +4,12 @@
  * (doc/kernel-rules.md, section B, R1-R10).
  *
  * What every instruction does is written once, in VM_OPS, and expanded
- * by two interpreters:
+ * by three interpreters:
  *
- * vm_exec(), for cbpf_run() and cbpf_run_trace(), runs the caller's array
- * as it is: no allocation, any array accepted, every original instruction
- * traced, a switch on the opcode. Each instruction is checked as it is
+ * vm_exec(), for cbpf_run_trace() and the programs vm_raw_threaded()
+ * leaves, runs the caller's array as it is: no allocation, any array
+ * accepted, every original instruction traced, a switch on the opcode.
+ * Each instruction is checked as it is
  * reached, with the checks the kernel's validator makes on it (the
  * opcode, jump targets, scratch index, constant divisor and shift: the
  * check column of VM_OPS), so a program that was never validated cannot
@@ -26,6 +27,11 @@
  * goto (a GCC and Clang extension), each op ending in its own indirect
  * jump to the next: the CPU predicts each of those jumps on its own, where
  * a switch funnels every transition through one.
+ *
+ * vm_raw_threaded(), for cbpf_run(), sits between the two: the caller's
+ * array with vm_exec()'s checks, dispatched like vm_threaded(), for the
+ * programs that end in a RET (all valid ones), which lets it skip the
+ * bounds check on the pc between two instructions.
  *
  * Speed is measured by bench/bench_vm.c, instructions executed by
  * callgrind; what did not pay there was taken out again.
@@ -759,6 +765,9 @@ static uint32_t vm_raw_threaded(const struct sock_filter *raw,
 #undef VM_LABEL
 	};
 #pragma GCC diagnostic pop
+	/* Every valid n / 4 has its op (a NULL label would be jumped to). */
+	_Static_assert(SKF_AD_MAX / 4 == VM_ANC_VLAN_TPID - VM_ANC_PROTOCOL + 1,
+		       "an ancillary load without an op");
 	static const void *const anc_labels[SKF_AD_MAX / 4] = {
 #define VM_LABEL(op, code, check, body)					\
 		[op - VM_ANC_PROTOCOL] = &&L_##op,
