@@ -1155,7 +1155,7 @@ static void test_calls_out_once(void **state)
 	struct cbpf_result res;
 	struct cbpf_vm *vm;
 	uint32_t calls = 0;
-	int err = 0;
+	struct cbpf_error err = { 0 };
 
 	(void)state;
 	ctx.random = counter_random;
