@@ -17,6 +17,8 @@ wgpunchd=$4
 
 # shellcheck source=common.sh
 source "$(dirname -- "$0")/common.sh"
+# shellcheck source=help-words.sh
+source "$(dirname -- "$0")/help-words.sh"
 
 for f in cbpf wgpunch wgpunchd; do
 	# shellcheck source=/dev/null
@@ -54,53 +56,17 @@ expect()
 	fi
 }
 
-# The options of an option table in --help (lines that begin with
-# blanks and a dash: "  -s, --server HOST  text").
-help_options()
-{
-	"$@" --help | grep -E '^[[:space:]]+-' |
-		sed -E 's/^[[:space:]]+//; s/  .*//' | tr ' ' '\n' |
-		grep -E '^-' | sed 's/,$//' | sort -u
-}
-
-# The commands of a "  name   text" table in --help.
-help_commands()
-{
-	"$@" --help | sed -nE 's/^  ([a-z]+)  +[A-Za-z].*/\1/p' | sort -u
-}
-
-# covers WHAT HELP_LIST COMPLETION_LIST: each of HELP_LIST is offered,
-# and nothing is offered that --help does not list.
-covers()
-{
-	local what=$1 word help offered before=$failures
-
-	help=" $(echo $2) "
-	offered=" $(echo $3) "
-
-	for word in $help; do
-		[[ $offered == *" $word "* ]] ||
-			fail "$what: '$word' from --help is not offered"
-	done
-	for word in $offered; do
-		[[ $help == *" $word "* ]] ||
-			fail "$what: '$word' offered but not in --help"
-	done
-	((failures == before)) &&
-		echo "ok: $what: the $(echo $2 | wc -w) words of --help are offered"
-}
-
 # Every option and command of --help is offered.
-covers "wgpunch options" "$(help_options "$wgpunch")" \
+same_words "wgpunch options" "$(help_options "$wgpunch")" \
 	"$(complete_words wgpunch -)"
-covers "wgpunch commands" "$(help_commands "$wgpunch")" \
+same_words "wgpunch commands" "$(help_commands "$wgpunch")" \
 	"$(complete_words wgpunch '')"
-covers "wgpunchd options" "$(help_options "$wgpunchd")" \
+same_words "wgpunchd options" "$(help_options "$wgpunchd")" \
 	"$(complete_words wgpunchd -)"
-covers "cbpf commands" "$(help_commands "$cbpf") help" \
+same_words "cbpf commands" "$(help_commands "$cbpf") help" \
 	"$(complete_words cbpf '')"
 for c in check run trace asm disasm compile; do
-	covers "cbpf $c options" "$(help_options "$cbpf" "$c")" \
+	same_words "cbpf $c options" "$(help_options "$cbpf" "$c")" \
 		"$(complete_words cbpf "$c" -)"
 done
 

@@ -22,6 +22,8 @@ wgpunchd=$4
 
 # shellcheck source=common.sh
 source "$(dirname -- "$0")/common.sh"
+# shellcheck source=help-words.sh
+source "$(dirname -- "$0")/help-words.sh"
 
 export LC_ALL=C
 if ! command -v zsh >/dev/null; then
@@ -150,40 +152,12 @@ expect()
 	fi
 }
 
-# The options of an option table in --help (lines that begin with
-# blanks and a dash: "  -s, --server HOST  text").
-help_options()
-{
-	"$@" --help | grep -E '^[[:space:]]+-' |
-		sed -E 's/^[[:space:]]+//; s/  .*//' | tr ' ' '\n' |
-		grep -E '^-' | sed 's/,$//' | sort -u
-}
-
-# The commands of a "  name   text" table in --help.
-help_commands()
-{
-	"$@" --help | sed -nE 's/^  ([a-z]+)  +[A-Za-z].*/\1/p' | sort -u
-}
-
 # covers WHAT HELP_LIST LINE: each of HELP_LIST is offered by TAB at the
 # end of LINE, and nothing is offered that --help does not list.
 covers()
 {
-	local what=$1 word help offered before=$failures
-
 	complete_line "$3"
-	help=" $(echo $2) "
-	offered=" $got "
-	for word in $help; do
-		[[ $offered == *" $word "* ]] ||
-			fail "$what: '$word' from --help is not offered"
-	done
-	for word in $offered; do
-		[[ $help == *" $word "* ]] ||
-			fail "$what: '$word' offered but not in --help"
-	done
-	((failures == before)) &&
-		echo "ok: $what: the $(echo $2 | wc -w) words of --help are offered"
+	same_words "$1" "$2" "$got"
 }
 
 start zsh -f -i
