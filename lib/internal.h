@@ -103,4 +103,36 @@ int text_error(struct cbpf_error *e, int insn, int line, int col,
 	       const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* lib/vm.c */
+
+/* vm_new() flags: VM_NO_JIT keeps the interpreter (for the tests, which
+ * run both). */
+#define VM_NO_JIT 1
+
+/* cbpf_vm_new() with flags. */
+struct cbpf_vm *vm_new(const struct cbpf_prog *prog, struct cbpf_error *err,
+		       unsigned int flags);
+
+/* true if cbpf_vm_run(vm) runs native code. */
+bool vm_is_jit(const struct cbpf_vm *vm);
+
+/* A header-relative load (R4) of size bytes at off < 0, for the JIT: the
+ * big-endian value, or -1 if it fails. */
+int64_t vm_load_neg(const uint8_t *pkt, size_t len,
+		    const struct cbpf_ctx *ctx, int32_t off, size_t size);
+
+/* lib/vm_jit_x86_64.c */
+
+/* A program as native code: cbpf_vm_run()'s verdict for it. */
+typedef uint32_t (*jit_fn)(const uint8_t *pkt, size_t len,
+			   const struct cbpf_ctx *ctx);
+
+/* The native code of insns[0..len), which cbpf_validate() accepted, with
+ * its mapping's size in *size for jit_free(); NULL if there is no JIT
+ * here, the program uses what the JIT leaves to the interpreter, or the
+ * system refuses executable memory. Never prints. */
+jit_fn jit_compile(const struct sock_filter *insns, uint32_t len,
+		   size_t *size);
+void jit_free(jit_fn fn, size_t size);
+
 #endif

@@ -117,6 +117,10 @@ struct vm_code {
 };
 
 struct cbpf_vm {
+	/* The program as native code, or NULL: then vm_threaded() runs it.
+	 * First, so that cbpf_vm_run() reaches it with one load. */
+	jit_fn jit;
+	size_t jit_size;	/* for jit_free() */
 	/* The program, if it uses ops that call functions: cbpf_vm_run()
 	 * then runs it with vm_exec(), see vm_calls_out(). */
 	struct cbpf_prog calls_out;
@@ -1018,7 +1022,31 @@ uint32_t cbpf_run_trace(const struct cbpf_prog *prog, const uint8_t *pkt,
 uint32_t cbpf_vm_run(const struct cbpf_vm *vm, const uint8_t *pkt,
 		     size_t len, const struct cbpf_ctx *ctx)
 {
+	if (vm->jit)
+		return vm->jit(pkt, len, ctx);
 	return vm_threaded(vm, pkt, len, ctx, NULL);
+}
+
+bool vm_is_jit(const struct cbpf_vm *vm)
+{
+	return vm->jit != NULL;
+}
+
+int64_t vm_load_neg(const uint8_t *pkt, size_t len,
+		    const struct cbpf_ctx *ctx, int32_t off, size_t size)
+{
+	ptrdiff_t pos;
+
+	if (!vm_pos_neg(len, ctx, off, size, &pos))
+		return -1;
+	switch (size) {
+	case 4:
+		return vm_get32(pkt + pos);
+	case 2:
+		return vm_get16(pkt + pos);
+	default:
+		return vm_get8(pkt + pos);
+	}
 }
 
 /* LD ABS: the kernel treats k >= SKF_AD_OFF as an ancillary load of any
@@ -1277,8 +1305,8 @@ static const struct cbpf_vm vm_labels_probe = { .setup = VM_SETUP_LABELS };
 /* struct cbpf_vm's alignment (of its code), for aligned_alloc(). */
 #define VM_ALIGN 64
 
-struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog,
-			    struct cbpf_error *err)
+struct cbpf_vm *vm_new(const struct cbpf_prog *prog, struct cbpf_error *err,
+		       unsigned int flags)
 {
 	const void *const *labels;
 	struct vm_insn *dec = NULL;
@@ -1332,6 +1360,8 @@ struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog,
 		};
 	}
 	free(dec);
+	if (!(flags & VM_NO_JIT))
+		vm->jit = jit_compile(prog->insns, n, &vm->jit_size);
 	return vm;
 
 nomem:
@@ -1342,9 +1372,17 @@ nomem:
 	return NULL;
 }
 
+struct cbpf_vm *cbpf_vm_new(const struct cbpf_prog *prog,
+			    struct cbpf_error *err)
+{
+	return vm_new(prog, err, 0);
+}
+
 void cbpf_vm_free(struct cbpf_vm *vm)
 {
-	if (vm)
+	if (vm) {
+		jit_free(vm->jit, vm->jit_size);
 		cbpf_prog_free(&vm->calls_out);
+	}
 	free(vm);
 }
