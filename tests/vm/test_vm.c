@@ -18,6 +18,7 @@
 #include <string.h>
 #include "cbpf.h"
 #include "gen.h"
+#include "internal.h"	/* vm_new(): the interpreter-only VM too */
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* BPF_STMT/BPF_JUMP as expressions */
@@ -40,6 +41,11 @@ static void trace_cb(const struct cbpf_step *step, void *arg)
 	t->last = *step;
 	t->steps++;
 }
+
+/* The two ways cbpf_vm_run() runs a program: native code where the JIT
+ * takes it (x86-64), and the threaded interpreter. Tests that run
+ * cbpf_vm_run() go through both. */
+static const unsigned int vm_flags[] = { 0, VM_NO_JIT };
 
 /*
  * Runs insns[0..n) on pkt through every entry point, asserts they agree
@@ -68,11 +74,15 @@ static uint32_t run_all(const struct sock_filter *insns, size_t n,
 		assert_int_equal(v, 0);
 
 	if (n && cbpf_validate(&prog, NULL) == 0) {
-		struct cbpf_vm *vm = cbpf_vm_new(&prog, NULL);
+		size_t f;
 
-		assert_non_null(vm);
-		assert_int_equal(cbpf_vm_run(vm, pkt, len, ctx), v);
-		cbpf_vm_free(vm);
+		for (f = 0; f < ARRAY_SIZE(vm_flags); f++) {
+			struct cbpf_vm *vm = vm_new(&prog, NULL, vm_flags[f]);
+
+			assert_non_null(vm);
+			assert_int_equal(cbpf_vm_run(vm, pkt, len, ctx), v);
+			cbpf_vm_free(vm);
+		}
 	}
 	if (res)
 		*res = r;
@@ -1261,7 +1271,8 @@ static void test_garbage_never_crashes(void **state)
 	}
 }
 
-/* Valid programs: cbpf_run == cbpf_vm_run == cbpf_run_trace. */
+/* Valid programs: cbpf_run == cbpf_vm_run == cbpf_run_trace, with the
+ * JIT and with the interpreter. */
 static void test_run_equals_vm_run(void **state)
 {
 	struct sock_filter p[GEN_MAX_INSNS];
@@ -1272,13 +1283,14 @@ static void test_run_equals_vm_run(void **state)
 
 	(void)state;
 	gen_init(&g, 0x5eed0002);
-	for (i = 0; i < 10000; i++) {
+	for (i = 0; i < 20000; i++) {
 		size_t n = gen_program(&g, p, ARRAY_SIZE(p), 0);
 		struct cbpf_prog prog = { .len = n, .insns = p };
 		struct cbpf_vm *vm;
 		struct cbpf_error err = { 0 };
 
-		vm = cbpf_vm_new(&prog, &err);
+		/* Odd rounds: the interpreter-only VM. */
+		vm = vm_new(&prog, &err, vm_flags[i % 2]);
 		if (!vm) {
 			gen_print_ddd(stderr, p, n);
 			fail_msg("generated program rejected: %s", err.msg);
@@ -1313,6 +1325,73 @@ static void test_run_equals_vm_run(void **state)
 	}
 }
 
+/*
+ * On x86-64 cbpf_vm_new() runs a tcpdump program (here "ip and udp port
+ * 53" on Ethernet, tcpdump -dd) as native code; a program with an
+ * ancillary load stays with the interpreter and still gives the
+ * kernel's verdict (the AF_UNIX context: protocol 0, no device, so
+ * IFINDEX ends the run with A, R10).
+ */
+static void test_jit_used(void **state)
+{
+	struct sock_filter udp53[] = {
+		JUMP(BPF_JMP | BPF_JA, 0, 0, 0),
+		STMT(BPF_LD | BPF_H | BPF_ABS, 12),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, 10),
+		STMT(BPF_LD | BPF_B | BPF_ABS, 23),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 8),
+		STMT(BPF_LD | BPF_H | BPF_ABS, 20),
+		JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 6, 0),
+		STMT(BPF_LDX | BPF_B | BPF_MSH, 14),
+		STMT(BPF_LD | BPF_H | BPF_IND, 14),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 53, 2, 0),
+		STMT(BPF_LD | BPF_H | BPF_IND, 16),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, 53, 0, 1),
+		STMT(BPF_RET | BPF_K, 262144),
+		STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_filter anc[] = {
+		STMT(BPF_LD | BPF_IMM, 7),
+		STMT(BPF_LD | BPF_W | BPF_ABS,
+		     (uint32_t)SKF_AD_OFF + SKF_AD_PROTOCOL),
+		STMT(BPF_ALU | BPF_ADD | BPF_K, 5),
+		STMT(BPF_LD | BPF_W | BPF_ABS,
+		     (uint32_t)SKF_AD_OFF + SKF_AD_IFINDEX),
+		STMT(BPF_RET | BPF_K, 1),
+	};
+	struct cbpf_prog prog = { .len = ARRAY_SIZE(udp53), .insns = udp53 };
+	uint8_t pkt[64] = { 0 };
+	struct cbpf_vm *vm;
+
+	(void)state;
+	pkt[12] = 0x08;		/* IPv4 */
+	pkt[14] = 0x45;		/* ihl 5 */
+	pkt[23] = 17;		/* UDP */
+	pkt[14 + 20 + 3] = 53;	/* dport 53 */
+	vm = cbpf_vm_new(&prog, NULL);
+	assert_non_null(vm);
+#if defined(__x86_64__)
+	assert_true(vm_is_jit(vm));
+#else
+	assert_false(vm_is_jit(vm));
+#endif
+	assert_int_equal(cbpf_vm_run(vm, pkt, sizeof(pkt), NULL), 262144);
+	assert_int_equal(cbpf_vm_run(vm, pkt, 37, NULL), 0);
+	pkt[14 + 20 + 3] = 54;
+	assert_int_equal(cbpf_vm_run(vm, pkt, sizeof(pkt), NULL), 0);
+	cbpf_vm_free(vm);
+	assert_int_equal(RUN(udp53, pkt, sizeof(pkt), NULL, NULL), 0);
+
+	prog = (struct cbpf_prog){ .len = ARRAY_SIZE(anc), .insns = anc };
+	vm = cbpf_vm_new(&prog, NULL);
+	assert_non_null(vm);
+	assert_false(vm_is_jit(vm));
+	/* protocol 0, + 5; IFINDEX without a device returns A */
+	assert_int_equal(cbpf_vm_run(vm, pkt, sizeof(pkt), NULL), 5);
+	cbpf_vm_free(vm);
+	assert_int_equal(RUN(anc, pkt, sizeof(pkt), NULL, NULL), 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1340,6 +1419,7 @@ int main(void)
 		cmocka_unit_test(test_scratch_zeroed_each_run),
 		cmocka_unit_test(test_garbage_never_crashes),
 		cmocka_unit_test(test_run_equals_vm_run),
+		cmocka_unit_test(test_jit_used),
 	};
 
 	return cmocka_run_group_tests(tests, setup_pkt, NULL);

@@ -41,6 +41,7 @@
 #include "cbpf.h"
 #include "gen.h"
 #include "oracle.h"
+#include "internal.h"	/* vm_new(): the interpreter-only VM too */
 
 #define PACKETS_PER_PROG 8
 #define FULL_LEN 257	/* trimming shows byte + 1 <= 256 only below this */
@@ -52,6 +53,7 @@ struct stats {
 	uint64_t pairs, programs, full, exits[CBPF_EXIT_INVALID + 1];
 	uint64_t round_trips;
 	uint64_t nla_found;
+	uint64_t jitted;	/* programs cbpf_vm_run() ran as native code */
 	bool codes[256];
 	bool anc[SKF_AD_MAX / 4];
 };
@@ -187,16 +189,21 @@ static void check_program(struct oracle *o, struct stats *st, uint64_t seed,
 	struct sock_filter rw[MAX_REWRITE];
 	struct cbpf_result res[PACKETS_PER_PROG];
 	long bytes[PACKETS_PER_PROG][4];
-	struct cbpf_vm *vm;
+	struct cbpf_vm *vm, *interp;
 	struct cbpf_error verr = { 0 };
 	int err, i, s;
 
+	/* Both ways cbpf_vm_run() can run it: native code where the JIT
+	 * takes the program, and the interpreter. */
 	vm = cbpf_vm_new(&prog, &verr);
-	if (!vm) {
+	interp = vm_new(&prog, &verr, VM_NO_JIT);
+	if (!vm || !interp) {
 		gen_print_ddd(stderr, insns, n);
 		fail_msg("cbpf_vm_new rejected a generated program: %s",
 			 verr.msg);
 	}
+	assert_false(vm_is_jit(interp));
+	st->jitted += vm_is_jit(vm);
 	err = oracle_attach(o, insns, n);
 	if (err) {
 		gen_print_ddd(stderr, insns, n);
@@ -204,6 +211,7 @@ static void check_program(struct oracle *o, struct stats *st, uint64_t seed,
 	}
 	for (i = 0; i < npkts; i++) {
 		uint32_t v = cbpf_vm_run(vm, pkts[i], lens[i], NULL);
+		uint32_t vi = cbpf_vm_run(interp, pkts[i], lens[i], NULL);
 		uint32_t t = cbpf_run_trace(&prog, pkts[i], lens[i], NULL,
 					    &res[i], note_step, st);
 		long k = oracle_run(o, pkts[i], lens[i]);
@@ -213,12 +221,16 @@ static void check_program(struct oracle *o, struct stats *st, uint64_t seed,
 		if (t != v)	/* "kernel" here is cbpf_vm_run */
 			report("cbpf_run_trace vs cbpf_vm_run", seed, insns, n,
 			       pkts[i], lens[i], t, v);
+		if (vi != v)
+			report("interpreter vs cbpf_vm_run", seed, insns, n,
+			       pkts[i], lens[i], vi, v);
 		if (k != oracle_expect(v, lens[i]))
 			report("original program", seed, insns, n, pkts[i],
 			       lens[i], oracle_expect(v, lens[i]), k);
 		st->exits[res[i].exit]++;
 	}
 	cbpf_vm_free(vm);
+	cbpf_vm_free(interp);
 
 	for (s = 0; s < 4; s++) {
 		size_t rn = rewrite(insns, n, 8 * s, rw);
@@ -304,6 +316,7 @@ static void test_vm_matches_kernel(void **state)
 	       " program/packet pairs, %" PRIu64 " full 32-bit verdicts\n",
 	       seed, st.programs, st.pairs, st.full);
 	printf("text round trips: %" PRIu64 "\n", st.round_trips);
+	printf("programs run as native code: %" PRIu64 "\n", st.jitted);
 	printf("exits: ret %" PRIu64 ", oob %" PRIu64 ", div0 %" PRIu64
 	       ", nodev %" PRIu64 "; nla found %" PRIu64 "\n",
 	       st.exits[CBPF_EXIT_RET], st.exits[CBPF_EXIT_OOB],
@@ -334,6 +347,11 @@ static void test_vm_matches_kernel(void **state)
 	assert_true(st.full > target / 20);
 	assert_true(st.nla_found > 0);
 	assert_true(st.round_trips == 2 * st.programs);
+#if defined(__x86_64__)
+	/* The JIT took a good share of the programs (it leaves those with
+	 * ancillary loads to the interpreter). */
+	assert_true(st.jitted > st.programs / 4);
+#endif
 }
 
 int main(void)
