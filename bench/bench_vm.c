@@ -14,9 +14,11 @@
  * For each program, every engine runs the program's packet set many
  * times, in TRIALS rounds of a few milliseconds; the best round is
  * reported, in ns per packet.
- * Columns: libpcap bpf_filter(), cbpf_vm_run() (pre-decoded), cbpf_run()
- * (decodes as it goes), and the speedups libpcap / cbpf_vm_run and
- * libpcap / cbpf_run; then the median and the minimum of each.
+ * Columns: libpcap bpf_filter(), cbpf_vm_run() (native code where the
+ * JIT takes the program, marked *), the same VM held to its interpreter
+ * (so the JIT's gain shows), cbpf_run() (decodes as it goes), and the
+ * speedups libpcap / cbpf_vm_run, libpcap / interpreter and libpcap /
+ * cbpf_run; then the median and the minimum of each.
  *
  * Usage: bench_vm [milliseconds per round and engine, default 4 [program
  *        name substring]]
@@ -29,6 +31,7 @@
 #include <time.h>
 #include <pcap/pcap.h>
 #include "cbpf.h"
+#include "internal.h"	/* vm_new(VM_NO_JIT), vm_is_jit() */
 
 #define MAX_PKTS 32
 #define MAX_BENCHES 40
@@ -286,9 +289,14 @@ struct bench {
 		ns = (now_ns() - t0) / ((double)reps * set->n);		\
 	} while (0)
 
-enum engine { PCAP, VM, RUN };
+enum engine { PCAP, VM, INTERP, RUN, ENGINES };
 
-static double measure_once(const struct bench *b, const struct cbpf_vm *vm,
+/* The VM as cbpf_vm_new() makes it, and held to its interpreter. */
+struct vms {
+	const struct cbpf_vm *vm, *interp;
+};
+
+static double measure_once(const struct bench *b, const struct vms *vms,
 			   enum engine e, long reps)
 {
 	const struct pktset *set = b->set;
@@ -300,20 +308,25 @@ static double measure_once(const struct bench *b, const struct cbpf_vm *vm,
 				     (u_int)k->len, (u_int)k->len));
 		break;
 	case VM:
-		TIME_LOOP(cbpf_vm_run(vm, k->data, k->len, NULL));
+		TIME_LOOP(cbpf_vm_run(vms->vm, k->data, k->len, NULL));
+		break;
+	case INTERP:
+		TIME_LOOP(cbpf_vm_run(vms->interp, k->data, k->len, NULL));
 		break;
 	case RUN:
 		TIME_LOOP(cbpf_run(&b->prog, k->data, k->len, NULL));
+		break;
+	case ENGINES:
 		break;
 	}
 	return ns;
 }
 
 /* Calibrates a trial to about ms milliseconds. */
-static long calibrate(const struct bench *b, const struct cbpf_vm *vm,
+static long calibrate(const struct bench *b, const struct vms *vms,
 		      enum engine e, double ms)
 {
-	double per = measure_once(b, vm, e, 1000);
+	double per = measure_once(b, vms, e, 1000);
 
 	return (long)(ms * 1e6 / (per * b->set->n)) + 1;
 }
@@ -323,19 +336,19 @@ static long calibrate(const struct bench *b, const struct cbpf_vm *vm,
  * other, so that a busy machine slows all of them alike, and the minimum
  * is the run least disturbed.
  */
-static void measure(const struct bench *b, const struct cbpf_vm *vm,
-		    double ms, double best[3])
+static void measure(const struct bench *b, const struct vms *vms,
+		    double ms, double best[ENGINES])
 {
-	long reps[3];
+	long reps[ENGINES];
 	int t, e;
 
-	for (e = 0; e < 3; e++) {
-		reps[e] = calibrate(b, vm, e, ms);
+	for (e = 0; e < ENGINES; e++) {
+		reps[e] = calibrate(b, vms, e, ms);
 		best[e] = 1e18;
 	}
 	for (t = 0; t < TRIALS; t++) {
-		for (e = 0; e < 3; e++) {
-			double ns = measure_once(b, vm, e, reps[e]);
+		for (e = 0; e < ENGINES; e++) {
+			double ns = measure_once(b, vms, e, reps[e]);
 
 			if (ns < best[e])
 				best[e] = ns;
@@ -452,8 +465,9 @@ static const char *const tcpdump_filters[] = {
 int main(int argc, char **argv)
 {
 	struct bench benches[MAX_BENCHES];
-	double vm_ratios[MAX_BENCHES], run_ratios[MAX_BENCHES];
-	double vm_min = 1e18, run_min = 1e18;
+	double vm_ratios[MAX_BENCHES], int_ratios[MAX_BENCHES];
+	double run_ratios[MAX_BENCHES];
+	double vm_min = 1e18, int_min = 1e18, run_min = 1e18;
 	double ms = argc > 1 ? atof(argv[1]) : 4;
 	struct cbpf_udp_match m4 = { .sport = 51820, .dport = 51821,
 				     .min_payload = 16, .match_saddr = true };
@@ -492,22 +506,25 @@ int main(int argc, char **argv)
 	else
 		printf("skipped cbpf_filter_udp6: not available\n");
 
-	printf("%-34s %5s %8s %8s %8s %7s %7s\n", "program (ns/packet)", "insns",
-	       "libpcap", "cbpf_vm", "cbpf_run", "vm x", "run x");
+	printf("%-34s %5s %8s %9s %8s %8s %7s %7s %7s\n",
+	       "program (ns/packet)", "insns", "libpcap", "cbpf_vm", "interp",
+	       "cbpf_run", "vm x", "int x", "run x");
 	for (i = 0; i < n; i++) {
 		struct bench *b = &benches[i];
-		struct cbpf_vm *vm;
+		struct cbpf_vm *vm, *interp;
+		struct vms vms;
 
 		if (argc > 2 && !strstr(b->name, argv[2])) {
 			cbpf_prog_free(&b->prog);
 			continue;
 		}
-		double best[3], pcap_ns;
+		double best[ENGINES], pcap_ns;
 		struct cbpf_error err = { 0 };
 		int j;
 
 		vm = cbpf_vm_new(&b->prog, &err);
-		if (!vm) {
+		interp = vm_new(&b->prog, &err, VM_NO_JIT);
+		if (!vm || !interp) {
 			fprintf(stderr, "%s: cbpf_vm_new: %s\n", b->name,
 				err.msg);
 			return 1;
@@ -518,31 +535,41 @@ int main(int argc, char **argv)
 						(u_int)k->len, (u_int)k->len);
 			uint32_t v = cbpf_vm_run(vm, k->data, k->len, NULL);
 
-			if (p != v || cbpf_run(&b->prog, k->data, k->len, NULL) != v) {
+			if (p != v ||
+			    cbpf_vm_run(interp, k->data, k->len, NULL) != v ||
+			    cbpf_run(&b->prog, k->data, k->len, NULL) != v) {
 				printf("%s: packet %d: libpcap %u, cbpf %u\n",
 				       b->name, j, p, v);
 				mismatches++;
 			}
 		}
-		measure(b, vm, ms, best);
+		vms = (struct vms){ .vm = vm, .interp = interp };
+		measure(b, &vms, ms, best);
 		pcap_ns = best[PCAP];
 		vm_ratios[m] = pcap_ns / best[VM];
+		int_ratios[m] = pcap_ns / best[INTERP];
+		if (int_ratios[m] < int_min)
+			int_min = int_ratios[m];
 		run_ratios[m] = pcap_ns / best[RUN];
 		if (vm_ratios[m] < vm_min)
 			vm_min = vm_ratios[m];
 		if (run_ratios[m] < run_min)
 			run_min = run_ratios[m];
-		printf("%-34.34s %5zu %8.1f %8.1f %8.1f %6.2fx %6.2fx\n",
-		       b->name, b->prog.len, pcap_ns, best[VM], best[RUN],
-		       vm_ratios[m], run_ratios[m]);
+		printf("%-34.34s %5zu %8.1f %8.1f%c %8.1f %8.1f %6.2fx %6.2fx %6.2fx\n",
+		       b->name, b->prog.len, pcap_ns, best[VM],
+		       vm_is_jit(vm) ? '*' : ' ', best[INTERP], best[RUN],
+		       vm_ratios[m], int_ratios[m], run_ratios[m]);
 		m++;
 		cbpf_vm_free(vm);
+		cbpf_vm_free(interp);
 		cbpf_prog_free(&b->prog);
 	}
 	if (m) {
 		printf("speedup over libpcap bpf_filter(), %d programs:\n", m);
 		printf("  cbpf_vm_run: median %.2fx, min %.2fx\n",
 		       median(vm_ratios, m), vm_min);
+		printf("  interpreter: median %.2fx, min %.2fx\n",
+		       median(int_ratios, m), int_min);
 		printf("  cbpf_run:    median %.2fx, min %.2fx\n",
 		       median(run_ratios, m), run_min);
 	}

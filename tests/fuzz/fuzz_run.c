@@ -3,7 +3,8 @@
  * libFuzzer target for the VM: any bytes are a context, a program and a
  * packet. cbpf_run() and cbpf_run_trace() must never read out of bounds
  * (ASan) and must agree; when the program is valid, cbpf_vm_run() must
- * agree too. Disagreement aborts.
+ * agree too, both as native code (the JIT, where it takes the program)
+ * and with the interpreter-only VM. Disagreement aborts.
  *
  * Input: byte 0 context flags, byte 1 network header offset, byte 2 the
  * instruction count n; then n instructions of 8 bytes (code as 2 bytes
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cbpf.h"
+#include "internal.h"	/* vm_new(VM_NO_JIT) */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,6 +64,26 @@ static size_t fuzz_insns(const uint8_t *data, size_t size, size_t want,
 		n++;
 	}
 	return n;
+}
+
+/* cbpf_vm_run() of a valid program, built with vm_new()'s flags, must
+ * give cbpf_run()'s verdict v. */
+static void fuzz_vm(const struct cbpf_prog *prog, unsigned int flags,
+		    const uint8_t *pkt, size_t len, const struct cbpf_ctx *ctx,
+		    uint32_t *rnd, uint32_t v)
+{
+	struct cbpf_error err = { 0 };
+	struct cbpf_vm *vm = vm_new(prog, &err, flags);
+
+	if (!vm) {
+		if (errno != ENOMEM || err.err != -ENOMEM)
+			abort();
+		return;
+	}
+	*rnd = 0;
+	if (cbpf_vm_run(vm, pkt, len, ctx) != v)
+		abort();
+	cbpf_vm_free(vm);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -119,18 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (res.exit != CBPF_EXIT_RET && res.exit != CBPF_EXIT_NODEV && v)
 		abort();
 	if (valid) {
-		struct cbpf_error err = { 0 };
-		struct cbpf_vm *vm = cbpf_vm_new(&prog, &err);
+		static const unsigned int flags[] = { 0, VM_NO_JIT };
 
-		if (!vm) {
-			if (errno != ENOMEM || err.err != -ENOMEM)
-				abort();
-		} else {
-			rnd = 0;
-			if (cbpf_vm_run(vm, pkt, len, &ctx) != v)
-				abort();
-			cbpf_vm_free(vm);
-		}
+		for (i = 0; i < 2; i++)
+			fuzz_vm(&prog, flags[i], pkt, len, &ctx, &rnd, v);
 		/* A valid program ends in RET, so never runs off the end. */
 		if (res.exit == CBPF_EXIT_INVALID)
 			abort();
