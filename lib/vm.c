@@ -33,6 +33,15 @@
  * programs that end in a RET (all valid ones), which lets it skip the
  * bounds check on the pc between two instructions.
  *
+ * On x86-64, cbpf_vm_new() also hands the validated program to
+ * jit_compile() (lib/vm_jit_x86_64.c, whose header says how it works and
+ * why it is safe: W^X memory, a buffer bounded before emitting and
+ * checked on every byte, the interpreter kept whenever the JIT declines
+ * or the system refuses executable memory). cbpf_vm_run() then calls the
+ * native code directly; vm_threaded() runs what the JIT leaves (programs
+ * with ancillary loads). Header-relative loads in native code call
+ * vm_load_neg(), this file's R4 code, so both paths share it.
+ *
  * Speed is measured by bench/bench_vm.c, instructions executed by
  * callgrind; what did not pay there was taken out again.
  */
