@@ -31,7 +31,9 @@
  * vm_raw_threaded(), for cbpf_run(), sits between the two: the caller's
  * array with vm_exec()'s checks, dispatched like vm_threaded(), for the
  * programs that end in a RET (all valid ones), which lets it skip the
- * bounds check on the pc between two instructions.
+ * bounds check on the pc between two instructions. A chain of "jeq #k"
+ * falling through to one another (tcpdump's lists) runs in one loop there,
+ * each member checked as it is reached, without a dispatch per member.
  *
  * On x86-64, cbpf_vm_new() also hands the validated program to
  * jit_compile() (lib/vm_jit_x86_64.c, whose header says how it works and
@@ -776,6 +778,7 @@ static uint32_t vm_raw_threaded(const struct sock_filter *raw,
 #define VM_LABEL(op, code, check, body) [code] = &&L_##op,
 		VM_CODED_OPS(VM_LABEL)
 #undef VM_LABEL
+		[BPF_JMP | BPF_JEQ | BPF_K] = &&raw_jeq_k,
 	};
 #pragma GCC diagnostic pop
 	/* Every valid n / 4 has its op (a NULL label would be jumped to). */
@@ -847,6 +850,23 @@ static uint32_t vm_raw_threaded(const struct sock_filter *raw,
 	VM_ANC_OPS(VM_RAW_OP)
 L_VM_INVALID:
 	goto invalid;
+
+	/*
+	 * JEQ K, VM_JEQ_K's check and body, except that a false test
+	 * falling through to another JEQ K (tcpdump's port and host lists)
+	 * loops here instead of dispatching: the next instruction exists,
+	 * as jf = 0 < VM_ROOM has just shown.
+	 */
+raw_jeq_k:
+	for (;;) {
+		if (in->jt >= VM_ROOM || in->jf >= VM_ROOM)
+			goto invalid;
+		if (VM_BRANCH(a == in->k))
+			VM_GOTO(VM_JT);
+		if (in->jf || in[1].code != (BPF_JMP | BPF_JEQ | BPF_K))
+			VM_GOTO(VM_JF);
+		pc++;
+	}
 
 ancillary:
 	n = in->k - (uint32_t)SKF_AD_OFF;

@@ -1326,6 +1326,49 @@ static void test_run_equals_vm_run(void **state)
 }
 
 /*
+ * cbpf_run() runs a chain of "jeq #k, T, next" (tcpdump's lists) in one
+ * loop: each member must still be checked as it is reached. Chains of 1
+ * to 6, A matching each member or none, and a jt or jf past the end at
+ * each member or none: a match before the bad member jumps out, else the
+ * run reaches it and ends with 0.
+ */
+static void test_jeq_chains(void **state)
+{
+	struct sock_filter p[10];
+	size_t n, i;
+	int m, bad, field;
+
+	(void)state;
+	for (n = 1; n <= 6; n++) {
+		for (m = 0; m <= (int)n; m++) {
+			for (bad = -1; bad < (int)n; bad++) {
+				for (field = 0; field < 2; field++) {
+					uint32_t want;
+
+					p[0] = STMT(BPF_LD | BPF_IMM, 100 + m);
+					for (i = 0; i < n; i++)
+						p[1 + i] = JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+								100 + i, n - i, 0);
+					p[n + 1] = STMT(BPF_RET | BPF_K, 5);
+					p[n + 2] = STMT(BPF_RET | BPF_K, 7);
+					if (bad >= 0 && field == 0)
+						p[1 + bad].jt = 200;
+					else if (bad >= 0)
+						p[1 + bad].jf = 200;
+					if (bad >= 0 && m >= bad)
+						want = 0;
+					else
+						want = m < (int)n ? 7 : 5;
+					assert_int_equal(run_all(p, n + 3, pkt200, 200,
+								 NULL, NULL),
+							 want);
+				}
+			}
+		}
+	}
+}
+
+/*
  * On x86-64 cbpf_vm_new() runs a tcpdump program (here "ip and udp port
  * 53" on Ethernet, tcpdump -dd) as native code; a program with an
  * ancillary load stays with the interpreter and still gives the
@@ -1420,6 +1463,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_never_crashes),
 		cmocka_unit_test(test_run_equals_vm_run),
 		cmocka_unit_test(test_jit_used),
+		cmocka_unit_test(test_jeq_chains),
 	};
 
 	return cmocka_run_group_tests(tests, setup_pkt, NULL);
