@@ -16,6 +16,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include "cbpf.h"
 #include "gen.h"
 #include "internal.h"	/* vm_new(): the interpreter-only VM too */
@@ -1435,6 +1442,73 @@ static void test_jit_used(void **state)
 	assert_int_equal(RUN(anc, pkt, sizeof(pkt), NULL, NULL), 5);
 }
 
+#if defined(__x86_64__)
+/*
+ * In a child: refuse mprotect(PROT_EXEC) with EPERM, as systemd's
+ * MemoryDenyWriteExecute= and SELinux without execmem do; then
+ * cbpf_vm_new() must quietly keep the interpreter and still give the
+ * right verdict. Exit status 0 if so.
+ */
+static int jit_refused_child(void)
+{
+	struct sock_filter deny_exec[] = {
+		STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, arch)),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
+		STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, nr)),
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mprotect, 0, 2),
+		STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, args[2])),
+		JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0),
+		STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog fprog = {
+		.len = ARRAY_SIZE(deny_exec),
+		.filter = deny_exec,
+	};
+	struct sock_filter p[] = {
+		STMT(BPF_LD | BPF_B | BPF_ABS, 3),
+		STMT(BPF_RET | BPF_A, 0),
+	};
+	struct cbpf_prog prog = { .len = ARRAY_SIZE(p), .insns = p };
+	struct cbpf_vm *vm;
+	int ok;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
+		return 2;
+	vm = cbpf_vm_new(&prog, NULL);
+	if (!vm)
+		return 3;
+	ok = !vm_is_jit(vm) && cbpf_vm_run(vm, pkt200, 200, NULL) == 4 &&
+	     cbpf_vm_run(vm, pkt200, 3, NULL) == 0;
+	cbpf_vm_free(vm);
+	return ok ? 0 : 1;
+}
+#endif
+
+/* W^X refused: the interpreter, silently (see jit_refused_child()). */
+static void test_jit_refused(void **state)
+{
+#if defined(__x86_64__)
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(jit_refused_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+#else
+	skip();
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1464,6 +1538,7 @@ int main(void)
 		cmocka_unit_test(test_run_equals_vm_run),
 		cmocka_unit_test(test_jit_used),
 		cmocka_unit_test(test_jeq_chains),
+		cmocka_unit_test(test_jit_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup_pkt, NULL);
