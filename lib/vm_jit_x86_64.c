@@ -579,13 +579,15 @@ static int jit_emit(struct jit *j, const struct sock_filter *insns)
 jit_fn jit_compile(const struct sock_filter *insns, uint32_t len,
 		   size_t *size)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), used;
+	long page_size = sysconf(_SC_PAGESIZE);
 	struct jit j = { .len = len };
+	size_t page, used;
 	void *mem;
 	jit_fn fn = NULL;
 
-	if (len == 0 || len > CBPF_MAXINSNS)
+	if (len == 0 || len > CBPF_MAXINSNS || page_size <= 0)
 		return NULL;
+	page = (size_t)page_size;
 	/* Two jumps per instruction at most (jcc + jmp, or a load's and
 	 * a division's "return 0"), and fewer than two more per template. */
 	j.fix_cap = 4 * (size_t)len;
