@@ -3,9 +3,26 @@
  * wgpunchd — open-addressing hash index (see hindex.h).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "hindex.h"
+
+/*
+ * Buckets are read by other workers' threads (registry_peek) while the
+ * owner writes them: every access is a relaxed atomic, which costs
+ * nothing over a plain one on the machines we run on. Ordering comes
+ * from the registry's sequence counters, not from here.
+ */
+static inline uint64_t load(_Atomic uint64_t *b)
+{
+	return atomic_load_explicit(b, memory_order_relaxed);
+}
+
+static inline void store(_Atomic uint64_t *b, uint64_t v)
+{
+	atomic_store_explicit(b, v, memory_order_relaxed);
+}
 
 static inline uint32_t bucket_slot(uint64_t b)
 {
@@ -53,7 +70,7 @@ uint32_t hindex_find(const struct hindex *ix, uint64_t hash,
 	uint64_t b;
 
 	/* Load factor <= 1/2 guarantees an empty bucket ends the probe. */
-	while ((b = ix->buckets[i])) {
+	while ((b = load(&ix->buckets[i]))) {
 		if (bucket_hash(b) == h && match(bucket_slot(b), ctx))
 			return bucket_slot(b);
 		i = (i + 1) & ix->mask;
@@ -65,9 +82,9 @@ void hindex_insert(struct hindex *ix, uint64_t hash, uint32_t slot)
 {
 	uint32_t h = (uint32_t)hash, i = h & ix->mask;
 
-	while (ix->buckets[i])
+	while (load(&ix->buckets[i]))
 		i = (i + 1) & ix->mask;
-	ix->buckets[i] = (uint64_t)h << 32 | ((uint64_t)slot + 1);
+	store(&ix->buckets[i], (uint64_t)h << 32 | ((uint64_t)slot + 1));
 }
 
 bool hindex_remove(struct hindex *ix, uint64_t hash, uint32_t slot)
@@ -76,7 +93,7 @@ bool hindex_remove(struct hindex *ix, uint64_t hash, uint32_t slot)
 	uint64_t b;
 
 	for (;;) {
-		b = ix->buckets[i];
+		b = load(&ix->buckets[i]);
 		if (!b)
 			return false;
 		if (bucket_slot(b) == slot)
@@ -85,15 +102,15 @@ bool hindex_remove(struct hindex *ix, uint64_t hash, uint32_t slot)
 	}
 	/* Backward shift: pull later members of the cluster into the hole
 	 * unless that would move them before their home bucket. */
-	for (j = (i + 1) & ix->mask; (b = ix->buckets[j]);
+	for (j = (i + 1) & ix->mask; (b = load(&ix->buckets[j]));
 	     j = (j + 1) & ix->mask) {
 		home = bucket_hash(b) & ix->mask;
 		/* Is home cyclically outside (i, j]? Then b may fill i. */
 		if (((j - home) & ix->mask) >= ((j - i) & ix->mask)) {
-			ix->buckets[i] = b;
+			store(&ix->buckets[i], b);
 			i = j;
 		}
 	}
-	ix->buckets[i] = 0;
+	store(&ix->buckets[i], 0);
 	return true;
 }

@@ -6,18 +6,24 @@
  * lookups stay O(1) on average however long the server runs. The table
  * holds at most half as many items as it has buckets; the caller bounds
  * its item count by the capacity given to hindex_init().
+ *
+ * One thread writes an index; others may read it at the same time
+ * (hindex_find), every bucket being one atomic word: a reader can miss
+ * an item moved by a concurrent removal's backward shift, never see a
+ * torn one. The registry's sequence counter tells it to retry.
  */
 #ifndef WGPUNCHD_HINDEX_H
 #define WGPUNCHD_HINDEX_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define HINDEX_NONE UINT32_MAX
 
 struct hindex {
-	uint64_t *buckets;	/* hi 32: hash bits, lo 32: slot + 1; 0 = empty */
+	_Atomic uint64_t *buckets;	/* hi 32: hash bits, lo 32: slot + 1; 0 = empty */
 	uint32_t mask;
 };
 

@@ -16,10 +16,21 @@
  *
  * Times are milliseconds of CLOCK_MONOTONIC supplied by the caller, so
  * tests control the clock.
+ *
+ * Partitions (wgpunchd --workers): each worker owns one registry, the
+ * only thread that ever writes it, and holds the keys whose requests the
+ * kernel steers to it. Other workers read it without a lock and without
+ * ever waiting for its owner: registry_peek*() copies an entry under two
+ * sequence counters, one per entry (its contents) and one per registry
+ * (its indexes), made odd by the owner while it writes and even again
+ * after; a copy taken while either changed is taken again. The owner
+ * brackets every write other workers may read (registry_write_begin/
+ * end; insert, remove and set_consent do it themselves).
  */
 #ifndef WGPUNCHD_REGISTRY_H
 #define WGPUNCHD_REGISTRY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +42,12 @@
 #define REG_NONE UINT32_MAX
 #define CONSENT_INLINE 8	/* fingerprints every entry holds itself */
 #define CONSENT_PER_CHUNK 7	/* ... and per chunk of the shared pool */
+/* Copies a reader tries, a PAUSE apart, before it gives up on an entry
+ * its owner keeps rewriting (then it reports the entry as not there, as
+ * a LOOKUP racing the peer's first REGISTER would): a reader never
+ * waits for a writer more than some microseconds, not even for one
+ * preempted in the middle of a write. */
+#define REG_PEEK_TRIES 256
 
 struct reg_entry {
 	uint8_t key[WGP_KEY_LEN];
@@ -70,6 +87,8 @@ struct registry {
 	struct consent_chunk *chunks;
 	uint32_t n_chunks, chunk_bump, chunk_free, chunks_used;
 	struct hindex by_key, by_digest;
+	_Atomic uint32_t *seq;		/* per slot: odd while written */
+	_Atomic uint32_t iseq;		/* the indexes: odd while written */
 	uint32_t sweep;			/* expiry cursor */
 	uint8_t key_hash_key[16];
 	uint8_t fp_key[16];
@@ -125,6 +144,36 @@ bool registry_mutual(const struct registry *r, const struct reg_entry *a,
  * last call stopped (examines at most 4 * budget slots). Returns how many
  * were removed. */
 size_t registry_expire(struct registry *r, uint64_t now, size_t budget);
+
+/*
+ * Take the hash keys of from (before r holds anything): the partitions
+ * of one server must agree on fingerprints (consent lists name peers in
+ * any partition) and may as well agree on the index hashes.
+ */
+void registry_share_keys(struct registry *r, const struct registry *from);
+
+/* The owner is about to change / has changed what other workers may
+ * read of e (registry_peek*). Never nested for one entry. */
+void registry_write_begin(struct registry *r, const struct reg_entry *e);
+void registry_write_end(struct registry *r, const struct reg_entry *e);
+
+/*
+ * From any thread: a consistent copy of the live entry for key (or
+ * digest) in r, whose owner may be writing it meanwhile, into out, and
+ * whether its consent list names the fingerprint fp (*names). Expired
+ * entries are left to the owner. false: no live entry, or none could
+ * be copied in REG_PEEK_TRIES tries. Only the fields the owner
+ * brackets are meaningful in out: key, digest, self_fp, sess, expires,
+ * ep, local, cands, consent_fp, n_consent, flags, version (not the
+ * counter or the buckets, which only the owner uses).
+ */
+bool registry_peek(const struct registry *r,
+		   const uint8_t key[static WGP_KEY_LEN], uint64_t now,
+		   uint64_t fp, struct reg_entry *out, bool *names);
+bool registry_peek_digest(const struct registry *r,
+			  const uint8_t digest[static WGP_CONSENT_LEN],
+			  uint64_t now, uint64_t fp, struct reg_entry *out,
+			  bool *names);
 
 static inline bool registry_live(const struct reg_entry *e, uint64_t now)
 {
