@@ -134,7 +134,7 @@ static void fill_peer_rec(struct wgp_peer_rec *rec, uint8_t index,
  * client's address must not stop its NOTIFYs, nor NOTIFYs its requests.
  */
 static bool notify_budget(struct ctx *c, struct reg_entry *who,
-			  struct reg_entry *peer)
+			  const struct reg_entry *peer)
 {
 	if (!small_bucket_take(&who->notifies, NOTIFY_PER_S, NOTIFY_BURST,
 			       c->now) ||
@@ -145,7 +145,8 @@ static bool notify_budget(struct ctx *c, struct reg_entry *who,
 	return true;
 }
 
-static void notify(struct ctx *c, struct reg_entry *who, struct reg_entry *peer)
+static void notify(struct ctx *c, struct reg_entry *who,
+		   const struct reg_entry *peer)
 {
 	struct wgp_msg m;
 
@@ -244,6 +245,7 @@ static uint64_t expiry(const struct ctx *c, uint64_t counter)
 static void refresh(struct ctx *c, struct reg_entry *e, uint64_t counter,
 		    uint8_t flags, const struct wgp_endpoint *cands)
 {
+	registry_write_begin(&c->srv->reg, e);
 	e->counter = counter;
 	e->ep = c->rx->src;
 	e->local = c->rx->local;
@@ -251,6 +253,7 @@ static void refresh(struct ctx *c, struct reg_entry *e, uint64_t counter,
 	e->version = c->req->version;
 	memcpy(e->cands, cands, sizeof(e->cands));
 	e->expires = expiry(c, counter);
+	registry_write_end(&c->srv->reg, e);
 }
 
 /*
@@ -266,8 +269,10 @@ static void consent_full(struct ctx *c, struct reg_entry *e, bool is_new,
 	if (is_new) {
 		registry_remove(&c->srv->reg, e);
 	} else {
+		registry_write_begin(&c->srv->reg, e);
 		e->counter = counter;
 		e->expires = expiry(c, counter);
+		registry_write_end(&c->srv->reg, e);
 	}
 	log_debug("consent pool full: refusing a list of %u",
 		  c->req->u.reg.n_consent);
@@ -276,16 +281,80 @@ static void consent_full(struct ctx *c, struct reg_entry *e, bool is_new,
 }
 
 /* Was peer already answered for earlier in this REGISTER's list? A list
- * may name one peer many times; it gets one record and one NOTIFY. */
-static bool seen_before(const struct reg_entry *const *seen, unsigned int n,
+ * may name one peer many times; it gets one record and one NOTIFY.
+ * Keys, not entries: another worker's peer is a copy, made anew. */
+static bool seen_before(const uint8_t (*seen)[WGP_KEY_LEN], unsigned int n,
 			const struct reg_entry *peer)
 {
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (seen[i] == peer)
+		if (!memcmp(seen[i], peer->key, WGP_KEY_LEN))
 			return true;
 	return false;
+}
+
+/*
+ * Peers in a group of workers (server.h): a peer's entry is in the
+ * registry of its key's worker. This worker's own is used in place;
+ * another's is copied into *buf (registry_peek: never waiting for its
+ * owner), and is only read. *mutual: e and the peer name each other.
+ */
+static bool is_own(const struct server *srv, const struct registry *part)
+{
+	return part == &srv->reg;
+}
+
+static const struct reg_entry *peer_by_key(struct ctx *c,
+					   const struct reg_entry *e,
+					   const uint8_t key[static WGP_KEY_LEN],
+					   struct reg_entry *buf, bool *mutual)
+{
+	struct server *srv = c->srv;
+	struct reg_entry *peer;
+	const struct registry *part;
+	bool names;
+
+	part = srv->n_parts > 1 ?
+	       srv->parts[server_worker_of(key, srv->n_parts)] : &srv->reg;
+	if (is_own(srv, part)) {
+		peer = registry_find(&srv->reg, key, c->now);
+		*mutual = peer && registry_mutual(&srv->reg, e, peer);
+		return peer;
+	}
+	if (!registry_peek(part, key, c->now, e->self_fp, buf, &names))
+		return NULL;
+	*mutual = names && registry_names(&srv->reg, e, buf->self_fp);
+	return buf;
+}
+
+/* The same by consent digest, which does not tell the worker: the own
+ * registry first, then the others'. */
+static const struct reg_entry *peer_by_digest(struct ctx *c,
+					      const struct reg_entry *e,
+					      const uint8_t *digest,
+					      struct reg_entry *buf,
+					      bool *mutual)
+{
+	struct server *srv = c->srv;
+	struct reg_entry *peer;
+	unsigned int i;
+	bool names;
+
+	peer = registry_find_digest(&srv->reg, digest, c->now);
+	if (peer) {
+		*mutual = registry_mutual(&srv->reg, e, peer);
+		return peer;
+	}
+	for (i = 0; i < srv->n_parts; i++) {
+		if (is_own(srv, srv->parts[i]) ||
+		    !registry_peek_digest(srv->parts[i], digest, c->now,
+					  e->self_fp, buf, &names))
+			continue;
+		*mutual = names && registry_names(&srv->reg, e, buf->self_fp);
+		return buf;
+	}
+	return NULL;
 }
 
 static void handle_register(struct ctx *c, struct reg_entry *e)
@@ -293,11 +362,12 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 	const struct wgp_register *rq = &c->req->u.reg;
 	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];
 	struct registry *reg = &c->srv->reg;
-	const struct reg_entry *seen[WGP_MAX_CONSENT];
+	uint8_t seen[WGP_MAX_CONSENT][WGP_KEY_LEN];
 	struct wgp_register_reply *rr;
 	unsigned int i, n_seen = 0;
-	bool is_new = !e, changed;
-	struct reg_entry *peer;
+	bool is_new = !e, changed, mutual;
+	const struct reg_entry *peer;
+	struct reg_entry buf;
 	struct wgp_msg m;
 	size_t next_len;
 
@@ -311,7 +381,9 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 			reply_error(c, WGP_ERR_FULL, 0);
 			return;
 		}
+		registry_write_begin(reg, e);
 		e->sess = *c->sess;
+		registry_write_end(reg, e);
 		small_bucket_init(&e->requests, c->srv->cfg.burst, c->now);
 		small_bucket_init(&e->notifies, NOTIFY_BURST, c->now);
 	}
@@ -336,11 +408,10 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 	rr->available = 0;
 	rr->self = c->rx->src;
 	for (i = 0; i < rq->n_consent; i++) {
-		peer = registry_find_digest(reg, rq->consent[i], c->now);
-		if (!peer || seen_before(seen, n_seen, peer) ||
-		    !registry_mutual(reg, e, peer))
+		peer = peer_by_digest(c, e, rq->consent[i], &buf, &mutual);
+		if (!peer || seen_before(seen, n_seen, peer) || !mutual)
 			continue;
-		seen[n_seen++] = peer;
+		memcpy(seen[n_seen++], peer->key, WGP_KEY_LEN);
 		rr->available |= 1ULL << i;
 		/* Records only while the reply stays within the request's
 		 * size; the client LOOKUPs the rest (WGP_RF_MORE). */
@@ -374,8 +445,10 @@ static void handle_lookup(struct ctx *c, struct reg_entry *e)
 	const struct wgp_lookup *rq = &c->req->u.lookup;
 	struct wgp_endpoint cands[WGP_MAX_CANDIDATES];
 	struct wgp_lookup_reply *lr;
-	struct reg_entry *peer;
+	const struct reg_entry *peer;
+	struct reg_entry buf;
 	struct wgp_msg m;
+	bool mutual;
 
 	if (!e) {
 		reply_error(c, WGP_ERR_NOT_REGISTERED, 0);
@@ -395,8 +468,8 @@ static void handle_lookup(struct ctx *c, struct reg_entry *e)
 		.self = c->rx->src,
 	};
 	lr = &m.u.lookup_reply;
-	peer = registry_find(&c->srv->reg, rq->target, c->now);
-	if (peer && registry_mutual(&c->srv->reg, e, peer)) {
+	peer = peer_by_key(c, e, rq->target, &buf, &mutual);
+	if (peer && mutual) {
 		lr->status = WGP_LOOKUP_OK;
 		lr->peer_flags = flags_for(c->req->version, peer->flags);
 		lr->peer = peer->ep;
@@ -435,7 +508,8 @@ static void handle_probe(struct ctx *c)
  * per-source bucket.
  */
 static void notify_grant(struct ctx *c, struct reg_entry *who,
-			 struct reg_entry *peer, const struct relay_ticket *t)
+			 const struct reg_entry *peer,
+			 const struct relay_ticket *t)
 {
 	struct wgp_msg m;
 
@@ -464,7 +538,7 @@ static void notify_grant(struct ctx *c, struct reg_entry *who,
  * told only under mutual consent.
  */
 static uint8_t relay_status(struct ctx *c, struct reg_entry *e,
-			    struct reg_entry *peer, struct relay_ticket *mine,
+			    const struct reg_entry *peer, struct relay_ticket *mine,
 			    struct relay_ticket *theirs, bool *created)
 {
 	int ret;
@@ -489,8 +563,9 @@ static void handle_relay(struct ctx *c, struct reg_entry *e)
 	const struct wgp_relay *rq = &c->req->u.relay;
 	struct relay_ticket mine, theirs;
 	struct wgp_relay_grant *g;
-	struct reg_entry *peer;
-	bool created = false;
+	const struct reg_entry *peer;
+	bool created = false, mutual;
+	struct reg_entry buf;
 	struct wgp_msg m;
 
 	if (!e) {
@@ -506,10 +581,10 @@ static void handle_relay(struct ctx *c, struct reg_entry *e)
 	m.u.relay_grant = (struct wgp_relay_grant){ 0 };
 	g = &m.u.relay_grant;
 	memcpy(g->peer, rq->target, WGP_KEY_LEN);
-	peer = registry_find(&c->srv->reg, rq->target, c->now);
+	peer = peer_by_key(c, e, rq->target, &buf, &mutual);
 	if (!relay_enabled(&c->srv->relay))
 		g->status = WGP_RELAY_NONE;
-	else if (!peer || !registry_mutual(&c->srv->reg, e, peer))
+	else if (!peer || !mutual)
 		g->status = WGP_RELAY_UNAVAILABLE;
 	else
 		g->status = relay_status(c, e, peer, &mine, &theirs, &created);
@@ -562,7 +637,8 @@ static bool session_unknown_key(struct server *srv, const struct rx_info *rx,
 		srv->st.ratelimited++;
 		return false;
 	}
-	if (!token_bucket_take(&srv->dh, now)) {
+	if (srv->shared_dh ? !atomic_bucket_take(srv->shared_dh, now) :
+			     !token_bucket_take(&srv->dh, now)) {
 		srv->st.dh_dropped++;
 		return false;
 	}
@@ -711,7 +787,9 @@ static bool under_load(struct server *srv, uint64_t now)
 {
 	bool over = !token_bucket_take(&srv->demand, now);
 
-	if (over || srv->behind || token_bucket_low(&srv->dh, now))
+	if (over || srv->behind ||
+	    (srv->shared_dh ? atomic_bucket_low(srv->shared_dh, now) :
+			      token_bucket_low(&srv->dh, now)))
 		srv->load_until = now + LOAD_HOLD_MS;
 	return now < srv->load_until;
 }

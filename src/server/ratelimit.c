@@ -202,6 +202,43 @@ bool token_bucket_take(struct token_bucket *tb, uint64_t now)
 	return true;
 }
 
+void atomic_bucket_init(struct atomic_bucket *ab, uint32_t rate,
+			uint32_t burst, uint64_t now)
+{
+	ab->rate = rate;
+	ab->interval = rate ? 1000000000ULL / rate : 0;
+	if (rate && !ab->interval)
+		ab->interval = 1;
+	ab->tolerance = (uint64_t)(burst ? burst : 1) * ab->interval;
+	atomic_init(&ab->tat, now * 1000000);
+}
+
+bool atomic_bucket_take(struct atomic_bucket *ab, uint64_t now)
+{
+	uint64_t t = now * 1000000, old, next;
+
+	if (!ab->rate)
+		return true;
+	old = atomic_load_explicit(&ab->tat, memory_order_relaxed);
+	do {
+		next = (old > t ? old : t) + ab->interval;
+		if (next - t > ab->tolerance)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&ab->tat, &old, next,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	return true;
+}
+
+bool atomic_bucket_low(struct atomic_bucket *ab, uint64_t now)
+{
+	uint64_t t = now * 1000000;
+	uint64_t tat = atomic_load_explicit(&ab->tat, memory_order_relaxed);
+
+	/* Less than half the burst left: refilling it takes over half. */
+	return ab->rate && tat > t && tat - t > ab->tolerance / 2;
+}
+
 void small_bucket_init(struct small_bucket *sb, uint32_t burst, uint64_t now)
 {
 	sb->ms = (uint32_t)now;

@@ -19,6 +19,7 @@
 #ifndef WGPUNCHD_RATELIMIT_H
 #define WGPUNCHD_RATELIMIT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,20 @@ struct token_bucket {
 	uint64_t tokens;	/* milli-tokens */
 	uint32_t rate;		/* per second; 0: unlimited */
 	uint32_t burst;
+};
+
+/*
+ * A global bucket several threads take from without a lock (the X25519
+ * budget of wgpunchd's workers): the generic cell rate algorithm, whose
+ * whole state is one word, the time at which the bucket will be full
+ * again ("theoretical arrival time", ns), moved on by compare-and-swap.
+ * It admits what a token bucket of the same rate and burst admits.
+ */
+struct atomic_bucket {
+	_Atomic uint64_t tat;	/* ns; <= now: full */
+	uint64_t interval;	/* ns per token */
+	uint64_t tolerance;	/* burst * interval */
+	uint32_t rate;		/* per second; 0: unlimited */
 };
 
 /*
@@ -93,6 +108,13 @@ bool token_bucket_take(struct token_bucket *tb, uint64_t now);
 /* Is the bucket below half its burst at now (refilled first)? What
  * "under load" means for the X25519 budget. Never for rate 0. */
 bool token_bucket_low(struct token_bucket *tb, uint64_t now);
+
+/* The same, for any number of threads at once (times in ms, as the
+ * callers' clocks; kept in ns so rates up to 10^9/s stay exact). */
+void atomic_bucket_init(struct atomic_bucket *ab, uint32_t rate,
+			uint32_t burst, uint64_t now);
+bool atomic_bucket_take(struct atomic_bucket *ab, uint64_t now);
+bool atomic_bucket_low(struct atomic_bucket *ab, uint64_t now);
 
 /* A full small bucket, and one token from it (rate 0: unlimited). */
 void small_bucket_init(struct small_bucket *sb, uint32_t burst, uint64_t now);

@@ -3,6 +3,7 @@
  * wgpunchd — server state: creation, teardown, housekeeping.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -25,19 +26,38 @@ void server_config_defaults(struct server_config *cfg)
 	relay_config_defaults(&cfg->relay);
 }
 
+/* x / workers rounded up: a worker's share of a budget, never 0 for a
+ * budget that is not 0. */
+static uint32_t share(uint32_t x, const struct server_config *cfg)
+{
+	unsigned int n = cfg->workers > 1 ? cfg->workers : 1;
+
+	return (uint32_t)(((uint64_t)x + n - 1) / n);
+}
+
+static size_t share_size(size_t x, const struct server_config *cfg)
+{
+	size_t n = cfg->workers > 1 ? cfg->workers : 1;
+
+	return (x + n - 1) / n;
+}
+
 /* The source and NOTIFY destination tables: same size, rate, burst and
- * IPv6 prefix; separate buckets, so neither can use up the other. */
+ * IPv6 prefix; separate buckets, so neither can use up the other. In a
+ * group each worker has its share of the rate and burst: a source's
+ * requests spread over the workers by key (doc/protocol.md §5.1). */
 static int limits_init(struct server *srv, const struct server_config *cfg)
 {
 	size_t sets = cfg->rl_sets ? cfg->rl_sets : SERVER_RL_SETS;
 	unsigned int prefix6 = cfg->ipv6_prefix ? cfg->ipv6_prefix :
 			       RL_DEFAULT_PREFIX6;
+	uint32_t rate = share(cfg->rate, cfg), burst = share(cfg->burst, cfg);
 	int ret;
 
-	ret = ratelimit_init(&srv->rl, sets, cfg->rate, cfg->burst);
+	ret = ratelimit_init(&srv->rl, sets, rate, burst);
 	if (ret < 0)
 		return ret;
-	ret = ratelimit_init(&srv->notify_rl, sets, cfg->rate, cfg->burst);
+	ret = ratelimit_init(&srv->notify_rl, sets, rate, burst);
 	if (ret < 0)
 		return ret;
 	ret = ratelimit_set_prefix6(&srv->rl, prefix6);
@@ -63,7 +83,8 @@ int server_init(struct server *srv, const struct server_config *cfg,
 	ret = wgp_key_public(srv->pub, priv);
 	if (ret < 0)
 		goto err;
-	ret = registry_init(&srv->reg, cfg->capacity, cfg->consent_chunks);
+	ret = registry_init(&srv->reg, share_size(cfg->capacity, cfg),
+			    share_size(cfg->consent_chunks, cfg));
 	if (ret < 0)
 		goto err;
 	if (cfg->legacy) {
@@ -80,7 +101,7 @@ int server_init(struct server *srv, const struct server_config *cfg,
 	 * not buy it a stall of X25519s, while datagrams pile up behind
 	 * them (a whole budget's burst is half a second of CPU). 0 stays
 	 * unlimited. */
-	demand = cfg->dh_rate ? (cfg->dh_rate + 1) / 2 : 0;
+	demand = cfg->dh_rate ? share((cfg->dh_rate + 1) / 2, cfg) : 0;
 	token_bucket_init(&srv->demand, demand,
 			  demand / 64 > DEMAND_MIN_BURST ? demand / 64 :
 							  DEMAND_MIN_BURST,
@@ -107,6 +128,58 @@ void server_free(struct server *srv)
 	cookie_free(&srv->cookies);
 	seen_free(&srv->seen);
 	sodium_memzero(srv->priv, sizeof(srv->priv));
+}
+
+int server_group_init(struct server_group *g, unsigned int n,
+		      const struct server_config *cfg,
+		      const uint8_t priv[static WGP_KEY_LEN], uint64_t now)
+{
+	struct server_config wcfg = *cfg;
+	unsigned int i;
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	if (!n)
+		return -EINVAL;
+	g->srv = calloc(n, sizeof(*g->srv));
+	g->parts = calloc(n, sizeof(*g->parts));
+	if (!g->srv || !g->parts) {
+		free(g->srv);
+		free(g->parts);
+		return -ENOMEM;
+	}
+	wcfg.workers = n;
+	atomic_bucket_init(&g->dh, cfg->dh_rate, cfg->dh_rate, now);
+	for (i = 0; i < n; i++, g->n++) {
+		wcfg.legacy = cfg->legacy && i == 0;
+		ret = server_init(&g->srv[i], &wcfg, priv, now);
+		if (ret < 0) {
+			server_group_free(g);
+			return ret;
+		}
+		/* Before anything is inserted: fingerprints must agree. */
+		registry_share_keys(&g->srv[i].reg, &g->srv[0].reg);
+		g->srv[i].start_ns = g->srv[0].start_ns;
+		g->parts[i] = &g->srv[i].reg;
+	}
+	for (i = 0; i < n && n > 1; i++) {
+		g->srv[i].parts = g->parts;
+		g->srv[i].n_parts = n;
+		g->srv[i].shared_dh = &g->dh;
+		g->srv[i].shared_stamp = &g->last_stamp;
+	}
+	return 0;
+}
+
+void server_group_free(struct server_group *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->n; i++)
+		server_free(&g->srv[i]);
+	free(g->srv);
+	free(g->parts);
+	memset(g, 0, sizeof(*g));
 }
 
 static uint64_t mono_ns(void)
@@ -140,8 +213,23 @@ uint32_t server_measure_dh_rate(unsigned int n)
 	return rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
 }
 
+/* In a group: the same, over all workers at once. */
+static uint64_t shared_next_stamp(_Atomic uint64_t *last, uint64_t now_ns)
+{
+	uint64_t old = atomic_load_explicit(last, memory_order_relaxed), next;
+
+	do {
+		next = now_ns > old ? now_ns : old + 1;
+	} while (!atomic_compare_exchange_weak_explicit(last, &old, next,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	return next;
+}
+
 uint64_t server_next_stamp(struct server *srv, uint64_t now_ns)
 {
+	if (srv->shared_stamp)
+		return shared_next_stamp(srv->shared_stamp, now_ns);
 	srv->last_stamp = now_ns > srv->last_stamp ? now_ns :
 			  srv->last_stamp + 1;
 	return srv->last_stamp;

@@ -10,6 +10,7 @@
 #ifndef WGPUNCHD_SERVER_H
 #define WGPUNCHD_SERVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,10 @@ struct server_config {
 	size_t rl_sets;		/* rate limiter sets; 0: SERVER_RL_SETS */
 	bool legacy;
 	struct relay_config relay;	/* .first 0: no relay */
+	/* Workers sharing the work of one server (server_group): each
+	 * holds capacity / workers entries and 1 / workers of every
+	 * per-source budget. 0 or 1: alone. */
+	unsigned int workers;
 };
 
 struct server_stats {
@@ -104,7 +109,46 @@ struct server {
 	 * restart cannot be replayed after it (doc/protocol.md §6). */
 	uint64_t start_ns;
 	uint64_t last_stamp;	/* of the latest NOTIFY/unsolicited grant */
+	/* In a group (wgpunchd --workers): every worker's registry,
+	 * parts[server_worker_of(key)] the one holding key, reg among
+	 * them; and the X25519 budget they share. NULL: alone. */
+	struct registry *const *parts;
+	unsigned int n_parts;
+	struct atomic_bucket *shared_dh;
+	_Atomic uint64_t *shared_stamp;	/* last_stamp of the group */
 };
+
+/*
+ * wgpunchd --workers: n servers, one per thread, that together are one.
+ * The kernel steers each request to the worker of its client key
+ * (loop.c, the same function as server_worker_of), so each worker is
+ * the only one that writes the entries, sessions and key buckets of its
+ * keys, and reads the others' registries for peers (registry_peek).
+ * Per-source budgets are split evenly; the X25519 budget is shared.
+ */
+struct server_group {
+	struct server *srv;		/* [n] */
+	struct registry **parts;	/* [n]: &srv[i].reg */
+	unsigned int n;
+	struct atomic_bucket dh;
+	/* Stamps increase over everything the server stamps, whichever
+	 * worker stamps it (doc/protocol.md §4.4). */
+	_Atomic uint64_t last_stamp;
+};
+
+/* Byte offset of the client key in every request (the clear header's
+ * end): what the steering program reads. */
+#define SERVER_STEER_OFFSET	WGP_HDR_LEN
+
+/* The worker of a client key among n: its first four bytes, big-endian,
+ * modulo n. */
+static inline unsigned int server_worker_of(const uint8_t *key, unsigned int n)
+{
+	uint32_t w = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 |
+		     (uint32_t)key[2] << 8 | key[3];
+
+	return n > 1 ? w % n : 0;
+}
 
 /* One datagram in. local.family is 0 when the receiving address is not
  * known (then replies leave from whatever address the kernel picks). */
@@ -141,6 +185,13 @@ void server_config_defaults(struct server_config *cfg);
 int server_init(struct server *srv, const struct server_config *cfg,
 		const uint8_t priv[static WGP_KEY_LEN], uint64_t now);
 void server_free(struct server *srv);
+
+/* n (>= 1) workers for cfg; only the first answers legacy clients (the
+ * steering sends it all of them). 0 or -errno. */
+int server_group_init(struct server_group *g, unsigned int n,
+		      const struct server_config *cfg,
+		      const uint8_t priv[static WGP_KEY_LEN], uint64_t now);
+void server_group_free(struct server_group *g);
 
 /* Handle one datagram at time now (CLOCK_MONOTONIC ms) and wall time
  * now_ns (CLOCK_REALTIME ns, for counter windows). */

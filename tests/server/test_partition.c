@@ -19,6 +19,8 @@
 #include <sodium.h>
 
 #include "registry.h"
+#include "server.h"
+#include "testclient.h"
 
 #define KEYS		8	/* the first STABLE are never removed */
 #define STABLE		4
@@ -216,11 +218,164 @@ static void test_peek_basics(void **state)
 	registry_free(&other);
 }
 
+/* ---- a group of workers, driven without sockets ------------------- */
+
+/* A client whose key the steering gives to worker w of n. */
+static void client_on(struct tclient *c, const uint8_t server_pub[32],
+		      unsigned int w, unsigned int n)
+{
+	do
+		tclient_init(c, server_pub);
+	while (server_worker_of(c->pub, n) != w);
+}
+
+/* The one datagram in q to dst, opened by c, of type type. */
+static void expect_in(const struct outq *q, const struct tclient *c,
+		      const struct wgp_endpoint *dst, uint8_t type,
+		      struct wgp_msg *m)
+{
+	unsigned int i, found = 0;
+
+	for (i = 0; i < q->n; i++) {
+		if (!wgp_endpoint_equal(&q->msgs[i].dst, dst))
+			continue;
+		assert_int_equal(tclient_open(c, m, q->msgs[i].buf,
+					      q->msgs[i].len), 0);
+		found++;
+	}
+	assert_int_equal(found, 1);
+	assert_int_equal(m->type, type);
+}
+
+static void feed_worker(struct server_group *g, unsigned int w,
+			const uint8_t *pkt, size_t len,
+			const struct wgp_endpoint *src, struct outq *q)
+{
+	struct rx_info rx = { .pkt = pkt, .len = len, .src = *src,
+			      .port = PORT_MAIN };
+
+	q->n = 0;
+	server_handle(&g->srv[w], &rx, 1000000, wgp_now_ns(), q);
+}
+
+/* Two clients on two workers find each other: REGISTER (by digest,
+ * with a NOTIFY across), LOOKUP (by key), both ways. */
+static void test_group_across_workers(void **state)
+{
+	struct wgp_endpoint ea = { .family = AF_INET, .port = 1111,
+				   .addr = { 198, 18, 0, 1 } };
+	struct wgp_endpoint eb = { .family = AF_INET, .port = 2222,
+				   .addr = { 198, 18, 0, 2 } };
+	struct server_config cfg;
+	struct server_group g;
+	struct tclient a, b;
+	uint8_t priv[32], pkt[WGP_MAX_MSG_LEN];
+	struct outq q = { 0 };
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	server_config_defaults(&cfg);
+	cfg.capacity = 64;
+	cfg.dh_rate = 0;
+	wgp_key_generate(priv);
+	assert_int_equal(server_group_init(&g, 2, &cfg, priv, 1000000), 0);
+	/* Each its share of a per-source budget; capacity split too. */
+	assert_int_equal(g.srv[1].rl.rate, (SERVER_DEFAULT_RATE + 1) / 2);
+	assert_int_equal(g.srv[1].reg.capacity, 32);
+	q.cap = 64;
+	q.msgs = calloc(q.cap, sizeof(*q.msgs));
+	assert_non_null(q.msgs);
+	client_on(&a, g.srv[0].pub, 0, 2);
+	client_on(&b, g.srv[0].pub, 1, 2);
+
+	len = tclient_register(&a, pkt, sizeof(pkt),
+			       (const uint8_t (*)[32])b.pub, 1, 0);
+	feed_worker(&g, 0, pkt, len, &ea, &q);
+	expect_in(&q, &a, &ea, WGP_REGISTER_REPLY, &m);
+	assert_int_equal(m.u.reg_reply.available, 0);
+
+	len = tclient_register(&b, pkt, sizeof(pkt),
+			       (const uint8_t (*)[32])a.pub, 1, 0);
+	feed_worker(&g, 1, pkt, len, &eb, &q);
+	expect_in(&q, &b, &eb, WGP_REGISTER_REPLY, &m);
+	assert_int_equal(m.u.reg_reply.available, 1);
+	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &ea));
+	/* Worker 1 sealed the NOTIFY with a's session, from worker 0. */
+	expect_in(&q, &a, &ea, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, b.pub, 32);
+	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &eb));
+
+	len = tclient_lookup(&a, pkt, sizeof(pkt), b.pub, 0);
+	feed_worker(&g, 0, pkt, len, &ea, &q);
+	expect_in(&q, &a, &ea, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &eb));
+	expect_in(&q, &b, &eb, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, a.pub, 32);
+
+	/* A key steered to the wrong worker is a stranger there (the
+	 * kernel never does that): no cross-worker writes. */
+	len = tclient_lookup(&b, pkt, sizeof(pkt), a.pub, 0);
+	feed_worker(&g, 0, pkt, len, &eb, &q);
+	expect_in(&q, &b, &eb, WGP_ERROR, &m);
+	assert_int_equal(m.u.error.code, WGP_ERR_NOT_REGISTERED);
+	free(q.msgs);
+	server_group_free(&g);
+}
+
+/* The shared X25519 budget: threads taking at one instant get exactly
+ * its burst between them. */
+struct take_arg {
+	struct atomic_bucket *ab;
+	unsigned long got;
+};
+
+static void *taker(void *arg)
+{
+	struct take_arg *t = arg;
+	unsigned int i;
+
+	for (i = 0; i < 100000; i++)
+		t->got += atomic_bucket_take(t->ab, 5000);
+	return NULL;
+}
+
+static void test_atomic_bucket(void **state)
+{
+	struct atomic_bucket ab;
+	struct take_arg t[2] = { { &ab, 0 }, { &ab, 0 } };
+	pthread_t th[2];
+	unsigned int i;
+
+	(void)state;
+	atomic_bucket_init(&ab, 20000, 20000, 5000);
+	assert_false(atomic_bucket_low(&ab, 5000));
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, taker, &t[i]), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(t[0].got + t[1].got, 20000);
+	assert_true(atomic_bucket_low(&ab, 5000));
+	assert_false(atomic_bucket_take(&ab, 5000));
+	/* 1 ms refills rate / 1000 tokens, exactly. */
+	for (i = 0; atomic_bucket_take(&ab, 5001); i++)
+		;
+	assert_int_equal(i, 20);
+	/* Half the burst back (0.5 s): no longer low. */
+	assert_false(atomic_bucket_low(&ab, 5501));
+	atomic_bucket_init(&ab, 0, 0, 0);
+	assert_true(atomic_bucket_take(&ab, 0));
+	assert_false(atomic_bucket_low(&ab, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_peek_basics),
 		cmocka_unit_test(test_reader_never_torn),
+		cmocka_unit_test(test_group_across_workers),
+		cmocka_unit_test(test_atomic_bucket),
 	};
 
 	if (sodium_init() < 0)
