@@ -202,7 +202,9 @@ static const int sanitizer_calls[] = {
  * and the --metrics listener, whose connections libmicrohttpd accepts,
  * reads, writes, shuts down and closes from the same loop (it also keeps
  * its own epoll set, and may create an eventfd or pipe to wake itself).
- * It opens no file and starts no program or thread.
+ * With --workers, every worker thread runs such a loop; all of them
+ * exist before the filter. It opens no file and starts no program or
+ * thread.
  */
 const int sandbox_wgpunchd[] = {
 	/* the loop and libmicrohttpd's epoll set */
@@ -225,6 +227,15 @@ const int sandbox_wgpunchd[] = {
 #endif
 #ifdef __NR_ppoll_time64
 	__NR_ppoll_time64,
+#endif
+	/* --workers: the threads are made before the filter, which then
+	 * lands on them all at once (TSYNC), maybe before a new thread
+	 * has run glibc's start: registering its robust futex list and
+	 * its restartable sequences area, which concern only itself. No
+	 * clone: no thread is made after. */
+	__NR_set_robust_list,
+#ifdef __NR_rseq
+	__NR_rseq,
 #endif
 };
 const size_t sandbox_wgpunchd_n = sizeof(sandbox_wgpunchd) / sizeof(sandbox_wgpunchd[0]);

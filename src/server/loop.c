@@ -23,6 +23,9 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
+#include <cbpf/builder.h>
+#include <cbpf/socket.h>
+
 #include "log.h"
 #include "loop.h"
 
@@ -104,7 +107,7 @@ static bool is_wildcard(const struct sockaddr_storage *ss)
 }
 
 static int open_socket(struct sockaddr_storage *ss, socklen_t len,
-		       uint16_t *port, int size)
+		       uint16_t *port, int size, bool reuseport)
 {
 	bool pktinfo = is_wildcard(ss);
 	int fd, one = 1, zero = 0, ret;
@@ -133,6 +136,11 @@ static int open_socket(struct sockaddr_storage *ss, socklen_t len,
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	/* --workers: one socket per worker on the same port, joining a
+	 * reuseport group in the order of the bind() calls. */
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+				    sizeof(one)) < 0)
+		goto err;
 	set_port(ss, *port);
 	if (bind(fd, (struct sockaddr *)ss, len) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&bound, &blen) < 0)
@@ -196,7 +204,7 @@ static int open_relay_sockets(struct loop *l, struct sockaddr_storage *ss,
 	l->relay_n = n;
 	for (i = 0; i < n; i++) {
 		port = (uint16_t)(r->cfg.first + i);
-		ret = open_socket(ss, len, &port, 1 << 20);
+		ret = open_socket(ss, len, &port, 1 << 20, false);
 		if (ret < 0) {
 			log_error("--relay: cannot bind port %u: %s",
 				  r->cfg.first + i, strerror(-ret));
@@ -224,8 +232,53 @@ static void set_dont_fragment(int fd)
 		log_debug("IP_MTU_DISCOVER: %s", strerror(errno));
 }
 
+/*
+ * The steering program of a reuseport group of n workers' sockets: the
+ * worker of the client key (server_worker_of: its first four bytes,
+ * big-endian, modulo n). A legacy request (no key; only worker 0 answers
+ * legacy clients) goes to worker 0; anything else too short to hold a
+ * key gets an index past the group, which makes the kernel pick a
+ * socket by the flow hash: garbage spreads over all workers.
+ */
+int loop_steering(struct cbpf_prog *prog, unsigned int n)
+{
+	struct cbpf_builder *b = cbpf_builder_new();
+	int ret;
+
+	if (!b)
+		return -ENOMEM;
+	cbpf_ld_len(b);
+	cbpf_jmp_k(b, CBPF_COND_EQ, WGP_LEGACY_REQUEST_LEN, "first", NULL);
+	cbpf_jmp_k(b, CBPF_COND_LT, SERVER_STEER_OFFSET + WGP_KEY_LEN, "any",
+		   NULL);
+	cbpf_ld_abs(b, CBPF_SIZE_W, SERVER_STEER_OFFSET);
+	cbpf_alu_k(b, CBPF_ALU_MOD, n);
+	cbpf_ret_a(b);
+	cbpf_label(b, "first");
+	cbpf_ret_k(b, 0);
+	cbpf_label(b, "any");
+	cbpf_ret_k(b, UINT32_MAX);
+	ret = cbpf_builder_finish(b, prog, NULL);
+	cbpf_builder_free(b);
+	return ret;
+}
+
+static int attach_steering(int fd, unsigned int n)
+{
+	struct cbpf_prog prog;
+	int ret;
+
+	ret = loop_steering(&prog, n);
+	if (ret < 0)
+		return ret;
+	ret = cbpf_attach_reuseport(fd, &prog);
+	cbpf_prog_free(&prog);
+	return ret;
+}
+
 static int open_sockets(struct loop *l, const char *listen)
 {
+	bool group = l->workers > 1;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int i, ret;
@@ -235,17 +288,24 @@ static int open_sockets(struct loop *l, const char *listen)
 		return ret;
 	for (i = 0; i < PORT_COUNT; i++) {
 		l->port[i] = l->srv->cfg.port[i];
-		ret = open_socket(&ss, len, &l->port[i], 8 << 20);
+		ret = open_socket(&ss, len, &l->port[i], 8 << 20, group);
 		/* "::" on a host without IPv6: fall back to IPv4. */
 		if (ret == -EAFNOSUPPORT && !listen && i == 0) {
 			parse_listen("0.0.0.0", &ss, &len);
-			ret = open_socket(&ss, len, &l->port[i], 8 << 20);
+			ret = open_socket(&ss, len, &l->port[i], 8 << 20,
+					  group);
 		}
 		if (ret < 0)
 			return ret;
 		l->fd[i] = ret;
 		l->srv->cfg.port[i] = l->port[i];
 		set_dont_fragment(ret);
+		/* The group's program, before any other worker joins. */
+		if (group && l->worker == 0) {
+			ret = attach_steering(l->fd[i], l->workers);
+			if (ret < 0)
+				return ret;
+		}
 	}
 	l->family = ss.ss_family;
 	l->pktinfo = is_wildcard(&ss);
@@ -644,11 +704,19 @@ static int epoll_add_relay(struct loop *l)
 
 int loop_init(struct loop *l, struct server *srv, const char *listen)
 {
+	return loop_init_worker(l, srv, listen, 0, 1);
+}
+
+int loop_init_worker(struct loop *l, struct server *srv, const char *listen,
+		     unsigned int worker, unsigned int workers)
+{
 	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
 	int ret;
 
 	memset(l, 0, sizeof(*l));
 	l->srv = srv;
+	l->worker = worker;
+	l->workers = workers;
 	l->fd[PORT_MAIN] = l->fd[PORT_PROBE] = -1;
 	l->epfd = l->timerfd = -1;
 	l->rx = calloc(1, sizeof(*l->rx));

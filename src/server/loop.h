@@ -42,6 +42,7 @@ struct loop {
 	/* One descriptor watched for another module (loop_watch). */
 	void (*watch_run)(void *ctx);
 	void *watch_ctx;
+	unsigned int worker, workers;	/* this one's index, of how many */
 };
 
 /*
@@ -52,6 +53,22 @@ struct loop {
  * is then freed).
  */
 int loop_init(struct loop *l, struct server *srv, const char *listen);
+
+/*
+ * wgpunchd --workers: the loop of worker `worker` of `workers` (> 1),
+ * on its own SO_REUSEPORT sockets on the ports of srv->cfg (which must
+ * be the ports worker 0 resolved): loops are made one after the other,
+ * worker 0 first, so a socket's index in each reuseport group is its
+ * worker's. Worker 0 attaches the steering program (loop_steering). No
+ * relay: that runs with one worker only.
+ */
+int loop_init_worker(struct loop *l, struct server *srv, const char *listen,
+		     unsigned int worker, unsigned int workers);
+
+/* The reuseport steering program for n workers (cBPF over the UDP
+ * payload): 0, or a negative errno. */
+struct cbpf_prog;
+int loop_steering(struct cbpf_prog *prog, unsigned int n);
 
 /* Run until stop_fd becomes readable (a signalfd or eventfd; it is not
  * read). 0, or a negative errno on a fatal error. */

@@ -6,12 +6,16 @@
  * handlers at odd moments). SIGHUP is logged and survived.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -151,15 +155,212 @@ static int drop_privileges(const struct options *opts)
 	return 0;
 }
 
+/*
+ * The running server: a group of workers (server.h), each with its own
+ * loop; worker 0 runs on the main thread with the signals and the
+ * metrics listener, the others on threads of their own.
+ */
+struct daemon {
+	struct server_group g;
+	struct loop *loops;		/* [g.n], made in order (loop.h) */
+	const struct server **servers;	/* [g.n], for the metrics */
+	pthread_t *threads;		/* [g.n]; [0] unused */
+	unsigned int started;		/* threads running, 1.. */
+	int ready_fd;			/* threads wait for the sandbox:
+					 * a semaphore eventfd */
+	atomic_bool go;			/* ... and then run if set */
+	int stop_fd;			/* eventfd: readable = stop */
+	int sfd;			/* signalfd of the main thread */
+};
+
+static void daemon_free(struct daemon *d)
+{
+	unsigned int i;
+
+	for (i = 0; d->loops && i < d->g.n; i++)
+		loop_free(&d->loops[i]);
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
+	if (d->ready_fd >= 0)
+		close(d->ready_fd);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	free(d->loops);
+	free(d->servers);
+	free(d->threads);
+	server_group_free(&d->g);
+}
+
+/* Every worker's loop, worker 0 first: that order is each socket's
+ * index in its reuseport group, which the steering program returns.
+ * Port 0 (any) is what worker 0 was given; the others bind to it. */
+static int open_loops(struct daemon *d, const struct options *opts)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->g.n; i++)
+		d->loops[i].fd[PORT_MAIN] = d->loops[i].fd[PORT_PROBE] =
+			d->loops[i].epfd = d->loops[i].timerfd = -1;
+	for (i = 0; i < d->g.n; i++) {
+		memcpy(d->g.srv[i].cfg.port, d->g.srv[0].cfg.port,
+		       sizeof(d->g.srv[i].cfg.port));
+		ret = loop_init_worker(&d->loops[i], &d->g.srv[i],
+				       opts->listen, i, d->g.n);
+		if (ret < 0) {
+			log_error("cannot listen on %s port %u/%u: %s",
+				  opts->listen ? opts->listen : "::",
+				  d->g.srv[i].cfg.port[PORT_MAIN],
+				  d->g.srv[i].cfg.port[PORT_PROBE],
+				  strerror(-ret));
+			return ret;
+		}
+		d->servers[i] = &d->g.srv[i];
+	}
+	return 0;
+}
+
+static int daemon_init(struct daemon *d, struct options *opts,
+		       const uint8_t priv[static WGP_KEY_LEN])
+{
+	unsigned int n = options_workers(opts);
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->stop_fd = d->ready_fd = d->sfd = -1;
+	d->started = 1;
+	ret = server_group_init(&d->g, n, &opts->cfg, priv, wgp_mono_ms());
+	if (ret < 0) {
+		log_error("cannot set up the server (capacity %zu, %u "
+			  "workers): %s", opts->cfg.capacity, n,
+			  strerror(-ret));
+		return ret;
+	}
+	d->loops = calloc(n, sizeof(*d->loops));
+	d->servers = calloc(n, sizeof(*d->servers));
+	d->threads = calloc(n, sizeof(*d->threads));
+	if (!d->loops || !d->servers || !d->threads) {
+		log_error("cannot set up %u workers: out of memory", n);
+		return -ENOMEM;
+	}
+	ret = open_loops(d, opts);
+	if (ret < 0)
+		return ret;
+	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	d->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	if (d->stop_fd < 0 || d->ready_fd < 0) {
+		log_error("eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	d->sfd = stop_signals();
+	if (d->sfd < 0) {
+		log_error("signalfd: %s", strerror(-d->sfd));
+		return d->sfd;
+	}
+	return 0;
+}
+
+struct worker_arg {
+	struct daemon *d;
+	unsigned int i;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker_arg *wa = arg;
+	struct daemon *d = wa->d;
+	unsigned int i = wa->i;
+	uint64_t one;
+	int ret;
+
+	free(wa);
+	if (read(d->ready_fd, &one, sizeof(one)) < 0 || !atomic_load(&d->go))
+		return NULL;
+	ret = loop_run(&d->loops[i], d->stop_fd);
+	if (ret < 0)
+		log_error("worker %u: event loop: %s", i, strerror(-ret));
+	return NULL;
+}
+
+/*
+ * The other workers' threads, made before the seccomp filter (which
+ * then needs no clone, rseq or set_robust_list: sandbox_enter puts it on
+ * every thread at once) and held on ready_fd until it is on.
+ */
+static int start_threads(struct daemon *d)
+{
+	struct worker_arg *wa;
+	unsigned int i;
+	int ret;
+
+	for (d->started = 1; d->started < d->g.n; d->started++) {
+		i = d->started;
+		wa = malloc(sizeof(*wa));
+		if (!wa)
+			return -ENOMEM;
+		*wa = (struct worker_arg){ d, i };
+		ret = pthread_create(&d->threads[i], NULL, worker_main, wa);
+		if (ret) {
+			free(wa);
+			return -ret;
+		}
+	}
+	return 0;
+}
+
+/* Release the threads started, to run if go (the write orders go
+ * before their read of it). Then, once the main loop is done, stop and
+ * join them. */
+static void release_threads(struct daemon *d, bool go)
+{
+	uint64_t n = d->started - 1;
+
+	atomic_store(&d->go, go);
+	if (n && write(d->ready_fd, &n, sizeof(n)) < 0)
+		log_error("cannot start the workers: %s", strerror(errno));
+}
+
+static void join_threads(struct daemon *d)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	if (write(d->stop_fd, &one, sizeof(one)) < 0)
+		log_error("cannot stop the workers: %s", strerror(errno));
+	for (i = 1; i < d->started; i++)
+		pthread_join(d->threads[i], NULL);
+}
+
+static void log_start(const struct daemon *d, const struct options *opts)
+{
+	const struct server *srv = &d->g.srv[0];
+	const struct loop *loop = &d->loops[0];
+	char pub[WGP_KEY_B64_SIZE];
+
+	wgp_key_to_base64(pub, srv->pub);
+	log_info("public key %s", pub);
+	log_info("listening on %s port %u, probe port %u, capacity %zu, "
+		 "ttl %u s, %u worker%s%s", opts->listen ? opts->listen : "::",
+		 loop->port[PORT_MAIN], loop->port[PORT_PROBE],
+		 opts->cfg.capacity, opts->cfg.ttl, d->g.n,
+		 d->g.n == 1 ? "" : "s",
+		 opts->cfg.legacy ? ", legacy protocol ON (insecure)" : "");
+	log_info("limits: %u/s (burst %u) per key, per source (IPv4 address, "
+		 "IPv6 /%u) for unauthenticated work, per NOTIFY destination%s; "
+		 "%u X25519/s for unknown keys%s", opts->cfg.rate,
+		 opts->cfg.burst, srv->rl.prefix6,
+		 opts->cfg.rate ? "" : " (no limit)", opts->cfg.dh_rate,
+		 opts->cfg.dh_rate ? "" : " (no limit)");
+	if (relay_enabled(&srv->relay))
+		log_relay_config(&opts->cfg.relay, srv->relay.n_allocs);
+}
+
 static int run(struct options *opts)
 {
-	char pub[WGP_KEY_B64_SIZE];
 	uint8_t priv[WGP_KEY_LEN];
-	struct server srv;
-	const struct server *const workers[] = { &srv };
-	struct metrics *metrics;
-	struct loop loop;
-	int ret, sfd;
+	struct metrics *metrics = NULL;
+	struct daemon d;
+	int ret;
 
 	ret = wgp_key_read_file(priv, opts->key_file);
 	if (ret < 0) {
@@ -171,74 +372,39 @@ static int run(struct options *opts)
 	}
 	check_key_mode(opts->key_file);
 	measure_dh_rate(opts);
-	ret = server_init(&srv, &opts->cfg, priv, wgp_mono_ms());
+	ret = daemon_init(&d, opts, priv);
 	sodium_memzero(priv, sizeof(priv));
 	if (ret < 0) {
-		log_error("cannot set up the server (capacity %zu): %s",
-			  opts->cfg.capacity, strerror(-ret));
+		daemon_free(&d);
 		return 1;
 	}
-	ret = loop_init(&loop, &srv, opts->listen);
-	if (ret < 0) {
-		log_error("cannot listen on %s port %u/%u: %s",
-			  opts->listen ? opts->listen : "::",
-			  opts->cfg.port[PORT_MAIN], opts->cfg.port[PORT_PROBE],
-			  strerror(-ret));
-		server_free(&srv);
-		return 1;
-	}
-	sfd = stop_signals();
-	if (sfd < 0) {
-		log_error("signalfd: %s", strerror(-sfd));
-		loop_free(&loop);
-		server_free(&srv);
-		return 1;
-	}
-	wgp_key_to_base64(pub, srv.pub);
-	log_info("public key %s", pub);
-	log_info("listening on %s port %u, probe port %u, capacity %zu, "
-		 "ttl %u s%s", opts->listen ? opts->listen : "::",
-		 loop.port[PORT_MAIN], loop.port[PORT_PROBE],
-		 opts->cfg.capacity, opts->cfg.ttl,
-		 opts->cfg.legacy ? ", legacy protocol ON (insecure)" : "");
-	log_info("limits: %u/s (burst %u) per key, per source (IPv4 address, "
-		 "IPv6 /%u) for unauthenticated work, per NOTIFY destination%s; "
-		 "%u X25519/s for unknown keys%s", opts->cfg.rate,
-		 opts->cfg.burst, srv.rl.prefix6,
-		 opts->cfg.rate ? "" : " (no limit)", opts->cfg.dh_rate,
-		 opts->cfg.dh_rate ? "" : " (no limit)");
-	if (relay_enabled(&srv.relay))
-		log_relay_config(&opts->cfg.relay, srv.relay.n_allocs);
-	ret = start_metrics(opts, &loop, workers, 1, &metrics);
+	log_start(&d, opts);
+	ret = start_metrics(opts, &d.loops[0], d.servers, d.g.n, &metrics);
 	if (ret < 0) {
 		log_error("--metrics %s: cannot listen: %s", opts->metrics_arg,
 			  strerror(-ret));
-		close(sfd);
-		loop_free(&loop);
-		server_free(&srv);
+		daemon_free(&d);
 		return 1;
 	}
 	/* Last, once everything is open: nothing after this opens files
 	 * or binds sockets (src/common/sandbox.c), and the filter forbids
-	 * setuid, so the drop comes first. */
-	if (drop_privileges(opts) < 0 ||
-	    sandbox_enter(sandbox_wgpunchd, sandbox_wgpunchd_n,
-			  opts->no_seccomp) < 0) {
-		metrics_stop(metrics);
-		close(sfd);
-		loop_free(&loop);
-		server_free(&srv);
-		return 1;
+	 * setuid, so the drop comes first; the threads exist by then
+	 * and are held until the filter is on all of them. */
+	ret = drop_privileges(opts) < 0 ? -EPERM : start_threads(&d);
+	if (ret == 0)
+		ret = sandbox_enter(sandbox_wgpunchd, sandbox_wgpunchd_n,
+				    opts->no_seccomp);
+	release_threads(&d, ret == 0);
+	if (ret == 0) {
+		ret = loop_run_signals(&d.loops[0], d.sfd);
+		if (ret < 0)
+			log_error("event loop: %s", strerror(-ret));
+		else
+			log_info("stopping");
 	}
-	ret = loop_run_signals(&loop, sfd);
-	if (ret < 0)
-		log_error("event loop: %s", strerror(-ret));
-	else
-		log_info("stopping");
+	join_threads(&d);
 	metrics_stop(metrics);
-	close(sfd);
-	loop_free(&loop);
-	server_free(&srv);
+	daemon_free(&d);
 	return ret < 0 ? 1 : 0;
 }
 

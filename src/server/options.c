@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "number.h"
@@ -47,6 +48,9 @@ static void usage(FILE *f)
 "      --relay-idle S      free an allocation idle this long (default %u)\n"
 "      --relay-rate MBIT   per allocation, Mbit/s, 0: off (default %u)\n"
 "      --relay-per-key N   allocations one key may hold (default %u)\n"
+"  -w, --workers N         threads answering, each on its own sockets\n"
+"                          (SO_REUSEPORT), 1..%u (default: one per online\n"
+"                          CPU; 1 with --relay)\n"
 "      --metrics [ADDR:]PORT  Prometheus metrics over HTTP, GET /metrics\n"
 "                          (ADDR default 127.0.0.1; IPv6 as [::1]:PORT)\n"
 "      --no-seccomp        do not install the seccomp filter (debugging)\n"
@@ -61,7 +65,7 @@ static void usage(FILE *f)
 		SERVER_DEFAULT_LEGACY_CAPACITY,
 		RELAY_MAX_PORTS, RELAY_DEFAULT_IDLE_S,
 		(unsigned int)(RELAY_DEFAULT_RATE * 8 / 1000000),
-		RELAY_DEFAULT_PER_KEY);
+		RELAY_DEFAULT_PER_KEY, SERVER_MAX_WORKERS);
 }
 
 static int number(const char *name, const char *s, uint64_t min,
@@ -263,6 +267,7 @@ static const struct option long_options[] = {
 	{ "relay-idle", required_argument, NULL, OPT_RELAY_IDLE },
 	{ "relay-rate", required_argument, NULL, OPT_RELAY_RATE },
 	{ "relay-per-key", required_argument, NULL, OPT_RELAY_PER_KEY },
+	{ "workers", required_argument, NULL, 'w' },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "user", required_argument, NULL, 'u' },
@@ -286,7 +291,7 @@ int options_parse(struct options *opts, int argc, char *argv[])
 	if (argc > 0)
 		argv[0] = (char *)"wgpunchd";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:l:p:P:c:t:r:b:u:v:hV",
+	while ((c = getopt_long(argc, argv, "k:l:p:P:c:t:r:b:w:u:v:hV",
 				long_options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -368,6 +373,12 @@ int options_parse(struct options *opts, int argc, char *argv[])
 				return OPTIONS_EXIT_USAGE;
 			opts->cfg.relay.per_key = (uint32_t)v;
 			break;
+		case 'w':
+			if (number("--workers", optarg, 1, SERVER_MAX_WORKERS,
+				   &v))
+				return OPTIONS_EXIT_USAGE;
+			opts->workers = (unsigned int)v;
+			break;
 		case OPT_NO_SECCOMP:
 			opts->no_seccomp = true;
 			break;
@@ -428,5 +439,27 @@ int options_parse(struct options *opts, int argc, char *argv[])
 	}
 	if (relay_check(opts))
 		return OPTIONS_EXIT_USAGE;
+	/* A relay allocation lives in one worker's table while both peers'
+	 * keys may belong to others: the relay runs with one worker. */
+	if (opts->cfg.relay.first && opts->workers > 1) {
+		fprintf(stderr, "wgpunchd: --relay runs with one worker: give "
+			"--workers 1 or leave --workers out\n");
+		return OPTIONS_EXIT_USAGE;
+	}
 	return OPTIONS_RUN;
+}
+
+unsigned int options_workers(const struct options *opts)
+{
+	long cpus;
+
+	if (opts->workers)
+		return opts->workers;
+	if (opts->cfg.relay.first)
+		return 1;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		return 1;
+	return cpus > SERVER_MAX_WORKERS ? SERVER_MAX_WORKERS :
+					   (unsigned int)cpus;
 }

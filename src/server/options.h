@@ -24,6 +24,7 @@ struct options {
 	const char *metrics_arg;	/* as given, for messages */
 	bool no_seccomp;	/* --no-seccomp */
 	const char *user;	/* --user; NULL: SERVER_DEFAULT_USER */
+	unsigned int workers;	/* --workers; 0: options_workers() */
 };
 
 enum { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };
@@ -31,5 +32,9 @@ enum { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };
 /* Fill opts from argv. OPTIONS_RUN, or OPTIONS_EXIT_* after printing
  * help/version (stdout) or the problem (stderr). */
 int options_parse(struct options *opts, int argc, char *argv[]);
+
+/* The workers to run: --workers, else one per online CPU up to
+ * SERVER_MAX_WORKERS, and one with --relay (which needs one). */
+unsigned int options_workers(const struct options *opts);
 
 #endif

@@ -33,6 +33,8 @@
 						 * wgpunchd measures its own */
 #define SERVER_DH_MEASURE_N		200	/* X25519s timed at start */
 #define SERVER_DEFAULT_LEGACY_CAPACITY	65536
+#define SERVER_MAX_WORKERS		64	/* --workers; the default is one
+						 * per online CPU up to this */
 #define SERVER_RL_SETS			8192	/* x RL_WAYS sources tracked */
 #define NOTIFY_BURST			128	/* NOTIFYs a registrant may cause */
 #define NOTIFY_PER_S			4	/* ... and the refill rate */
