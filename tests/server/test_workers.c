@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wgpunchd --workers (suite 'kernel'). The kernel is the oracle for the
+ * steering program: a reuseport group of sockets on loopback must hand
+ * each datagram to the socket server_worker_of() names. Then the real
+ * binary with two workers: two clients whose keys belong to different
+ * workers find each other (REGISTER, NOTIFY, LOOKUP), and a per-source
+ * budget holds for all workers together.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <cbpf/prog.h>
+#include <cbpf/socket.h>
+#include <sodium.h>
+
+#include "loop.h"
+#include "server.h"
+#include "testclient.h"
+
+#define GROUP	3	/* sockets in the steering test */
+#define RATE	4	/* --rate and --burst of the daemon */
+
+/* ---- the steering program, against the kernel ------------------------ */
+
+static int bound_socket(uint16_t *port, bool reuseport)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(*port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	if (reuseport)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+					    sizeof(one)), 0);
+	assert_int_equal(bind(fd, (void *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (void *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void send_len(int fd, uint16_t port, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	assert_int_equal(sendto(fd, buf, len, 0, (void *)&sin, sizeof(sin)),
+			 (ssize_t)len);
+}
+
+/* Which of the group's sockets holds a datagram now (-1: none); it is
+ * read, so the next check starts empty. */
+static int arrived_at(const int *fd, unsigned int n)
+{
+	uint8_t buf[2048];
+	unsigned int i, tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		for (i = 0; i < n; i++)
+			if (recv(fd[i], buf, sizeof(buf), 0) >= 0)
+				return (int)i;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void test_steering_matches_kernel(void **state)
+{
+	uint8_t pkt[200] = { 0 };
+	struct cbpf_prog prog;
+	uint16_t port = 0, any = 0;
+	int fd[GROUP], tx, i, w, hits[GROUP] = { 0 };
+
+	(void)state;
+	assert_int_equal(loop_steering(&prog, GROUP), 0);
+	fd[0] = bound_socket(&port, true);
+	/* As the daemon does: the program before the others join. */
+	assert_int_equal(cbpf_attach_reuseport(fd[0], &prog), 0);
+	for (i = 1; i < GROUP; i++)
+		fd[i] = bound_socket(&port, true);
+	tx = bound_socket(&any, false);
+	for (i = 0; i < 60; i++) {
+		randombytes_buf(pkt + SERVER_STEER_OFFSET, WGP_KEY_LEN);
+		w = (int)server_worker_of(pkt + SERVER_STEER_OFFSET, GROUP);
+		send_len(tx, port, pkt, 100 + (size_t)i);
+		assert_int_equal(arrived_at(fd, GROUP), w);
+		hits[w]++;
+	}
+	for (i = 0; i < GROUP; i++)
+		assert_true(hits[i] > 0);
+	/* A legacy request goes to worker 0; too short for a key, to
+	 * some socket of the group (the kernel's hash). */
+	send_len(tx, port, pkt, WGP_LEGACY_REQUEST_LEN);
+	assert_int_equal(arrived_at(fd, GROUP), 0);
+	send_len(tx, port, pkt, 10);
+	assert_true(arrived_at(fd, GROUP) >= 0);
+	cbpf_prog_free(&prog);
+	for (i = 0; i < GROUP; i++)
+		close(fd[i]);
+	close(tx);
+}
+
+/* ---- the real binary with --workers 2 ---------------------------------- */
+
+static pid_t server_pid = -1;
+static int server_log = -1;
+static uint16_t main_port;
+static uint8_t server_pub[32];
+static char key_path[] = "/tmp/wgpunchd-workers-key-XXXXXX";
+
+static void stop_server(void)
+{
+	int status;
+
+	if (server_pid > 0) {
+		kill(server_pid, SIGKILL);
+		waitpid(server_pid, &status, 0);
+		server_pid = -1;
+	}
+}
+
+/* Read stderr until the "listening on" line, which must say 2 workers. */
+static int wait_listening(void)
+{
+	struct pollfd pfd = { .fd = server_log, .events = POLLIN };
+	char buf[4096];
+	size_t len = 0;
+	unsigned int p, q;
+	char *line;
+	ssize_t n;
+
+	while (len < sizeof(buf) - 1) {
+		if (poll(&pfd, 1, 5000) != 1)
+			return -1;
+		n = read(server_log, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		line = strstr(buf, "listening on :: port ");
+		if (line && strchr(line, '\n')) {
+			if (sscanf(line, "listening on :: port %u, probe port %u",
+				   &p, &q) != 2 || !strstr(line, ", 2 workers"))
+				return -1;
+			main_port = (uint16_t)p;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int start_server(void **state)
+{
+	const char *bin = getenv("WGPUNCHD");
+	char b64[WGP_KEY_B64_SIZE], rate[16];
+	int fd, pipefd[2];
+	uint8_t priv[32];
+
+	(void)state;
+	if (!bin)
+		return -1;
+	wgp_key_generate(priv);
+	wgp_key_public(server_pub, priv);
+	wgp_key_to_base64(b64, priv);
+	fd = mkstemp(key_path);
+	if (fd < 0 || write(fd, b64, 44) != 44 || write(fd, "\n", 1) != 1)
+		return -1;
+	close(fd);
+	snprintf(rate, sizeof(rate), "%u", RATE);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	server_pid = fork();
+	if (server_pid < 0)
+		return -1;
+	if (server_pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		/* Under the seccomp filter, as always: it must let the
+		 * workers run. */
+		execl(bin, "wgpunchd", "--private-key", key_path,
+		      "--port", "0", "--probe-port", "0", "--workers", "2",
+		      "--rate", rate, "--burst", rate, "--dh-rate", "1000",
+		      "--capacity", "1000", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	server_log = pipefd[0];
+	atexit(stop_server);
+	if (wait_listening() < 0) {
+		fprintf(stderr, "wgpunchd --workers 2 did not start\n");
+		stop_server();
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int status = -1, i;
+
+	(void)state;
+	unlink(key_path);
+	if (server_pid <= 0)
+		return 0;
+	kill(server_pid, SIGTERM);
+	for (i = 0; i < 50; i++) {
+		if (waitpid(server_pid, &status, WNOHANG) == server_pid) {
+			server_pid = -1;
+			break;
+		}
+		usleep(100000);
+	}
+	stop_server();
+	close(server_log);
+	/* Stopped cleanly, every worker joined: not killed by SIGSYS. */
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+struct peer {
+	struct tclient c;
+	int fd;
+	struct wgp_endpoint ep;
+};
+
+static int udp_socket(int family, struct wgp_endpoint *ep)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in6 *sin6 = (void *)&ss;
+	struct sockaddr_in *sin = (void *)&ss;
+	socklen_t len;
+	int fd;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		len = sizeof(*sin6);
+	}
+	assert_int_equal(bind(fd, (void *)&ss, len), 0);
+	len = sizeof(ss);
+	assert_int_equal(getsockname(fd, (void *)&ss, &len), 0);
+	assert_int_equal(wgp_endpoint_from_sockaddr(ep, (void *)&ss, len), 0);
+	return fd;
+}
+
+/* A client on 127.0.0.1 whose key belongs to worker w of 2. */
+static void peer_on(struct peer *p, unsigned int w)
+{
+	do
+		tclient_init(&p->c, server_pub);
+	while (server_worker_of(p->c.pub, 2) != w);
+	p->fd = udp_socket(AF_INET, &p->ep);
+}
+
+static void send_main(int fd, int family, const void *buf, size_t len)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(main_port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+				     .sin6_port = htons(main_port),
+				     .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	ssize_t n;
+
+	if (family == AF_INET)
+		n = sendto(fd, buf, len, 0, (void *)&sin, sizeof(sin));
+	else
+		n = sendto(fd, buf, len, 0, (void *)&sin6, sizeof(sin6));
+	assert_int_equal(n, (ssize_t)len);
+}
+
+static ssize_t receive(int fd, void *buf, size_t cap, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return -1;
+	return recv(fd, buf, cap, 0);
+}
+
+static void receive_msg(struct peer *p, uint8_t type, struct wgp_msg *m)
+{
+	uint8_t buf[4096];
+	ssize_t n = receive(p->fd, buf, sizeof(buf), 3000);
+
+	assert_true(n > 0);
+	assert_int_equal(tclient_open(&p->c, m, buf, (size_t)n), 0);
+	assert_int_equal(m->type, type);
+}
+
+static void test_find_across_workers(void **state)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct peer a, b;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	peer_on(&a, 0);
+	peer_on(&b, 1);
+	len = tclient_register(&a.c, buf, sizeof(buf),
+			       (const uint8_t (*)[32])b.c.pub, 1, 0);
+	send_main(a.fd, AF_INET, buf, len);
+	receive_msg(&a, WGP_REGISTER_REPLY, &m);
+	assert_int_equal(m.u.reg_reply.available, 0);
+
+	len = tclient_register(&b.c, buf, sizeof(buf),
+			       (const uint8_t (*)[32])a.c.pub, 1, 0);
+	send_main(b.fd, AF_INET, buf, len);
+	receive_msg(&b, WGP_REGISTER_REPLY, &m);
+	assert_int_equal(m.u.reg_reply.available, 1);
+	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &a.ep));
+	receive_msg(&a, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, b.c.pub, 32);
+	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &b.ep));
+
+	len = tclient_lookup(&a.c, buf, sizeof(buf), b.c.pub, 0);
+	send_main(a.fd, AF_INET, buf, len);
+	receive_msg(&a, WGP_LOOKUP_REPLY, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &b.ep));
+	receive_msg(&b, WGP_NOTIFY, &m);
+	assert_memory_equal(m.u.notify.peer, a.c.pub, 32);
+	close(a.fd);
+	close(b.fd);
+}
+
+/*
+ * One source (::1, a source of its own: the other test is on IPv4)
+ * sends requests from 2 x 10 new keys, half of them each worker's: the
+ * source's budget is RATE in all, not RATE per worker. Each costs the
+ * source a token (a key the server holds nothing for).
+ */
+static void test_source_budget_across_workers(void **state)
+{
+	struct tclient c[20];
+	struct wgp_endpoint ep;
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	unsigned int i, answered = 0;
+	int fd = udp_socket(AF_INET6, &ep);
+	size_t len;
+
+	(void)state;
+	for (i = 0; i < 20; i++) {
+		do
+			tclient_init(&c[i], server_pub);
+		while (server_worker_of(c[i].pub, 2) != i % 2);
+		len = tclient_probe(&c[i], buf, sizeof(buf));
+		send_main(fd, AF_INET6, buf, len);
+	}
+	while (receive(fd, buf, sizeof(buf), 300) > 0)
+		answered++;
+	/* The burst, and what refilled meanwhile at RATE/s. */
+	assert_true(answered >= RATE);
+	assert_true(answered <= RATE + 2);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest steering[] = {
+		cmocka_unit_test(test_steering_matches_kernel),
+	};
+	const struct CMUnitTest daemon[] = {
+		cmocka_unit_test(test_find_across_workers),
+		cmocka_unit_test(test_source_budget_across_workers),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(steering, NULL, NULL) ||
+	       cmocka_run_group_tests(daemon, start_server, teardown);
+}
