@@ -22,7 +22,16 @@
  * is mostly the two ChaCha20-Poly1305 operations on top of the same
  * system calls the echo server makes).
  *
- * Usage: bench_server [peers] [seconds per round]  (1000000 and 2)
+ * Then --workers: for 1, 2, ... N workers (N: the online CPUs, or the
+ * third argument), a server group (server.h) with the same peers spread
+ * over the workers' partitions, each worker its own loop and SO_REUSEPORT
+ * sockets steered by key, beside a batched echo with as many threads on
+ * SO_REUSEPORT sockets (spread by the kernel's flow hash: the generator
+ * sends from GEN_SOCKETS sockets), rounds alternating, same run. Thread i
+ * of either is pinned to CPU (last - i) mod CPUs; the generator to CPU 0.
+ *
+ * Usage: bench_server [peers] [seconds per round] [max workers]
+ *        (1000000, 2 and the online CPUs)
  */
 #include <errno.h>
 #include <poll.h>
@@ -34,6 +43,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -49,6 +59,7 @@
 #define ROUNDS	3
 #define ROUND_POOL_PER_S 400000	/* LOOKUPs sealed per second of a round */
 #define PKT	(WGP_REQ_PREFIX_LEN + WGP_LOOKUP_LEN + WGP_TAG_LEN)	/* 124 */
+#define GEN_SOCKETS 16	/* the generator's sources in the workers part */
 
 struct client {
 	uint8_t priv[32], pub[32];
@@ -381,9 +392,379 @@ static void seal_lookups(struct load *ld, struct client *c, size_t n)
 	}
 }
 
+/* ---- 1..N workers beside an echo with as many threads ----------------- */
+
+static void pin_worker(unsigned int i)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	pin_to_cpu((int)((n - 1 - (long)(i % (unsigned long)n)) % n));
+}
+
+struct worker_thread {
+	struct loop *loop;
+	unsigned int i;
+	int stop;
+	pthread_t tid;
+};
+
+static void *group_worker_main(void *arg)
+{
+	struct worker_thread *t = arg;
+
+	pthread_setname_np(pthread_self(), "wgpunchd-w");
+	pin_worker(t->i);
+	loop_run(t->loop, t->stop);
+	return NULL;
+}
+
+/* One thread of the echo group: the batched echo on its own socket of
+ * the group, with buffers of its own. */
+struct echo_worker {
+	int fd, stop;
+	unsigned int i;
+	pthread_t tid;
+	uint8_t buf[BATCH][2048];
+	struct sockaddr_in from[BATCH];
+	struct mmsghdr msg[BATCH];
+	struct iovec iov[BATCH];
+};
+
+static void *echo_worker_main(void *arg)
+{
+	struct echo_worker *t = arg;
+	struct pollfd pfd[2] = { { t->fd, POLLIN, 0 }, { t->stop, POLLIN, 0 } };
+	int n, i;
+
+	pthread_setname_np(pthread_self(), "echo-w");
+	pin_worker(t->i);
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		for (;;) {
+			for (i = 0; i < BATCH; i++) {
+				t->iov[i].iov_base = t->buf[i];
+				t->iov[i].iov_len = sizeof(t->buf[i]);
+				memset(&t->msg[i].msg_hdr, 0,
+				       sizeof(t->msg[i].msg_hdr));
+				t->msg[i].msg_hdr.msg_name = &t->from[i];
+				t->msg[i].msg_hdr.msg_namelen = sizeof(t->from[i]);
+				t->msg[i].msg_hdr.msg_iov = &t->iov[i];
+				t->msg[i].msg_hdr.msg_iovlen = 1;
+			}
+			n = recvmmsg(t->fd, t->msg, BATCH, MSG_DONTWAIT, NULL);
+			if (n <= 0)
+				break;
+			for (i = 0; i < n; i++)
+				t->iov[i].iov_len = t->msg[i].msg_len;
+			sendmmsg(t->fd, t->msg, (unsigned int)n, MSG_DONTWAIT);
+		}
+	}
+	return NULL;
+}
+
+static int reuseport_socket(uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(*port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int size = 4 << 20, one = 1;
+
+	if (fd < 0)
+		die("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (void *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (void *)&sin, &len) < 0)
+		die("bind");
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/*
+ * drive() from GEN_SOCKETS sockets, a batch from each in turn, one
+ * window over all: the echo group's flow hash needs several sources to
+ * spread them (wgpunchd's steering goes by key and would not), and both
+ * servers get the very same generator.
+ */
+static double drive_multi(const struct load *ld, uint16_t port, double seconds)
+{
+	static uint8_t rbuf[BATCH][2048];
+	struct sockaddr_in to = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct mmsghdr msg[BATCH];
+	struct iovec iov[BATCH];
+	struct epoll_event ev[GEN_SOCKETS];
+	size_t next = 0, replies = 0, inflight = 0;
+	int fd[GEN_SOCKETS], ep, n, i, j, turn = 0;
+	double start, end;
+	uint16_t myport;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		die("epoll_create1");
+	for (j = 0; j < GEN_SOCKETS; j++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u32 = (uint32_t)j };
+
+		fd[j] = udp_socket(&myport);
+		if (connect(fd[j], (void *)&to, sizeof(to)) < 0 ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, fd[j], &e) < 0)
+			die("connect");
+	}
+	start = now_s();
+	end = start + seconds;
+	while (next < ld->n) {
+		while (inflight + BATCH <= WINDOW && next < ld->n) {
+			unsigned int k = 0;
+
+			for (; k < BATCH && next + k < ld->n; k++) {
+				iov[k].iov_base = ld->pkt[next + k];
+				iov[k].iov_len = PKT;
+				memset(&msg[k].msg_hdr, 0, sizeof(msg[k].msg_hdr));
+				msg[k].msg_hdr.msg_iov = &iov[k];
+				msg[k].msg_hdr.msg_iovlen = 1;
+			}
+			n = sendmmsg(fd[turn], msg, k, 0);
+			turn = (turn + 1) % GEN_SOCKETS;
+			if (n <= 0)
+				break;
+			next += (size_t)n;
+			inflight += (size_t)n;
+		}
+		n = epoll_wait(ep, ev, GEN_SOCKETS, 20);
+		if (n <= 0) {
+			inflight = 0;	/* lost: refill */
+			continue;
+		}
+		for (j = 0; j < n; j++) {
+			int got;
+
+			for (i = 0; i < BATCH; i++) {
+				iov[i].iov_base = rbuf[i];
+				iov[i].iov_len = sizeof(rbuf[i]);
+				memset(&msg[i].msg_hdr, 0, sizeof(msg[i].msg_hdr));
+				msg[i].msg_hdr.msg_iov = &iov[i];
+				msg[i].msg_hdr.msg_iovlen = 1;
+			}
+			got = recvmmsg(fd[ev[j].data.u32], msg, BATCH,
+				       MSG_DONTWAIT, NULL);
+			if (got > 0) {
+				replies += (size_t)got;
+				inflight -= (size_t)got > inflight ? inflight :
+								     (size_t)got;
+			}
+		}
+		if (now_s() >= end)
+			break;
+	}
+	end = now_s();
+	for (j = 0; j < GEN_SOCKETS; j++)
+		close(fd[j]);
+	close(ep);
+	return (double)replies / (end - start);
+}
+
+/* fill() over a group: each key into its worker's partition. */
+static void group_fill(struct server_group *g, size_t peers)
+{
+	uint8_t key[32];
+	struct reg_entry *e;
+	struct registry *r;
+	size_t i;
+
+	for (i = 0; i < peers; i++) {
+		randombytes_buf(key, sizeof(key));
+		r = g->parts[server_worker_of(key, g->n)];
+		e = registry_insert(r, key, wgp_mono_ms(), 3600 * 1000);
+		if (!e) {
+			fprintf(stderr, "bench_server: partition full at %zu\n",
+				i);
+			exit(1);
+		}
+		randombytes_buf(&e->sess, sizeof(e->sess));
+		e->counter = 1;
+		e->ep.family = AF_INET;
+		e->ep.port = (uint16_t)i;
+		memcpy(e->ep.addr, &i, 4);
+	}
+}
+
+/* register_clients() over a group: each on its key's worker, as the
+ * steering would deliver it. */
+static void group_register(struct server_group *g, struct client *c)
+{
+	struct wgp_endpoint src = { .family = AF_INET, .port = 9,
+				    .addr = { 127, 0, 0, 1 } };
+	struct rx_info rx = { .src = src, .port = PORT_MAIN };
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct server *srv;
+	struct wgp_msg m;
+	ssize_t len;
+	int i;
+
+	for (i = 0; i < CLIENTS; i++) {
+		srv = &g->srv[server_worker_of(c[i].pub, g->n)];
+		memset(&m, 0, sizeof(m));
+		m.type = WGP_REGISTER;
+		wgp_txid_new(m.txid);
+		memcpy(m.key, c[i].pub, 32);
+		m.u.reg.counter = wgp_now_ns();
+		m.u.reg.n_consent = 1;
+		wgp_consent_digest(m.u.reg.consent[0], c[i ^ 1].pub);
+		len = wgp_seal(buf, sizeof(buf), &m, &c[i].sess);
+		rx.pkt = buf;
+		rx.len = (size_t)len;
+		discard_q.n = 0;
+		server_handle(srv, &rx, wgp_mono_ms(), wgp_now_ns(), &discard_q);
+		if (!registry_find(&srv->reg, c[i].pub, wgp_mono_ms())) {
+			fprintf(stderr, "bench_server: client registration failed\n");
+			exit(1);
+		}
+	}
+}
+
+/* The group's counters, summed. */
+static void group_counts(const struct server_group *g, uint64_t *lookups,
+			 uint64_t *bad)
+{
+	unsigned int i;
+
+	*lookups = *bad = 0;
+	for (i = 0; i < g->n; i++) {
+		*lookups += g->srv[i].st.lookups;
+		*bad += g->srv[i].st.errors + g->srv[i].st.forged;
+	}
+}
+
+/* One worker count: wgpunchd with n workers and echo with n threads,
+ * ROUNDS rounds alternating; medians into *w and *e. */
+static void run_workers(unsigned int n, size_t peers, double seconds,
+			struct client *c, double *w_out, double *e_out)
+{
+	double rate_w[ROUNDS], rate_e[ROUNDS];
+	struct server_config cfg;
+	struct server_group g;
+	struct loop *loops = calloc(n, sizeof(*loops));
+	struct worker_thread *wt = calloc(n, sizeof(*wt));
+	struct echo_worker *et = calloc(n, sizeof(*et));
+	uint16_t echo_port = 0;
+	uint64_t one = 1, lookups, bad;
+	struct load ld;
+	size_t pool;
+	unsigned int i;
+	int r;
+
+	if (!loops || !wt || !et)
+		die("calloc");
+	server_config_defaults(&cfg);
+	/* Keys land unevenly: 2 % room per partition. */
+	cfg.capacity = peers + peers / 50 + CLIENTS * (size_t)n;
+	cfg.rate = 0;
+	cfg.dh_rate = 0;
+	cfg.port[PORT_MAIN] = cfg.port[PORT_PROBE] = 0;
+	cfg.ttl = 3600;
+	{
+		uint8_t priv[32];
+
+		wgp_key_generate(priv);
+		if (server_group_init(&g, n, &cfg, priv, wgp_mono_ms()) < 0)
+			die("server_group_init");
+	}
+	group_fill(&g, peers);
+	for (i = 0; i < CLIENTS; i++)
+		wgp_session_client(&c[i].sess, c[i].priv, c[i].pub,
+				   g.srv[0].pub);
+	group_register(&g, c);
+	pool = (size_t)(seconds * ROUND_POOL_PER_S) * ROUNDS;
+	seal_lookups(&ld, c, pool);
+	for (i = 0; i < n; i++) {
+		memcpy(g.srv[i].cfg.port, g.srv[0].cfg.port,
+		       sizeof(g.srv[i].cfg.port));
+		if (loop_init_worker(&loops[i], &g.srv[i], "127.0.0.1", i,
+				     n) < 0)
+			die("loop_init_worker");
+	}
+	for (i = 0; i < n; i++) {
+		wt[i] = (struct worker_thread){ &loops[i], i,
+						eventfd(0, EFD_CLOEXEC), 0 };
+		pthread_create(&wt[i].tid, NULL, group_worker_main, &wt[i]);
+		et[i].fd = reuseport_socket(&echo_port);
+		et[i].stop = eventfd(0, EFD_CLOEXEC);
+		et[i].i = i;
+		pthread_create(&et[i].tid, NULL, echo_worker_main, &et[i]);
+	}
+	for (r = 0; r < ROUNDS; r++) {
+		struct load slice = { ld.pkt + (size_t)r * (pool / ROUNDS),
+				      pool / ROUNDS };
+
+		rate_w[r] = drive_multi(&slice, loops[0].port[PORT_MAIN],
+					seconds);
+		rate_e[r] = drive_multi(&slice, echo_port, seconds);
+		printf("workers %u, round %d: wgpunchd %8.0f/s   echo %8.0f/s\n",
+		       n, r + 1, rate_w[r], rate_e[r]);
+	}
+	for (i = 0; i < n; i++) {
+		if (write(wt[i].stop, &one, sizeof(one)) < 0 ||
+		    write(et[i].stop, &one, sizeof(one)) < 0)
+			die("eventfd");
+		pthread_join(wt[i].tid, NULL);
+		pthread_join(et[i].tid, NULL);
+		close(wt[i].stop);
+		close(et[i].stop);
+		close(et[i].fd);
+		loop_free(&loops[i]);
+	}
+	group_counts(&g, &lookups, &bad);
+	if (bad || !lookups) {
+		fprintf(stderr, "bench_server: %u workers answered with errors "
+			"(lookups %llu, errors/forged %llu)\n", n,
+			(unsigned long long)lookups, (unsigned long long)bad);
+		exit(1);
+	}
+	qsort(rate_w, ROUNDS, sizeof(double), cmp_double);
+	qsort(rate_e, ROUNDS, sizeof(double), cmp_double);
+	*w_out = rate_w[ROUNDS / 2];
+	*e_out = rate_e[ROUNDS / 2];
+	server_group_free(&g);
+	free(ld.pkt);
+	free(loops);
+	free(wt);
+	free(et);
+}
+
+/* The workers part: a line per worker count, and the table. */
+static void bench_workers(unsigned int max, size_t peers, double seconds,
+			  struct client *c)
+{
+	double w[SERVER_MAX_WORKERS + 1], e[SERVER_MAX_WORKERS + 1];
+	unsigned int n;
+
+	for (n = 1; n <= max; n++)
+		run_workers(n, peers, seconds, c, &w[n], &e[n]);
+	printf("workers  wgpunchd LOOKUPs/s   echo datagrams/s   ratio "
+	       "(goal >= 90 %%; %zu peers, medians of %d rounds)\n", peers,
+	       ROUNDS);
+	for (n = 1; n <= max; n++)
+		printf("%7u  %18.0f   %16.0f   %5.1f %%\n", n, w[n], e[n],
+		       100.0 * w[n] / e[n]);
+}
+
 int main(int argc, char *argv[])
 {
 	size_t peers = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned long max_workers = argc > 3 ? strtoul(argv[3], NULL, 10) :
+				    (unsigned long)(cpus > 0 ? cpus : 1);
 	double seconds = argc > 2 ? atof(argv[2]) : 2.0, t0;
 	double rate_w[ROUNDS], rate_e[ROUNDS], eff_w[ROUNDS], eff_e[ROUNDS];
 	double rate_p[ROUNDS], eff_p[ROUNDS];
@@ -509,6 +890,11 @@ int main(int argc, char *argv[])
 	loop_free(&w.loop);
 	server_free(&srv);
 	free(ld.pkt);
+
+	if (max_workers > SERVER_MAX_WORKERS)
+		max_workers = SERVER_MAX_WORKERS;
+	if (max_workers)
+		bench_workers((unsigned int)max_workers, peers, seconds, c);
 	free(discard_q.msgs);
 	return 0;
 }
