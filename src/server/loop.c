@@ -751,6 +751,13 @@ err:
 	return ret;
 }
 
+void loop_log_group(struct loop *l, const struct server *const *group,
+		    unsigned int n)
+{
+	l->group = group;
+	l->group_n = n;
+}
+
 /* ---- another module's descriptor (metrics) --------------------------- */
 
 int loop_watch(struct loop *l, int fd, void (*run)(void *ctx), void *ctx)
@@ -798,17 +805,37 @@ static void log_relay_stats(const struct server *srv)
 		 (unsigned long long)s->tx_dropped);
 }
 
-static void log_stats(const struct server *srv)
+/*
+ * The counters: this loop's server's, or with loop_log_group() the sum
+ * over the group (read while the other workers run: each counter is
+ * current to within a batch).
+ */
+static void log_stats(const struct loop *l)
 {
+	const struct server *srv = l->srv;
+	struct server_stats sum = { 0 };
 	const struct server_stats *s = &srv->st;
+	uint32_t live = srv->reg.live;
+	unsigned int i;
 
+	/* In a group, worker 0 speaks for all. */
+	if (l->workers > 1 && !l->group)
+		return;
+	if (l->group) {
+		live = 0;
+		for (i = 0; i < l->group_n; i++) {
+			server_stats_add(&sum, &l->group[i]->st);
+			live += l->group[i]->reg.live;
+		}
+		s = &sum;
+	}
 	log_info("stats: %u registered, rx %llu, bad %llu, rate-limited %llu "
 		 "(by source), %llu (by key), %llu (notify), "
 		 "forged %llu, dh %llu (dropped %llu), cookies %llu "
 		 "(proven %llu), shed %llu, register %llu, "
 		 "lookup %llu, probe %llu, notify %llu, error %llu, "
 		 "legacy %llu, tx dropped %llu",
-		 srv->reg.live, (unsigned long long)s->rx,
+		 live, (unsigned long long)s->rx,
 		 (unsigned long long)s->bad, (unsigned long long)s->ratelimited,
 		 (unsigned long long)s->key_limited,
 		 (unsigned long long)s->notify_limited,
@@ -844,7 +871,7 @@ static bool stop_now(struct loop *l, int stop_fd, bool is_signalfd)
 		}
 		log_info("SIGHUP: nothing to reload (restart to change "
 			 "settings); counters follow");
-		log_stats(l->srv);
+		log_stats(l);
 	}
 	return stop;
 }
@@ -884,7 +911,7 @@ static int run(struct loop *l, int stop_fd, bool is_signalfd)
 					break;
 				server_tick(l->srv, wgp_mono_ms());
 				if (++ticks % 300 == 0)
-					log_stats(l->srv);
+					log_stats(l);
 				watch_run(l);
 				break;
 			case TAG_WATCH:
@@ -900,7 +927,7 @@ static int run(struct loop *l, int stop_fd, bool is_signalfd)
 	}
 out:
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, stop_fd, NULL);
-	log_stats(l->srv);
+	log_stats(l);
 	return ret;
 }
 

@@ -43,6 +43,9 @@ struct loop {
 	void (*watch_run)(void *ctx);
 	void *watch_ctx;
 	unsigned int worker, workers;	/* this one's index, of how many */
+	/* Whose counters the log shows (loop_log_group); NULL: srv's. */
+	const struct server *const *group;
+	unsigned int group_n;
 };
 
 /*
@@ -64,6 +67,12 @@ int loop_init(struct loop *l, struct server *srv, const char *listen);
  */
 int loop_init_worker(struct loop *l, struct server *srv, const char *listen,
 		     unsigned int worker, unsigned int workers);
+
+/* Log the counters of all n servers, summed, instead of this loop's
+ * own (worker 0 of a group; the others then log none). The array must
+ * outlive the loop's run. */
+void loop_log_group(struct loop *l, const struct server *const *group,
+		    unsigned int n);
 
 /* The reuseport steering program for n workers (cBPF over the UDP
  * payload): 0, or a negative errno. */

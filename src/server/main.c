@@ -217,6 +217,8 @@ static int open_loops(struct daemon *d, const struct options *opts)
 		}
 		d->servers[i] = &d->g.srv[i];
 	}
+	if (d->g.n > 1)
+		loop_log_group(&d->loops[0], d->servers, d->g.n);
 	return 0;
 }
 

@@ -133,8 +133,14 @@ static void gauges_read(struct gauges *g, const struct server *const srv[],
 		g->capacity += s->reg.capacity;
 		g->relay_live += s->relay.live;
 		g->relay_max += s->relay.n_allocs;
-		g->dh_rate += s->cfg.dh_rate;
-		if (s->cfg.dh_rate) {
+		/* A group of workers (--workers) shares one budget:
+		 * counted once, with the first of them. */
+		if (s->shared_dh && i == 0 && s->cfg.dh_rate) {
+			g->dh_rate += s->cfg.dh_rate;
+			g->dh_tokens += atomic_bucket_tokens(s->shared_dh, now);
+			g->dh_limited = true;
+		} else if (!s->shared_dh && s->cfg.dh_rate) {
+			g->dh_rate += s->cfg.dh_rate;
 			g->dh_tokens += dh_tokens(s, now);
 			g->dh_limited = true;
 		}

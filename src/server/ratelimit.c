@@ -239,6 +239,17 @@ bool atomic_bucket_low(struct atomic_bucket *ab, uint64_t now)
 	return ab->rate && tat > t && tat - t > ab->tolerance / 2;
 }
 
+uint64_t atomic_bucket_tokens(const struct atomic_bucket *ab, uint64_t now)
+{
+	uint64_t t = now * 1000000;
+	uint64_t tat = atomic_load_explicit(&ab->tat, memory_order_relaxed);
+	uint64_t used = tat > t ? tat - t : 0;
+
+	if (!ab->rate || used >= ab->tolerance)
+		return 0;
+	return (ab->tolerance - used) / ab->interval;
+}
+
 void small_bucket_init(struct small_bucket *sb, uint32_t burst, uint64_t now)
 {
 	sb->ms = (uint32_t)now;

@@ -115,6 +115,8 @@ void atomic_bucket_init(struct atomic_bucket *ab, uint32_t rate,
 			uint32_t burst, uint64_t now);
 bool atomic_bucket_take(struct atomic_bucket *ab, uint64_t now);
 bool atomic_bucket_low(struct atomic_bucket *ab, uint64_t now);
+/* Whole tokens left at now (for the metrics; changes nothing). */
+uint64_t atomic_bucket_tokens(const struct atomic_bucket *ab, uint64_t now);
 
 /* A full small bucket, and one token from it (rate 0: unlimited). */
 void small_bucket_init(struct small_bucket *sb, uint32_t burst, uint64_t now);

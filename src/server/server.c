@@ -258,3 +258,28 @@ struct out_msg *outq_reserve(struct outq *q)
 	}
 	return &q->msgs[q->n++];
 }
+
+void server_stats_add(struct server_stats *sum, const struct server_stats *s)
+{
+	sum->rx += s->rx;
+	sum->bad += s->bad;
+	sum->ratelimited += s->ratelimited;
+	sum->dh += s->dh;
+	sum->dh_dropped += s->dh_dropped;
+	sum->forged += s->forged;
+	sum->key_limited += s->key_limited;
+	sum->notify_limited += s->notify_limited;
+	sum->registers += s->registers;
+	sum->lookups += s->lookups;
+	sum->probes += s->probes;
+	sum->notifies += s->notifies;
+	sum->errors += s->errors;
+	sum->legacy += s->legacy;
+	sum->relays += s->relays;
+	sum->tx_dropped += s->tx_dropped;
+	sum->cookies += s->cookies;
+	sum->cookie_ok += s->cookie_ok;
+	sum->replayed += s->replayed;
+	sum->full += s->full;
+	sum->shed += s->shed;
+}

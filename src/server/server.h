@@ -218,4 +218,7 @@ void server_tick(struct server *srv, uint64_t now);
 
 struct out_msg *outq_reserve(struct outq *q);
 
+/* sum += s, counter by counter (the workers' counters, for the log). */
+void server_stats_add(struct server_stats *sum, const struct server_stats *s);
+
 #endif
