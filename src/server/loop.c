@@ -810,6 +810,7 @@ static void log_relay_stats(const struct server *srv)
  * over the group (read while the other workers run: each counter is
  * current to within a batch).
  */
+SERVER_RACY_READER
 static void log_stats(const struct loop *l)
 {
 	const struct server *srv = l->srv;

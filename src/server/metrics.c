@@ -33,10 +33,8 @@ struct metrics {
 
 /* ---- summing ------------------------------------------------------- */
 
-/* Every field below is summed by name; a new counter must be added
- * there too, or this fails to compile. */
-_Static_assert(sizeof(struct server_stats) == 21 * sizeof(uint64_t),
-	       "server_stats changed: update metrics_sum_server_stats");
+/* Every field below (and in server_stats_add) is summed by name; a new
+ * counter must be added there too, or this fails to compile. */
 _Static_assert(sizeof(struct relay_stats) == 14 * sizeof(uint64_t),
 	       "relay_stats changed: update metrics_sum_relay_stats");
 
@@ -47,33 +45,11 @@ void metrics_sum_server_stats(struct server_stats *sum,
 	size_t i;
 
 	memset(sum, 0, sizeof(*sum));
-	for (i = 0; i < n; i++) {
-		const struct server_stats *s = stats[i];
-
-		sum->rx += s->rx;
-		sum->bad += s->bad;
-		sum->ratelimited += s->ratelimited;
-		sum->dh += s->dh;
-		sum->dh_dropped += s->dh_dropped;
-		sum->forged += s->forged;
-		sum->key_limited += s->key_limited;
-		sum->notify_limited += s->notify_limited;
-		sum->registers += s->registers;
-		sum->lookups += s->lookups;
-		sum->probes += s->probes;
-		sum->notifies += s->notifies;
-		sum->errors += s->errors;
-		sum->legacy += s->legacy;
-		sum->relays += s->relays;
-		sum->tx_dropped += s->tx_dropped;
-		sum->cookies += s->cookies;
-		sum->cookie_ok += s->cookie_ok;
-		sum->shed += s->shed;
-		sum->replayed += s->replayed;
-		sum->full += s->full;
-	}
+	for (i = 0; i < n; i++)
+		server_stats_add(sum, stats[i]);
 }
 
+SERVER_RACY_READER
 void metrics_sum_relay_stats(struct relay_stats *sum,
 			     const struct relay_stats *const stats[], size_t n)
 {
@@ -120,6 +96,7 @@ static uint64_t dh_tokens(const struct server *srv, uint64_t now)
 	return tb.tokens / 1000;
 }
 
+SERVER_RACY_READER
 static void gauges_read(struct gauges *g, const struct server *const srv[],
 			size_t n, uint64_t now)
 {

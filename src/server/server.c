@@ -259,6 +259,10 @@ struct out_msg *outq_reserve(struct outq *q)
 	return &q->msgs[q->n++];
 }
 
+_Static_assert(sizeof(struct server_stats) == 21 * sizeof(uint64_t),
+	       "server_stats changed: update server_stats_add");
+
+SERVER_RACY_READER
 void server_stats_add(struct server_stats *sum, const struct server_stats *s)
 {
 	sum->rx += s->rx;

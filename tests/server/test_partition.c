@@ -175,8 +175,10 @@ static void test_reader_never_torn(void **state)
 	assert_int_equal(s->names_lost, 0);
 	/* A stable key is reported missing only after REG_PEEK_TRIES
 	 * copies in a row raced the writer: rare even with this one,
-	 * which rewrites its few entries without a pause. */
-	assert_true(s->missed * 100 <= s->found);
+	 * which rewrites its few entries without a pause (under 1 %
+	 * in a release build; ThreadSanitizer slows the copy more than
+	 * the writes). */
+	assert_true(s->missed * 20 <= s->found);
 	registry_free(&s->r);
 	free(s);
 }
