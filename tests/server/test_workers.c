@@ -31,6 +31,7 @@
 #include <sodium.h>
 
 #include "loop.h"
+#include "refuse.h"
 #include "server.h"
 #include "testclient.h"
 
@@ -380,6 +381,27 @@ static void test_source_budget_across_workers(void **state)
 	close(fd);
 }
 
+/* --workers out of range, or above 1 with --relay: refused, said so. */
+static void test_workers_usage(void **state)
+{
+	static const char *const bad[] = { "0", "65", "-1", "2x", "" };
+	char err[4096];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k",
+						  key_path, "--workers", bad[i],
+						  NULL), 2);
+		assert_non_null(strstr(err, "wgpunchd: --workers: expected a "
+					    "number from 1 to 64"));
+	}
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
+					  "--relay", "40000-40007", "-w", "2",
+					  NULL), 2);
+	assert_non_null(strstr(err, "--relay runs with one worker"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest steering[] = {
@@ -388,6 +410,7 @@ int main(void)
 	const struct CMUnitTest daemon[] = {
 		cmocka_unit_test(test_find_across_workers),
 		cmocka_unit_test(test_source_budget_across_workers),
+		cmocka_unit_test(test_workers_usage),
 	};
 
 	if (sodium_init() < 0)
