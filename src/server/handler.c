@@ -438,6 +438,10 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 			  (unsigned int)__builtin_popcountll(rr->available));
 	}
 	reply(c, &m);
+	/* Another worker's peer may have been copied, session keys and
+	 * all; alone, buf was never used. */
+	if (c->srv->n_parts > 1)
+		sodium_memzero(&buf, sizeof(buf));
 }
 
 static void handle_lookup(struct ctx *c, struct reg_entry *e)
@@ -482,6 +486,10 @@ static void handle_lookup(struct ctx *c, struct reg_entry *e)
 		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
 		  lr->status == WGP_LOOKUP_OK ? "found" : "unavailable");
 	reply(c, &m);
+	/* Another worker's peer may have been copied, session keys and
+	 * all; alone, buf was never used. */
+	if (c->srv->n_parts > 1)
+		sodium_memzero(&buf, sizeof(buf));
 }
 
 static void handle_probe(struct ctx *c)
@@ -599,6 +607,8 @@ static void handle_relay(struct ctx *c, struct reg_entry *e)
 		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
 		  g->status, g->port, created ? " (new)" : "");
 	reply(c, &m);
+	if (c->srv->n_parts > 1)
+		sodium_memzero(&buf, sizeof(buf));
 	sodium_memzero(g, sizeof(*g));
 	sodium_memzero(&mine, sizeof(mine));
 	sodium_memzero(&theirs, sizeof(theirs));
