@@ -496,7 +496,8 @@ static int reuseport_socket(uint16_t *port)
  * spread them (wgpunchd's steering goes by key and would not), and both
  * servers get the very same generator.
  */
-static double drive_multi(const struct load *ld, uint16_t port, double seconds)
+static double drive_multi(const struct load *ld, uint16_t port, double seconds,
+			  size_t *replies_out)
 {
 	static uint8_t rbuf[BATCH][2048];
 	struct sockaddr_in to = { .sin_family = AF_INET,
@@ -571,6 +572,7 @@ static double drive_multi(const struct load *ld, uint16_t port, double seconds)
 	for (j = 0; j < GEN_SOCKETS; j++)
 		close(fd[j]);
 	close(ep);
+	*replies_out = replies;
 	return (double)replies / (end - start);
 }
 
@@ -646,21 +648,39 @@ static void group_counts(const struct server_group *g, uint64_t *lookups,
 	}
 }
 
-/* One worker count: wgpunchd with n workers and echo with n threads,
- * ROUNDS rounds alternating; medians into *w and *e. */
-static void run_workers(unsigned int n, size_t peers, double seconds,
-			struct client *c, double *w_out, double *e_out)
+/* CPU seconds the threads used so far, all together. */
+static double threads_cpu(const pthread_t *tid, size_t stride, unsigned int n)
 {
-	double rate_w[ROUNDS], rate_e[ROUNDS];
+	double sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		sum += thread_cpu(*(const pthread_t *)((const char *)tid +
+						       i * stride));
+	return sum;
+}
+
+struct workers_result {
+	double w, e;		/* LOOKUPs/s, echoes/s */
+	double w_eff, e_eff;	/* the same per CPU-second of the servers */
+};
+
+/* One worker count: wgpunchd with n workers and echo with n threads,
+ * ROUNDS rounds alternating; medians into *res. */
+static void run_workers(unsigned int n, size_t peers, double seconds,
+			struct client *c, struct workers_result *res)
+{
+	double rate_w[ROUNDS], rate_e[ROUNDS], eff_w[ROUNDS], eff_e[ROUNDS];
 	struct server_config cfg;
 	struct server_group g;
 	struct loop *loops = calloc(n, sizeof(*loops));
 	struct worker_thread *wt = calloc(n, sizeof(*wt));
 	struct echo_worker *et = calloc(n, sizeof(*et));
 	uint16_t echo_port = 0;
-	uint64_t one = 1, lookups, bad;
+	uint64_t one = 1, lookups, bad, before;
 	struct load ld;
-	size_t pool;
+	size_t pool, replies;
+	double cpu;
 	unsigned int i;
 	int r;
 
@@ -707,11 +727,20 @@ static void run_workers(unsigned int n, size_t peers, double seconds,
 		struct load slice = { ld.pkt + (size_t)r * (pool / ROUNDS),
 				      pool / ROUNDS };
 
+		group_counts(&g, &before, &bad);
+		cpu = threads_cpu(&wt[0].tid, sizeof(wt[0]), n);
 		rate_w[r] = drive_multi(&slice, loops[0].port[PORT_MAIN],
-					seconds);
-		rate_e[r] = drive_multi(&slice, echo_port, seconds);
-		printf("workers %u, round %d: wgpunchd %8.0f/s   echo %8.0f/s\n",
-		       n, r + 1, rate_w[r], rate_e[r]);
+					seconds, &replies);
+		cpu = threads_cpu(&wt[0].tid, sizeof(wt[0]), n) - cpu;
+		group_counts(&g, &lookups, &bad);
+		eff_w[r] = cpu > 0 ? (double)(lookups - before) / cpu : 0;
+		cpu = threads_cpu(&et[0].tid, sizeof(et[0]), n);
+		rate_e[r] = drive_multi(&slice, echo_port, seconds, &replies);
+		cpu = threads_cpu(&et[0].tid, sizeof(et[0]), n) - cpu;
+		eff_e[r] = cpu > 0 ? (double)replies / cpu : 0;
+		printf("workers %u, round %d: wgpunchd %8.0f/s (%8.0f per "
+		       "CPU-s)   echo %8.0f/s (%8.0f per CPU-s)\n", n, r + 1,
+		       rate_w[r], eff_w[r], rate_e[r], eff_e[r]);
 	}
 	for (i = 0; i < n; i++) {
 		if (write(wt[i].stop, &one, sizeof(one)) < 0 ||
@@ -733,8 +762,12 @@ static void run_workers(unsigned int n, size_t peers, double seconds,
 	}
 	qsort(rate_w, ROUNDS, sizeof(double), cmp_double);
 	qsort(rate_e, ROUNDS, sizeof(double), cmp_double);
-	*w_out = rate_w[ROUNDS / 2];
-	*e_out = rate_e[ROUNDS / 2];
+	qsort(eff_w, ROUNDS, sizeof(double), cmp_double);
+	qsort(eff_e, ROUNDS, sizeof(double), cmp_double);
+	res->w = rate_w[ROUNDS / 2];
+	res->e = rate_e[ROUNDS / 2];
+	res->w_eff = eff_w[ROUNDS / 2];
+	res->e_eff = eff_e[ROUNDS / 2];
 	server_group_free(&g);
 	free(ld.pkt);
 	free(loops);
@@ -746,17 +779,20 @@ static void run_workers(unsigned int n, size_t peers, double seconds,
 static void bench_workers(unsigned int max, size_t peers, double seconds,
 			  struct client *c)
 {
-	double w[SERVER_MAX_WORKERS + 1], e[SERVER_MAX_WORKERS + 1];
+	struct workers_result r[SERVER_MAX_WORKERS + 1];
 	unsigned int n;
 
 	for (n = 1; n <= max; n++)
-		run_workers(n, peers, seconds, c, &w[n], &e[n]);
-	printf("workers  wgpunchd LOOKUPs/s   echo datagrams/s   ratio "
-	       "(goal >= 90 %%; %zu peers, medians of %d rounds)\n", peers,
-	       ROUNDS);
+		run_workers(n, peers, seconds, c, &r[n]);
+	printf("workers  wgpunchd LOOKUPs/s   echo datagrams/s   ratio     "
+	       "per CPU-second: wgpunchd   echo   ratio\n");
 	for (n = 1; n <= max; n++)
-		printf("%7u  %18.0f   %16.0f   %5.1f %%\n", n, w[n], e[n],
-		       100.0 * w[n] / e[n]);
+		printf("%7u  %18.0f   %16.0f   %5.1f %%   %17.0f %8.0f   "
+		       "%5.1f %%\n", n, r[n].w, r[n].e, 100.0 * r[n].w / r[n].e,
+		       r[n].w_eff, r[n].e_eff,
+		       100.0 * r[n].w_eff / r[n].e_eff);
+	printf("(goal: >= 90 %% of the echo at every worker count; %zu "
+	       "peers, medians of %d rounds)\n", peers, ROUNDS);
 }
 
 int main(int argc, char *argv[])
