@@ -29,6 +29,7 @@
 
 #include "proto.h"
 #include "relaymsg.h"
+#include "loopback.h"
 #include "refuse.h"
 #include "testclient.h"
 
@@ -198,79 +199,11 @@ struct peer {
 	struct wgp_endpoint ep;	/* our address as the server should see it */
 };
 
-static int udp_socket(int family, struct wgp_endpoint *ep)
-{
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len;
-	int fd;
-
-	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (void *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (void *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_loopback;
-		len = sizeof(*sin6);
-	}
-	assert_int_equal(bind(fd, (void *)&ss, len), 0);
-	len = sizeof(ss);
-	assert_int_equal(getsockname(fd, (void *)&ss, &len), 0);
-	if (ep)
-		assert_int_equal(wgp_endpoint_from_sockaddr(ep, (void *)&ss,
-							    len), 0);
-	return fd;
-}
-
 static void peer_init(struct peer *p, int family)
 {
 	tclient_init(&p->c, server_pub);
 	p->family = family;
-	p->fd = udp_socket(family, &p->ep);
-}
-
-static void send_to(int fd, int family, uint16_t port, const void *buf,
-		    size_t len)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons(port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
-				     .sin6_port = htons(port),
-				     .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	ssize_t n;
-
-	if (family == AF_INET)
-		n = sendto(fd, buf, len, 0, (void *)&sin, sizeof(sin));
-	else
-		n = sendto(fd, buf, len, 0, (void *)&sin6, sizeof(sin6));
-	assert_int_equal(n, (ssize_t)len);
-}
-
-/* One datagram within timeout_ms, or -1. */
-static ssize_t receive(int fd, void *buf, size_t cap, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	if (poll(&pfd, 1, timeout_ms) != 1)
-		return -1;
-	return recv(fd, buf, cap, 0);
-}
-
-static void receive_msg(struct peer *p, uint8_t type, struct wgp_msg *m)
-{
-	uint8_t buf[4096];
-	ssize_t n = receive(p->fd, buf, sizeof(buf), 3000);
-
-	assert_true(n > 0);
-	assert_int_equal(tclient_open(&p->c, m, buf, (size_t)n), 0);
-	assert_int_equal(m->type, type);
+	p->fd = loopback_udp(family, &p->ep);
 }
 
 static void peer_register(struct peer *p, const uint8_t (*peers)[32],
@@ -279,8 +212,8 @@ static void peer_register(struct peer *p, const uint8_t (*peers)[32],
 	uint8_t buf[WGP_MAX_MSG_LEN];
 	size_t len = tclient_register(&p->c, buf, sizeof(buf), peers, n, 0);
 
-	send_to(p->fd, p->family, main_port, buf, len);
-	receive_msg(p, WGP_REGISTER_REPLY, m);
+	loopback_send(p->fd, p->family, main_port, buf, len);
+	loopback_receive_msg(p->fd, &p->c, WGP_REGISTER_REPLY, m);
 	assert_memory_equal(m->txid, p->c.txid, WGP_TXID_LEN);
 	assert_true(wgp_endpoint_equal(&m->u.reg_reply.self, &p->ep));
 }
@@ -291,8 +224,8 @@ static void peer_lookup(struct peer *p, const uint8_t target[32],
 	uint8_t buf[WGP_MAX_MSG_LEN];
 	size_t len = tclient_lookup(&p->c, buf, sizeof(buf), target, 0);
 
-	send_to(p->fd, p->family, main_port, buf, len);
-	receive_msg(p, WGP_LOOKUP_REPLY, m);
+	loopback_send(p->fd, p->family, main_port, buf, len);
+	loopback_receive_msg(p->fd, &p->c, WGP_LOOKUP_REPLY, m);
 	assert_memory_equal(m->txid, p->c.txid, WGP_TXID_LEN);
 }
 
@@ -317,7 +250,7 @@ static void test_register_and_notify(void **state)
 	assert_int_equal(m.u.reg_reply.n_peers, 1);
 	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &a.ep));
 
-	receive_msg(&a, WGP_NOTIFY, &m);
+	loopback_receive_msg(a.fd, &a.c, WGP_NOTIFY, &m);
 	assert_memory_equal(m.u.notify.peer, b.c.pub, 32);
 	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &b.ep));
 
@@ -325,7 +258,7 @@ static void test_register_and_notify(void **state)
 	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
 	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &b.ep));
 	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.self, &a.ep));
-	receive_msg(&b, WGP_NOTIFY, &m);
+	loopback_receive_msg(b.fd, &b.c, WGP_NOTIFY, &m);
 	assert_memory_equal(m.u.notify.peer, a.c.pub, 32);
 	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &a.ep));
 }
@@ -373,7 +306,7 @@ static void test_v2_candidates(void **state)
 	assert_int_equal(m.version, 2);
 	assert_int_equal(m.u.reg_reply.n_peers, 1);
 	assert_true(same_cands(m.u.reg_reply.peers[0].cands, v.c.cands));
-	receive_msg(&v, WGP_NOTIFY, &m);
+	loopback_receive_msg(v.fd, &v.c, WGP_NOTIFY, &m);
 	assert_int_equal(m.version, 2);
 	assert_true(same_cands(m.u.notify.cands, w.c.cands));
 
@@ -381,7 +314,7 @@ static void test_v2_candidates(void **state)
 	assert_int_equal(m.version, 1);
 	assert_int_equal(m.u.reg_reply.n_peers, 1);
 	assert_true(same_cands(m.u.reg_reply.peers[0].cands, none));
-	receive_msg(&v, WGP_NOTIFY, &m);
+	loopback_receive_msg(v.fd, &v.c, WGP_NOTIFY, &m);
 	assert_int_equal(m.version, 2);
 	assert_memory_equal(m.u.notify.peer, old.c.pub, 32);
 	assert_true(same_cands(m.u.notify.cands, none));
@@ -390,12 +323,12 @@ static void test_v2_candidates(void **state)
 	assert_int_equal(m.version, 2);
 	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
 	assert_true(same_cands(m.u.lookup_reply.cands, w.c.cands));
-	receive_msg(&w, WGP_NOTIFY, &m);
+	loopback_receive_msg(w.fd, &w.c, WGP_NOTIFY, &m);
 	assert_true(same_cands(m.u.notify.cands, v.c.cands));
 
 	peer_lookup(&v, old.c.pub, &m);
 	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
-	receive_msg(&old, WGP_NOTIFY, &m);
+	loopback_receive_msg(old.fd, &old.c, WGP_NOTIFY, &m);
 	assert_int_equal(m.version, 1);
 	assert_memory_equal(m.u.notify.peer, v.c.pub, 32);
 	close(v.fd);
@@ -416,17 +349,17 @@ static void test_forged_registration(void **state)
 	memcpy(evil.c.pub, b.c.pub, 32);
 	len = tclient_register(&evil.c, buf, sizeof(buf),
 			       (const uint8_t (*)[32])a.c.pub, 1, 0);
-	send_to(evil.fd, AF_INET, main_port, buf, len);
-	assert_int_equal(receive(evil.fd, buf, sizeof(buf), 300), -1);
+	loopback_send(evil.fd, AF_INET, main_port, buf, len);
+	assert_int_equal(loopback_receive(evil.fd, buf, sizeof(buf), 300), -1);
 	/* Also a forged LOOKUP of A in B's name. */
 	len = tclient_lookup(&evil.c, buf, sizeof(buf), a.c.pub, 0);
-	send_to(evil.fd, AF_INET, main_port, buf, len);
-	assert_int_equal(receive(evil.fd, buf, sizeof(buf), 300), -1);
+	loopback_send(evil.fd, AF_INET, main_port, buf, len);
+	assert_int_equal(loopback_receive(evil.fd, buf, sizeof(buf), 300), -1);
 
 	peer_lookup(&a, b.c.pub, &m);
 	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
 	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &b.ep));
-	receive_msg(&b, WGP_NOTIFY, &m);
+	loopback_receive_msg(b.fd, &b.c, WGP_NOTIFY, &m);
 	close(evil.fd);
 }
 
@@ -439,20 +372,20 @@ static void test_probe_ports(void **state)
 
 	(void)state;
 	len = tclient_probe(&a.c, buf, sizeof(buf));
-	send_to(a.fd, AF_INET, main_port, buf, len);
-	receive_msg(&a, WGP_PROBE_REPLY, &m);
+	loopback_send(a.fd, AF_INET, main_port, buf, len);
+	loopback_receive_msg(a.fd, &a.c, WGP_PROBE_REPLY, &m);
 	assert_true(wgp_endpoint_equal(&m.u.probe_reply.self, &a.ep));
 	assert_int_equal(m.u.probe_reply.local_port, main_port);
 
 	len = tclient_probe(&a.c, buf, sizeof(buf));
-	send_to(a.fd, AF_INET, probe_port, buf, len);
-	receive_msg(&a, WGP_PROBE_REPLY, &m);
+	loopback_send(a.fd, AF_INET, probe_port, buf, len);
+	loopback_receive_msg(a.fd, &a.c, WGP_PROBE_REPLY, &m);
 	assert_true(wgp_endpoint_equal(&m.u.probe_reply.self, &a.ep));
 	assert_int_equal(m.u.probe_reply.local_port, probe_port);
 
 	len = tclient_probe(&b.c, buf, sizeof(buf));
-	send_to(b.fd, AF_INET6, probe_port, buf, len);
-	receive_msg(&b, WGP_PROBE_REPLY, &m);
+	loopback_send(b.fd, AF_INET6, probe_port, buf, len);
+	loopback_receive_msg(b.fd, &b.c, WGP_PROBE_REPLY, &m);
 	assert_true(wgp_endpoint_equal(&m.u.probe_reply.self, &b.ep));
 }
 
@@ -467,17 +400,17 @@ static void test_legacy(void **state)
 	(void)state;
 	randombytes_buf(x, 32);
 	randombytes_buf(y, 32);
-	fx = udp_socket(AF_INET, &lx);
-	fy = udp_socket(AF_INET, NULL);
+	fx = loopback_udp(AF_INET, &lx);
+	fy = loopback_udp(AF_INET, NULL);
 	memcpy(req, x, 32);
 	memcpy(req + 32, y, 32);
-	send_to(fx, AF_INET, main_port, req, 64);
-	n = receive(fx, buf, sizeof(buf), 3000);
+	loopback_send(fx, AF_INET, main_port, req, 64);
+	n = loopback_receive(fx, buf, sizeof(buf), 3000);
 	assert_int_equal(n, 0);
 	memcpy(req, y, 32);
 	memcpy(req + 32, x, 32);
-	send_to(fy, AF_INET, main_port, req, 64);
-	n = receive(fy, buf, sizeof(buf), 3000);
+	loopback_send(fy, AF_INET, main_port, req, 64);
+	n = loopback_receive(fy, buf, sizeof(buf), 3000);
 	assert_int_equal(n, 6);
 	assert_memory_equal(buf, lx.addr, 4);
 	assert_int_equal(buf[4] << 8 | buf[5], lx.port);
@@ -495,17 +428,17 @@ static void test_malformed(void **state)
 	int fd6, fd4;
 
 	(void)state;
-	fd4 = udp_socket(AF_INET, NULL);
-	fd6 = udp_socket(AF_INET6, NULL);
+	fd4 = loopback_udp(AF_INET, NULL);
+	fd6 = loopback_udp(AF_INET6, NULL);
 	randombytes_buf(big, sizeof(big));
-	send_to(fd4, AF_INET, main_port, big, sizeof(big));
-	send_to(fd6, AF_INET6, probe_port, big, 3000);
-	send_to(fd4, AF_INET, main_port, big, 0);
+	loopback_send(fd4, AF_INET, main_port, big, sizeof(big));
+	loopback_send(fd6, AF_INET6, probe_port, big, 3000);
+	loopback_send(fd4, AF_INET, main_port, big, 0);
 	for (i = 0; i < 300; i++) {
 		uint16_t port = i % 2 ? main_port : probe_port;
 
-		send_to(fd4, AF_INET, port, big + i, i);
-		send_to(fd6, AF_INET6, port, big + i, i * 3);
+		loopback_send(fd4, AF_INET, port, big + i, i);
+		loopback_send(fd6, AF_INET6, port, big + i, i * 3);
 	}
 	/* Valid messages cut, extended, with a wrong version or type. */
 	len = tclient_register(&a.c, buf, sizeof(buf), NULL, 0, 0);
@@ -514,27 +447,27 @@ static void test_malformed(void **state)
 			continue;	/* --legacy would answer that */
 		memcpy(bad, buf, len);
 		bad[len] = 0;
-		send_to(fd4, AF_INET, main_port, bad, i == len ? len + 1 : i);
+		loopback_send(fd4, AF_INET, main_port, bad, i == len ? len + 1 : i);
 	}
 	/* Version 2 with a v1 length, and a version that does not exist. */
 	memcpy(bad, buf, len);
 	bad[WGP_OFF_VERSION] = 2;
-	send_to(fd4, AF_INET, main_port, bad, len);
+	loopback_send(fd4, AF_INET, main_port, bad, len);
 	bad[WGP_OFF_VERSION] = WGP_VERSION_MAX + 1;
-	send_to(fd4, AF_INET, main_port, bad, len);
+	loopback_send(fd4, AF_INET, main_port, bad, len);
 	memcpy(bad, buf, len);
 	bad[WGP_OFF_TYPE] = 200;
-	send_to(fd6, AF_INET6, main_port, bad, len);
+	loopback_send(fd6, AF_INET6, main_port, bad, len);
 	/* 64 bytes on the probe port is not legacy. */
-	send_to(fd4, AF_INET, probe_port, big, 64);
+	loopback_send(fd4, AF_INET, probe_port, big, 64);
 	/* None of it is answered... */
-	assert_int_equal(receive(fd4, buf, sizeof(buf), 300), -1);
-	assert_int_equal(receive(fd6, buf, sizeof(buf), 10), -1);
+	assert_int_equal(loopback_receive(fd4, buf, sizeof(buf), 300), -1);
+	assert_int_equal(loopback_receive(fd6, buf, sizeof(buf), 10), -1);
 	/* ...and the server is alive and well. */
 	assert_int_equal(waitpid(server_pid, NULL, WNOHANG), 0);
 	len = tclient_probe(&a.c, buf, sizeof(buf));
-	send_to(a.fd, AF_INET, main_port, buf, len);
-	receive_msg(&a, WGP_PROBE_REPLY, &m);
+	loopback_send(a.fd, AF_INET, main_port, buf, len);
+	loopback_receive_msg(a.fd, &a.c, WGP_PROBE_REPLY, &m);
 	peer_lookup(&a, b.c.pub, &m);
 	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
 	close(fd4);
@@ -552,7 +485,7 @@ struct wgsock {
 static void wgsock_open(struct wgsock *w, int family)
 {
 	w->family = family;
-	w->fd = udp_socket(family, &w->ep);
+	w->fd = loopback_udp(family, &w->ep);
 }
 
 static void send_bind(const struct wgsock *w, const struct wgp_relay_grant *g,
@@ -561,7 +494,7 @@ static void send_bind(const struct wgsock *w, const struct wgp_relay_grant *g,
 	uint8_t pkt[RELAY_BIND_LEN];
 
 	relay_bind_encode(pkt, g->bind_key, g->port, counter);
-	send_to(w->fd, w->family, g->port, pkt, sizeof(pkt));
+	loopback_send(w->fd, w->family, g->port, pkt, sizeof(pkt));
 }
 
 /* One datagram within timeout_ms, with its source; -1 if none. */
@@ -601,7 +534,7 @@ static void relayed(const struct wgsock *from, uint16_t from_port,
 	out[0] = 4;	/* a WireGuard data message, as far as anyone can tell */
 	out[1] = out[2] = out[3] = 0;
 	for (i = 0; i < tries && n < 0; i++) {
-		send_to(from->fd, from->family, from_port, out, len);
+		loopback_send(from->fd, from->family, from_port, out, len);
 		n = receive_from(to->fd, in, sizeof(in), 300, &src);
 	}
 	assert_int_equal(n, (ssize_t)len);
@@ -640,17 +573,17 @@ static void test_relay(void **state)
 	p1.c.version = p2.c.version = 2;
 	peer_register(&p1, (const uint8_t (*)[32])p2.c.pub, 1, &m);
 	peer_register(&p2, (const uint8_t (*)[32])p1.c.pub, 1, &m);
-	receive_msg(&p1, WGP_NOTIFY, &m);
+	loopback_receive_msg(p1.fd, &p1.c, WGP_NOTIFY, &m);
 
 	len = tclient_relay(&p1.c, buf, sizeof(buf), p2.c.pub);
-	send_to(p1.fd, p1.family, main_port, buf, len);
-	receive_msg(&p1, WGP_RELAY_GRANT, &m);
+	loopback_send(p1.fd, p1.family, main_port, buf, len);
+	loopback_receive_msg(p1.fd, &p1.c, WGP_RELAY_GRANT, &m);
 	assert_memory_equal(m.txid, p1.c.txid, WGP_TXID_LEN);
 	g1 = m.u.relay_grant;
 	assert_int_equal(g1.status, WGP_RELAY_OK);
 	assert_int_equal(g1.idle_s, 30);
 	assert_true(g1.port >= relay_first && g1.port < relay_first + 8);
-	receive_msg(&p2, WGP_RELAY_GRANT, &m);
+	loopback_receive_msg(p2.fd, &p2.c, WGP_RELAY_GRANT, &m);
 	g2 = m.u.relay_grant;
 	assert_int_equal(g2.status, WGP_RELAY_OK);
 	assert_memory_equal(g2.peer, p1.c.pub, 32);
@@ -668,7 +601,7 @@ static void test_relay(void **state)
 	/* A stranger: data, a forged bind, a replayed bind from its own
 	 * address. Nothing is forwarded; the pair is undisturbed. */
 	wgsock_open(&w3, AF_INET);
-	send_to(w3.fd, w3.family, g1.port, "\x04\0\0\0hello", 9);
+	loopback_send(w3.fd, w3.family, g1.port, "\x04\0\0\0hello", 9);
 	{
 		struct wgp_relay_grant forged = g1;
 
@@ -689,7 +622,7 @@ static void test_relay(void **state)
 	relayed(&w2, g2.port, &w1b, g1.port, 500, 1);
 	nothing_arrives(w1.fd);
 	/* The old source is not forwarded any more. */
-	send_to(w1.fd, w1.family, g1.port, "\x04\0\0\0old", 7);
+	loopback_send(w1.fd, w1.family, g1.port, "\x04\0\0\0old", 7);
 	nothing_arrives(w2.fd);
 
 	close(w1.fd);
@@ -867,24 +800,24 @@ static void test_behind_sheds(void **state)
 	stats_line(line, sizeof(line));
 	shed0 = stat_of(line, "shed ");
 	rx0 = stat_of(line, "rx ");
-	fd = udp_socket(AF_INET, NULL);
+	fd = loopback_udp(AF_INET, NULL);
 	tclient_init(&unknown, server_pub);
 	unknown.version = 2;
 	len = tclient_register(&unknown, req, sizeof(req), NULL, 0, 0);
 	llen = tclient_lookup(&a.c, lookup, sizeof(lookup), a.c.pub, 0);
 
 	assert_int_equal(kill(server_pid, SIGSTOP), 0);
-	send_to(a.fd, AF_INET, main_port, lookup, llen);
+	loopback_send(a.fd, AF_INET, main_port, lookup, llen);
 	for (unsigned int i = 0; i < PILE; i++) {
 		/* Another unknown key each: the header is in the clear. */
 		randombytes_buf(req + WGP_OFF_KEY, WGP_KEY_LEN);
-		send_to(fd, AF_INET, main_port, req, len);
+		loopback_send(fd, AF_INET, main_port, req, len);
 	}
 	assert_int_equal(kill(server_pid, SIGCONT), 0);
 
-	receive_msg(&a, WGP_LOOKUP_REPLY, &m);
+	loopback_receive_msg(a.fd, &a.c, WGP_LOOKUP_REPLY, &m);
 	assert_memory_equal(m.txid, a.c.txid, WGP_TXID_LEN);
-	while (receive(fd, buf, sizeof(buf), 500) == WGP_COOKIE_MSG_LEN)
+	while (loopback_receive(fd, buf, sizeof(buf), 500) == WGP_COOKIE_MSG_LEN)
 		cookies++;
 	stats_line(line, sizeof(line));
 	/* What the queue held (more as root: a bigger buffer), more than
@@ -922,8 +855,8 @@ static void test_sighup(void **state)
 	expect_in(strstr(buf, "SIGHUP"), "stats:");
 	assert_int_equal(waitpid(server_pid, NULL, WNOHANG), 0);
 	len = tclient_probe(&a.c, req, sizeof(req));
-	send_to(a.fd, AF_INET, main_port, req, len);
-	receive_msg(&a, WGP_PROBE_REPLY, &m);
+	loopback_send(a.fd, AF_INET, main_port, req, len);
+	loopback_receive_msg(a.fd, &a.c, WGP_PROBE_REPLY, &m);
 }
 
 /* The effective uid of the server process, from /proc. */

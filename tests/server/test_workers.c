@@ -31,6 +31,7 @@
 #include <sodium.h>
 
 #include "loop.h"
+#include "loopback.h"
 #include "refuse.h"
 #include "server.h"
 #include "testclient.h"
@@ -242,75 +243,13 @@ struct peer {
 	struct wgp_endpoint ep;
 };
 
-static int udp_socket(int family, struct wgp_endpoint *ep)
-{
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in6 *sin6 = (void *)&ss;
-	struct sockaddr_in *sin = (void *)&ss;
-	socklen_t len;
-	int fd;
-
-	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	if (family == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*sin);
-	} else {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_loopback;
-		len = sizeof(*sin6);
-	}
-	assert_int_equal(bind(fd, (void *)&ss, len), 0);
-	len = sizeof(ss);
-	assert_int_equal(getsockname(fd, (void *)&ss, &len), 0);
-	assert_int_equal(wgp_endpoint_from_sockaddr(ep, (void *)&ss, len), 0);
-	return fd;
-}
-
 /* A client on 127.0.0.1 whose key belongs to worker w of 2. */
 static void peer_on(struct peer *p, unsigned int w)
 {
 	do
 		tclient_init(&p->c, server_pub);
 	while (server_worker_of(p->c.pub, 2) != w);
-	p->fd = udp_socket(AF_INET, &p->ep);
-}
-
-static void send_main(int fd, int family, const void *buf, size_t len)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons(main_port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
-				     .sin6_port = htons(main_port),
-				     .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	ssize_t n;
-
-	if (family == AF_INET)
-		n = sendto(fd, buf, len, 0, (void *)&sin, sizeof(sin));
-	else
-		n = sendto(fd, buf, len, 0, (void *)&sin6, sizeof(sin6));
-	assert_int_equal(n, (ssize_t)len);
-}
-
-static ssize_t receive(int fd, void *buf, size_t cap, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	if (poll(&pfd, 1, timeout_ms) != 1)
-		return -1;
-	return recv(fd, buf, cap, 0);
-}
-
-static void receive_msg(struct peer *p, uint8_t type, struct wgp_msg *m)
-{
-	uint8_t buf[4096];
-	ssize_t n = receive(p->fd, buf, sizeof(buf), 3000);
-
-	assert_true(n > 0);
-	assert_int_equal(tclient_open(&p->c, m, buf, (size_t)n), 0);
-	assert_int_equal(m->type, type);
+	p->fd = loopback_udp(AF_INET, &p->ep);
 }
 
 static void test_find_across_workers(void **state)
@@ -325,26 +264,26 @@ static void test_find_across_workers(void **state)
 	peer_on(&b, 1);
 	len = tclient_register(&a.c, buf, sizeof(buf),
 			       (const uint8_t (*)[32])b.c.pub, 1, 0);
-	send_main(a.fd, AF_INET, buf, len);
-	receive_msg(&a, WGP_REGISTER_REPLY, &m);
+	loopback_send(a.fd, AF_INET, main_port, buf, len);
+	loopback_receive_msg(a.fd, &a.c, WGP_REGISTER_REPLY, &m);
 	assert_int_equal(m.u.reg_reply.available, 0);
 
 	len = tclient_register(&b.c, buf, sizeof(buf),
 			       (const uint8_t (*)[32])a.c.pub, 1, 0);
-	send_main(b.fd, AF_INET, buf, len);
-	receive_msg(&b, WGP_REGISTER_REPLY, &m);
+	loopback_send(b.fd, AF_INET, main_port, buf, len);
+	loopback_receive_msg(b.fd, &b.c, WGP_REGISTER_REPLY, &m);
 	assert_int_equal(m.u.reg_reply.available, 1);
 	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &a.ep));
-	receive_msg(&a, WGP_NOTIFY, &m);
+	loopback_receive_msg(a.fd, &a.c, WGP_NOTIFY, &m);
 	assert_memory_equal(m.u.notify.peer, b.c.pub, 32);
 	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &b.ep));
 
 	len = tclient_lookup(&a.c, buf, sizeof(buf), b.c.pub, 0);
-	send_main(a.fd, AF_INET, buf, len);
-	receive_msg(&a, WGP_LOOKUP_REPLY, &m);
+	loopback_send(a.fd, AF_INET, main_port, buf, len);
+	loopback_receive_msg(a.fd, &a.c, WGP_LOOKUP_REPLY, &m);
 	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
 	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &b.ep));
-	receive_msg(&b, WGP_NOTIFY, &m);
+	loopback_receive_msg(b.fd, &b.c, WGP_NOTIFY, &m);
 	assert_memory_equal(m.u.notify.peer, a.c.pub, 32);
 	close(a.fd);
 	close(b.fd);
@@ -362,7 +301,7 @@ static void test_source_budget_across_workers(void **state)
 	struct wgp_endpoint ep;
 	uint8_t buf[WGP_MAX_MSG_LEN];
 	unsigned int i, answered = 0;
-	int fd = udp_socket(AF_INET6, &ep);
+	int fd = loopback_udp(AF_INET6, &ep);
 	size_t len;
 
 	(void)state;
@@ -371,9 +310,9 @@ static void test_source_budget_across_workers(void **state)
 			tclient_init(&c[i], server_pub);
 		while (server_worker_of(c[i].pub, 2) != i % 2);
 		len = tclient_probe(&c[i], buf, sizeof(buf));
-		send_main(fd, AF_INET6, buf, len);
+		loopback_send(fd, AF_INET6, main_port, buf, len);
 	}
-	while (receive(fd, buf, sizeof(buf), 300) > 0)
+	while (loopback_receive(fd, buf, sizeof(buf), 300) > 0)
 		answered++;
 	/* The burst, and what refilled meanwhile at RATE/s. */
 	assert_true(answered >= RATE);
