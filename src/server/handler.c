@@ -357,6 +357,14 @@ static const struct reg_entry *peer_by_digest(struct ctx *c,
 	return NULL;
 }
 
+/* Done with buf: it may hold a copy of another worker's peer, session
+ * keys and all. Alone (one registry), buf was never used. */
+static void forget_copy(const struct ctx *c, struct reg_entry *buf)
+{
+	if (c->srv->n_parts > 1)
+		sodium_memzero(buf, sizeof(*buf));
+}
+
 static void handle_register(struct ctx *c, struct reg_entry *e)
 {
 	const struct wgp_register *rq = &c->req->u.reg;
@@ -438,10 +446,7 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 			  (unsigned int)__builtin_popcountll(rr->available));
 	}
 	reply(c, &m);
-	/* Another worker's peer may have been copied, session keys and
-	 * all; alone, buf was never used. */
-	if (c->srv->n_parts > 1)
-		sodium_memzero(&buf, sizeof(buf));
+	forget_copy(c, &buf);
 }
 
 static void handle_lookup(struct ctx *c, struct reg_entry *e)
@@ -486,10 +491,7 @@ static void handle_lookup(struct ctx *c, struct reg_entry *e)
 		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
 		  lr->status == WGP_LOOKUP_OK ? "found" : "unavailable");
 	reply(c, &m);
-	/* Another worker's peer may have been copied, session keys and
-	 * all; alone, buf was never used. */
-	if (c->srv->n_parts > 1)
-		sodium_memzero(&buf, sizeof(buf));
+	forget_copy(c, &buf);
 }
 
 static void handle_probe(struct ctx *c)
@@ -607,8 +609,7 @@ static void handle_relay(struct ctx *c, struct reg_entry *e)
 		  wgp_endpoint_format(&c->rx->src, (char[WGP_ENDPOINT_STRLEN]){0}),
 		  g->status, g->port, created ? " (new)" : "");
 	reply(c, &m);
-	if (c->srv->n_parts > 1)
-		sodium_memzero(&buf, sizeof(buf));
+	forget_copy(c, &buf);
 	sodium_memzero(g, sizeof(*g));
 	sodium_memzero(&mine, sizeof(mine));
 	sodium_memzero(&theirs, sizeof(theirs));
