@@ -241,6 +241,17 @@ const int sandbox_wgpunchd[] = {
 const size_t sandbox_wgpunchd_n = sizeof(sandbox_wgpunchd) / sizeof(sandbox_wgpunchd[0]);
 
 /*
+ * wgpunchd --registry: the Redis thread makes a new connection whenever
+ * the last one was lost, to the address resolved at start-up (no name
+ * is looked up, no file opened), and waits in poll().
+ */
+const int sandbox_wgpunchd_store[] = {
+	__NR_socket, __NR_connect,
+};
+const size_t sandbox_wgpunchd_store_n = sizeof(sandbox_wgpunchd_store) /
+					sizeof(sandbox_wgpunchd_store[0]);
+
+/*
  * wgpunch keeps opening sockets for as long as it runs: each round may
  * reopen the raw sockets (new source address or port), the path sockets
  * and hops.c's ICMP socket; every exchange with WireGuard is a new

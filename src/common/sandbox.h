@@ -26,6 +26,9 @@ struct cbpf_prog;
  * Negative numbers are ignored. */
 extern const int sandbox_wgpunchd[];
 extern const size_t sandbox_wgpunchd_n;
+/* ... and with --registry, besides: (re)connecting to Redis. */
+extern const int sandbox_wgpunchd_store[];
+extern const size_t sandbox_wgpunchd_store_n;
 extern const int sandbox_wgpunch[];
 extern const size_t sandbox_wgpunch_n;
 

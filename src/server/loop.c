@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "store.h"
 
 #define CTL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
 
@@ -446,7 +447,27 @@ static int receive(struct loop *l, enum server_port port)
 		if (n < LOOP_BATCH)
 			break;
 	}
+	/* What the batches gave the Redis thread to write: one wake-up. */
+	if (l->srv->store)
+		store_kick(l->srv->store, l->srv->store_w);
 	return 0;
+}
+
+/* NOTIFYs other servers asked this worker to send (--registry). */
+static void store_input(struct loop *l)
+{
+	struct store *st = l->srv->store;
+	unsigned int w = l->srv->store_w;
+	const struct store_msg *m;
+	uint64_t now = wgp_mono_ms(), now_ns = wgp_now_ns(), v;
+
+	if (read(st->w[w].in_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("registry eventfd: %s", strerror(errno));
+	while ((m = store_next_notify(st, w))) {
+		server_store_notify(l->srv, m, now, now_ns, &l->q);
+		store_release(st, w);
+	}
+	flush(&l->q, l);
 }
 
 /* ---- send ---------------------------------------------------------- */
@@ -686,8 +707,19 @@ enum {
 	TAG_TIMER,
 	TAG_STOP,
 	TAG_WATCH,
+	TAG_STORE,
 	TAG_RELAY = 16,
 };
+
+static int epoll_add_store(struct loop *l)
+{
+	const struct server *srv = l->srv;
+
+	if (!srv->store)
+		return 0;
+	return epoll_add(l->epfd, srv->store->w[srv->store_w].in_fd,
+			 TAG_STORE);
+}
 
 static int epoll_add_relay(struct loop *l)
 {
@@ -743,6 +775,7 @@ int loop_init_worker(struct loop *l, struct server *srv, const char *listen,
 	if ((ret = epoll_add(l->epfd, l->fd[PORT_MAIN], TAG_MAIN)) < 0 ||
 	    (ret = epoll_add(l->epfd, l->fd[PORT_PROBE], TAG_PROBE)) < 0 ||
 	    (ret = epoll_add(l->epfd, l->timerfd, TAG_TIMER)) < 0 ||
+	    (ret = epoll_add_store(l)) < 0 ||
 	    (ret = epoll_add_relay(l)) < 0)
 		goto err;
 	return 0;
@@ -917,6 +950,9 @@ static int run(struct loop *l, int stop_fd, bool is_signalfd)
 				break;
 			case TAG_WATCH:
 				watch_run(l);
+				break;
+			case TAG_STORE:
+				store_input(l);
 				break;
 			case TAG_STOP:
 				if (!stop_now(l, stop_fd, is_signalfd))

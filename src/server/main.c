@@ -6,6 +6,7 @@
  * handlers at odd moments). SIGHUP is logged and survived.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,6 +27,7 @@
 #include "metrics.h"
 #include "options.h"
 #include "sandbox.h"
+#include "store.h"
 
 static int stop_signals(void)
 {
@@ -171,6 +173,7 @@ struct daemon {
 	atomic_bool go;			/* ... and then run if set */
 	int stop_fd;			/* eventfd: readable = stop */
 	int sfd;			/* signalfd of the main thread */
+	struct store *store;		/* --registry; NULL: none */
 };
 
 static void daemon_free(struct daemon *d)
@@ -179,6 +182,10 @@ static void daemon_free(struct daemon *d)
 
 	for (i = 0; d->loops && i < d->g.n; i++)
 		loop_free(&d->loops[i]);
+	if (d->store) {
+		store_free(d->store);
+		free(d->store);
+	}
 	if (d->stop_fd >= 0)
 		close(d->stop_fd);
 	if (d->ready_fd >= 0)
@@ -222,6 +229,46 @@ static int open_loops(struct daemon *d, const struct options *opts)
 	return 0;
 }
 
+/*
+ * --registry: the Redis thread's state, before the loops (which watch
+ * its eventfds). A name is resolved now: nothing is looked up once the
+ * sandbox is on. Redis itself need not be up yet: the thread keeps
+ * trying.
+ */
+static int open_store(struct daemon *d, const struct options *opts)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	unsigned int i;
+	int ret;
+
+	if (!opts->registry)
+		return 0;
+	ret = store_url_resolve(&opts->registry_url, &ss, &len);
+	if (ret < 0) {
+		log_error("--registry %s: cannot resolve %s: %s",
+			  opts->registry, opts->registry_url.host,
+			  strerror(-ret));
+		return ret;
+	}
+	d->store = malloc(sizeof(*d->store));
+	if (!d->store)
+		return -ENOMEM;
+	ret = store_init(d->store, &opts->registry_url,
+			 (struct sockaddr *)&ss, len, opts->registry, d->g.n,
+			 opts->cfg.capacity, &d->g.srv[0].reg);
+	if (ret < 0) {
+		log_error("--registry %s: cannot set up: %s", opts->registry,
+			  strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < d->g.n; i++) {
+		d->g.srv[i].store = d->store;
+		d->g.srv[i].store_w = i;
+	}
+	return 0;
+}
+
 static int daemon_init(struct daemon *d, struct options *opts,
 		       const uint8_t priv[static WGP_KEY_LEN])
 {
@@ -238,6 +285,9 @@ static int daemon_init(struct daemon *d, struct options *opts,
 			  strerror(-ret));
 		return ret;
 	}
+	ret = open_store(d, opts);
+	if (ret < 0)
+		return ret;
 	d->loops = calloc(n, sizeof(*d->loops));
 	d->servers = calloc(n, sizeof(*d->servers));
 	d->threads = calloc(n, sizeof(*d->threads));
@@ -295,6 +345,11 @@ static int start_threads(struct daemon *d)
 	unsigned int i;
 	int ret;
 
+	if (d->store) {
+		ret = store_start(d->store);
+		if (ret < 0)
+			return ret;
+	}
 	for (d->started = 1; d->started < d->g.n; d->started++) {
 		i = d->started;
 		wa = malloc(sizeof(*wa));
@@ -331,6 +386,8 @@ static void join_threads(struct daemon *d)
 		log_error("cannot stop the workers: %s", strerror(errno));
 	for (i = 1; i < d->started; i++)
 		pthread_join(d->threads[i], NULL);
+	if (d->store)
+		store_stop(d->store);
 }
 
 static void log_start(const struct daemon *d, const struct options *opts)
@@ -355,6 +412,28 @@ static void log_start(const struct daemon *d, const struct options *opts)
 		 opts->cfg.dh_rate ? "" : " (no limit)");
 	if (relay_enabled(&srv->relay))
 		log_relay_config(&opts->cfg.relay, srv->relay.n_allocs);
+	if (d->store)
+		log_info("registry shared through %s (server id %016" PRIx64
+			 ")", opts->registry, d->store->id);
+}
+
+/* The program's filter, and with --registry what reconnecting to
+ * Redis needs besides. */
+static int enter_sandbox(const struct daemon *d, const struct options *opts)
+{
+	int calls[128];
+
+	if (sandbox_wgpunchd_n + sandbox_wgpunchd_store_n > 128)
+		return -E2BIG;
+	memcpy(calls, sandbox_wgpunchd, sizeof(sandbox_wgpunchd[0]) *
+	       sandbox_wgpunchd_n);
+	if (d->store)
+		memcpy(calls + sandbox_wgpunchd_n, sandbox_wgpunchd_store,
+		       sizeof(sandbox_wgpunchd_store[0]) *
+		       sandbox_wgpunchd_store_n);
+	return sandbox_enter(calls, sandbox_wgpunchd_n +
+			     (d->store ? sandbox_wgpunchd_store_n : 0),
+			     opts->no_seccomp);
 }
 
 static int run(struct options *opts)
@@ -394,8 +473,7 @@ static int run(struct options *opts)
 	 * and are held until the filter is on all of them. */
 	ret = drop_privileges(opts) < 0 ? -EPERM : start_threads(&d);
 	if (ret == 0)
-		ret = sandbox_enter(sandbox_wgpunchd, sandbox_wgpunchd_n,
-				    opts->no_seccomp);
+		ret = enter_sandbox(&d, opts);
 	release_threads(&d, ret == 0);
 	if (ret == 0) {
 		ret = loop_run_signals(&d.loops[0], d.sfd);

@@ -51,6 +51,9 @@ static void usage(FILE *f)
 "  -w, --workers N         threads answering, each on its own sockets\n"
 "                          (SO_REUSEPORT), 1..%u (default: one per online\n"
 "                          CPU; 1 with --relay)\n"
+"      --registry URL      share registrations with other servers through\n"
+"                          Redis: redis://HOST[:PORT][/DB] or\n"
+"                          unix:///PATH[?db=N] (default: this server's own)\n"
 "      --metrics [ADDR:]PORT  Prometheus metrics over HTTP, GET /metrics\n"
 "                          (ADDR default 127.0.0.1; IPv6 as [::1]:PORT)\n"
 "      --no-seccomp        do not install the seccomp filter (debugging)\n"
@@ -248,6 +251,7 @@ enum {
 	OPT_IPV6_PREFIX,
 	OPT_METRICS,
 	OPT_NO_SECCOMP,
+	OPT_REGISTRY,
 };
 
 static const struct option long_options[] = {
@@ -269,6 +273,7 @@ static const struct option long_options[] = {
 	{ "relay-per-key", required_argument, NULL, OPT_RELAY_PER_KEY },
 	{ "workers", required_argument, NULL, 'w' },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "registry", required_argument, NULL, OPT_REGISTRY },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "user", required_argument, NULL, 'u' },
 	{ "log-level", required_argument, NULL, 'v' },
@@ -280,6 +285,7 @@ static const struct option long_options[] = {
 int options_parse(struct options *opts, int argc, char *argv[])
 {
 	bool probe_set = false;
+	const char *why;
 	uint64_t v;
 	int c;
 
@@ -392,6 +398,15 @@ int options_parse(struct options *opts, int argc, char *argv[])
 		case OPT_METRICS:
 			if (metrics_option(opts, optarg))
 				return OPTIONS_EXIT_USAGE;
+			break;
+		case OPT_REGISTRY:
+			if (store_url_parse(&opts->registry_url, optarg,
+					    &why) < 0) {
+				fprintf(stderr, "wgpunchd: --registry '%s': %s\n",
+					optarg, why);
+				return OPTIONS_EXIT_USAGE;
+			}
+			opts->registry = optarg;
 			break;
 		case 'v':
 			if (log_level_parse(optarg, &opts->log_level)) {

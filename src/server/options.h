@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "store_url.h"
 
 struct options {
 	struct server_config cfg;
@@ -25,6 +26,8 @@ struct options {
 	bool no_seccomp;	/* --no-seccomp */
 	const char *user;	/* --user; NULL: SERVER_DEFAULT_USER */
 	unsigned int workers;	/* --workers; 0: options_workers() */
+	const char *registry;	/* --registry as given; NULL: none */
+	struct store_url registry_url;
 };
 
 enum { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };

@@ -57,6 +57,11 @@ struct reg_entry {
 	uint64_t self_fp;		/* fingerprint of digest */
 	uint64_t counter;		/* last accepted */
 	uint64_t expires;		/* ms; 0: free slot */
+	/* --registry (store.h): the server holding an entry of the cache
+	 * (0: this one), and, the owner's alone, the expiry last written
+	 * to Redis. */
+	uint64_t origin;
+	uint64_t shared_until;
 	struct wgp_endpoint ep;		/* mapping the server saw */
 	struct wgp_endpoint local;	/* server address it reached */
 	/* Host candidates of the latest v2 REGISTER/LOOKUP, unusable
@@ -164,8 +169,9 @@ void registry_write_end(struct registry *r, const struct reg_entry *e);
  * entries are left to the owner. false: no live entry, or none could
  * be copied in REG_PEEK_TRIES tries. Only the fields the owner
  * brackets are meaningful in out: key, digest, self_fp, sess, expires,
- * ep, local, cands, consent_fp, n_consent, flags, version (not the
- * counter or the buckets, which only the owner uses).
+ * ep, local, cands, consent_fp, n_consent, flags, version, origin (not
+ * the counter or the buckets, which only the owner uses, but for the
+ * Redis thread's cache, whose counters it brackets too).
  */
 bool registry_peek(const struct registry *r,
 		   const uint8_t key[static WGP_KEY_LEN], uint64_t now,

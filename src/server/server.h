@@ -23,6 +23,8 @@
 #include "registry.h"
 #include "relay.h"
 
+struct store;
+
 #define SERVER_DEFAULT_CAPACITY		1000000
 /* Who wgpunchd becomes when started as root (--user). */
 #define SERVER_DEFAULT_USER		"nobody"
@@ -118,6 +120,11 @@ struct server {
 	unsigned int n_parts;
 	struct atomic_bucket *shared_dh;
 	_Atomic uint64_t *shared_stamp;	/* last_stamp of the group */
+	/* --registry: the Redis thread (store.h), with its cache of other
+	 * servers' registrations, and this worker's index there. NULL:
+	 * the registry is this server's alone. */
+	struct store *store;
+	unsigned int store_w;
 };
 
 /*
@@ -212,6 +219,12 @@ uint32_t server_measure_dh_rate(unsigned int n);
  * now_ns, or one above the last stamp when the clock has not moved on,
  * so stamps strictly increase. */
 uint64_t server_next_stamp(struct server *srv, uint64_t now_ns);
+
+/* --registry: a NOTIFY another server asked this worker to send
+ * (store_next_notify), to a peer registered here. */
+struct store_msg;
+void server_store_notify(struct server *srv, const struct store_msg *m,
+			 uint64_t now, uint64_t now_ns, struct outq *q);
 
 /* Housekeeping, about once a second: expire a slice of the tables. */
 void server_tick(struct server *srv, uint64_t now);

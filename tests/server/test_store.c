@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Two servers sharing their registrations through a real redis-server
+ * (--registry, store.h), driven in one process through server_handle()
+ * as the event loop drives it, with real sealed datagrams: a peer
+ * registered with one is found at the other, consent still holds
+ * across them, the NOTIFY comes back to the server the target
+ * registered with, Redis expires what the registry expires, a request
+ * replayed at the other server is refused, and the servers live
+ * through Redis going away and coming back.
+ *
+ * Skips (77) when redis-server is not installed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "server.h"
+#include "store.h"
+#include "testclient.h"
+
+#define WAIT_MS		5000	/* for what goes through Redis */
+#define TTL_S		120
+
+static char dir[] = "/tmp/wgp-store-XXXXXX";
+static char sock_path[100];
+static pid_t redis_pid = -1;
+
+struct node {
+	struct server srv;
+	struct store st;
+	struct outq q;
+	struct out_msg msgs[16];
+	struct wgp_endpoint addr;	/* its own address, for logs */
+};
+
+/* ---- redis-server -------------------------------------------------- */
+
+static bool can_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	bool ok;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void redis_start(void)
+{
+	char log[160];
+	int i;
+
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	unlink(sock_path);
+	redis_pid = fork();
+	assert_true(redis_pid >= 0);
+	if (redis_pid == 0) {
+		execlp("redis-server", "redis-server", "--port", "0",
+		       "--unixsocket", sock_path, "--save", "",
+		       "--appendonly", "no", "--logfile", log, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && !can_connect(sock_path); i++)
+		sleep_ms(10);
+	assert_true(can_connect(sock_path));
+}
+
+static void redis_stop(void)
+{
+	if (redis_pid <= 0)
+		return;
+	kill(redis_pid, SIGKILL);
+	waitpid(redis_pid, NULL, 0);
+	redis_pid = -1;
+}
+
+static redisReply *redis(const char *fmt, const char *arg)
+{
+	redisContext *rc = redisConnectUnix(sock_path);
+	redisReply *r;
+
+	assert_non_null(rc);
+	assert_int_equal(rc->err, 0);
+	r = redisCommand(rc, fmt, arg);
+	redisFree(rc);
+	assert_non_null(r);
+	return r;
+}
+
+static void reg_key(const uint8_t *pub, char out[static 128])
+{
+	char hex[2 * WGP_KEY_LEN + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), pub, WGP_KEY_LEN);
+	snprintf(out, 128, "wgpunch:0:reg:%s", hex);
+}
+
+/* PTTL of pub's registration in Redis: -2 when there is none. */
+static long long redis_pttl(const uint8_t *pub)
+{
+	char key[128];
+	redisReply *r;
+	long long v;
+
+	reg_key(pub, key);
+	r = redis("PTTL %s", key);
+	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+	v = r->integer;
+	freeReplyObject(r);
+	return v;
+}
+
+/* ---- servers -------------------------------------------------------- */
+
+static void node_init(struct node *n, const uint8_t priv[WGP_KEY_LEN],
+		      uint8_t last_octet)
+{
+	struct server_config cfg;
+	struct store_url url;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *why;
+	char text[160];
+
+	server_config_defaults(&cfg);
+	cfg.capacity = 1024;
+	cfg.dh_rate = 0;
+	cfg.rate = 0;
+	cfg.ttl = TTL_S;
+	assert_int_equal(server_init(&n->srv, &cfg, priv, wgp_mono_ms()), 0);
+	snprintf(text, sizeof(text), "unix://%s", sock_path);
+	assert_int_equal(store_url_parse(&url, text, &why), 0);
+	assert_int_equal(store_url_resolve(&url, &ss, &len), 0);
+	assert_int_equal(store_init(&n->st, &url, (struct sockaddr *)&ss, len,
+				    "test", 1, 1024, &n->srv.reg), 0);
+	n->srv.store = &n->st;
+	n->srv.store_w = 0;
+	assert_int_equal(store_start(&n->st), 0);
+	n->q = (struct outq){ .msgs = n->msgs, .cap = 16 };
+	n->addr = (struct wgp_endpoint){ .family = AF_INET, .port = 49918,
+					 .addr = { 198, 18, 0, last_octet } };
+}
+
+static void node_free(struct node *n)
+{
+	store_free(&n->st);
+	n->srv.store = NULL;
+	server_free(&n->srv);
+}
+
+static struct wgp_endpoint client_ep(uint8_t net, uint16_t port)
+{
+	return (struct wgp_endpoint){ .family = AF_INET, .port = port,
+				      .addr = { 198, 19, net, 1 } };
+}
+
+/* One datagram from src into n at now (+ skew_ms on the monotonic
+ * clock: a later moment for the registry); its replies in n->q. */
+static void deliver(struct node *n, const uint8_t *pkt, size_t len,
+		    struct wgp_endpoint src, uint64_t skew_ms)
+{
+	struct rx_info rx = { .pkt = pkt, .len = len, .src = src,
+			      .local = n->addr, .port = PORT_MAIN };
+
+	n->q.n = 0;
+	server_handle(&n->srv, &rx, wgp_mono_ms() + skew_ms, wgp_now_ns(),
+		      &n->q);
+	store_kick(&n->st, 0);
+}
+
+static void do_register(struct node *n, struct tclient *c,
+			struct wgp_endpoint src, const uint8_t *peer,
+			uint64_t skew_ms)
+{
+	uint8_t pkt[WGP_MAX_MSG_LEN];
+	struct wgp_msg m;
+	size_t len;
+
+	len = tclient_register(c, pkt, sizeof(pkt),
+			       (const uint8_t (*)[WGP_KEY_LEN])peer,
+			       peer ? 1 : 0, 0);
+	deliver(n, pkt, len, src, skew_ms);
+	assert_int_equal(n->q.n, 1);
+	assert_int_equal(tclient_open(c, &m, n->msgs[0].buf,
+				      n->msgs[0].len), 0);
+	assert_int_equal(m.type, WGP_REGISTER_REPLY);
+}
+
+/* Until n's cache holds key (want) or not (!want), or WAIT_MS. */
+static bool cached(struct node *n, const uint8_t *key, bool want)
+{
+	struct reg_entry copy;
+	bool names, have = false;
+	int i;
+
+	for (i = 0; i < WAIT_MS / 10; i++) {
+		have = registry_peek(&n->st.cache, key, wgp_mono_ms(), 0,
+				     &copy, &names);
+		if (have == want)
+			break;
+		sleep_ms(10);
+	}
+	return have;
+}
+
+static const struct store_msg *wait_notify(struct node *n)
+{
+	const struct store_msg *m = NULL;
+	int i;
+
+	for (i = 0; i < WAIT_MS / 10 && !m; i++) {
+		m = store_next_notify(&n->st, 0);
+		if (!m)
+			sleep_ms(10);
+	}
+	return m;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (system("command -v redis-server >/dev/null 2>&1")) {
+		print_message("SKIP: redis-server is not installed "
+			      "(tools/install-deps installs it)\n");
+		exit(77);
+	}
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock_path, sizeof(sock_path), "%s/redis.sock", dir);
+	redis_start();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[160];
+
+	(void)state;
+	redis_stop();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- the cases ------------------------------------------------------ */
+
+static void lookup_at(struct node *n, struct tclient *c,
+		      struct wgp_endpoint src, const uint8_t *target,
+		      struct wgp_msg *m)
+{
+	uint8_t pkt[WGP_MAX_MSG_LEN];
+	size_t len = tclient_lookup(c, pkt, sizeof(pkt), target, 0);
+
+	deliver(n, pkt, len, src, 0);
+	assert_int_equal(n->q.n, 1);
+	assert_int_equal(tclient_open(c, m, n->msgs[0].buf, n->msgs[0].len),
+			 0);
+	assert_int_equal(m->type, WGP_LOOKUP_REPLY);
+}
+
+/* X registered with A only, Y with B only, each naming the other: Y's
+ * LOOKUP at B finds X, and A sends X the NOTIFY about Y. */
+static void test_cross_server(void **state)
+{
+	uint8_t ka[WGP_KEY_LEN], kb[WGP_KEY_LEN];
+	struct wgp_endpoint ex = client_ep(1, 40001), ey = client_ep(2, 40002);
+	const struct store_msg *note;
+	struct store_stats st;
+	uint64_t notified;
+	struct tclient x, y, z;
+	struct node *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct wgp_msg m;
+
+	(void)state;
+	randombytes_buf(ka, sizeof(ka));
+	randombytes_buf(kb, sizeof(kb));
+	node_init(a, ka, 1);
+	node_init(b, kb, 2);
+	tclient_init(&x, a->srv.pub);
+	tclient_init(&y, b->srv.pub);
+	tclient_init(&z, b->srv.pub);
+	x.version = y.version = z.version = 2;
+
+	do_register(a, &x, ex, y.pub, 0);
+	assert_true(cached(b, x.pub, true));
+	do_register(b, &y, ey, x.pub, 0);
+	assert_true(cached(a, y.pub, true));
+
+	lookup_at(b, &y, ey, x.pub, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &ex));
+
+	/* B cannot reach X: A sends the NOTIFY, sealed for X. */
+	note = wait_notify(a);
+	assert_non_null(note);
+	a->q.n = 0;
+	server_store_notify(&a->srv, note, wgp_mono_ms(), wgp_now_ns(), &a->q);
+	store_release(&a->st, 0);
+	assert_int_equal(a->q.n, 1);
+	assert_true(wgp_endpoint_equal(&a->msgs[0].dst, &ex));
+	assert_int_equal(tclient_open(&x, &m, a->msgs[0].buf, a->msgs[0].len),
+			 0);
+	assert_int_equal(m.type, WGP_NOTIFY);
+	assert_memory_equal(m.u.notify.peer, y.pub, WGP_KEY_LEN);
+	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &ey));
+
+	/* Consent holds across servers: Z names X, X does not name Z. No
+	 * endpoint, and no NOTIFY asked of A. */
+	store_stats_read(&b->st, &st);
+	notified = st.notify_out;
+	assert_true(notified >= 1);
+	do_register(b, &z, client_ep(3, 40003), x.pub, 0);
+	lookup_at(b, &z, client_ep(3, 40003), x.pub, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_UNAVAILABLE);
+	store_stats_read(&b->st, &st);
+	assert_int_equal(st.notify_out, notified);
+
+	node_free(a);
+	node_free(b);
+	free(a);
+	free(b);
+}
+
+/* Redis holds a registration as long as the registry does, and drops
+ * it then; the other server's cache forgets it at the same time. */
+static void test_expiry(void **state)
+{
+	uint8_t k[WGP_KEY_LEN];
+	struct node *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct wgp_endpoint ex = client_ep(4, 40004);
+	struct reg_entry copy;
+	struct tclient x;
+	long long pttl;
+	char key[128];
+	redisReply *r;
+	bool names;
+	int i;
+
+	(void)state;
+	randombytes_buf(k, sizeof(k));
+	node_init(a, k, 1);
+	node_init(b, k, 2);
+	tclient_init(&x, a->srv.pub);
+	do_register(a, &x, ex, NULL, 0);
+	assert_true(cached(b, x.pub, true));
+	pttl = redis_pttl(x.pub);
+	assert_true(pttl > (TTL_S - 5) * 1000LL);
+	assert_true(pttl <= (TTL_S + 11) * 1000LL);	/* + counter lead */
+
+	/* The cache keeps the record's own lifetime, not a longer one. */
+	assert_true(registry_peek(&b->st.cache, x.pub, wgp_mono_ms(), 0,
+				  &copy, &names));
+	assert_false(registry_peek(&b->st.cache, x.pub,
+				   wgp_mono_ms() + (uint64_t)pttl + 1000, 0,
+				   &copy, &names));
+
+	/* Redis does the expiring: cut the lifetime short and watch. */
+	reg_key(x.pub, key);
+	r = redis("PEXPIRE %s 300", key);
+	freeReplyObject(r);
+	for (i = 0; i < 100 && redis_pttl(x.pub) != -2; i++)
+		sleep_ms(20);
+	assert_int_equal(redis_pttl(x.pub), -2);
+
+	node_free(a);
+	node_free(b);
+	free(a);
+	free(b);
+}
+
+/* Servers sharing a private key: a REGISTER captured on its way to A
+ * and replayed at B is refused with B's copy of X's last counter. */
+static void test_replay_across(void **state)
+{
+	uint8_t k[WGP_KEY_LEN], pkt[WGP_MAX_MSG_LEN];
+	struct node *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct wgp_endpoint ex = client_ep(5, 40005);
+	struct tclient x;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	randombytes_buf(k, sizeof(k));
+	node_init(a, k, 1);
+	node_init(b, k, 2);
+	tclient_init(&x, a->srv.pub);
+	len = tclient_register(&x, pkt, sizeof(pkt), NULL, 0, 0);
+	deliver(a, pkt, len, ex, 0);
+	assert_int_equal(a->q.n, 1);
+	assert_true(cached(b, x.pub, true));
+
+	deliver(b, pkt, len, client_ep(6, 40006), 0);
+	assert_int_equal(b->q.n, 1);
+	assert_int_equal(tclient_open(&x, &m, b->msgs[0].buf, b->msgs[0].len),
+			 0);
+	assert_int_equal(m.type, WGP_ERROR);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	assert_int_equal(b->srv.st.registers, 0);
+
+	node_free(a);
+	node_free(b);
+	free(a);
+	free(b);
+}
+
+/* Redis goes away: the servers go on answering from what they hold;
+ * it comes back empty: the next refresh writes the registration again
+ * and the other server learns it again. */
+static void test_redis_restart(void **state)
+{
+	uint8_t k[WGP_KEY_LEN];
+	struct node *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct wgp_endpoint ex = client_ep(7, 40007), ey = client_ep(8, 40008);
+	struct store_stats st;
+	struct tclient x, y;
+	struct wgp_msg m;
+	int i;
+
+	(void)state;
+	randombytes_buf(k, sizeof(k));
+	node_init(a, k, 1);
+	node_init(b, k, 2);
+	tclient_init(&x, a->srv.pub);
+	tclient_init(&y, a->srv.pub);
+	do_register(a, &x, ex, y.pub, 0);
+	do_register(b, &y, ey, x.pub, 0);
+	assert_true(cached(b, x.pub, true));
+
+	redis_stop();
+	/* Both still answer, from memory and cache. */
+	do_register(a, &x, ex, y.pub, 0);
+	lookup_at(b, &y, ey, x.pub, &m);
+	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
+
+	redis_start();
+	for (i = 0; i < WAIT_MS / 10; i++) {
+		store_stats_read(&a->st, &st);
+		if (st.connects >= 2)
+			break;
+		sleep_ms(10);
+	}
+	assert_true(st.connects >= 2);
+	assert_int_equal(redis_pttl(x.pub), -2);	/* Redis came back empty */
+	/* X's refresh a quarter TTL on is written again. */
+	do_register(a, &x, ex, y.pub, TTL_S * 1000 / 4 + 1000);
+	for (i = 0; i < WAIT_MS / 10 && redis_pttl(x.pub) < 0; i++)
+		sleep_ms(10);
+	assert_true(redis_pttl(x.pub) > 0);
+
+	node_free(a);
+	node_free(b);
+	free(a);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cross_server),
+		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_replay_across),
+		cmocka_unit_test(test_redis_restart),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
