@@ -844,6 +844,24 @@ static void log_relay_stats(const struct server *srv)
  * current to within a batch).
  */
 SERVER_RACY_READER
+SERVER_RACY_READER
+static void log_store_stats(const struct store *st)
+{
+	struct store_stats s;
+
+	store_stats_read(st, &s);
+	log_info("registry: %s, %u cached, written %llu, dropped %llu, "
+		 "received %llu (cache full %llu), notify out %llu in %llu, "
+		 "bad %llu, connections %llu",
+		 st->state == STORE_UP ? "connected" : "NOT connected",
+		 st->cache.live, (unsigned long long)s.written,
+		 (unsigned long long)s.dropped, (unsigned long long)s.cached,
+		 (unsigned long long)s.cache_full,
+		 (unsigned long long)s.notify_out,
+		 (unsigned long long)s.notify_in, (unsigned long long)s.bad,
+		 (unsigned long long)s.connects);
+}
+
 static void log_stats(const struct loop *l)
 {
 	const struct server *srv = l->srv;
@@ -885,6 +903,8 @@ static void log_stats(const struct loop *l)
 		 (unsigned long long)s->tx_dropped);
 	if (relay_enabled(&srv->relay))
 		log_relay_stats(srv);
+	if (srv->store)
+		log_store_stats(srv->store);
 }
 
 /* The stop descriptor became readable: true to stop. A signalfd is

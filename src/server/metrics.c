@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "store.h"
 
 #define METRICS_PATH		"/metrics"
 #define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
@@ -293,6 +294,38 @@ static void render_relay(struct text *t, const struct relay_stats *r,
 		 "reason", dropped, ARRAY_SIZE(dropped));
 }
 
+/* --registry: the Redis thread's counters (store.h). */
+SERVER_RACY_READER
+static void render_store(struct text *t, const struct store *st)
+{
+	struct store_stats s;
+
+	store_stats_read(st, &s);
+	gauge(t, "wgpunchd_registry_connected",
+	      "1 while the shared registry's Redis is connected.",
+	      st->state == STORE_UP);
+	gauge(t, "wgpunchd_registry_cached",
+	      "Other servers' registrations in the cache.", st->cache.live);
+	counter(t, "wgpunchd_registry_written_total",
+		"Registrations written to Redis.", s.written);
+	counter(t, "wgpunchd_registry_dropped_total",
+		"Writes and NOTIFYs dropped: Redis away or behind.",
+		s.dropped);
+	counter(t, "wgpunchd_registry_received_total",
+		"Other servers' registrations taken into the cache.", s.cached);
+	counter(t, "wgpunchd_registry_cache_full_total",
+		"Other servers' registrations not cached: cache full.",
+		s.cache_full);
+	counter(t, "wgpunchd_registry_notifies_out_total",
+		"NOTIFYs asked of other servers.", s.notify_out);
+	counter(t, "wgpunchd_registry_notifies_in_total",
+		"NOTIFYs other servers asked of this one.", s.notify_in);
+	counter(t, "wgpunchd_registry_bad_total",
+		"Records or replies from Redis that did not parse.", s.bad);
+	counter(t, "wgpunchd_registry_connects_total",
+		"Connections to Redis made.", s.connects);
+}
+
 int metrics_render(char *buf, size_t cap, const struct server *const srv[],
 		   size_t n, uint64_t now)
 {
@@ -316,6 +349,8 @@ int metrics_render(char *buf, size_t cap, const struct server *const srv[],
 	render_requests(&t, &sum);
 	render_state(&t, &g);
 	render_relay(&t, &rsum, &g);
+	if (n && srv[0]->store)
+		render_store(&t, srv[0]->store);
 	if (t.overflow || !cap)
 		return -ENOSPC;
 	return (int)t.len;
