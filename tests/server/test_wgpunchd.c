@@ -687,6 +687,43 @@ static void test_usage_errors(void **state)
 	expect_in(err, "wgpunchd: unexpected argument 'extra'");
 }
 
+/* --registry: a URL it cannot use is a usage error naming the URL and
+ * what is wrong with it; a name that does not resolve stops the start. */
+static void test_registry_usage_errors(void **state)
+{
+	static const struct {
+		const char *url, *why;
+	} bad[] = {
+		{ "http://198.18.0.1", "expected redis://HOST" },
+		{ "redis://", "no host" },
+		{ "redis://198.18.0.1:0", "port must be a number 1..65535" },
+		{ "redis://198.18.0.1:65536", "port must be a number" },
+		{ "redis://198.18.0.1/x", "database must be a number" },
+		{ "redis://198.18.0.1:6379x", "port must be a number" },
+		{ "redis://[2001:db8::1", "no ']'" },
+		{ "unix://run/redis.sock", "absolute path" },
+		{ "unix:///run/redis.sock?dbx=1", "only parameter is ?db=N" },
+	};
+	char err[4096], want[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k",
+						  key_path, "--registry",
+						  bad[i].url, NULL), 2);
+		snprintf(want, sizeof(want), "wgpunchd: --registry '%s': ",
+			 bad[i].url);
+		expect_in(err, want);
+		expect_in(err, bad[i].why);
+	}
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
+					  "-p", "0", "-P", "0", "--registry",
+					  "redis://no-such-host.invalid", NULL),
+			 1);
+	expect_in(err, "cannot resolve no-such-host.invalid");
+}
+
 /* --relay errors name the problem. */
 static void test_relay_usage_errors(void **state)
 {
@@ -917,6 +954,7 @@ int main(void)
 		cmocka_unit_test(test_listen_brackets_and_key_mode),
 		cmocka_unit_test(test_relay),
 		cmocka_unit_test(test_relay_usage_errors),
+		cmocka_unit_test(test_registry_usage_errors),
 		cmocka_unit_test(test_behind_sheds),
 		cmocka_unit_test(test_sighup),
 	};
