@@ -69,17 +69,27 @@ static void log_relay_config(const struct relay_config *rc,
 
 /* Without --dh-rate, the X25519 budget for unknown keys is half of
  * what this machine measures now (doc/wgpunchd.8). */
+/*
+ * The default --dh-rate: half of what the workers can do together. Keys
+ * are spread over the workers by the kernel's steering, so each does
+ * its share of the X25519s; the budget engages before any is saturated.
+ */
 static void measure_dh_rate(struct options *opts)
 {
-	uint32_t measured;
+	unsigned int workers = options_workers(opts);
+	uint64_t measured, rate;
 
 	if (opts->dh_rate_set)
 		return;
 	measured = server_measure_dh_rate(SERVER_DH_MEASURE_N);
-	opts->cfg.dh_rate = measured / 2 ? measured / 2 : 1;
-	log_info("measured %u X25519/s: --dh-rate %u (half); above half of it "
-		 "in use, unknown keys must prove their address (cookies)",
-		 measured, opts->cfg.dh_rate);
+	rate = measured * workers / 2;
+	opts->cfg.dh_rate = rate > UINT32_MAX ? UINT32_MAX :
+			    rate ? (uint32_t)rate : 1;
+	log_info("measured %llu X25519/s: --dh-rate %u (half of one "
+		 "thread's, times %u worker%s); above half of it in use, "
+		 "unknown keys must prove their address (cookies)",
+		 (unsigned long long)measured, opts->cfg.dh_rate, workers,
+		 workers == 1 ? "" : "s");
 }
 
 /* The loop's callback, which takes its context untyped. */

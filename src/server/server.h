@@ -209,9 +209,9 @@ void server_handle(struct server *srv, const struct rx_info *rx,
 
 /*
  * X25519 computations per second this machine does on this thread: the
- * time of n of them. wgpunchd's default --dh-rate is half of it, so the
- * budget engages well before the one thread that also does everything
- * else is saturated.
+ * time of n of them. wgpunchd's default --dh-rate is half of it per
+ * worker, so the budget engages well before the threads that also do
+ * everything else are saturated.
  */
 uint32_t server_measure_dh_rate(unsigned int n);
 
