@@ -21,6 +21,18 @@
 # (homeA, 198.19.100.2 on the carrier's inside segment 198.19.100.0/24)
 # behind a carrier-grade NAT (natA: LAB_NATA_IP stays A's public address).
 #
+# Added to the usual lab, for several servers sharing one registry:
+#   lab_add_server2: a second rendezvous host, srv2 (198.18.5.2,
+#            2001:db8:5::2), on pub beside srv; lab_server_start_at runs a
+#            wgpunchd there (lab_server_start is srv's).
+#   lab_add_peer_c [MODE]: a third WireGuard peer C (198.19.3.2) behind its
+#            own NAT router natC (198.18.6.2) in MODE; lab_wg_peer_c gives
+#            it wireguard-go, wg0 198.19.255.3, and A as its peer (and A
+#            it).
+#   lab_redis_start: a redis-server of the lab's own, on a Unix socket in
+#            the lab directory (no TCP), PID recorded for lab_teardown;
+#            lab_redis_stop, lab_redis_cli, lab_redis_url, lab_redis_key.
+#
 # Every node is a network namespace named $LAB_PREFIX-<node>; each link is
 # a veth pair created straight inside the two namespaces, so nothing touches
 # the root namespace's interfaces.  pub is a router (not a bridge) so TTL is
@@ -90,6 +102,14 @@ lab_defaults()
 	LAB_NATA_IP6=2001:db8:2::2
 	LAB_NATB_IP6=2001:db8:3::2
 	LAB_EVIL_IP6=2001:db8:4::2
+	# Only with lab_add_server2 and lab_add_peer_c.
+	LAB_SRV2_IP=198.18.5.2
+	LAB_SRV2_IP6=2001:db8:5::2
+	LAB_NATC_IP=198.18.6.2
+	LAB_NATC_IP6=2001:db8:6::2
+	LAB_C_IP=198.19.3.2
+	LAB_C_IP6=2001:db8:c::2
+	LAB_C_TUN=198.19.255.3
 	LAB_A_IP6=2001:db8:a::2
 	LAB_B_IP6=2001:db8:b::2
 	# Only with lab_setup_double_nat: the home router's carrier side.
@@ -109,6 +129,7 @@ LAB_PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
 LAB_PREFIX=
 LAB_DIR=
+LAB_REDIS_SOCK=
 LAB_NODES=
 
 # Milliseconds since the epoch, without forking where bash can help.
@@ -514,6 +535,7 @@ lab_subnet_gw()
 	case $1 in
 	srv) echo 198.18.1.1 ;; natA) echo 198.18.2.1 ;;
 	natB) echo 198.18.3.1 ;; evil) echo 198.18.4.1 ;;
+	srv2) echo 198.18.5.1 ;; natC) echo 198.18.6.1 ;;
 	esac
 }
 
@@ -522,6 +544,7 @@ lab_subnet_gw6()
 	case $1 in
 	srv) echo 2001:db8:1::1 ;; natA) echo 2001:db8:2::1 ;;
 	natB) echo 2001:db8:3::1 ;; evil) echo 2001:db8:4::1 ;;
+	srv2) echo 2001:db8:5::1 ;; natC) echo 2001:db8:6::1 ;;
 	esac
 }
 
@@ -659,6 +682,30 @@ lab_setup_double_nat()
 	lab_peers_ready
 }
 
+# lab_add_server2: a second rendezvous host, srv2, on the public router
+# beside srv (after any lab_setup*).
+lab_add_server2()
+{
+	lab_add_node srv2 || return 1
+	lab_link pub srv2 198.18.5.1/24 srv2 eth0 "$LAB_SRV2_IP/24" || return 1
+	lab_addr6 pub srv2 2001:db8:5::1 srv2 eth0 "$LAB_SRV2_IP6" || return 1
+	ip -n "$LAB_PREFIX-srv2" route add default via 198.18.5.1 || return 1
+	ip -n "$LAB_PREFIX-srv2" -6 route add default via 2001:db8:5::1
+}
+
+# lab_add_peer_c [MODE]: a third peer, C, behind its own NAT router natC
+# in MODE (default eim), with a mount namespace like A's and B's.  After
+# lab_setup (the usual topology).
+lab_add_peer_c()
+{
+	local mode=${1:-eim}
+	lab_wan natC "$LAB_NATC_IP" "$LAB_NATC_IP6" || return 1
+	lab_lan natC C 198.19.3 2001:db8:c || return 1
+	ip -n "$LAB_PREFIX-pub" -6 route add 2001:db8:c::/64 via "$LAB_NATC_IP6" || return 1
+	lab_nat_router natC "$mode" "$LAB_C_IP" "$LAB_C_IP6" || return 1
+	lab_add_mntns C
+}
+
 # lab_no_ipv6 NODE...: take the global IPv6 address and route away from
 # peers, so that the only way between them is IPv4 (link-local stays).
 lab_no_ipv6()
@@ -667,6 +714,7 @@ lab_no_ipv6()
 	for node in "$@"; do
 		addr=$LAB_A_IP6
 		[ "$node" = B ] && addr=$LAB_B_IP6
+		[ "$node" = C ] && addr=$LAB_C_IP6
 		ip -n "$LAB_PREFIX-$node" -6 route del default 2>/dev/null
 		ip -n "$LAB_PREFIX-$node" -6 addr del "$addr/64" dev eth0 || return 1
 	done
@@ -704,6 +752,7 @@ lab_teardown()
 	fi
 	LAB_DIR=
 	LAB_NODES=
+	LAB_REDIS_SOCK=
 }
 
 # Tear down on any exit of the current (sub)shell.
@@ -777,6 +826,15 @@ lab_wg_pair()
 	lab_wg_start A && lab_wg_start B || return 1
 	lab_wg_config A "$LAB_A_TUN" B "$LAB_B_TUN" || return 1
 	lab_wg_config B "$LAB_B_TUN" A "$LAB_A_TUN"
+}
+
+# lab_wg_peer_c: keys, wireguard-go and configuration for C, whose one
+# peer is A; A gets C as a second peer (after lab_wg_pair).
+lab_wg_peer_c()
+{
+	lab_wg_keys C && lab_wg_start C || return 1
+	lab_wg_config C "$LAB_C_TUN" A "$LAB_A_TUN" || return 1
+	lab_exec A wg set wg0 peer "$(lab_pub C)" allowed-ips "$LAB_C_TUN/32"
 }
 
 # lab_handshake NODE PEER: latest handshake time (epoch s, 0 if none).
@@ -899,44 +957,182 @@ lab_server_keys()
 	lab_wg_keys srv
 }
 
-# lab_server_start WGPUNCHD [ARGS...]: run wgpunchd on srv with its key,
-# logging (stamped) to server.log, and wait until it listens.  PID in
-# LAB_LAST_PID and $LAB_DIR/server.pid.
-lab_server_start()
+# lab_server_start_at NODE NAME WGPUNCHD [ARGS...]: run wgpunchd on NODE
+# with NODE's own key (NODE.key, made when missing), logging (stamped) to
+# NAME.log, and wait until it listens.  PID in LAB_LAST_PID and
+# $LAB_DIR/NAME.pid.
+lab_server_start_at()
 {
-	local bin=$1 pid
-	shift
-	[ -f "$LAB_DIR/srv.key" ] || lab_server_keys || return 1
-	lab_bg_stamped srv server "$bin" --private-key "$LAB_DIR/srv.key" \
+	local node=$1 name=$2 bin=$3 pid
+	shift 3
+	[ -f "$LAB_DIR/$node.key" ] || lab_wg_keys "$node" || return 1
+	lab_bg_stamped "$node" "$name" "$bin" --private-key "$LAB_DIR/$node.key" \
 		--port "$LAB_SRV_PORT" --log-level "${LAB_SRV_LOG_LEVEL:-debug}" \
 		"$@" || return 1
 	pid=$LAB_LAST_PID
-	echo "$pid" >"$LAB_DIR/server.pid"
+	echo "$pid" >"$LAB_DIR/$name.pid"
 	# Generous: on a loaded machine a fork and an ss take their time.
-	if ! lab_wait 20 lab_udp_bound srv "$LAB_SRV_PORT"; then
-		echo "lab: wgpunchd did not start listening" >&2
+	if ! lab_wait 20 lab_udp_bound "$node" "$LAB_SRV_PORT"; then
+		echo "lab: wgpunchd on $node did not start listening" >&2
 		return 1
 	fi
 	kill -0 "$pid" 2>/dev/null || return 1
 	LAB_LAST_PID=$pid
 }
 
+# lab_server_start WGPUNCHD [ARGS...]: the usual server, on srv, logging
+# to server.log, PID in server.pid.
+lab_server_start()
+{
+	lab_server_start_at srv server "$@"
+}
+
+# lab_server_stop [NAME]: stop the server started as NAME (default server).
 lab_server_stop()
 {
-	lab_kill "$(cat "$LAB_DIR/server.pid")"
+	lab_kill "$(cat "$LAB_DIR/${1:-server}.pid")"
+}
+
+# lab_server_kill [NAME]: SIGKILL, a crash or a machine gone: no chance to
+# say goodbye to anyone (its Redis connection is just dropped).
+lab_server_kill()
+{
+	local pid
+	pid=$(cat "$LAB_DIR/${1:-server}.pid") || return 1
+	kill -KILL "$pid" 2>/dev/null || return 1
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# lab_server_alive [NAME]: the server started as NAME still runs.
+lab_server_alive()
+{
+	kill -0 "$(cat "$LAB_DIR/${1:-server}.pid" 2>/dev/null)" 2>/dev/null
+}
+
+# lab_server_ip NODE: the address a server node listens on.
+lab_server_ip()
+{
+	case $1 in
+	srv) echo "$LAB_SRV_IP" ;;
+	srv2) echo "$LAB_SRV2_IP" ;;
+	*) return 1 ;;
+	esac
 }
 
 # lab_client_start WGPUNCH NODE COMMAND [ARGS...]: run "wgpunch COMMAND
 # wg0 --server ... --server-key ..." in NODE, logging (stamped) to
-# NODE.client.log.  PID in LAB_LAST_PID.
+# NODE.client.log.  PID in LAB_LAST_PID.  LAB_CLIENT_SERVERS="srv srv2"
+# (server nodes) gives one --server and --server-key pair per node, in
+# that order, instead of srv's (or LAB_SERVER_ADDR with srv's key).
 lab_client_start()
 {
-	local bin=$1 node=$2 cmd=$3
+	local bin=$1 node=$2 cmd=$3 n
+	local -a servers=()
 	shift 3
-	lab_bg_stamped "$node" "$node.client" "$bin" "$cmd" wg0 \
-		--server "${LAB_SERVER_ADDR:-$LAB_SRV_IP:$LAB_SRV_PORT}" \
-		--server-key "$(lab_pub srv)" \
+	if [ -n "${LAB_CLIENT_SERVERS:-}" ]; then
+		for n in $LAB_CLIENT_SERVERS; do
+			servers+=(--server "$(lab_server_ip "$n"):$LAB_SRV_PORT"
+				  --server-key "$(lab_pub "$n")")
+		done
+	else
+		servers=(--server "${LAB_SERVER_ADDR:-$LAB_SRV_IP:$LAB_SRV_PORT}"
+			 --server-key "$(lab_pub srv)")
+	fi
+	lab_bg_stamped "$node" "$node.client" "$bin" "$cmd" wg0 "${servers[@]}" \
 		--log-level "${LAB_CLIENT_LOG_LEVEL:-debug}" "$@"
+}
+
+# --- Redis ------------------------------------------------------------------
+
+# lab_redis_start: run redis-server for the lab, in srv's namespace (it
+# listens on nothing but a Unix socket, $LAB_DIR/redis/redis.sock, which
+# any namespace reaches by its path), in the foreground, logging to
+# redis.log, persisting nothing: a restart comes back empty.  Waits until
+# it answers.  PID in LAB_LAST_PID and redis.pid, killed by lab_teardown.
+# wgpunchd runs as nobody once set up and must reach the socket then too
+# (to reconnect): the lab directory, 0700 from mktemp, gets search
+# permission for others (nothing in it can be listed; keys stay 0600) and
+# the socket is 0777.
+lab_redis_start()
+{
+	local dir=$LAB_DIR/redis pid
+	command -v redis-server >/dev/null 2>&1 || {
+		echo "lab: redis-server is not installed" >&2
+		return 1
+	}
+	mkdir -p "$dir" && chmod 0755 "$dir" && chmod o+x "$LAB_DIR" || return 1
+	LAB_REDIS_SOCK=$dir/redis.sock
+	rm -f "$LAB_REDIS_SOCK"
+	lab_bg srv "$LAB_DIR/redis.log" redis-server --port 0 \
+		--unixsocket "$LAB_REDIS_SOCK" --unixsocketperm 777 \
+		--save '' --appendonly no --daemonize no --dir "$dir"
+	pid=$LAB_LAST_PID
+	echo "$pid" >"$LAB_DIR/redis.pid"
+	if ! lab_wait 10 lab_redis_up; then
+		echo "lab: redis-server did not start" >&2
+		tail -n 20 "$LAB_DIR/redis.log" >&2
+		return 1
+	fi
+	LAB_LAST_PID=$pid
+}
+
+# lab_redis_stop: stop the lab's redis-server (SIGTERM, then SIGKILL).
+lab_redis_stop()
+{
+	[ -f "$LAB_DIR/redis.pid" ] || return 0
+	lab_kill "$(cat "$LAB_DIR/redis.pid")"
+	rm -f "$LAB_DIR/redis.pid"
+}
+
+# lab_redis_cli ARGS...: redis-cli on the lab's socket (raw output).
+lab_redis_cli()
+{
+	redis-cli -s "$LAB_REDIS_SOCK" "$@"
+}
+
+# lab_redis_up: the lab's redis-server answers.
+lab_redis_up()
+{
+	[ "$(lab_redis_cli PING 2>/dev/null)" = PONG ]
+}
+
+# lab_redis_url: what wgpunchd --registry takes for it.
+lab_redis_url()
+{
+	echo "unix://$LAB_REDIS_SOCK"
+}
+
+# lab_key_hex BASE64: a WireGuard key as 64 lowercase hex digits.
+lab_key_hex()
+{
+	printf '%s' "$1" | base64 -d | od -An -v -tx1 | tr -d ' \n'
+}
+
+# lab_redis_key NODE: the Redis key of NODE's registration (database
+# LAB_REDIS_DB, default 0): wgpunch:<db>:reg:<hex of the public key>.
+lab_redis_key()
+{
+	echo "wgpunch:${LAB_REDIS_DB:-0}:reg:$(lab_key_hex "$(lab_pub "$1")")"
+}
+
+# lab_redis_has NODE...: every NODE's registration is in Redis.
+lab_redis_has()
+{
+	local n
+	for n in "$@"; do
+		[ "$(lab_redis_cli EXISTS "$(lab_redis_key "$n")" 2>/dev/null)" = 1 ] ||
+			return 1
+	done
+}
+
+# lab_redis_missing: print what the Redis cases lack on this machine.
+lab_redis_missing()
+{
+	local c
+	for c in redis-server redis-cli; do
+		command -v "$c" >/dev/null 2>&1 || echo "$c"
+	done
 }
 
 # --- the wire ---------------------------------------------------------------

@@ -868,9 +868,16 @@ if [ -f "$E2E_DIR/cases-matrix.sh" ]; then
 	. "$E2E_DIR/cases-matrix.sh"
 fi
 
+# Two wgpunchd sharing a registry in a real redis-server (cases-redis.sh).
+REDIS_CASES=
+if [ -f "$E2E_DIR/cases-redis.sh" ]; then
+	# shellcheck source=cases-redis.sh
+	. "$E2E_DIR/cases-redis.sh"
+fi
+
 # --- runner -------------------------------------------------------------------
 
-ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 rebind server_return raw_quiet forged_probe punch_relayed relay_restart relay_third_party relay_upgrade $MATRIX_CASES"
+ALL_CASES="lab_manual punch_eim punch_symmetric server_restart forged_registration legacy lossy probe_port_blocked server_down wrong_server_key ipv6 rebind server_return raw_quiet forged_probe punch_relayed relay_restart relay_third_party relay_upgrade $REDIS_CASES $MATRIX_CASES"
 
 run_case()
 {
