@@ -219,20 +219,25 @@ static void notify(struct ctx *c, struct reg_entry *who,
 /*
  * --registry: tell the other servers about e (store.h). A REGISTER
  * goes out whole (FULL, with its consent list), a LOOKUP as a TOUCH;
- * either only when something changed or the lifetime has moved on by a
- * quarter TTL since the last write. So a client refreshing every 25 s
+ * either only when something changed, the lifetime has moved on by a
+ * quarter TTL since the last write, or Redis was connected again since
+ * (it may have come back empty). So a client refreshing every 25 s
  * costs Redis a write every 30 s or so, other servers' copies never run
- * out before ours, and a write lost while Redis was away is made again
- * within a TTL / 4 and a refresh.
+ * out before ours, and what Redis lost is written again at the next
+ * refresh after it is back.
  */
 static void share(struct ctx *c, struct reg_entry *e, bool changed,
 		  const uint8_t (*consent)[WGP_CONSENT_LEN], unsigned int n)
 {
 	struct server *srv = c->srv;
 	struct store_msg *m;
+	uint32_t epoch;
 
-	if (!srv->store ||
-	    (!changed && e->expires < e->shared_until + ttl_ms(srv) / 4))
+	if (!srv->store)
+		return;
+	epoch = atomic_load_explicit(&srv->store->epoch, memory_order_relaxed);
+	if (!changed && e->shared_epoch == epoch &&
+	    e->expires < e->shared_until + ttl_ms(srv) / 4)
 		return;
 	m = store_reserve(srv->store, srv->store_w);
 	if (!m)
@@ -244,6 +249,7 @@ static void share(struct ctx *c, struct reg_entry *e, bool changed,
 		memcpy(m->consent, consent, n * sizeof(*consent));
 	store_commit(srv->store, srv->store_w);
 	e->shared_until = e->expires;
+	e->shared_epoch = epoch;
 }
 
 /*

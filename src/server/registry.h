@@ -62,6 +62,7 @@ struct reg_entry {
 	 * to Redis. */
 	uint64_t origin;
 	uint64_t shared_until;
+	uint32_t shared_epoch;		/* store->epoch at that write */
 	struct wgp_endpoint ep;		/* mapping the server saw */
 	struct wgp_endpoint local;	/* server address it reached */
 	/* Host candidates of the latest v2 REGISTER/LOOKUP, unusable

@@ -467,6 +467,7 @@ static void check_connected(struct store *s, uint64_t now)
 		s->state = STORE_UP;
 		s->backoff = STORE_BACKOFF_MIN_MS;
 		s->st.connects++;
+		atomic_fetch_add_explicit(&s->epoch, 1, memory_order_relaxed);
 		log_info("registry %s: connected%s", s->name,
 			 s->down_logged ? " again" : "");
 		s->down_logged = false;

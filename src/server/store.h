@@ -89,6 +89,10 @@ struct store {
 	int stop_fd;
 	pthread_t thread;
 	bool started;
+	/* Connections made: a registration last written under an older
+	 * one is written again at its next refresh (Redis may have lost
+	 * it, or the write was dropped while Redis was away). */
+	_Atomic uint32_t epoch;
 
 	/* The Redis thread's. */
 	struct store_conn cmd, sub;
