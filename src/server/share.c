@@ -8,8 +8,6 @@
  */
 #include <string.h>
 
-#include <sodium.h>
-
 #include "handler.h"
 
 /* What another server is told about e (store_record.h). */
