@@ -320,7 +320,7 @@ static const struct reg_entry *peer_by_key(struct ctx *c,
 		*mutual = names && registry_names(&srv->reg, e, buf->self_fp);
 		return buf;
 	}
-	return share_find_peer(c, e, key, NULL, buf, mutual);
+	return share_find_peer(c, e, key, true, buf, mutual);
 }
 
 /* The same by consent digest, which does not tell the worker: the own
@@ -349,7 +349,7 @@ static const struct reg_entry *peer_by_digest(struct ctx *c,
 		*mutual = names && registry_names(&srv->reg, e, buf->self_fp);
 		return buf;
 	}
-	return share_find_peer(c, e, NULL, digest, buf, mutual);
+	return share_find_peer(c, e, digest, false, buf, mutual);
 }
 
 /* Done with buf: it may hold a copy of another worker's peer, session

@@ -43,11 +43,14 @@ void share_notify(struct ctx *c, struct reg_entry *who,
 		  const struct reg_entry *peer);
 /* The last counter to beat for the requesting key, held nowhere here. */
 uint64_t share_counter_floor(const struct ctx *c);
-/* Another server's peer by key (or digest), copied from the cache into
- * buf; *mutual: it and e name each other. NULL: not there. */
+/* Another server's peer by key (by_key) or consent digest (id is
+ * either: with a NULL for the one not used, an optimiser that inlines
+ * the call may warn of a NULL reaching a [static] parameter), copied
+ * from the cache into buf; *mutual: it and e name each other. NULL:
+ * not there. */
 const struct reg_entry *share_find_peer(struct ctx *c,
 					const struct reg_entry *e,
-					const uint8_t *key, const uint8_t *digest,
+					const uint8_t *id, bool by_key,
 					struct reg_entry *buf, bool *mutual);
 
 #endif

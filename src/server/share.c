@@ -108,7 +108,7 @@ uint64_t share_counter_floor(const struct ctx *c)
 
 const struct reg_entry *share_find_peer(struct ctx *c,
 					const struct reg_entry *e,
-					const uint8_t *key, const uint8_t *digest,
+					const uint8_t *id, bool by_key,
 					struct reg_entry *buf, bool *mutual)
 {
 	const struct server *srv = c->srv;
@@ -116,10 +116,10 @@ const struct reg_entry *share_find_peer(struct ctx *c,
 
 	if (!srv->store)
 		return NULL;
-	found = key ? registry_peek(&srv->store->cache, key, c->now,
-				    e->self_fp, buf, &names) :
-		      registry_peek_digest(&srv->store->cache, digest, c->now,
-					   e->self_fp, buf, &names);
+	found = by_key ? registry_peek(&srv->store->cache, id, c->now,
+				       e->self_fp, buf, &names) :
+			 registry_peek_digest(&srv->store->cache, id, c->now,
+					      e->self_fp, buf, &names);
 	if (!found)
 		return NULL;
 	*mutual = names && registry_names(&srv->reg, e, buf->self_fp);
