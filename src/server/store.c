@@ -91,6 +91,9 @@ static int owe(struct store *s, enum owed_kind kind)
 {
 	if (s->owed_n == STORE_PENDING_MAX)
 		return -ENOBUFS;
+	/* Replies are owed from now: the clock for "not answering". */
+	if (!s->owed_n)
+		s->last_reply = wgp_mono_ms();
 	s->owed[(s->owed_head + s->owed_n++) % STORE_PENDING_MAX] = kind;
 	return 0;
 }
@@ -297,8 +300,12 @@ static void take_message(struct store *s, const redisReply *r)
 	struct store_msg m;
 	uint64_t now_rt_ms = wgp_now_ns() / 1000000;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
 	    !is_bulk(r->element[0]))
+		goto bad;
+	if (!strcmp(r->element[0]->str, "pong"))
+		return;		/* tick()'s PING */
+	if (r->elements != 3)
 		goto bad;
 	if (!strcmp(r->element[0]->str, "subscribe")) {
 		subscribed(s, r);
@@ -450,6 +457,7 @@ static void connect_both(struct store *s)
 	select_len[1] = (size_t)snprintf(db, sizeof(db), "%u", s->url.db);
 	s->state = STORE_CONNECTING;
 	s->state_since = s->last_reply = wgp_mono_ms();
+	s->sub_pings = 0;
 	ret = store_conn_open(&s->cmd, sa, s->addr_len);
 	if (ret == 0)
 		ret = store_conn_open(&s->sub, sa, s->addr_len);
@@ -482,11 +490,13 @@ static int read_replies(struct store *s, struct store_conn *c)
 	int ret;
 
 	while ((ret = store_conn_reply(c, &r)) == 1) {
-		s->last_reply = wgp_mono_ms();
-		if (c == &s->cmd)
+		if (c == &s->cmd) {
+			s->last_reply = wgp_mono_ms();
 			ret = take_cmd_reply(s, r);
-		else
+		} else {
+			s->sub_pings = 0;
 			take_message(s, r);
+		}
 		freeReplyObject(r);
 		if (ret < 0)
 			return ret;
@@ -508,17 +518,38 @@ static void conn_io(struct store *s, struct store_conn *c, short revents)
 			"connection lost", ret);
 }
 
-/* Once a second: the cache's expiry (the registry's own sweep), and
- * a Redis that owes replies and sends none is given up on. */
+/*
+ * Once a second: the cache's expiry (the registry's own sweep). And
+ * whether Redis still answers: cmd owing replies for
+ * STORE_REPLY_TIMEOUT_MS without one, or sub silent through two PINGs
+ * (a connection can outlive its peer unnoticed, with no data to send),
+ * is given up on.
+ */
 static void tick(struct store *s, uint64_t now)
 {
 	if (now < s->next_tick)
 		return;
 	s->next_tick = now + 1000;
 	registry_expire(&s->cache, now, s->cache.bump / 64 + 256);
-	if (s->state == STORE_UP && s->owed_n &&
-	    now - s->last_reply > STORE_REPLY_TIMEOUT_MS)
+	if (s->state != STORE_UP)
+		return;
+	if (s->owed_n && now - s->last_reply > STORE_REPLY_TIMEOUT_MS) {
 		go_down(s, "not answering", -ETIMEDOUT);
+		return;
+	}
+	if (++s->ticks % STORE_PING_TICKS)
+		return;
+	if (s->sub_pings >= 2) {
+		go_down(s, "not answering", -ETIMEDOUT);
+		return;
+	}
+	s->sub_pings++;
+	if (command(s, &s->sub, OWED_ACK, 1, (const char *[]){ "PING" },
+		    (size_t[]){ 4 }) < 0 ||
+	    (!s->owed_n && command(s, &s->cmd, OWED_ACK, 1,
+				   (const char *[]){ "PING" },
+				   (size_t[]){ 4 }) < 0))
+		go_down(s, "cannot send", -ENOBUFS);
 }
 
 static int poll_timeout(const struct store *s, uint64_t now)

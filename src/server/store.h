@@ -43,6 +43,7 @@
 #define STORE_IN_SLOTS		256	/* per worker, NOTIFYs from Redis */
 #define STORE_CONNECT_TIMEOUT_MS 3000
 #define STORE_REPLY_TIMEOUT_MS	5000	/* replies owed and none came */
+#define STORE_PING_TICKS	5	/* seconds between PINGs */
 #define STORE_BACKOFF_MIN_MS	100
 #define STORE_BACKOFF_MAX_MS	5000
 #define STORE_PENDING_MAX	65536	/* replies owed before writes are
@@ -98,6 +99,8 @@ struct store {
 	struct store_conn cmd, sub;
 	enum store_state state;
 	uint64_t retry_at, backoff, state_since, last_reply;
+	unsigned int sub_pings;		/* sent on sub since its last reply */
+	unsigned int ticks;
 	bool down_logged;
 	uint8_t *owed;			/* kinds of the replies cmd owes */
 	uint32_t owed_head, owed_n;

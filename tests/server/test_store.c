@@ -490,6 +490,38 @@ static void test_redis_restart(void **state)
 	free(b);
 }
 
+/* Redis stops answering without closing anything (SIGSTOP): an idle
+ * server notices by its PINGs, lets go, and is back once Redis is. */
+static void test_redis_hangs(void **state)
+{
+	uint8_t k[WGP_KEY_LEN];
+	struct node *a = calloc(1, sizeof(*a));
+	struct store_stats st;
+	int i;
+
+	(void)state;
+	randombytes_buf(k, sizeof(k));
+	node_init(a, k, 1);
+	for (i = 0; i < WAIT_MS / 10 && a->st.state != STORE_UP; i++)
+		sleep_ms(10);
+	assert_int_equal(a->st.state, STORE_UP);
+	kill(redis_pid, SIGSTOP);
+	/* Two unanswered PINGs, STORE_PING_TICKS s apart, and a tick. */
+	for (i = 0; i < 2000 && a->st.state == STORE_UP; i++)
+		sleep_ms(10);
+	kill(redis_pid, SIGCONT);
+	assert_int_not_equal(a->st.state, STORE_UP);
+	for (i = 0; i < WAIT_MS / 10; i++) {
+		store_stats_read(&a->st, &st);
+		if (st.connects >= 2 && a->st.state == STORE_UP)
+			break;
+		sleep_ms(10);
+	}
+	assert_true(st.connects >= 2);
+	node_free(a);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_replay_across),
 		cmocka_unit_test(test_redis_restart),
+		cmocka_unit_test(test_redis_hangs),
 	};
 
 	if (sodium_init() < 0)
