@@ -18,19 +18,17 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <sodium.h>
 
+#include "redis_proc.h"
 #include "server.h"
 #include "store.h"
 #include "testclient.h"
@@ -38,9 +36,7 @@
 #define WAIT_MS		5000	/* for what goes through Redis */
 #define TTL_S		120
 
-static char dir[] = "/tmp/wgp-store-XXXXXX";
-static char sock_path[100];
-static pid_t redis_pid = -1;
+static struct redis_proc rs;
 
 struct node {
 	struct server srv;
@@ -52,19 +48,6 @@ struct node {
 
 /* ---- redis-server -------------------------------------------------- */
 
-static bool can_connect(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	bool ok;
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 static void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
@@ -74,36 +57,12 @@ static void sleep_ms(unsigned int ms)
 
 static void redis_start(void)
 {
-	char log[160];
-	int i;
-
-	snprintf(log, sizeof(log), "%s/redis.log", dir);
-	unlink(sock_path);
-	redis_pid = fork();
-	assert_true(redis_pid >= 0);
-	if (redis_pid == 0) {
-		execlp("redis-server", "redis-server", "--port", "0",
-		       "--unixsocket", sock_path, "--save", "",
-		       "--appendonly", "no", "--logfile", log, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 500 && !can_connect(sock_path); i++)
-		sleep_ms(10);
-	assert_true(can_connect(sock_path));
-}
-
-static void redis_stop(void)
-{
-	if (redis_pid <= 0)
-		return;
-	kill(redis_pid, SIGKILL);
-	waitpid(redis_pid, NULL, 0);
-	redis_pid = -1;
+	assert_int_equal(redis_proc_start(&rs), 0);
 }
 
 static redisReply *redis(const char *fmt, const char *arg)
 {
-	redisContext *rc = redisConnectUnix(sock_path);
+	redisContext *rc = redisConnectUnix(rs.sock);
 	redisReply *r;
 
 	assert_non_null(rc);
@@ -155,7 +114,7 @@ static void node_init(struct node *n, const uint8_t priv[WGP_KEY_LEN],
 	cfg.rate = 0;
 	cfg.ttl = TTL_S;
 	assert_int_equal(server_init(&n->srv, &cfg, priv, wgp_mono_ms()), 0);
-	snprintf(text, sizeof(text), "unix://%s", sock_path);
+	snprintf(text, sizeof(text), "unix://%s", rs.sock);
 	assert_int_equal(store_url_parse(&url, text, &why), 0);
 	assert_int_equal(store_url_resolve(&url, &ss, &len), 0);
 	assert_int_equal(store_init(&n->st, &url, (struct sockaddr *)&ss, len,
@@ -262,25 +221,20 @@ static uint64_t notifies_out(struct node *n, uint64_t want)
 static int setup(void **state)
 {
 	(void)state;
-	if (system("command -v redis-server >/dev/null 2>&1")) {
+	if (!redis_proc_installed()) {
 		print_message("SKIP: redis-server is not installed "
 			      "(tools/install-deps installs it)\n");
 		exit(77);
 	}
-	assert_non_null(mkdtemp(dir));
-	snprintf(sock_path, sizeof(sock_path), "%s/redis.sock", dir);
+	assert_int_equal(redis_proc_init(&rs), 0);
 	redis_start();
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[160];
-
 	(void)state;
-	redis_stop();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return redis_proc_remove(&rs) == 0 ? 0 : -1;
 }
 
 /* ---- the cases ------------------------------------------------------ */
@@ -463,7 +417,7 @@ static void test_redis_restart(void **state)
 	do_register(b, &y, ey, x.pub, 0);
 	assert_true(cached(b, x.pub, true));
 
-	redis_stop();
+	redis_proc_stop(&rs);
 	/* Both still answer, from memory and cache. */
 	do_register(a, &x, ex, y.pub, 0);
 	lookup_at(b, &y, ey, x.pub, &m);
