@@ -459,11 +459,11 @@ static void test_redis_hangs(void **state)
 	for (i = 0; i < WAIT_MS / 10 && a->st.state != STORE_UP; i++)
 		sleep_ms(10);
 	assert_int_equal(a->st.state, STORE_UP);
-	kill(redis_pid, SIGSTOP);
+	kill(rs.pid, SIGSTOP);
 	/* Two unanswered PINGs, STORE_PING_TICKS s apart, and a tick. */
 	for (i = 0; i < 2000 && a->st.state == STORE_UP; i++)
 		sleep_ms(10);
-	kill(redis_pid, SIGCONT);
+	kill(rs.pid, SIGCONT);
 	assert_int_not_equal(a->st.state, STORE_UP);
 	for (i = 0; i < WAIT_MS / 10; i++) {
 		store_stats_read(&a->st, &st);
