@@ -135,6 +135,38 @@ static void node_free(struct node *n)
 	server_free(&n->srv);
 }
 
+/* A server at 198.18.0.octet with key priv, or a new key (NULL). */
+static struct node *node_new(const uint8_t *priv, uint8_t octet)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	uint8_t k[WGP_KEY_LEN];
+
+	assert_non_null(n);
+	if (!priv) {
+		randombytes_buf(k, sizeof(k));
+		priv = k;
+	}
+	node_init(n, priv, octet);
+	return n;
+}
+
+/* Servers A and B on the one Redis, with one private key or each its
+ * own. */
+static void two_servers(struct node **a, struct node **b, bool shared_key)
+{
+	uint8_t k[WGP_KEY_LEN];
+
+	randombytes_buf(k, sizeof(k));
+	*a = node_new(k, 1);
+	*b = node_new(shared_key ? k : NULL, 2);
+}
+
+static void node_del(struct node *n)
+{
+	node_free(n);
+	free(n);
+}
+
 static struct wgp_endpoint client_ep(uint8_t net, uint16_t port)
 {
 	return (struct wgp_endpoint){ .family = AF_INET, .port = port,
@@ -258,18 +290,14 @@ static void lookup_at(struct node *n, struct tclient *c,
  * LOOKUP at B finds X, and A sends X the NOTIFY about Y. */
 static void test_cross_server(void **state)
 {
-	uint8_t ka[WGP_KEY_LEN], kb[WGP_KEY_LEN];
 	struct wgp_endpoint ex = client_ep(1, 40001), ey = client_ep(2, 40002);
 	const struct store_msg *note;
 	struct tclient x, y, z;
-	struct node *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct node *a, *b;
 	struct wgp_msg m;
 
 	(void)state;
-	randombytes_buf(ka, sizeof(ka));
-	randombytes_buf(kb, sizeof(kb));
-	node_init(a, ka, 1);
-	node_init(b, kb, 2);
+	two_servers(&a, &b, false);
 	tclient_init(&x, a->srv.pub);
 	tclient_init(&y, b->srv.pub);
 	tclient_init(&z, b->srv.pub);
@@ -307,18 +335,15 @@ static void test_cross_server(void **state)
 	sleep_ms(200);
 	assert_int_equal(notifies_out(b, 2), 2);
 
-	node_free(a);
-	node_free(b);
-	free(a);
-	free(b);
+	node_del(a);
+	node_del(b);
 }
 
 /* Redis holds a registration as long as the registry does, and drops
  * it then; the other server's cache forgets it at the same time. */
 static void test_expiry(void **state)
 {
-	uint8_t k[WGP_KEY_LEN];
-	struct node *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct node *a, *b;
 	struct wgp_endpoint ex = client_ep(4, 40004);
 	struct reg_entry copy;
 	struct tclient x;
@@ -329,9 +354,7 @@ static void test_expiry(void **state)
 	int i;
 
 	(void)state;
-	randombytes_buf(k, sizeof(k));
-	node_init(a, k, 1);
-	node_init(b, k, 2);
+	two_servers(&a, &b, true);
 	tclient_init(&x, a->srv.pub);
 	do_register(a, &x, ex, NULL, 0);
 	assert_true(cached(b, x.pub, true));
@@ -354,27 +377,23 @@ static void test_expiry(void **state)
 		sleep_ms(20);
 	assert_int_equal(redis_pttl(x.pub), -2);
 
-	node_free(a);
-	node_free(b);
-	free(a);
-	free(b);
+	node_del(a);
+	node_del(b);
 }
 
 /* Servers sharing a private key: a REGISTER captured on its way to A
  * and replayed at B is refused with B's copy of X's last counter. */
 static void test_replay_across(void **state)
 {
-	uint8_t k[WGP_KEY_LEN], pkt[WGP_MAX_MSG_LEN];
-	struct node *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	uint8_t pkt[WGP_MAX_MSG_LEN];
+	struct node *a, *b;
 	struct wgp_endpoint ex = client_ep(5, 40005);
 	struct tclient x;
 	struct wgp_msg m;
 	size_t len;
 
 	(void)state;
-	randombytes_buf(k, sizeof(k));
-	node_init(a, k, 1);
-	node_init(b, k, 2);
+	two_servers(&a, &b, true);
 	tclient_init(&x, a->srv.pub);
 	len = tclient_register(&x, pkt, sizeof(pkt), NULL, 0, 0);
 	deliver(a, pkt, len, ex, 0);
@@ -389,10 +408,8 @@ static void test_replay_across(void **state)
 	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
 	assert_int_equal(b->srv.st.registers, 0);
 
-	node_free(a);
-	node_free(b);
-	free(a);
-	free(b);
+	node_del(a);
+	node_del(b);
 }
 
 /* Redis goes away: the servers go on answering from what they hold;
@@ -400,8 +417,7 @@ static void test_replay_across(void **state)
  * and the other server learns it again. */
 static void test_redis_restart(void **state)
 {
-	uint8_t k[WGP_KEY_LEN];
-	struct node *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct node *a, *b;
 	struct wgp_endpoint ex = client_ep(7, 40007), ey = client_ep(8, 40008);
 	struct store_stats st;
 	struct tclient x, y;
@@ -409,9 +425,7 @@ static void test_redis_restart(void **state)
 	int i;
 
 	(void)state;
-	randombytes_buf(k, sizeof(k));
-	node_init(a, k, 1);
-	node_init(b, k, 2);
+	two_servers(&a, &b, true);
 	tclient_init(&x, a->srv.pub);
 	tclient_init(&y, a->srv.pub);
 	do_register(a, &x, ex, y.pub, 0);
@@ -439,24 +453,20 @@ static void test_redis_restart(void **state)
 		sleep_ms(10);
 	assert_true(redis_pttl(x.pub) > 0);
 
-	node_free(a);
-	node_free(b);
-	free(a);
-	free(b);
+	node_del(a);
+	node_del(b);
 }
 
 /* Redis stops answering without closing anything (SIGSTOP): an idle
  * server notices by its PINGs, lets go, and is back once Redis is. */
 static void test_redis_hangs(void **state)
 {
-	uint8_t k[WGP_KEY_LEN];
-	struct node *a = calloc(1, sizeof(*a));
+	struct node *a;
 	struct store_stats st;
 	int i;
 
 	(void)state;
-	randombytes_buf(k, sizeof(k));
-	node_init(a, k, 1);
+	a = node_new(NULL, 1);
 	for (i = 0; i < WAIT_MS / 10 && a->st.state != STORE_UP; i++)
 		sleep_ms(10);
 	assert_int_equal(a->st.state, STORE_UP);
@@ -473,8 +483,7 @@ static void test_redis_hangs(void **state)
 		sleep_ms(10);
 	}
 	assert_true(st.connects >= 2);
-	node_free(a);
-	free(a);
+	node_del(a);
 }
 
 int main(void)
