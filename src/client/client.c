@@ -8,9 +8,12 @@
  * NOTIFYs then arrive at any time; each endpoint offered is decided on
  * by punch_decide() against the device as last read, and applied.
  *
- * Nothing blocks: one poll() over the two raw sockets and a signalfd,
- * with a timeout that is the earliest of the next retransmission, the
- * next round and (for "up") the deadline.
+ * With several servers, a round registers with each (each has its own
+ * pair of raw sockets); one that stays silent is backed off alone.
+ *
+ * Nothing blocks: one poll() over the raw sockets and a signalfd, with
+ * a timeout that is the earliest of the next retransmission, the next
+ * round and (for "up") the deadline.
  */
 #include <errno.h>
 #include <poll.h>
@@ -47,6 +50,21 @@ static const char *key_b64(const uint8_t key[static WGP_KEY_LEN],
 {
 	wgp_key_to_base64(buf, key);
 	return buf;
+}
+
+/* The shortest registration lifetime of the servers that registered
+ * us (0: none did). */
+static uint32_t min_ttl(const struct client *c)
+{
+	uint32_t ttl = 0;
+
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		const struct client_server *s = &c->srv[i];
+
+		if (s->registered && s->ttl && (!ttl || s->ttl < ttl))
+			ttl = s->ttl;
+	}
+	return ttl;
 }
 
 /* Peers. */
@@ -287,14 +305,19 @@ static const char *endpoint_refusal(const struct client *c,
 {
 	char k[WGP_KEY_B64_SIZE], e[WGP_ENDPOINT_STRLEN];
 	struct wgp_endpoint server;
-	const char *why;
+	const char *why = NULL;
 
 	if (!ep->family)	/* an unused candidate slot */
 		return "no address";
-	if (wgp_endpoint_from_sockaddr(&server, (const struct sockaddr *)&c->o->server,
-				       sizeof(c->o->server)) < 0)
-		memset(&server, 0, sizeof(server));
-	why = punch_endpoint_refusal(ep, &server, c->o->probe_port);
+	/* Never any of our servers, whichever one offered it. */
+	for (unsigned int i = 0; i < c->n_srv && !why; i++) {
+		const struct client_server_opts *so = c->srv[i].so;
+
+		if (wgp_endpoint_from_sockaddr(&server, (const struct sockaddr *)&so->addr,
+					       sizeof(so->addr)) < 0)
+			memset(&server, 0, sizeof(server));
+		why = punch_endpoint_refusal(ep, &server, so->probe_port);
+	}
 	if (why)
 		log_debug("peer %s: the server offered %s %s, %s: refused",
 			  key_b64(p->key, k), what, wgp_endpoint_format(ep, e), why);
@@ -346,27 +369,63 @@ void client_offer_endpoint(struct client *c, struct client_peer *p,
 	apply_endpoint(c, p);
 }
 
-void client_nat_update(struct client *c)
+/* The check against srv completed: its verdict. */
+static void server_nat_verdict(struct client_server *s)
 {
-	enum nat_type nat = c->nat;
 	char a[WGP_ENDPOINT_STRLEN], b[WGP_ENDPOINT_STRLEN];
+	enum nat_type nat;
 
-	if (c->have_self_main && c->have_self_probe) {
-		nat = wgp_endpoint_equal(&c->self_main, &c->self_probe) ?
-		      NAT_CONE : NAT_SYMMETRIC;
-		if (nat != c->nat && nat == NAT_SYMMETRIC)
-			log_warn("our NAT maps per destination (symmetric): the server "
-				 "saw %s on port %u and %s on port %u",
-				 wgp_endpoint_format(&c->self_main, a),
-				 endpoint_port((struct sockaddr *)&c->o->server),
-				 wgp_endpoint_format(&c->self_probe, b),
-				 c->o->probe_port);
-		else if (nat != c->nat)
-			log_debug("our NAT keeps one mapping: %s",
-				  wgp_endpoint_format(&c->self_main, a));
-		c->nat = nat;
+	if (!s->have_self_main || !s->have_self_probe)
+		return;
+	nat = wgp_endpoint_equal(&s->self_main, &s->self_probe) ?
+	      NAT_CONE : NAT_SYMMETRIC;
+	if (nat != s->nat && nat == NAT_SYMMETRIC)
+		log_warn("our NAT maps per destination (symmetric): the server "
+			 "saw %s on port %u and %s on port %u",
+			 wgp_endpoint_format(&s->self_main, a),
+			 endpoint_port((struct sockaddr *)&s->so->addr),
+			 wgp_endpoint_format(&s->self_probe, b),
+			 s->so->probe_port);
+	else if (nat != s->nat)
+		log_debug("our NAT keeps one mapping: %s",
+			  wgp_endpoint_format(&s->self_main, a));
+	s->nat = nat;
+}
+
+/* Our NAT: the first server's (in the order given) whose check
+ * completed; untested when none completed and none is running. */
+static enum nat_type overall_nat(const struct client *c)
+{
+	bool running = false, untested = false;
+
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		const struct client_server *s = &c->srv[i];
+
+		if (s->nat == NAT_CONE || s->nat == NAT_SYMMETRIC)
+			return s->nat;
+		running |= s->probe.active || s->probe_main.active;
+		untested |= s->nat == NAT_UNTESTED;
 	}
-	if (c->nat == NAT_UNKNOWN && (c->probe.active || c->probe_main.active))
+	return running || !untested ? NAT_UNKNOWN : NAT_UNTESTED;
+}
+
+static bool checks_running(const struct client *c)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (c->srv[i].probe.active || c->srv[i].probe_main.active)
+			return true;
+	}
+	return false;
+}
+
+void client_nat_update(struct client *c, struct client_server *srv)
+{
+	uint8_t flag;
+
+	if (srv)
+		server_nat_verdict(srv);
+	c->nat = overall_nat(c);
+	if (c->nat == NAT_UNKNOWN && checks_running(c))
 		return;
 	/* Registering waited for the check: peers learn our flag at once. */
 	if (c->reg_pending)
@@ -375,27 +434,34 @@ void client_nat_update(struct client *c)
 		if (c->peers[i].have_ep)
 			apply_endpoint(c, &c->peers[i]);
 	}
-	/* Peers must learn what we are: register again with the flag. */
-	if (c->registered && !c->reg.active &&
-	    (c->registered_flags & WGP_F_SYMMETRIC) != (c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0))
-		client_start_register(c);
+	/* Peers must learn what we are: register again with the flag, with
+	 * each server that has the other one. */
+	flag = c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0;
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		struct client_server *s = &c->srv[i];
+
+		if (s->registered && !s->reg.active &&
+		    (s->registered_flags & WGP_F_SYMMETRIC) != flag)
+			engine_start_register(c, s);
+	}
 }
 
 /*
- * What went wrong with the server, as precisely as we can know. The
+ * What went wrong with a server, as precisely as we can know. The
  * server drops what it cannot authenticate without a word (answering
  * would make it a reflector), so a wrong key looks exactly like a dead
  * server or a firewall: name all three.
  */
-static const char *server_problem(const struct client *c, char *buf, size_t len)
+static const char *server_problem(const struct client_server *s, char *buf,
+				  size_t len)
 {
 	char ep[ENDPOINT_STRLEN];
 
-	endpoint_format((struct sockaddr *)&c->o->server, ep);
-	if (c->refused)
+	endpoint_format((struct sockaddr *)&s->so->addr, ep);
+	if (s->refused)
 		snprintf(buf, len, "the rendezvous server at %s refused to "
 			 "register us", ep);
-	else if (c->main_answered)
+	else if (s->main_answered)
 		snprintf(buf, len, "the rendezvous server at %s answers probes "
 			 "but not our registration (a wgpunchd older than "
 			 "protocol version 2?)", ep);
@@ -405,40 +471,86 @@ static const char *server_problem(const struct client *c, char *buf, size_t len)
 	return buf;
 }
 
-void client_server_answered(struct client *c)
+/* Every server that has not registered us, and why ("; " between). */
+static const char *servers_problem(const struct client *c, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < c->n_srv && used < len; i++) {
+		char one[256];
+
+		if (c->srv[i].registered)
+			continue;
+		server_problem(&c->srv[i], one, sizeof(one));
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 used ? "; " : "", one);
+	}
+	return buf;
+}
+
+static bool other_answering(const struct client *c, const struct client_server *srv)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		const struct client_server *s = &c->srv[i];
+
+		if (s != srv && s->registered && !s->silent && !s->refused)
+			return true;
+	}
+	return false;
+}
+
+void client_server_answered(struct client *c, struct client_server *s)
 {
 	char ep[ENDPOINT_STRLEN];
 
-	if (c->server_silent)
+	if (s->silent)
 		log_info("the rendezvous server at %s answers again",
-			 endpoint_format((struct sockaddr *)&c->o->server, ep));
-	c->server_silent = false;
+			 endpoint_format((struct sockaddr *)&s->so->addr, ep));
+	s->failures = 0;
+	s->last_error = 0;
 	c->failures = 0;
-	c->last_error = 0;
 }
 
-/* Say it when the server goes silent, not at every retry while it stays
- * so (backing off up to 5 minutes, that would still be a line per try). */
-void client_server_silent(struct client *c)
+/* Say it when a server goes silent, not at every retry while it stays
+ * so (backing off up to 5 minutes, that would still be a line per try).
+ * Rounds back off only when no other server answers: the others carry
+ * on as they were. */
+void client_server_silent(struct client *c, struct client_server *s)
 {
-	unsigned int delay;
+	unsigned int delay = 0;
 	char why[256];
+	bool others = other_answering(c, s);
 
-	c->failures++;
-	delay = round_delay_ms(c->failures, c->ttl);
-	c->next_round_ms = wgp_mono_ms() + delay;
-	if (!c->server_silent && c->o->daemon)
-		log_warn("%s; registering again every %u s until it answers",
-			 server_problem(c, why, sizeof(why)), SILENT_RETRY_MS / 1000);
-	else if (!c->server_silent)
-		log_warn("%s", server_problem(c, why, sizeof(why)));
-	else
+	s->failures++;
+	if (!others) {
+		c->failures++;
+		delay = round_delay_ms(c->failures, min_ttl(c));
+		c->next_round_ms = wgp_mono_ms() + delay;
+	}
+	if (!s->silent && c->o->daemon)
+		log_warn("%s; registering again every %u s until it answers%s",
+			 server_problem(s, why, sizeof(why)), SILENT_RETRY_MS / 1000,
+			 others ? " (the other servers carry on)" : "");
+	else if (!s->silent)
+		log_warn("%s", server_problem(s, why, sizeof(why)));
+	else if (!others)
 		log_debug("still no answer from the server; next round in %u s",
 			  delay / 1000);
-	c->server_silent = true;
 }
 
 /* The engine (client_proto.c): its datagrams in and out, its events. */
+
+/* The socket WireGuard's port sends from toward the first server we
+ * have one for: its host address is the candidate listed first. */
+static const struct sockaddr *preferred_source(const struct client *c)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (c->srv[i].main_sock.fd >= 0)
+			return (const struct sockaddr *)&c->srv[i].main_sock.src;
+	}
+	return NULL;
+}
 
 /* Our host candidates: the addresses of our interfaces with WireGuard's
  * port, the one WireGuard leaves from first. */
@@ -453,8 +565,7 @@ static void gather_candidates(struct client *c)
 	/* The port mapping takes the last slot: it is the one candidate a
 	 * symmetric NAT's peers can reach. */
 	n = hostaddr_gather(c->own_cands, WGP_MAX_CANDIDATES - have_mapped,
-			    c->o->ifname, c->dev.listen_port,
-			    (struct sockaddr *)&c->main_sock.src);
+			    c->o->ifname, c->dev.listen_port, preferred_source(c));
 	if (n < 0) {
 		log_debug("listing our addresses: %s", strerror(-n));
 		n = 0;
@@ -463,29 +574,49 @@ static void gather_candidates(struct client *c)
 		c->own_cands[n] = mapped;
 }
 
-void client_start_register(struct client *c)
+/* The peers' probes may arrive before the server's word on them. */
+static void derive_keys(struct client *c, const struct client_server *s)
 {
-	engine_start_register(c);
-	/* The peers' probes may arrive before the server's word on them. */
-	for (unsigned int i = 0; i < c->n_reg; i++) {
-		struct client_peer *p = client_find_peer(c, c->reg_keys[i]);
+	for (unsigned int i = 0; i < s->n_reg; i++) {
+		struct client_peer *p = client_find_peer(c, s->reg_keys[i]);
 
 		if (p)
 			client_paths_keys(c, p);
 	}
-	gather_candidates(c);
 }
 
-static void registered(struct client *c, const struct wgp_register_reply *rr)
+/*
+ * Register with every server we have a socket toward. A silent server
+ * whose REGISTER is still going keeps its schedule (backed off alone):
+ * starting it over would send it a burst every round.
+ */
+void client_start_register(struct client *c)
 {
+	c->reg_pending = false;
+	gather_candidates(c);
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		struct client_server *s = &c->srv[i];
+
+		if (s->main_sock.fd < 0 || (s->silent && s->reg.active))
+			continue;
+		engine_start_register(c, s);
+		derive_keys(c, s);
+	}
+}
+
+static void registered(struct client *c, struct client_server *s,
+		       const struct wgp_register_reply *rr)
+{
+	(void)rr;
 	/* A new peer mapping gets its opener at once, and the opener's
 	 * TTL needs the hops to our NAT. */
-	client_paths_measure_hops(c);
+	client_paths_measure_hops(c, &s->reg_self);
 	/* The daemon's next round counts from this answer, now that the
-	 * TTL it must stay within is known. */
+	 * TTL it must stay within is known (the shortest of the servers'). */
 	if (c->o->daemon)
 		c->next_round_ms = wgp_mono_ms() +
-				   jitter_ms(round_delay_ms(0, rr->ttl), randombytes_random());
+				   jitter_ms(round_delay_ms(0, min_ttl(c)),
+					     randombytes_random());
 }
 
 /* What we do with the engine's decisions. */
@@ -493,27 +624,30 @@ static void client_event(struct client *c, const struct engine_event *ev)
 {
 	switch (ev->type) {
 	case ENGINE_EV_ANSWERED:
-		client_server_answered(c);
+		client_server_answered(c, ev->srv);
 		break;
 	case ENGINE_EV_SILENT:
-		client_server_silent(c);
+		client_server_silent(c, ev->srv);
 		break;
 	case ENGINE_EV_REGISTERED:
-		registered(c, ev->reply);
+		registered(c, ev->srv, ev->reply);
 		break;
 	case ENGINE_EV_ENDPOINT:
 		client_offer_endpoint(c, ev->peer, ev->flags, ev->ep, ev->cands,
 				      WGP_MAX_CANDIDATES);
 		break;
 	case ENGINE_EV_RELAY_GRANT:
-		client_relay_granted(c, ev->peer, ev->grant);
+		client_relay_granted(c, ev->srv, ev->peer, ev->grant);
 		break;
 	case ENGINE_EV_NAT:
-		client_nat_update(c);
+		client_nat_update(c, ev->srv);
 		break;
 	case ENGINE_EV_NOT_REGISTERED:
-		if (!c->reg.active)
-			client_start_register(c);
+		/* That server forgot us; the others did not. */
+		if (!ev->srv->reg.active) {
+			engine_start_register(c, ev->srv);
+			derive_keys(c, ev->srv);
+		}
 		break;
 	}
 }
@@ -523,6 +657,12 @@ static struct engine_clock engine_now(void)
 	return (struct engine_clock){ .ms = wgp_mono_ms(), .ns = wgp_now_ns() };
 }
 
+static const struct rawsock *server_sock(const struct client_server *s,
+					 enum engine_port port)
+{
+	return port == ENGINE_PORT_PROBE ? &s->probe_sock : &s->main_sock;
+}
+
 uint64_t client_service_requests(struct client *c, uint64_t now)
 {
 	struct engine_clock t = { .ms = now, .ns = wgp_now_ns() };
@@ -530,12 +670,13 @@ uint64_t client_service_requests(struct client *c, uint64_t now)
 
 	for (size_t i = 0; i < c->out.n; i++) {
 		const struct engine_datagram *d = &c->out.d[i];
-		const struct rawsock *sock = d->port == ENGINE_PORT_PROBE ?
-					     &c->probe_sock : &c->main_sock;
-		int ret = rawsock_send(sock, d->buf, d->len);
+		struct client_server *s = &c->srv[d->server];
+		const struct rawsock *sock = server_sock(s, d->port);
+		int ret = sock->fd < 0 ? -ENOTCONN :
+			  rawsock_send(sock, d->buf, d->len);
 
 		if (ret < 0) {
-			c->last_error = ret;
+			s->last_error = ret;
 			log_debug("sending %s: %s", wgp_type_name(d->type),
 				  strerror(-ret));
 		}
@@ -544,11 +685,11 @@ uint64_t client_service_requests(struct client *c, uint64_t now)
 	return next;
 }
 
-void client_receive(struct client *c, const struct rawsock *sock)
+void client_receive(struct client *c, struct client_server *srv,
+		    enum engine_port port)
 {
 	static uint8_t buf[RECV_BUF];
-	enum engine_port port = sock == &c->probe_sock ? ENGINE_PORT_PROBE :
-							 ENGINE_PORT_MAIN;
+	const struct rawsock *sock = server_sock(srv, port);
 	const uint8_t *payload;
 	ssize_t n;
 
@@ -565,7 +706,7 @@ void client_receive(struct client *c, const struct rawsock *sock)
 				break;
 			continue;
 		}
-		engine_input(c, port, payload, (size_t)n, engine_now());
+		engine_input(c, srv->index, port, payload, (size_t)n, engine_now());
 	}
 }
 
@@ -628,35 +769,47 @@ static int refresh_device(struct client *c)
 
 static int refresh_session(struct client *c)
 {
+	char ep[ENDPOINT_STRLEN];
 	int ret;
 
 	if (c->have_sess && !memcmp(c->sess_pub, c->dev.public_key, WGP_KEY_LEN))
 		return 0;
-	ret = wgp_session_client(&c->sess, c->dev.private_key,
-				 c->dev.public_key, c->o->server_key);
-	if (ret < 0) {
-		log_error("the server key is not usable (a low-order point)");
-		return ret;
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		struct client_server *s = &c->srv[i];
+
+		ret = wgp_session_client(&s->sess, c->dev.private_key,
+					 c->dev.public_key, s->so->key);
+		if (ret < 0 && c->n_srv == 1) {
+			log_error("the server key is not usable (a low-order point)");
+			return ret;
+		}
+		if (ret < 0) {
+			log_error("the key of the server %s is not usable (a "
+				  "low-order point)",
+				  endpoint_format((struct sockaddr *)&s->so->addr, ep));
+			return ret;
+		}
+		/* A new key is a new identity: its registration starts
+		 * over. */
+		s->registered = false;
 	}
 	memcpy(c->sess_pub, c->dev.public_key, WGP_KEY_LEN);
 	c->have_sess = true;
-	/* A new key is a new identity: its registration starts over, and
-	 * so does every path (the path keys come from it). */
-	c->registered = false;
+	/* ... and so does every path (the path keys come from it). */
 	for (size_t i = 0; i < c->num_peers; i++)
 		client_paths_peer_reset(c, &c->peers[i]);
 	return 0;
 }
 
-static bool sockets_current(struct client *c)
+static bool sockets_current(struct client *c, struct client_server *srv)
 {
 	struct sockaddr_storage src;
-	struct rawsock *s = &c->main_sock;
+	struct rawsock *s = &srv->main_sock;
 
 	if (s->fd < 0 || s->wg_port != c->dev.listen_port ||
 	    s->fwmark != c->dev.fwmark)
 		return false;
-	if (rawsock_route_source((struct sockaddr *)&c->o->server, c->dev.fwmark,
+	if (rawsock_route_source((struct sockaddr *)&srv->so->addr, c->dev.fwmark,
 				 &src) < 0)
 		return true;	/* no route now: keep what we have */
 	/* Ports differ (ours holds wg_port); compare addresses only. */
@@ -667,42 +820,59 @@ static bool sockets_current(struct client *c)
 	return endpoint_equal((struct sockaddr *)&src, (struct sockaddr *)&s->src);
 }
 
-static int refresh_sockets(struct client *c)
+/* The raw sockets toward one server, (re)opened if WireGuard's port,
+ * mark or our source address toward it moved. 0 or -errno. */
+static int refresh_server_sockets(struct client *c, struct client_server *s)
 {
-	struct sockaddr_storage probe = c->o->server;
+	struct sockaddr_storage probe;
 	char ep[ENDPOINT_STRLEN];
 	int ret;
 
-	if (sockets_current(c))
+	if (sockets_current(c, s))
 		return 0;
-	rawsock_close(&c->main_sock);
-	rawsock_close(&c->probe_sock);
-	ret = rawsock_open(&c->main_sock, (struct sockaddr *)&c->o->server,
+	rawsock_close(&s->main_sock);
+	rawsock_close(&s->probe_sock);
+	ret = rawsock_open(&s->main_sock, (struct sockaddr *)&s->so->addr,
 			   c->dev.listen_port, c->dev.fwmark,
 			   WGP_COOKIE_MSG_LEN);
 	if (ret < 0) {
 		log_error("raw socket toward %s: %s%s",
-			  endpoint_format((struct sockaddr *)&c->o->server, ep),
+			  endpoint_format((struct sockaddr *)&s->so->addr, ep),
 			  strerror(-ret), ret == -EPERM ?
 			  " (needs CAP_NET_RAW, and CAP_NET_ADMIN for a fwmark)" : "");
 		return ret;
 	}
-	if (probe.ss_family == AF_INET)
-		((struct sockaddr_in *)&probe)->sin_port = htons(c->o->probe_port);
-	else
-		((struct sockaddr_in6 *)&probe)->sin6_port = htons(c->o->probe_port);
-	ret = rawsock_open(&c->probe_sock, (struct sockaddr *)&probe,
+	client_server_addr(s, s->so->probe_port, &probe);
+	ret = rawsock_open(&s->probe_sock, (struct sockaddr *)&probe,
 			   c->dev.listen_port, c->dev.fwmark,
 			   WGP_COOKIE_MSG_LEN);
 	if (ret < 0)
-		log_warn("raw socket toward the probe port: %s; the mapping "
-			 "check is off", strerror(-ret));
+		log_warn("raw socket toward the probe port %s: %s; the mapping "
+			 "check is off", endpoint_format((struct sockaddr *)&probe, ep),
+			 strerror(-ret));
 	log_debug("sending from %s (WireGuard's port)",
-		  endpoint_format((struct sockaddr *)&c->main_sock.src, ep));
+		  endpoint_format((struct sockaddr *)&s->main_sock.src, ep));
 	/* A new source may mean a new mapping: check it again. */
-	c->nat = NAT_UNKNOWN;
-	c->have_self_main = c->have_self_probe = false;
+	s->nat = NAT_UNKNOWN;
+	s->have_self_main = s->have_self_probe = false;
+	c->nat = overall_nat(c);
 	return 0;
+}
+
+/* A server we cannot open a socket toward is left out of this round;
+ * the round fails only when that is every server. */
+static int refresh_sockets(struct client *c)
+{
+	int ret = 0, ok = 0;
+
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		int r = refresh_server_sockets(c, &c->srv[i]);
+
+		if (r < 0 && !ret)
+			ret = r;
+		ok += r == 0;
+	}
+	return ok ? 0 : ret;
 }
 
 static int round_start(struct client *c)
@@ -730,18 +900,25 @@ static int round_start(struct client *c)
 	c->warned_no_peers = false;
 	/* "up" checks the mapping once; the daemon every round, since a
 	 * NAT can change (reboot, failover, another network). Both
-	 * answers of a check must come from the same round. */
-	if (c->o->daemon || c->nat == NAT_UNKNOWN) {
-		c->have_self_main = c->have_self_probe = false;
+	 * answers of a check must come from the same round. Each server
+	 * checks it; a silent one is not asked until it answers again. */
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		struct client_server *s = &c->srv[i];
+
+		if (!c->o->daemon && s->nat != NAT_UNKNOWN)
+			continue;
+		if (s->silent && c->n_srv > 1)
+			continue;
+		s->have_self_main = s->have_self_probe = false;
 		/* Without a socket toward the probe port, no check. */
-		if (c->probe_sock.fd >= 0)
-			client_start_probe(c);
+		if (s->probe_sock.fd >= 0)
+			client_start_probe(s);
 	}
 	/* Register once we know whether our NAT is symmetric: a peer that
 	 * learns our endpoint without the flag would try, and report
 	 * success, on a path that cannot work. A known type is used at
 	 * once (and corrected by client_nat_update() if it changed). */
-	if (c->nat == NAT_UNKNOWN && c->probe.active)
+	if (c->nat == NAT_UNKNOWN && checks_running(c))
 		c->reg_pending = true;
 	else
 		client_start_register(c);
@@ -851,23 +1028,39 @@ static void status_answer(struct client *c)
 	}
 }
 
+/* The poll set: these first, then each server's main and probe socket. */
+enum {
+	POLL_SIGNAL,
+	POLL_PATH4,
+	POLL_PATH6,
+	POLL_STATUS,
+	POLL_PORTMAP,
+	POLL_SERVERS,
+};
+#define POLL_MAX	(POLL_SERVERS + 2 * WGPUNCH_MAX_SERVERS)
+
 /* One pass: due work, then wait for input until the next due time. */
 static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 {
-	struct pollfd pfd[7] = {
-		{ .fd = sigfd, .events = POLLIN },
-		{ .fd = c->main_sock.fd, .events = POLLIN },
-		{ .fd = c->probe_sock.fd, .events = POLLIN },
-		{ .fd = c->path4.fd, .events = POLLIN },
-		{ .fd = c->path6.fd, .events = POLLIN },
-		{ .fd = c->status_fd, .events = POLLIN },
-		{ .fd = client_portmap_fd(c), .events = POLLIN },
+	struct pollfd pfd[POLL_MAX] = {
+		[POLL_SIGNAL] = { .fd = sigfd, .events = POLLIN },
+		[POLL_PATH4] = { .fd = c->path4.fd, .events = POLLIN },
+		[POLL_PATH6] = { .fd = c->path6.fd, .events = POLLIN },
+		[POLL_STATUS] = { .fd = c->status_fd, .events = POLLIN },
+		[POLL_PORTMAP] = { .fd = client_portmap_fd(c), .events = POLLIN },
 	};
+	nfds_t n = POLL_SERVERS;
 	uint64_t now = wgp_mono_ms(), next;
 	int timeout;
 
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		pfd[n++] = (struct pollfd){ .fd = c->srv[i].main_sock.fd,
+					    .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = c->srv[i].probe_sock.fd,
+					    .events = POLLIN };
+	}
 	if (now < c->status_pause_until)
-		pfd[5].fd = -1;
+		pfd[POLL_STATUS].fd = -1;
 	/* Paths first: what they decide may start a request (a LOOKUP, a
 	 * RELAY), which then goes out in this same pass. */
 	next = min_u64(client_paths_service(c, now), c->next_round_ms);
@@ -879,24 +1072,26 @@ static void loop_once(struct client *c, int sigfd, uint64_t deadline)
 	/* What was just sent or set may have finished "up". */
 	if (!c->o->daemon && up_done(c))
 		timeout = 0;
-	if (poll(pfd, 7, timeout) < 0 && errno != EINTR) {
+	if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
 		log_error("poll: %s", strerror(errno));
 		c->stop = true;
 		return;
 	}
-	if (pfd[0].revents)
+	if (pfd[POLL_SIGNAL].revents)
 		signal_read(c, sigfd);
-	if (pfd[1].revents)
-		client_receive(c, &c->main_sock);
-	if (pfd[2].revents)
-		client_receive(c, &c->probe_sock);
-	if (pfd[3].revents)
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (pfd[POLL_SERVERS + 2 * i].revents)
+			client_receive(c, &c->srv[i], ENGINE_PORT_MAIN);
+		if (pfd[POLL_SERVERS + 2 * i + 1].revents)
+			client_receive(c, &c->srv[i], ENGINE_PORT_PROBE);
+	}
+	if (pfd[POLL_PATH4].revents)
 		client_paths_receive(c, &c->path4);
-	if (pfd[4].revents)
+	if (pfd[POLL_PATH6].revents)
 		client_paths_receive(c, &c->path6);
-	if (pfd[5].revents)
+	if (pfd[POLL_STATUS].revents)
 		status_answer(c);
-	if (pfd[6].revents)
+	if (pfd[POLL_PORTMAP].revents)
 		client_portmap_event(c);
 }
 
@@ -904,8 +1099,7 @@ static void client_init(struct client *c, const struct client_opts *o)
 {
 	memset(c, 0, sizeof(*c));
 	c->o = o;
-	c->main_sock.fd = -1;
-	c->probe_sock.fd = -1;
+	engine_init_servers(c);
 	c->path4.fd = -1;
 	c->path6.fd = -1;
 	c->status_fd = -1;
@@ -916,8 +1110,11 @@ static void client_init(struct client *c, const struct client_opts *o)
 static void client_free(struct client *c)
 {
 	client_portmap_end(c);
-	rawsock_close(&c->main_sock);
-	rawsock_close(&c->probe_sock);
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		rawsock_close(&c->srv[i].main_sock);
+		rawsock_close(&c->srv[i].probe_sock);
+		sodium_memzero(&c->srv[i].sess, sizeof(c->srv[i].sess));
+	}
 	client_paths_close(c);
 	for (size_t i = 0; i < c->num_peers; i++)
 		sodium_memzero(&c->peers[i].keys, sizeof(c->peers[i].keys));
@@ -925,33 +1122,61 @@ static void client_free(struct client *c)
 		wg_free_device(&c->dev);
 	free(c->peers);
 	engine_out_free(&c->out);
-	sodium_memzero(&c->sess, sizeof(c->sess));
 }
 
 /* "up" with every peer resolved still registers, to check the settings
  * and refresh the server's view, but stops waiting for a server that
  * has shown it will not answer. */
-static bool server_settled(const struct client *c)
+static bool server_settled(const struct client_server *s)
 {
-	if (c->registered || c->refused)
+	if (s->registered || s->refused || s->main_sock.fd < 0)
 		return true;
 	/* The mapping check went unanswered on the main port too. */
-	if (!c->main_answered && c->nat == NAT_UNTESTED)
+	if (!s->main_answered && s->nat == NAT_UNTESTED)
 		return true;
-	return c->reg.tries > RETX_MAX_TRIES;
+	return s->reg.tries > RETX_MAX_TRIES;
+}
+
+/* One server registered us: the others' timeouts are not waited for
+ * (a dead one would hold "up" until its deadline). */
+static bool servers_settled(const struct client *c)
+{
+	if (client_registered(c))
+		return true;
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (!server_settled(&c->srv[i]))
+			return false;
+	}
+	return true;
 }
 
 static bool up_done(const struct client *c)
 {
-	return all_resolved(c) && server_settled(c);
+	return all_resolved(c) && servers_settled(c);
+}
+
+/* With several servers, those that did not register us are named even
+ * when another did: the next run may need them. */
+static void warn_unregistered(const struct client *c)
+{
+	char problem[256];
+
+	if (c->n_srv < 2 || !client_registered(c))
+		return;
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (!c->srv[i].registered)
+			log_warn("%s", server_problem(&c->srv[i], problem,
+						      sizeof(problem)));
+	}
 }
 
 static int report(const struct client *c)
 {
-	char k[WGP_KEY_B64_SIZE], problem[256], unregistered[280];
+	char k[WGP_KEY_B64_SIZE], problem[1024], unregistered[1100];
+	bool registered = client_registered(c);
 	unsigned int bad = 0, total = 0;
 
-	server_problem(c, problem, sizeof(problem));
+	servers_problem(c, problem, sizeof(problem));
 	snprintf(unregistered, sizeof(unregistered), "unresolved: %s", problem);
 	for (size_t i = 0; i < c->num_peers; i++) {
 		const struct client_peer *p = &c->peers[i];
@@ -961,7 +1186,7 @@ static int report(const struct client *c)
 			continue;
 		total++;
 		if (p->status == PEER_WAITING) {
-			if (!c->registered)
+			if (!registered)
 				why = unregistered;
 			else
 				why = "unresolved: not registered with the server (is "
@@ -971,13 +1196,14 @@ static int report(const struct client *c)
 			bad++;
 		printf("peer %s: %s\n", key_b64(p->key, k), why);
 	}
+	warn_unregistered(c);
 	if (bad) {
 		log_error("%u of %u peers not resolved%s%s", bad, total,
-			  c->registered ? "" : ": ", c->registered ? "" : problem);
+			  registered ? "" : ": ", registered ? "" : problem);
 		return WGPUNCH_EXIT_UNRESOLVED;
 	}
 	/* Nothing depended on the server this time; the next time will. */
-	if (!c->registered)
+	if (!registered)
 		log_warn("%s; every peer has a fresh handshake, so none needed it",
 			 problem);
 	return WGPUNCH_EXIT_OK;
@@ -1032,8 +1258,8 @@ static int run_up(const struct client_opts *o, bool json)
 			break;
 		/* Peers still unknown: ask again now and then (a NOTIFY
 		 * may be lost). Another round also re-reads handshakes. */
-		if (now >= c.next_round_ms && !c.reg.active && !c.reg_pending &&
-		    !all_resolved(&c)) {
+		if (now >= c.next_round_ms && !client_registering(&c) &&
+		    !c.reg_pending && !all_resolved(&c)) {
 			if (up_round(&c) < 0)
 				ret = WGPUNCH_EXIT_ERROR;
 			c.next_round_ms = now + jitter_ms(UP_REPOLL_MS,
@@ -1093,10 +1319,30 @@ static void device_poll(struct client *c, uint64_t now)
 		log_debug("re-reading the interface failed");
 }
 
+/* The daemon's first line names its servers. */
+static void log_started(const struct client_opts *o)
+{
+	char ep[ENDPOINT_STRLEN], list[WGPUNCH_MAX_SERVERS * (ENDPOINT_STRLEN + 24)];
+	size_t used = 0;
+
+	if (o->n_servers == 1) {
+		log_info("daemon started: rendezvous server %s, probe port %u",
+			 endpoint_format((struct sockaddr *)&o->servers[0].addr, ep),
+			 o->servers[0].probe_port);
+		return;
+	}
+	list[0] = '\0';
+	for (unsigned int i = 0; i < o->n_servers && used < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used,
+					 "%s%s (probe port %u)", i ? ", " : "",
+					 endpoint_format((struct sockaddr *)&o->servers[i].addr, ep),
+					 o->servers[i].probe_port);
+	log_info("daemon started: rendezvous servers %s", list);
+}
+
 int client_daemon(const struct client_opts *o)
 {
 	struct client c;
-	char ep[ENDPOINT_STRLEN];
 	bool first = true;
 	sigset_t old;
 	int sigfd, status = WGPUNCH_EXIT_OK;
@@ -1108,8 +1354,7 @@ int client_daemon(const struct client_opts *o)
 	/* SIGTERM ends a slow exchange with WireGuard at once (a SIGHUP
 	 * too: the round it asks for starts over). */
 	wg_set_limits(0, sigfd);
-	log_info("daemon started: rendezvous server %s, probe port %u",
-		 endpoint_format((struct sockaddr *)&o->server, ep), o->probe_port);
+	log_started(o);
 	status_open(&c);
 	if (sandbox_enter(sandbox_wgpunch, sandbox_wgpunch_n, o->no_seccomp) < 0) {
 		status = WGPUNCH_EXIT_ERROR;
@@ -1139,7 +1384,8 @@ int client_daemon(const struct client_opts *o)
 			}
 			if (ret < 0)
 				c.failures++;
-			c.next_round_ms = now + jitter_ms(round_delay_ms(c.failures, c.ttl),
+			c.next_round_ms = now + jitter_ms(round_delay_ms(c.failures,
+									 min_ttl(&c)),
 							  randombytes_random());
 		}
 		device_poll(&c, now);

@@ -25,11 +25,21 @@
 #include "status.h"
 #include "wg.h"
 
+/* Rendezvous servers a client registers with (-s given up to this
+ * many times). Each holds its own session, sockets and state; a peer
+ * registered on any one of them is found. */
+#define WGPUNCH_MAX_SERVERS	8
+
+struct client_server_opts {
+	struct sockaddr_storage addr;	/* address and port */
+	uint16_t probe_port;		/* its second port */
+	uint8_t key[WGP_KEY_LEN];	/* its public key */
+};
+
 struct client_opts {
 	const char *ifname;
-	struct sockaddr_storage server;	/* address and port */
-	uint16_t probe_port;		/* the server's second port */
-	uint8_t server_key[WGP_KEY_LEN];
+	struct client_server_opts servers[WGPUNCH_MAX_SERVERS];
+	unsigned int n_servers;		/* 1..WGPUNCH_MAX_SERVERS */
 	uint16_t keepalive;		/* 0: the peer's own, else 25 */
 	unsigned int timeout_s;		/* "up" only */
 	const char *status_socket;	/* NULL: status_default_path() */
@@ -117,7 +127,8 @@ struct client_peer {
 	uint8_t ep_flags;		/* the peer's WGP_F_* */
 	bool known_flags;		/* ep_flags came from the server */
 	struct wgp_endpoint ep;
-	struct request lookup;
+	/* One LOOKUP per server: asked of every server that answers. */
+	struct request lookup[WGPUNCH_MAX_SERVERS];
 	char why[256];
 
 	/* Paths (client_path.c). */
@@ -138,6 +149,8 @@ struct client_peer {
 
 	/* The relay (client_relay.c). */
 	struct request relay;		/* RELAY in flight */
+	unsigned int relay_srv;		/* the server relay went to, or the
+					 * grant held came from */
 	bool have_relay;		/* a grant is held: relay_addr */
 	struct sockaddr_storage relay_addr;	/* server address, our port */
 	uint8_t relay_key[WGP_KEY_LEN];	/* RELAY_BIND key of our side */
@@ -146,8 +159,9 @@ struct client_peer {
 	char relay_why[96];		/* why we asked */
 };
 
-/* A request sealed and ready for the server, in the engine's out-queue. */
+/* A request sealed and ready for a server, in the engine's out-queue. */
 struct engine_datagram {
+	unsigned int server;		/* index into client->srv */
 	enum engine_port port;
 	uint8_t type;			/* WGP_REGISTER...: for logs */
 	size_t len;
@@ -176,6 +190,7 @@ enum engine_event_type {
 
 struct engine_event {
 	enum engine_event_type type;
+	struct client_server *srv;	/* the server it came from */
 	struct client_peer *peer;
 	uint8_t flags;
 	const struct wgp_endpoint *ep, *cands;
@@ -197,17 +212,63 @@ enum nat_type {
 	NAT_UNTESTED,			/* the check got no answer */
 };
 
+/*
+ * One rendezvous server and our conversation with it. Every server gets
+ * the same REGISTER (consent list, candidates); each keeps its own
+ * session, sockets, cookies, counter and clock, and is backed off on its
+ * own when it stops answering, so the others carry on.
+ */
+struct client_server {
+	unsigned int index;		/* in client->srv and the options */
+	const struct client_server_opts *so;
+	struct wgp_session sess;
+	struct rawsock main_sock, probe_sock;
+	struct client_cookie main_cookie, probe_cookie;	/* per port */
+	uint64_t register_sent_ms;	/* RTT to the server, for the */
+	unsigned int rtt_ms;		/* pre-punch delay (0: none yet) */
+
+	uint64_t counter;		/* last REGISTER/LOOKUP counter */
+	uint64_t notify_stamp;		/* last server stamp taken (fresh.h) */
+	int64_t clock_offset_ns;	/* server clock - ours */
+
+	struct request reg;
+	/* The mapping check: a PROBE to each server port, both from
+	 * WireGuard's port; different mappings mean a symmetric NAT. */
+	struct request probe_main, probe;
+	uint64_t probe_giveup_ms;	/* the main port answered: wait for
+					 * the probe port until then (0: none) */
+	uint8_t reg_keys[WGP_MAX_CONSENT][WGP_KEY_LEN];	/* consent order */
+	unsigned int n_reg;
+	uint8_t reg_flags;		/* flags of the REGISTER in flight */
+	bool registered;
+	uint8_t registered_flags;
+	uint32_t ttl;
+	int last_error;			/* of this server's conversation */
+	bool main_answered;		/* anything authentic on the main port */
+	bool refused;			/* it refused our REGISTER */
+	bool silent;			/* its REGISTER went unanswered: backed
+					 * off, not asked LOOKUPs or RELAYs */
+	unsigned int failures;		/* silences in a row */
+	bool have_reg_self;		/* reg_self: where the server saw */
+	struct wgp_endpoint reg_self;	/* our last REGISTER */
+
+	enum nat_type nat;		/* its mapping check's verdict */
+	bool have_self_main, have_self_probe;
+	struct wgp_endpoint self_main, self_probe;
+
+	uint64_t relay_none_until;	/* it said it runs no relay */
+};
+
 struct client {
 	const struct client_opts *o;
 	struct wg_device dev;
 	bool have_dev;
-	struct wgp_session sess;
-	uint8_t sess_pub[WGP_KEY_LEN];	/* whose session sess is */
+	struct client_server srv[WGPUNCH_MAX_SERVERS];
+	unsigned int n_srv;
+	uint8_t sess_pub[WGP_KEY_LEN];	/* whose sessions srv[].sess are */
 	bool have_sess;
-	struct rawsock main_sock, probe_sock;
-	struct client_cookie main_cookie, probe_cookie;	/* per port */
 	struct pathsock path4, path6;	/* peer-to-peer path messages */
-	uint64_t rx_server;		/* datagrams main/probe_sock got */
+	uint64_t rx_server;		/* datagrams the servers' sockets got */
 	struct engine_out out;		/* requests the engine queued: client.c
 					 * sends them after engine_service() */
 	void (*event)(struct client *c,	/* the engine's decisions */
@@ -222,43 +283,16 @@ struct client {
 	char status_path[108];
 	uint64_t next_device_ms;	/* daemon: re-read handshakes */
 	bool warned_no_peers;
-	uint64_t register_sent_ms;	/* RTT to the server, for the */
-	unsigned int server_rtt_ms;	/* pre-punch delay */
 
 	struct client_peer *peers;
 	size_t num_peers, peers_cap;
 
-	uint64_t counter;		/* last REGISTER/LOOKUP counter */
-	uint64_t notify_stamp;		/* last server stamp taken (fresh.h) */
-	int64_t clock_offset_ns;	/* server clock - ours */
-
-	struct request reg;
-	/* The mapping check: a PROBE to each server port, both from
-	 * WireGuard's port; different mappings mean a symmetric NAT. */
-	struct request probe_main, probe;
-	uint64_t probe_giveup_ms;	/* the main port answered: wait for
-					 * the probe port until then (0: none) */
-	bool reg_pending;		/* register once the check is done */
-	uint8_t reg_keys[WGP_MAX_CONSENT][WGP_KEY_LEN];	/* consent order */
-	unsigned int n_reg;
-	uint8_t reg_flags;		/* flags of the REGISTER in flight */
+	bool reg_pending;		/* register once a check is done */
 	struct wgp_endpoint own_cands[WGP_MAX_CANDIDATES];	/* host;
 						 * unused slots family 0 */
-	bool registered;
-	uint8_t registered_flags;
-	uint32_t ttl;
-	int last_error;			/* of the server conversation */
-	bool main_answered;		/* anything authentic on the main port */
-	bool refused;			/* the server refused our REGISTER */
-	bool server_silent;		/* the daemon is backing off */
-	bool have_reg_self;		/* reg_self: where the server saw */
-	struct wgp_endpoint reg_self;	/* our last REGISTER */
-
+	/* Our NAT: the verdict of the first server (in the order given)
+	 * whose mapping check completed. */
 	enum nat_type nat;
-	bool have_self_main, have_self_probe;
-	struct wgp_endpoint self_main, self_probe;
-
-	uint64_t relay_none_until;	/* the server said it runs no relay */
 
 	struct portmap *pm;		/* asking our gateway; NULL: not */
 	uint16_t pm_port;		/* the WireGuard port it maps */
@@ -292,8 +326,9 @@ void client_paths_receive(struct client *c, struct pathsock *ps);
 void client_paths_peer_reset(struct client *c, struct client_peer *p);
 /* Derive p's path keys if not done yet; false for an unusable key. */
 bool client_paths_keys(struct client *c, struct client_peer *p);
-/* Our public address is known or changed: measure the hops to it. */
-void client_paths_measure_hops(struct client *c);
+/* A server sees us at self: measure the hops to that public address
+ * (once per address). */
+void client_paths_measure_hops(struct client *c, const struct wgp_endpoint *self);
 void client_peer_set_status(const struct client *c, struct client_peer *p,
 			    enum peer_status st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -310,9 +345,9 @@ int client_set_endpoint(struct client *c, struct client_peer *p,
  * unless one is held or asked for, or asking is backing off. */
 void client_relay_want(struct client *c, struct client_peer *p, uint64_t now,
 		       const char *why);
-/* A RELAY_GRANT for p, as a reply or unsolicited. */
-void client_relay_granted(struct client *c, struct client_peer *p,
-			  const struct wgp_relay_grant *g);
+/* A RELAY_GRANT for p from srv, as a reply or unsolicited. */
+void client_relay_granted(struct client *c, struct client_server *srv,
+			  struct client_peer *p, const struct wgp_relay_grant *g);
 /* Before a probe to cand, a relay candidate not proven alive: bind our
  * side of the allocation to WireGuard's port's mapping. */
 void client_relay_bind(struct client *c, struct client_peer *p,
@@ -339,20 +374,39 @@ bool client_portmap_candidate(const struct client *c, struct wgp_endpoint *ep);
 int client_status_fill(const struct client *c, struct status_snapshot *s);
 
 /* client_proto.c: the protocol engine. */
-/* A REGISTER with the consent list of the present peers, sent at the
- * next engine_service(). client_start_register() (client.c) does this,
- * then derives those peers' path keys and gathers our candidates. */
-void engine_start_register(struct client *c);
-void client_start_probe(struct client *c);
-void client_start_lookup(struct client_peer *p);
-void client_start_relay(struct client_peer *p);
+/* Set up c->srv[] from c->o->servers[] (no sessions, no sockets). */
+void engine_init_servers(struct client *c);
+/* A REGISTER to srv with the consent list of the present peers, sent at
+ * the next engine_service(). client_start_register() (client.c) does
+ * this for every server, then derives those peers' path keys and
+ * gathers our candidates. */
+void engine_start_register(struct client *c, struct client_server *srv);
+void client_start_probe(struct client_server *srv);
+/* A LOOKUP for p to every server that answers (to every one when none
+ * does yet): the first endpoint given wins. */
+void client_start_lookup(struct client *c, struct client_peer *p);
+/* A RELAY for p to srv (one RELAY per peer in flight). */
+void client_start_relay(struct client_server *srv, struct client_peer *p);
 /* Queue whatever is due in c->out; the earliest next due time (or
  * UINT64_MAX). */
 uint64_t engine_service(struct client *c, struct engine_clock now);
-/* One datagram from the server's address, received on port's socket:
+/* One datagram from server srv's address, received on port's socket:
  * handled (events raised) or dropped. */
-void engine_input(struct client *c, enum engine_port port,
+void engine_input(struct client *c, unsigned int srv, enum engine_port port,
 		  const uint8_t *pkt, size_t len, struct engine_clock now);
+/* Registered with at least one server. */
+bool client_registered(const struct client *c);
+/* A server that is answering (not silent, not refusing) has a REGISTER
+ * in flight. */
+bool client_registering(const struct client *c);
+/* The RTT to the first registered server (0: none known). */
+unsigned int client_rtt_ms(const struct client *c);
+/* Every registered server said it runs no relay (none registered:
+ * false). */
+bool client_relay_none(const struct client *c, uint64_t now);
+/* The server's address with another port. */
+void client_server_addr(const struct client_server *srv, uint16_t port,
+			struct sockaddr_storage *ss);
 void engine_out_free(struct engine_out *out);
 struct client_peer *client_find_peer(struct client *c,
 				     const uint8_t key[static WGP_KEY_LEN]);
@@ -362,13 +416,14 @@ void client_start_register(struct client *c);
 /* The engine's datagrams out through the raw sockets; then the engine's
  * next due time, as engine_service() returned it. */
 uint64_t client_service_requests(struct client *c, uint64_t now);
-/* Read everything queued on sock into the engine. */
-void client_receive(struct client *c, const struct rawsock *sock);
+/* Read everything queued on srv's socket for port into the engine. */
+void client_receive(struct client *c, struct client_server *srv,
+		    enum engine_port port);
 void client_offer_endpoint(struct client *c, struct client_peer *p,
 			   uint8_t flags, const struct wgp_endpoint *ep,
 			   const struct wgp_endpoint *cands, unsigned int n);
-void client_nat_update(struct client *c);
-void client_server_answered(struct client *c);
-void client_server_silent(struct client *c);
+void client_nat_update(struct client *c, struct client_server *srv);
+void client_server_answered(struct client *c, struct client_server *srv);
+void client_server_silent(struct client *c, struct client_server *srv);
 
 #endif

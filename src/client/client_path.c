@@ -184,7 +184,7 @@ static void send_opener(struct client *c, struct client_peer *p,
 
 static unsigned int prepunch_delay_ms(const struct client *c)
 {
-	unsigned int d = 2 * c->server_rtt_ms;
+	unsigned int d = 2 * client_rtt_ms(c);
 
 	if (d < PREPUNCH_MIN_MS)
 		d = PREPUNCH_MIN_MS;
@@ -462,14 +462,14 @@ static void recover(struct client *c, struct client_peer *p, uint64_t now)
 	if (c->o->status_only || now - p->recover_ms < RECOVER_MIN_MS)
 		return;
 	p->recover_ms = now;
-	if (!c->registered)
+	if (!client_registered(c))
 		return;
-	client_start_lookup(p);
+	client_start_lookup(c, p);
 	/* The daemon runs a whole round at once: if it was our address
 	 * that changed (roaming), the server sockets must follow it. */
 	if (c->o->daemon)
 		c->next_round_ms = now;
-	else if (!c->reg.active && !c->reg_pending)
+	else if (!client_registering(c) && !c->reg_pending)
 		client_start_register(c);
 }
 
@@ -615,11 +615,11 @@ static void retry_together(struct client *c, struct client_peer *p, uint64_t now
 		return;
 	}
 	p->retry_ms = now + PATH_RETRY_MS;
-	if (!c->registered)
+	if (!client_registered(c))
 		return;
 	log_debug("peer %s: still no path; asking the server to punch again",
 		  client_peer_b64(p, k));
-	client_start_lookup(p);
+	client_start_lookup(c, p);
 }
 
 /* No path answers now: is it time for the relay? When a NAT maps per
@@ -719,7 +719,7 @@ uint64_t client_paths_service(struct client *c, uint64_t now)
 
 /* Hops to our own NAT: when the server reports a public IPv4 address
  * that is not one of ours. */
-void client_paths_measure_hops(struct client *c)
+void client_paths_measure_hops(struct client *c, const struct wgp_endpoint *self)
 {
 	struct sockaddr_storage ss;
 	char ep[WGP_ENDPOINT_STRLEN];
@@ -727,20 +727,20 @@ void client_paths_measure_hops(struct client *c)
 
 	/* Once per public address: the measurement blocks the loop for
 	 * up to HOPS_TIMEOUT_MS. */
-	if (c->self_main.family != AF_INET ||
-	    wgp_endpoint_equal(&c->hops_for, &c->self_main))
+	if (self->family != AF_INET ||
+	    wgp_endpoint_equal(&c->hops_for, self))
 		return;
-	c->hops_for = c->self_main;
-	if (!wgp_endpoint_to_sockaddr(&c->self_main, &ss))
+	c->hops_for = *self;
+	if (!wgp_endpoint_to_sockaddr(self, &ss))
 		return;
 	h = hops_to_address((struct sockaddr *)&ss, c->dev.fwmark, HOPS_TIMEOUT_MS);
 	if (h < 0) {
 		c->hops = -1;
 		log_debug("hops to our public address %s: %s; no pre-punch openers",
-			  wgp_endpoint_format(&c->self_main, ep), strerror(-h));
+			  wgp_endpoint_format(self, ep), strerror(-h));
 		return;
 	}
 	c->hops = h;
 	log_debug("our public address %s is %d hop%s away",
-		  wgp_endpoint_format(&c->self_main, ep), h, h == 1 ? "" : "s");
+		  wgp_endpoint_format(self, ep), h, h == 1 ? "" : "s");
 }

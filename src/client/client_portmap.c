@@ -101,7 +101,7 @@ void client_portmap_event(struct client *c)
 	 * starts over. */
 	if (c->reg_pending || !c->have_sess)
 		return;
-	if (c->o->daemon && c->registered && !c->reg.active)
+	if (c->o->daemon && client_registered(c) && !client_registering(c))
 		c->next_round_ms = wgp_mono_ms();
 	else
 		client_start_register(c);

@@ -15,6 +15,11 @@
  * the datagrams its raw sockets receive (engine_input) and the time,
  * sends what engine_service() queues in c->out, and acts on the events
  * raised through c->event. So unit tests and a fuzzer drive it whole.
+ *
+ * With several servers, each is a conversation of its own (c->srv[]):
+ * every one gets our REGISTER, a LOOKUP goes to every one that answers,
+ * and one that stops answering is backed off alone: its REGISTER keeps
+ * its own schedule and it is asked nothing else until it answers again.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,15 +33,105 @@
 #include "log.h"
 #include "punch.h"
 
-uint64_t client_clock_ns(const struct client *c)
+void engine_init_servers(struct client *c)
 {
-	return wgp_now_ns() + (uint64_t)c->clock_offset_ns;
+	c->n_srv = c->o->n_servers;
+	if (c->n_srv > WGPUNCH_MAX_SERVERS)
+		c->n_srv = WGPUNCH_MAX_SERVERS;
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		struct client_server *s = &c->srv[i];
+
+		s->index = i;
+		s->so = &c->o->servers[i];
+		s->main_sock.fd = -1;
+		s->probe_sock.fd = -1;
+	}
 }
 
-/* The same, at the engine's time t. */
-static uint64_t clock_ns_at(const struct client *c, struct engine_clock t)
+/* A server that answers: asked LOOKUPs and RELAYs. */
+static bool server_answering(const struct client_server *s)
 {
-	return t.ns + (uint64_t)c->clock_offset_ns;
+	return !s->silent && !s->refused;
+}
+
+static bool any_answering(const struct client *c)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (server_answering(&c->srv[i]))
+			return true;
+	}
+	return false;
+}
+
+bool client_registered(const struct client *c)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (c->srv[i].registered)
+			return true;
+	}
+	return false;
+}
+
+bool client_registering(const struct client *c)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (c->srv[i].reg.active && server_answering(&c->srv[i]))
+			return true;
+	}
+	return false;
+}
+
+/* The server whose clock our path counters follow: the first one that
+ * registered us, else the first. */
+static const struct client_server *clock_server(const struct client *c)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (c->srv[i].registered)
+			return &c->srv[i];
+	}
+	return &c->srv[0];
+}
+
+unsigned int client_rtt_ms(const struct client *c)
+{
+	return c->n_srv ? clock_server(c)->rtt_ms : 0;
+}
+
+bool client_relay_none(const struct client *c, uint64_t now)
+{
+	bool any = false;
+
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (!c->srv[i].registered)
+			continue;
+		if (now >= c->srv[i].relay_none_until)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+void client_server_addr(const struct client_server *s, uint16_t port,
+			struct sockaddr_storage *ss)
+{
+	*ss = s->so->addr;
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+uint64_t client_clock_ns(const struct client *c)
+{
+	int64_t off = c->n_srv ? clock_server(c)->clock_offset_ns : 0;
+
+	return wgp_now_ns() + (uint64_t)off;
+}
+
+/* srv's clock at the engine's time t. */
+static uint64_t clock_ns_at(const struct client_server *s, struct engine_clock t)
+{
+	return t.ns + (uint64_t)s->clock_offset_ns;
 }
 
 /* c->peers is kept sorted by key (client.c, track_peers()): a binary
@@ -54,18 +149,29 @@ static void raise_event(struct client *c, const struct engine_event *ev)
 		c->event(c, ev);
 }
 
-static void raise_simple(struct client *c, enum engine_event_type type)
+static void raise_simple(struct client *c, struct client_server *s,
+			 enum engine_event_type type)
 {
-	raise_event(c, &(struct engine_event){ .type = type });
+	raise_event(c, &(struct engine_event){ .type = type, .srv = s });
+}
+
+/* The server answered: news if it was silent (client.c says so), and
+ * it is asked things again. */
+static void raise_answered(struct client *c, struct client_server *s)
+{
+	raise_simple(c, s, ENGINE_EV_ANSWERED);
+	s->silent = false;
 }
 
 /* The server's word on p's endpoint and candidates. */
-static void raise_endpoint(struct client *c, struct client_peer *p,
-			   uint8_t flags, const struct wgp_endpoint *ep,
+static void raise_endpoint(struct client *c, struct client_server *s,
+			   struct client_peer *p, uint8_t flags,
+			   const struct wgp_endpoint *ep,
 			   const struct wgp_endpoint *cands)
 {
 	struct engine_event ev = {
 		.type = ENGINE_EV_ENDPOINT,
+		.srv = s,
 		.peer = p,
 		.flags = flags,
 		.ep = ep,
@@ -75,14 +181,14 @@ static void raise_endpoint(struct client *c, struct client_peer *p,
 	raise_event(c, &ev);
 }
 
-static uint64_t next_counter(struct client *c, struct engine_clock t)
+static uint64_t next_counter(struct client_server *s, struct engine_clock t)
 {
-	uint64_t now = clock_ns_at(c, t);
+	uint64_t now = clock_ns_at(s, t);
 
 	/* Strictly increasing, and near the server's clock so a server
 	 * that lost our state still takes it. */
-	c->counter = now > c->counter ? now : c->counter + 1;
-	return c->counter;
+	s->counter = now > s->counter ? now : s->counter + 1;
+	return s->counter;
 }
 
 static void request_start(struct request *r, uint8_t type,
@@ -105,66 +211,86 @@ static uint8_t own_flags(const struct client *c)
 	return (c->nat == NAT_SYMMETRIC ? WGP_F_SYMMETRIC : 0) | WGP_F_PROBES;
 }
 
-void engine_start_register(struct client *c)
+void engine_start_register(struct client *c, struct client_server *s)
 {
 	size_t n = 0;
 
 	c->reg_pending = false;
-	request_start(&c->reg, WGP_REGISTER, ENGINE_PORT_MAIN);
+	request_start(&s->reg, WGP_REGISTER, ENGINE_PORT_MAIN);
 	/* The consent list is fixed for this transaction: the reply's
 	 * record indices point into it. */
 	for (size_t i = 0; i < c->num_peers && n < WGP_MAX_CONSENT; i++) {
 		if (!c->peers[i].present)
 			continue;
-		memcpy(c->reg_keys[n++], c->peers[i].key, WGP_KEY_LEN);
+		memcpy(s->reg_keys[n++], c->peers[i].key, WGP_KEY_LEN);
 	}
-	c->n_reg = (unsigned int)n;
-	c->reg_flags = own_flags(c);
+	s->n_reg = (unsigned int)n;
+	s->reg_flags = own_flags(c);
 }
 
-void client_start_probe(struct client *c)
+void client_start_probe(struct client_server *s)
 {
-	request_start(&c->probe_main, WGP_PROBE, ENGINE_PORT_MAIN);
-	request_start(&c->probe, WGP_PROBE, ENGINE_PORT_PROBE);
-	c->probe_giveup_ms = 0;
+	request_start(&s->probe_main, WGP_PROBE, ENGINE_PORT_MAIN);
+	request_start(&s->probe, WGP_PROBE, ENGINE_PORT_PROBE);
+	s->probe_giveup_ms = 0;
 }
 
-void client_start_lookup(struct client_peer *p)
+static void lookup_at(struct client_server *s, struct client_peer *p)
 {
-	if (!p->lookup.active)
-		request_start(&p->lookup, WGP_LOOKUP, ENGINE_PORT_MAIN);
+	if (!p->lookup[s->index].active)
+		request_start(&p->lookup[s->index], WGP_LOOKUP, ENGINE_PORT_MAIN);
 }
 
-void client_start_relay(struct client_peer *p)
+void client_start_lookup(struct client *c, struct client_peer *p)
 {
-	if (!p->relay.active)
-		request_start(&p->relay, WGP_RELAY, ENGINE_PORT_MAIN);
+	bool all = !any_answering(c);
+
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		if (all || server_answering(&c->srv[i]))
+			lookup_at(&c->srv[i], p);
+	}
 }
 
-static void build_register(struct client *c, struct wgp_msg *m,
-			   struct engine_clock t)
+/* The first answer about p wins: the other servers' LOOKUPs for it end. */
+static void lookups_end(struct client *c, struct client_peer *p)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++)
+		p->lookup[i].active = false;
+}
+
+void client_start_relay(struct client_server *s, struct client_peer *p)
+{
+	if (p->relay.active)
+		return;
+	p->relay_srv = s->index;
+	request_start(&p->relay, WGP_RELAY, ENGINE_PORT_MAIN);
+}
+
+static void build_register(struct client *c, struct client_server *s,
+			   struct wgp_msg *m, struct engine_clock t)
 {
 	struct wgp_register *r = &m->u.reg;
 
-	r->counter = next_counter(c, t);
-	r->flags = c->reg_flags;
-	r->n_consent = (uint8_t)c->n_reg;
+	r->counter = next_counter(s, t);
+	r->flags = s->reg_flags;
+	r->n_consent = (uint8_t)s->n_reg;
 	memcpy(r->cands, c->own_cands, sizeof(r->cands));
-	for (unsigned int i = 0; i < c->n_reg; i++)
-		wgp_consent_digest(r->consent[i], c->reg_keys[i]);
+	for (unsigned int i = 0; i < s->n_reg; i++)
+		wgp_consent_digest(r->consent[i], s->reg_keys[i]);
 }
 
 /* The cookie kept for a server port. */
-static struct client_cookie *cookie_for(struct client *c, enum engine_port port)
+static struct client_cookie *cookie_for(struct client_server *s,
+					enum engine_port port)
 {
-	return port == ENGINE_PORT_PROBE ? &c->probe_cookie : &c->main_cookie;
+	return port == ENGINE_PORT_PROBE ? &s->probe_cookie : &s->main_cookie;
 }
 
 /* The cookie to attach to a request to port at now_ms, or NULL. */
-static const uint8_t *cookie_to_attach(struct client *c, enum engine_port port,
-				       uint64_t now_ms)
+static const uint8_t *cookie_to_attach(struct client_server *s,
+				       enum engine_port port, uint64_t now_ms)
 {
-	const struct client_cookie *ck = cookie_for(c, port);
+	const struct client_cookie *ck = cookie_for(s, port);
 
 	return ck->until_ms && now_ms < ck->until_ms ? ck->value : NULL;
 }
@@ -183,9 +309,10 @@ void engine_out_free(struct engine_out *out)
 	memset(out, 0, sizeof(*out));
 }
 
-/* Seal r into the out-queue: 0 or -errno. */
-static int transmit(struct client *c, struct request *r,
-		    const struct client_peer *p, struct engine_clock t)
+/* Seal r for s into the out-queue: 0 or -errno. */
+static int transmit(struct client *c, struct client_server *s,
+		    struct request *r, const struct client_peer *p,
+		    struct engine_clock t)
 {
 	struct engine_datagram *d = out_slot(&c->out);
 	/* PROBE is the same in both versions: sent as version 1, even a
@@ -203,55 +330,73 @@ static int transmit(struct client *c, struct request *r,
 	memcpy(m.key, c->dev.public_key, WGP_KEY_LEN);
 	switch (r->type) {
 	case WGP_REGISTER:
-		build_register(c, &m, t);
+		build_register(c, s, &m, t);
 		break;
 	case WGP_LOOKUP:
-		m.u.lookup.counter = next_counter(c, t);
+		m.u.lookup.counter = next_counter(s, t);
 		m.u.lookup.flags = own_flags(c);
 		memcpy(m.u.lookup.target, p->key, WGP_KEY_LEN);
 		memcpy(m.u.lookup.cands, c->own_cands, sizeof(m.u.lookup.cands));
 		break;
 	case WGP_PROBE:
-		m.u.probe.timestamp = clock_ns_at(c, t);
+		m.u.probe.timestamp = clock_ns_at(s, t);
 		break;
 	case WGP_RELAY:
-		m.u.relay.counter = next_counter(c, t);
+		m.u.relay.counter = next_counter(s, t);
 		memcpy(m.u.relay.target, p->key, WGP_KEY_LEN);
 		break;
 	}
-	len = wgp_seal_cookie(d->buf, sizeof(d->buf), &m, &c->sess,
-			      cookie_to_attach(c, r->port, t.ms));
+	len = wgp_seal_cookie(d->buf, sizeof(d->buf), &m, &s->sess,
+			      cookie_to_attach(s, r->port, t.ms));
 	sodium_memzero(&m, sizeof(m));
 	if (len < 0)
 		return (int)len;
+	d->server = s->index;
 	d->port = r->port;
 	d->type = r->type;
 	d->len = (size_t)len;
 	c->out.n++;
-	if (r == &c->reg)
-		c->register_sent_ms = t.ms;
+	if (r == &s->reg)
+		s->register_sent_ms = t.ms;
 	return 0;
 }
 
+/*
+ * The server left RETX_MAX_TRIES REGISTERs unanswered: it is silent. It
+ * is asked nothing else meanwhile; its LOOKUPs in flight end when
+ * another server answers (that one has them too). The daemon says so
+ * (client.c backs off); "up" keeps trying until its deadline.
+ */
+static void server_went_silent(struct client *c, struct client_server *s)
+{
+	if (c->o->daemon)
+		raise_simple(c, s, ENGINE_EV_SILENT);
+	s->silent = true;
+	if (!any_answering(c))
+		return;
+	for (size_t i = 0; i < c->num_peers; i++)
+		c->peers[i].lookup[s->index].active = false;
+}
+
 /* Returns false when the request has used up its tries this round. */
-static bool service_one(struct client *c, struct request *r,
-			const struct client_peer *p, struct engine_clock t)
+static bool service_one(struct client *c, struct client_server *s,
+			struct request *r, const struct client_peer *p,
+			struct engine_clock t)
 {
 	uint64_t now = t.ms;
 	int ret;
 
 	/* Once the daemon has found the server silent, its REGISTER
 	 * never gives up: one every SILENT_RETRY_MS. */
-	bool keep = r == &c->reg && c->server_silent && c->o->daemon;
+	bool keep = r == &s->reg && s->silent && c->o->daemon;
 
 	if (!r->active || now < r->due_ms)
 		return true;
-	/* The daemon's REGISTER went unanswered RETX_MAX_TRIES times:
-	 * the server is silent (say so once), and it keeps going. */
-	if (r == &c->reg && c->o->daemon && r->tries >= RETX_MAX_TRIES &&
-	    !c->server_silent) {
-		raise_simple(c, ENGINE_EV_SILENT);
-		keep = true;
+	/* The REGISTER went unanswered RETX_MAX_TRIES times: the server
+	 * is silent (say so once), and it keeps going. */
+	if (r == &s->reg && r->tries >= RETX_MAX_TRIES && !s->silent) {
+		server_went_silent(c, s);
+		keep = c->o->daemon;
 	}
 	/* "up" keeps trying until its deadline; the daemon gives a round
 	 * RETX_MAX_TRIES sends and then backs off as a whole. The mapping
@@ -261,9 +406,9 @@ static bool service_one(struct client *c, struct request *r,
 		r->active = false;
 		return false;
 	}
-	ret = transmit(c, r, p, t);
+	ret = transmit(c, s, r, p, t);
 	if (ret < 0) {
-		c->last_error = ret;
+		s->last_error = ret;
 		log_debug("sending %s: %s", wgp_type_name(r->type), strerror(-ret));
 	} else if (r->tries) {
 		log_debug("%s: no answer yet, sent again (%u)", wgp_type_name(r->type),
@@ -285,53 +430,70 @@ static uint64_t earliest(uint64_t a, const struct request *r)
 /* The probe port is optional: without its answer we cannot tell a
  * symmetric NAT, so we register without the flag (as if not symmetric)
  * and say so, naming the port that stayed silent. */
-static void mapping_check_failed(struct client *c)
+static void mapping_check_failed(struct client_server *s)
 {
 	char ep[ENDPOINT_STRLEN];
 
-	c->nat = NAT_UNTESTED;
-	if (c->have_self_main)
+	s->nat = NAT_UNTESTED;
+	if (s->have_self_main)
 		log_warn("no answer from the server's probe port %u: cannot check "
 			 "whether our NAT is symmetric; registering anyway",
-			 c->o->probe_port);
+			 s->so->probe_port);
 	else	/* The registration will tell whether the server is there. */
 		log_debug("mapping check: no answer from %s nor its probe port %u",
-			  endpoint_format((struct sockaddr *)&c->o->server, ep),
-			  c->o->probe_port);
+			  endpoint_format((struct sockaddr *)&s->so->addr, ep),
+			  s->so->probe_port);
 }
 
-uint64_t engine_service(struct client *c, struct engine_clock t)
+/* One server's REGISTER and mapping check; the earliest next due time. */
+static uint64_t service_server(struct client *c, struct client_server *s,
+			       struct engine_clock t)
 {
 	uint64_t next = UINT64_MAX, now = t.ms;
 	bool probe_done;
 
-	if (!service_one(c, &c->reg, NULL, t))
-		raise_simple(c, ENGINE_EV_SILENT);
+	if (!service_one(c, s, &s->reg, NULL, t))
+		raise_simple(c, s, ENGINE_EV_SILENT);
 	/* Both probes are serviced, whatever the first one says. */
-	probe_done = !service_one(c, &c->probe_main, NULL, t);
-	probe_done |= !service_one(c, &c->probe, NULL, t);
-	if (c->probe.active && c->probe_giveup_ms && now >= c->probe_giveup_ms)
+	probe_done = !service_one(c, s, &s->probe_main, NULL, t);
+	probe_done |= !service_one(c, s, &s->probe, NULL, t);
+	if (s->probe.active && s->probe_giveup_ms && now >= s->probe_giveup_ms)
 		probe_done = true;
 	if (probe_done) {
-		c->probe_main.active = c->probe.active = false;
-		c->probe_giveup_ms = 0;
-		if (c->nat == NAT_UNKNOWN)
-			mapping_check_failed(c);
-		raise_simple(c, ENGINE_EV_NAT);
+		s->probe_main.active = s->probe.active = false;
+		s->probe_giveup_ms = 0;
+		if (s->nat == NAT_UNKNOWN)
+			mapping_check_failed(s);
+		raise_simple(c, s, ENGINE_EV_NAT);
 	}
-	for (size_t i = 0; i < c->num_peers; i++) {
-		service_one(c, &c->peers[i].lookup, &c->peers[i], t);
-		service_one(c, &c->peers[i].relay, &c->peers[i], t);
-	}
+	next = earliest(next, &s->reg);
+	next = earliest(next, &s->probe_main);
+	next = earliest(next, &s->probe);
+	if (s->probe.active && s->probe_giveup_ms && s->probe_giveup_ms < next)
+		next = s->probe_giveup_ms;
+	return next;
+}
 
-	next = earliest(next, &c->reg);
-	next = earliest(next, &c->probe_main);
-	next = earliest(next, &c->probe);
-	if (c->probe.active && c->probe_giveup_ms && c->probe_giveup_ms < next)
-		next = c->probe_giveup_ms;
+uint64_t engine_service(struct client *c, struct engine_clock t)
+{
+	uint64_t next = UINT64_MAX, due;
+
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		due = service_server(c, &c->srv[i], t);
+		if (due < next)
+			next = due;
+	}
 	for (size_t i = 0; i < c->num_peers; i++) {
-		next = earliest(next, &c->peers[i].lookup);
-		next = earliest(next, &c->peers[i].relay);
+		struct client_peer *p = &c->peers[i];
+
+		for (unsigned int j = 0; j < c->n_srv; j++) {
+			service_one(c, &c->srv[j], &p->lookup[j], p, t);
+			next = earliest(next, &p->lookup[j]);
+		}
+		if (p->relay_srv < c->n_srv) {
+			service_one(c, &c->srv[p->relay_srv], &p->relay, p, t);
+			next = earliest(next, &p->relay);
+		}
 	}
 	return next;
 }
@@ -343,22 +505,25 @@ static bool txid_is(const struct request *r, const struct wgp_msg *m)
 	return r->active && !memcmp(r->txid, m->txid, WGP_TXID_LEN);
 }
 
-static struct request *find_request(struct client *c, const struct wgp_msg *m,
+/* A request in flight to s that m answers: only s's own. */
+static struct request *find_request(struct client *c, struct client_server *s,
+				    const struct wgp_msg *m,
 				    struct client_peer **peer)
 {
 	*peer = NULL;
-	if (txid_is(&c->reg, m))
-		return &c->reg;
-	if (txid_is(&c->probe, m))
-		return &c->probe;
-	if (txid_is(&c->probe_main, m))
-		return &c->probe_main;
+	if (txid_is(&s->reg, m))
+		return &s->reg;
+	if (txid_is(&s->probe, m))
+		return &s->probe;
+	if (txid_is(&s->probe_main, m))
+		return &s->probe_main;
 	for (size_t i = 0; i < c->num_peers; i++) {
-		if (txid_is(&c->peers[i].lookup, m)) {
+		if (txid_is(&c->peers[i].lookup[s->index], m)) {
 			*peer = &c->peers[i];
-			return &c->peers[i].lookup;
+			return &c->peers[i].lookup[s->index];
 		}
-		if (txid_is(&c->peers[i].relay, m)) {
+		if (c->peers[i].relay_srv == s->index &&
+		    txid_is(&c->peers[i].relay, m)) {
 			*peer = &c->peers[i];
 			return &c->peers[i].relay;
 		}
@@ -368,44 +533,49 @@ static struct request *find_request(struct client *c, const struct wgp_msg *m,
 
 /* The first registration, and a new mapping, are news; a refresh is
  * not. */
-static void log_registered(struct client *c, const struct wgp_register_reply *rr)
+static void log_registered(struct client_server *s,
+			   const struct wgp_register_reply *rr)
 {
 	char ep[WGP_ENDPOINT_STRLEN], srv[ENDPOINT_STRLEN], old[WGP_ENDPOINT_STRLEN];
 	unsigned int avail = (unsigned int)__builtin_popcountll(rr->available);
 
 	wgp_endpoint_format(&rr->self, ep);
-	endpoint_format((struct sockaddr *)&c->o->server, srv);
-	if (!c->have_reg_self)
+	endpoint_format((struct sockaddr *)&s->so->addr, srv);
+	if (!s->have_reg_self)
 		log_info("registered with %s: it sees us at %s; %u of %u peers "
-			 "registered there too", srv, ep, avail, c->n_reg);
-	else if (!wgp_endpoint_equal(&c->reg_self, &rr->self))
-		log_info("the server now sees us at %s (was %s): our NAT mapping "
-			 "changed", ep, wgp_endpoint_format(&c->reg_self, old));
+			 "registered there too", srv, ep, avail, s->n_reg);
+	else if (!wgp_endpoint_equal(&s->reg_self, &rr->self))
+		log_info("the server %s now sees us at %s (was %s): our NAT mapping "
+			 "changed", srv, ep, wgp_endpoint_format(&s->reg_self, old));
 	else
-		log_debug("registered: the server sees us at %s, ttl %u s, %u of "
-			  "%u peers available", ep, rr->ttl, avail, c->n_reg);
-	c->reg_self = rr->self;
-	c->have_reg_self = true;
+		log_debug("registered with %s: it sees us at %s, ttl %u s, %u of "
+			  "%u peers available", srv, ep, rr->ttl, avail, s->n_reg);
+	s->reg_self = rr->self;
+	s->have_reg_self = true;
 }
 
-static void handle_register_reply(struct client *c,
+static void handle_register_reply(struct client *c, struct client_server *s,
 				  const struct wgp_register_reply *rr,
 				  struct engine_clock t)
 {
-	struct engine_event ev = { .type = ENGINE_EV_REGISTERED, .reply = rr };
+	struct engine_event ev = {
+		.type = ENGINE_EV_REGISTERED,
+		.srv = s,
+		.reply = rr,
+	};
 	uint64_t have = 0;
 
-	c->reg.active = false;
-	c->refused = false;
-	raise_simple(c, ENGINE_EV_ANSWERED);
-	if (c->register_sent_ms)
-		c->server_rtt_ms = (unsigned int)(t.ms - c->register_sent_ms);
-	log_registered(c, rr);
-	c->registered = true;
-	c->registered_flags = c->reg_flags;
-	c->ttl = rr->ttl;
-	c->self_main = rr->self;
-	c->have_self_main = true;
+	s->reg.active = false;
+	s->refused = false;
+	raise_answered(c, s);
+	if (s->register_sent_ms)
+		s->rtt_ms = (unsigned int)(t.ms - s->register_sent_ms);
+	log_registered(s, rr);
+	s->registered = true;
+	s->registered_flags = s->reg_flags;
+	s->ttl = rr->ttl;
+	s->self_main = rr->self;
+	s->have_self_main = true;
 	/* Before the records: a new peer mapping gets its opener at once
 	 * (client.c measures the hops to our NAT for its TTL). */
 	raise_event(c, &ev);
@@ -413,57 +583,63 @@ static void handle_register_reply(struct client *c,
 		const struct wgp_peer_rec *rec = &rr->peers[i];
 		struct client_peer *p;
 
-		if (rec->index >= c->n_reg)
+		if (rec->index >= s->n_reg)
 			continue;
 		have |= 1ULL << rec->index;
-		p = client_find_peer(c, c->reg_keys[rec->index]);
+		p = client_find_peer(c, s->reg_keys[rec->index]);
 		if (p)
-			raise_endpoint(c, p, rec->flags, &rec->ep, rec->cands);
+			raise_endpoint(c, s, p, rec->flags, &rec->ep, rec->cands);
 	}
-	/* Available but left out of the reply for size: ask one by one. */
-	for (unsigned int i = 0; i < c->n_reg; i++) {
+	/* Available but left out of the reply for size: ask one by one,
+	 * this server (it said it has them). */
+	for (unsigned int i = 0; i < s->n_reg; i++) {
 		struct client_peer *p;
 
 		if (!(rr->available & ~have & (1ULL << i)))
 			continue;
-		p = client_find_peer(c, c->reg_keys[i]);
+		p = client_find_peer(c, s->reg_keys[i]);
 		if (p && p->status != PEER_FRESH)
-			client_start_lookup(p);
+			lookup_at(s, p);
 	}
-	raise_simple(c, ENGINE_EV_NAT);
+	raise_simple(c, s, ENGINE_EV_NAT);
 }
 
-static void handle_lookup_reply(struct client *c, struct client_peer *p,
+static void handle_lookup_reply(struct client *c, struct client_server *s,
+				struct client_peer *p,
 				const struct wgp_lookup_reply *lr)
 {
-	p->lookup.active = false;
-	raise_simple(c, ENGINE_EV_ANSWERED);
-	if (lr->status == WGP_LOOKUP_OK)
-		raise_endpoint(c, p, lr->peer_flags, &lr->peer, lr->cands);
+	p->lookup[s->index].active = false;
+	raise_answered(c, s);
+	if (lr->status != WGP_LOOKUP_OK)
+		return;
+	lookups_end(c, p);
+	raise_endpoint(c, s, p, lr->peer_flags, &lr->peer, lr->cands);
 }
 
-static void handle_probe_reply(struct client *c, struct request *r,
+static void handle_probe_reply(struct client *c, struct client_server *s,
+			       struct request *r,
 			       const struct wgp_probe_reply *pr,
 			       struct engine_clock t)
 {
 	r->active = false;
-	raise_simple(c, ENGINE_EV_ANSWERED);
-	if (r == &c->probe_main) {
-		c->self_main = pr->self;
-		c->have_self_main = true;
-		if (c->probe.active)
-			c->probe_giveup_ms = t.ms + PROBE_GRACE_MS;
+	raise_answered(c, s);
+	if (r == &s->probe_main) {
+		s->self_main = pr->self;
+		s->have_self_main = true;
+		if (s->probe.active)
+			s->probe_giveup_ms = t.ms + PROBE_GRACE_MS;
 	} else {
-		c->self_probe = pr->self;
-		c->have_self_probe = true;
+		s->self_probe = pr->self;
+		s->have_self_probe = true;
 	}
-	raise_simple(c, ENGINE_EV_NAT);
+	raise_simple(c, s, ENGINE_EV_NAT);
 }
 
 /* A NOTIFY moves a peer's endpoint, so it must be fresh: its txid is
  * the server's stamp (fresh.h), or a capture replayed later from the
  * server's address could roll the peer back. */
-static void handle_notify(struct client *c, const struct wgp_notify *n,
+static void handle_notify(struct client *c, struct client_server *s,
+			  const struct wgp_notify *n,
 			  const uint8_t txid[static WGP_TXID_LEN],
 			  struct engine_clock t)
 {
@@ -471,8 +647,8 @@ static void handle_notify(struct client *c, const struct wgp_notify *n,
 	char k[WGP_KEY_B64_SIZE];
 
 	wgp_key_to_base64(k, n->peer);
-	if (!fresh_take_stamp(&c->notify_stamp, wgp_stamp_of(txid),
-			      clock_ns_at(c, t))) {
+	if (!fresh_take_stamp(&s->notify_stamp, wgp_stamp_of(txid),
+			      clock_ns_at(s, t))) {
 		log_debug("NOTIFY about %s is stale or replayed: ignored", k);
 		return;
 	}
@@ -481,32 +657,36 @@ static void handle_notify(struct client *c, const struct wgp_notify *n,
 		return;
 	}
 	log_debug("peer %s registered: the server notified us", k);
-	raise_endpoint(c, p, n->peer_flags, &n->ep, n->cands);
+	raise_endpoint(c, s, p, n->peer_flags, &n->ep, n->cands);
 }
 
 /* A RELAY_GRANT: the answer to our RELAY (r), or unsolicited (r NULL)
  * because the peer asked for the pair. Either way it must be about one
  * of our peers. */
-static void handle_relay_grant(struct client *c, struct request *r,
-			       struct client_peer *p,
+static void handle_relay_grant(struct client *c, struct client_server *s,
+			       struct request *r, struct client_peer *p,
 			       const struct wgp_relay_grant *g,
 			       const uint8_t txid[static WGP_TXID_LEN],
 			       struct engine_clock t)
 {
-	struct engine_event ev = { .type = ENGINE_EV_RELAY_GRANT, .grant = g };
+	struct engine_event ev = {
+		.type = ENGINE_EV_RELAY_GRANT,
+		.srv = s,
+		.grant = g,
+	};
 	char k[WGP_KEY_B64_SIZE];
 
 	if (r) {
 		r->active = false;
-		raise_simple(c, ENGINE_EV_ANSWERED);
+		raise_answered(c, s);
 		if (sodium_memcmp(p->key, g->peer, WGP_KEY_LEN)) {
 			log_debug("RELAY_GRANT for another peer than asked: ignored");
 			return;
 		}
 	} else {
 		/* Unsolicited: fresh like a NOTIFY, from the same stamps. */
-		if (!fresh_take_stamp(&c->notify_stamp, wgp_stamp_of(txid),
-				      clock_ns_at(c, t))) {
+		if (!fresh_take_stamp(&s->notify_stamp, wgp_stamp_of(txid),
+				      clock_ns_at(s, t))) {
 			log_debug("unsolicited RELAY_GRANT stale or replayed: ignored");
 			return;
 		}
@@ -532,10 +712,10 @@ static void handle_relay_grant(struct client *c, struct request *r,
 #define COUNTER_AHEAD_MAX_NS	(86400ULL * 1000000000ULL)	/* a day */
 
 /* Adopt the server's last counter for us, unless it is absurd. */
-static bool counter_plausible(const struct client *c, uint64_t last,
+static bool counter_plausible(const struct client_server *s, uint64_t last,
 			      struct engine_clock t)
 {
-	return last <= clock_ns_at(c, t) + COUNTER_AHEAD_MAX_NS;
+	return last <= clock_ns_at(s, t) + COUNTER_AHEAD_MAX_NS;
 }
 
 /* Adopt the server's clock, unless the offset would not fit (our
@@ -559,21 +739,22 @@ static void retry_after_error(struct request *r, bool sane)
 		r->due_ms = 0;
 }
 
-static void handle_error(struct client *c, struct request *r,
-			 const struct wgp_error *e, struct engine_clock t)
+static void handle_error(struct client *c, struct client_server *s,
+			 struct request *r, const struct wgp_error *e,
+			 struct engine_clock t)
 {
 	bool sane = true;
 
 	log_debug("%s refused: %s", wgp_type_name(r->type), wgp_error_name(e->code));
 	switch (e->code) {
 	case WGP_ERR_COUNTER:
-		sane = counter_plausible(c, e->last_counter, t);
+		sane = counter_plausible(s, e->last_counter, t);
 		if (!sane)
 			log_warn("the server claims our last counter is %llu, far "
 				 "ahead of its clock: ignored",
 				 (unsigned long long)e->last_counter);
-		else if (e->last_counter > c->counter)
-			c->counter = e->last_counter;
+		else if (e->last_counter > s->counter)
+			s->counter = e->last_counter;
 		retry_after_error(r, sane);
 		break;
 	case WGP_ERR_CLOCK:
@@ -586,42 +767,43 @@ static void handle_error(struct client *c, struct request *r,
 			 * It holds no state for us, so our counter may go back
 			 * to its clock (a counter once pushed ahead must not
 			 * stay ahead). */
-			c->clock_offset_ns = (int64_t)(e->server_time - t.ns);
-			c->counter = 0;
+			s->clock_offset_ns = (int64_t)(e->server_time - t.ns);
+			s->counter = 0;
 		}
 		retry_after_error(r, sane);
 		break;
 	case WGP_ERR_NOT_REGISTERED:
 		r->active = false;
-		raise_simple(c, ENGINE_EV_NOT_REGISTERED);
+		raise_simple(c, s, ENGINE_EV_NOT_REGISTERED);
 		break;
 	case WGP_ERR_FULL:
 	default:
 		log_warn("the server refused %s: %s", wgp_type_name(r->type),
 			 wgp_error_name(e->code));
 		r->active = false;
-		c->last_error = -ENOSPC;
-		if (r == &c->reg) {
-			c->refused = true;
-			raise_simple(c, ENGINE_EV_SILENT);
+		s->last_error = -ENOSPC;
+		if (r == &s->reg) {
+			s->refused = true;
+			raise_simple(c, s, ENGINE_EV_SILENT);
+			s->silent = true;
 		}
 		break;
 	}
 }
 
-static void handle_msg(struct client *c, const struct wgp_msg *m,
-		       struct engine_clock t)
+static void handle_msg(struct client *c, struct client_server *s,
+		       const struct wgp_msg *m, struct engine_clock t)
 {
 	struct client_peer *p;
 	struct request *r;
 
 	if (m->type == WGP_NOTIFY) {
-		handle_notify(c, &m->u.notify, m->txid, t);
+		handle_notify(c, s, &m->u.notify, m->txid, t);
 		return;
 	}
-	r = find_request(c, m, &p);
+	r = find_request(c, s, m, &p);
 	if (m->type == WGP_RELAY_GRANT && (!r || r->type == WGP_RELAY)) {
-		handle_relay_grant(c, r, p, &m->u.relay_grant, m->txid, t);
+		handle_relay_grant(c, s, r, p, &m->u.relay_grant, m->txid, t);
 		return;
 	}
 	if (!r) {
@@ -630,15 +812,15 @@ static void handle_msg(struct client *c, const struct wgp_msg *m,
 		return;
 	}
 	if (m->type == WGP_ERROR) {
-		handle_error(c, r, &m->u.error, t);
+		handle_error(c, s, r, &m->u.error, t);
 		return;
 	}
-	if (m->type == WGP_REGISTER_REPLY && r == &c->reg)
-		handle_register_reply(c, &m->u.reg_reply, t);
-	else if (m->type == WGP_LOOKUP_REPLY && p)
-		handle_lookup_reply(c, p, &m->u.lookup_reply);
-	else if (m->type == WGP_PROBE_REPLY && (r == &c->probe || r == &c->probe_main))
-		handle_probe_reply(c, r, &m->u.probe_reply, t);
+	if (m->type == WGP_REGISTER_REPLY && r == &s->reg)
+		handle_register_reply(c, s, &m->u.reg_reply, t);
+	else if (m->type == WGP_LOOKUP_REPLY && r->type == WGP_LOOKUP && p)
+		handle_lookup_reply(c, s, p, &m->u.lookup_reply);
+	else if (m->type == WGP_PROBE_REPLY && (r == &s->probe || r == &s->probe_main))
+		handle_probe_reply(c, s, r, &m->u.probe_reply, t);
 	else
 		log_debug("%s does not answer %s: ignored", wgp_type_name(m->type),
 			  wgp_type_name(r->type));
@@ -653,12 +835,13 @@ static void handle_msg(struct client *c, const struct wgp_msg *m,
  * at once the first time only (a forged stream of COOKIEs cannot make
  * us send faster than the retransmission schedule).
  */
-static void handle_cookie(struct client *c, enum engine_port port,
-			  const struct wgp_msg *m, struct engine_clock t)
+static void handle_cookie(struct client *c, struct client_server *s,
+			  enum engine_port port, const struct wgp_msg *m,
+			  struct engine_clock t)
 {
-	struct client_cookie *ck = cookie_for(c, port);
+	struct client_cookie *ck = cookie_for(s, port);
 	struct client_peer *p;
-	struct request *r = find_request(c, m, &p);
+	struct request *r = find_request(c, s, m, &p);
 
 	if (!r || r->port != port) {
 		log_debug("COOKIE with an unknown transaction id: ignored");
@@ -675,26 +858,31 @@ static void handle_cookie(struct client *c, enum engine_port port,
 }
 
 /* A datagram from the server that parses as a COOKIE: handled, true. */
-static bool take_cookie(struct client *c, enum engine_port port,
-			const uint8_t *pkt, size_t len, struct engine_clock t)
+static bool take_cookie(struct client *c, struct client_server *s,
+			enum engine_port port, const uint8_t *pkt, size_t len,
+			struct engine_clock t)
 {
 	struct wgp_msg m;
 
 	if (len != WGP_COOKIE_MSG_LEN || wgp_parse_header(&m, pkt, len) < 0 ||
 	    m.type != WGP_COOKIE)
 		return false;
-	handle_cookie(c, port, &m, t);
+	handle_cookie(c, s, port, &m, t);
 	return true;
 }
 
-void engine_input(struct client *c, enum engine_port port,
+void engine_input(struct client *c, unsigned int srv, enum engine_port port,
 		  const uint8_t *pkt, size_t len, struct engine_clock t)
 {
+	struct client_server *s;
 	struct wgp_msg m;
 
-	if (take_cookie(c, port, pkt, len, t))
+	if (srv >= c->n_srv)
 		return;
-	if (wgp_open(&m, pkt, len, &c->sess) < 0) {
+	s = &c->srv[srv];
+	if (take_cookie(c, s, port, pkt, len, t))
+		return;
+	if (wgp_open(&m, pkt, len, &s->sess) < 0) {
 		log_debug("a datagram from the server's address that is "
 			  "not an authentic message: dropped");
 		return;
@@ -704,6 +892,6 @@ void engine_input(struct client *c, enum engine_port port,
 	if (wgp_type_is_request(m.type))
 		return;
 	if (port == ENGINE_PORT_MAIN)
-		c->main_answered = true;
-	handle_msg(c, &m, t);
+		s->main_answered = true;
+	handle_msg(c, s, &m, t);
 }

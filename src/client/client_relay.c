@@ -16,6 +16,11 @@
  * We ask early when a NAT that maps per destination is involved (a
  * direct path is then unlikely), and otherwise only once every direct
  * candidate failed or the path in use was lost.
+ *
+ * With several servers, we ask the first (in the order given) that
+ * registered us, answers, and has not said it runs no relay; a grant
+ * the peer asked for comes from whichever server it asked, and the
+ * relay is that server's.
  */
 #include <errno.h>
 #include <string.h>
@@ -42,32 +47,57 @@ void client_relay_reset(struct client_peer *p)
 	p->relay_idle_s = 0;
 }
 
+/* The server to ask for a relay now, or NULL. */
+static struct client_server *relay_server(struct client *c, uint64_t now)
+{
+	for (unsigned int i = 0; i < c->n_srv; i++) {
+		struct client_server *s = &c->srv[i];
+
+		if (s->registered && !s->silent && !s->refused &&
+		    now >= s->relay_none_until)
+			return s;
+	}
+	return NULL;
+}
+
 void client_relay_want(struct client *c, struct client_peer *p, uint64_t now,
 		       const char *why)
 {
+	struct client_server *s;
+
 	/* "status" without a daemon sets nothing and allocates nothing. */
-	if (c->o->status_only || !c->registered || p->relay.active)
+	if (c->o->status_only || p->relay.active)
 		return;
-	if (p->have_relay || now < p->relay_next_ms || now < c->relay_none_until)
+	if (p->have_relay || now < p->relay_next_ms)
+		return;
+	s = relay_server(c, now);
+	if (!s)
 		return;
 	p->relay_next_ms = now + RELAY_ASK_MIN_MS;
 	snprintf(p->relay_why, sizeof(p->relay_why), "%s", why);
 	log_debug("peer %s: asking the server for a relay (%s)",
 		  client_peer_b64(p, (char[WGP_KEY_B64_SIZE]){ 0 }), why);
-	client_start_relay(p);
+	client_start_relay(s, p);
 }
 
-static void relay_refused(struct client *c, struct client_peer *p,
-			  const struct wgp_relay_grant *g, uint64_t now)
+static void relay_refused(struct client *c, struct client_server *s,
+			  struct client_peer *p, const struct wgp_relay_grant *g,
+			  uint64_t now)
 {
-	char k[WGP_KEY_B64_SIZE];
+	char k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
 
 	switch (g->status) {
 	case WGP_RELAY_NONE:
-		if (now >= c->relay_none_until)
+		if (now >= s->relay_none_until && c->n_srv == 1)
 			log_info("the server runs no relay: peers without a direct "
 				 "path stay unreachable");
-		c->relay_none_until = now + RELAY_NONE_MS;
+		else if (now >= s->relay_none_until)
+			log_info("the server %s runs no relay",
+				 endpoint_format((struct sockaddr *)&s->so->addr, ep));
+		s->relay_none_until = now + RELAY_NONE_MS;
+		/* Another server may run one: ask it at once. */
+		if (relay_server(c, now))
+			p->relay_next_ms = 0;
 		break;
 	case WGP_RELAY_FULL:
 		log_warn("peer %s: the server's relay is full", client_peer_b64(p, k));
@@ -81,20 +111,8 @@ static void relay_refused(struct client *c, struct client_peer *p,
 	}
 }
 
-/* Where WireGuard reaches the relay for p: the server's address (the one
- * we talk to), our side's port. */
-static void relay_address(const struct client *c, uint16_t port,
-			  struct sockaddr_storage *ss)
-{
-	*ss = c->o->server;
-	if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-}
-
-void client_relay_granted(struct client *c, struct client_peer *p,
-			  const struct wgp_relay_grant *g)
+void client_relay_granted(struct client *c, struct client_server *s,
+			  struct client_peer *p, const struct wgp_relay_grant *g)
 {
 	uint64_t now = wgp_mono_ms();
 	struct sockaddr_storage ss;
@@ -102,12 +120,14 @@ void client_relay_granted(struct client *c, struct client_peer *p,
 	char k[WGP_KEY_B64_SIZE], ep[ENDPOINT_STRLEN];
 
 	if (g->status != WGP_RELAY_OK) {
-		relay_refused(c, p, g, now);
+		relay_refused(c, s, p, g, now);
 		return;
 	}
 	if (!client_paths_keys(c, p))
 		return;
-	relay_address(c, g->port, &ss);
+	/* Where WireGuard reaches the relay for p: the address of the
+	 * server that granted it (the one we talk to), our side's port. */
+	client_server_addr(s, g->port, &ss);
 	/* A new allocation (the relay restarted, or the old one expired)
 	 * replaces the old candidate: that port is someone else's now. */
 	if (p->have_relay && !endpoint_equal((struct sockaddr *)&p->relay_addr,
@@ -117,6 +137,9 @@ void client_relay_granted(struct client *c, struct client_peer *p,
 			path_remove(&p->paths, cand);
 	}
 	p->have_relay = true;
+	/* A RELAY in flight elsewhere keeps its server until answered. */
+	if (!p->relay.active)
+		p->relay_srv = s->index;
 	p->relay_addr = ss;
 	memcpy(p->relay_key, g->bind_key, sizeof(p->relay_key));
 	p->relay_idle_s = g->idle_s;

@@ -65,7 +65,7 @@ static void advice(const struct client *c, const struct client_peer *p,
 	buf[0] = '\0';
 	if (p->status == PEER_FRESH || (p->status == PEER_SET && p->proven))
 		return;
-	if (!c->registered)
+	if (!client_registered(c))
 		snprintf(buf, len, "the rendezvous server has not answered: check "
 			 "--server, --server-key and that UDP reaches it");
 	else if (p->status == PEER_WAITING)
@@ -74,7 +74,7 @@ static void advice(const struct client *c, const struct client_peer *p,
 	else if (p->known_flags && !(p->ep_flags & WGP_F_PROBES))
 		snprintf(buf, len, "the peer runs a wgpunch without path probes: "
 			 "upgrade it");
-	else if ((ours || theirs) && c->relay_none_until > wgp_mono_ms())
+	else if ((ours || theirs) && client_relay_none(c, wgp_mono_ms()))
 		snprintf(buf, len, "%s symmetric and the server runs no relay: "
 			 "run wgpunchd with --relay, or map WireGuard's port on "
 			 "a symmetric side (PCP, NAT-PMP, UPnP, or a forward)",
@@ -138,6 +138,17 @@ static void fill_portmap(const struct client *c, struct status_snapshot *s)
 	s->portmap_ext.kind = 0;
 }
 
+static void fill_server(const struct client_server *cs, struct status_server *ss)
+{
+	ss->addr = cs->so->addr;
+	ss->registered = cs->registered;
+	ss->silent = cs->silent;
+	ss->rtt_ms = cs->rtt_ms ? (int64_t)cs->rtt_ms : -1;
+	if (cs->have_reg_self)
+		ss->self = cs->reg_self;
+	ss->nat = nat_name(cs->nat);
+}
+
 int client_status_fill(const struct client *c, struct status_snapshot *s)
 {
 	uint64_t now = wgp_mono_ms();
@@ -147,10 +158,13 @@ int client_status_fill(const struct client *c, struct status_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	clock_gettime(CLOCK_REALTIME, &wall);
 	snprintf(s->ifname, sizeof(s->ifname), "%s", c->o->ifname);
-	s->server = c->o->server;
-	s->registered = c->registered;
-	if (c->have_reg_self)
-		s->self = c->reg_self;
+	for (unsigned int i = 0; i < c->n_srv && i < STATUS_MAX_SERVERS; i++)
+		fill_server(&c->srv[i], &s->servers[s->n_servers++]);
+	if (s->n_servers) {
+		s->server = s->servers[0].addr;
+		s->registered = s->servers[0].registered;
+		s->self = s->servers[0].self;
+	}
 	s->nat = nat_name(c->nat);
 	fill_portmap(c, s);
 	s->raw_rx_server = c->rx_server;

@@ -130,34 +130,55 @@ static int parse_portmap(const char *value, unsigned int *mask)
 	}
 }
 
+/* One more entry for a list key: -EINVAL with why when it is full. */
+static int list_room(unsigned int n, const char *key, char *why, size_t whylen)
+{
+	if (n < CONFIG_MAX_SERVERS)
+		return 0;
+	return why_set(why, whylen, "%s given more than %u times (at most %u "
+		       "servers)", key, CONFIG_MAX_SERVERS, CONFIG_MAX_SERVERS);
+}
+
 int config_set(struct config *cfg, const char *key, const char *value,
 	       char *why, size_t whylen)
 {
 	unsigned long v;
 
 	if (!strcmp(key, "server")) {
-		if (config_split_server(value, cfg->server_host, &cfg->server_port))
+		struct config_server *srv = &cfg->servers[cfg->n_servers];
+
+		if (list_room(cfg->n_servers, key, why, whylen))
+			return -EINVAL;
+		if (config_split_server(value, srv->host, &srv->port))
 			return why_set(why, whylen,
 				       "server must be HOST, HOST:PORT or [IPV6]:PORT");
+		cfg->n_servers++;
 		cfg->set |= CONFIG_SERVER;
 	} else if (!strcmp(key, "server-key")) {
-		if (wgp_key_from_base64(cfg->server_key, value))
+		if (list_room(cfg->n_server_keys, key, why, whylen))
+			return -EINVAL;
+		if (wgp_key_from_base64(cfg->server_keys[cfg->n_server_keys], value))
 			return why_set(why, whylen,
 				       "server-key must be a base64 WireGuard key (44 characters)");
+		cfg->n_server_keys++;
 		cfg->set |= CONFIG_SERVER_KEY;
 	} else if (!strcmp(key, "server-key-file")) {
+		if (list_room(cfg->n_server_key_files, key, why, whylen))
+			return -EINVAL;
 		/* Only the name: reading it is a runtime matter (the file
 		 * may be missing), not a syntax error of this line. */
-		if (!*value || strlen(value) >= sizeof(cfg->server_key_file))
+		if (!*value || strlen(value) >= CONFIG_PATH_MAX)
 			return why_set(why, whylen,
 				       "server-key-file must be a file name of 1 to %u bytes",
 				       CONFIG_PATH_MAX - 1);
-		strcpy(cfg->server_key_file, value);
+		strcpy(cfg->server_key_files[cfg->n_server_key_files++], value);
 		cfg->set |= CONFIG_SERVER_KEY_FILE;
 	} else if (!strcmp(key, "probe-port")) {
+		if (list_room(cfg->n_probe_ports, key, why, whylen))
+			return -EINVAL;
 		if (parse_number(value, 1, 65535, &v))
 			return why_set(why, whylen, "probe-port must be a port from 1 to 65535");
-		cfg->probe_port = (uint16_t)v;
+		cfg->probe_ports[cfg->n_probe_ports++] = (uint16_t)v;
 		cfg->set |= CONFIG_PROBE_PORT;
 	} else if (!strcmp(key, "timeout")) {
 		if (parse_number(value, 1, CONFIG_MAX_TIMEOUT, &v))
@@ -189,6 +210,26 @@ int config_set(struct config *cfg, const char *key, const char *value,
 	return 0;
 }
 
+static int pairing(unsigned int n, unsigned int servers, const char *what,
+		   char *why, size_t whylen)
+{
+	if (n <= 1 || n == servers)
+		return 0;
+	return why_set(why, whylen, "%u server%s but %u %ss: give one %s for "
+		       "every server, or one per server in the same order",
+		       servers, servers == 1 ? "" : "s", n, what, what);
+}
+
+int config_check_servers(const struct config *cfg, char *why, size_t whylen)
+{
+	unsigned int keys = cfg->n_server_keys + cfg->n_server_key_files;
+
+	if (pairing(keys, cfg->n_servers, "server key", why, whylen) ||
+	    pairing(cfg->n_probe_ports, cfg->n_servers, "probe port", why, whylen))
+		return -EINVAL;
+	return 0;
+}
+
 static int line_error(struct config_error *err, unsigned int line,
 		      const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -209,6 +250,10 @@ static bool blank(char c)
 {
 	return c == ' ' || c == '\t';
 }
+
+/* Keys that may be given once per server. */
+#define CONFIG_LIST_FIELDS	(CONFIG_SERVER | CONFIG_SERVER_KEY | \
+				 CONFIG_SERVER_KEY_FILE | CONFIG_PROBE_PORT)
 
 /* Which key, for duplicate detection; 0 for none. */
 static unsigned int key_field(const char *key)
@@ -270,13 +315,13 @@ static int parse_line(struct config *cfg, struct line_state *st, char *s,
 	field = key_field(key);
 	if (!field)
 		return line_error(err, lineno, "unknown key \"%.40s\"", key);
-	if (st->seen & field)
+	if ((st->seen & field) && !(field & CONFIG_LIST_FIELDS))
 		return line_error(err, lineno, "\"%s\" given twice (first on line %u)",
 				  key, st->first_line[field_index(field)]);
 	if (!*value)
 		return line_error(err, lineno, "missing value for \"%s\"", key);
-	if (field & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE) &&
-	    st->seen & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE))
+	if ((field & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE)) &&
+	    (st->seen & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE) & ~field))
 		return line_error(err, lineno, "both \"server-key\" and "
 				  "\"server-key-file\" given (first on line %u): "
 				  "use one",
@@ -285,8 +330,9 @@ static int parse_line(struct config *cfg, struct line_state *st, char *s,
 	ret = config_set(cfg, key, value, why, sizeof(why));
 	if (ret)
 		return line_error(err, lineno, "%s", why);
+	if (!(st->seen & field))
+		st->first_line[field_index(field)] = lineno;
 	st->seen |= field;
-	st->first_line[field_index(field)] = lineno;
 	return 0;
 }
 
@@ -337,6 +383,8 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 		off = next;
 	}
 	sodium_memzero(line, sizeof(line));
+	if (!ret && config_check_servers(cfg, err->msg, sizeof(err->msg)))
+		ret = -EINVAL;
 	return ret;
 }
 

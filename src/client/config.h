@@ -7,8 +7,12 @@
  * first non-blank character is '#' are ignored; spaces and tabs around
  * keys and values are ignored. Keys: server, server-key, server-key-file,
  * probe-port, timeout, keepalive, log-level, portmap (a comma-separated
- * list of pcp, natpmp and upnp, or all, or none). Each at most once, and only
- * one of server-key and server-key-file. Anything else is an error
+ * list of pcp, natpmp and upnp, or all, or none). server, server-key,
+ * server-key-file and probe-port may be given up to CONFIG_MAX_SERVERS
+ * times (one rendezvous server each; keys and probe ports pair with the
+ * servers in order, or one applies to all: config_check_servers()); the
+ * others at most once, and only one of server-key and server-key-file
+ * is used in a file. Anything else is an error
  * naming its line: the file is outside input, and a typo silently
  * ignored is a setting silently lost. Files edited on Windows are
  * accepted as they are: CRLF line ends, and a UTF-8 byte order mark.
@@ -26,6 +30,7 @@
 #define CONFIG_HOST_MAX		256	/* a DNS name fits: 253 */
 #define CONFIG_MAX_TIMEOUT	86400
 #define CONFIG_PATH_MAX		1024	/* fits a config line */
+#define CONFIG_MAX_SERVERS	8	/* = WGPUNCH_MAX_SERVERS */
 
 enum config_field {
 	CONFIG_SERVER		= 1U << 0,
@@ -47,13 +52,23 @@ enum {
 	CONFIG_PM_ALL		= 7,
 };
 
+struct config_server {
+	char host[CONFIG_HOST_MAX];	/* name or numeric address */
+	uint16_t port;			/* 0: the default port */
+};
+
 struct config {
 	unsigned int set;		/* enum config_field bits */
-	char server_host[CONFIG_HOST_MAX];	/* name or numeric address */
-	uint16_t server_port;		/* 0: the default port */
-	uint8_t server_key[WGP_KEY_LEN];
-	char server_key_file[CONFIG_PATH_MAX];
-	uint16_t probe_port;
+	/* Each list in the order given; set has the field's bit when the
+	 * list is not empty. */
+	struct config_server servers[CONFIG_MAX_SERVERS];
+	unsigned int n_servers;
+	uint8_t server_keys[CONFIG_MAX_SERVERS][WGP_KEY_LEN];
+	unsigned int n_server_keys;
+	char server_key_files[CONFIG_MAX_SERVERS][CONFIG_PATH_MAX];
+	unsigned int n_server_key_files;
+	uint16_t probe_ports[CONFIG_MAX_SERVERS];
+	unsigned int n_probe_ports;
 	unsigned int timeout;		/* seconds */
 	uint16_t keepalive;		/* seconds */
 	enum log_level log_level;
@@ -80,6 +95,13 @@ int config_set(struct config *cfg, const char *key, const char *value,
  */
 int config_parse(struct config *cfg, const char *text, size_t len,
 		 struct config_error *err);
+
+/*
+ * Keys and probe ports pair with the servers: none (probe ports only:
+ * each server's port + 1), one for every server, or one per server in
+ * the same order. 0, or -EINVAL with why naming the counts.
+ */
+int config_check_servers(const struct config *cfg, char *why, size_t whylen);
 
 /* Read and parse a file (at most CONFIG_MAX_SIZE bytes). */
 int config_load(struct config *cfg, const char *path, struct config_error *err);

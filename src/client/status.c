@@ -236,6 +236,28 @@ static void json_peer(FILE *f, const struct status_peer *p)
 	fputs("]}", f);
 }
 
+static unsigned int server_count(const struct status_snapshot *s)
+{
+	return s->n_servers > STATUS_MAX_SERVERS ? STATUS_MAX_SERVERS : s->n_servers;
+}
+
+static void json_server(FILE *f, const struct status_server *sv)
+{
+	fputs("{\"address\":", f);
+	json_sockaddr(f, &sv->addr);
+	fprintf(f, ",\"registered\":%s,\"silent\":%s,\"rtt_ms\":",
+		sv->registered ? "true" : "false", sv->silent ? "true" : "false");
+	if (sv->rtt_ms >= 0)
+		fprintf(f, "%" PRId64, sv->rtt_ms);
+	else
+		fputs("null", f);
+	fputs(",\"self\":", f);
+	json_wgp_endpoint(f, &sv->self);
+	fputs(",\"nat\":", f);
+	json_string(f, sv->nat ? sv->nat : "unknown");
+	fputc('}', f);
+}
+
 int status_write_json(FILE *f, const struct status_snapshot *s)
 {
 	fputs("{\"interface\":", f);
@@ -260,7 +282,13 @@ int status_write_json(FILE *f, const struct status_snapshot *s)
 	fputc('}', f);
 	fprintf(f, ",\"raw_rx\":{\"server\":%" PRIu64 ",\"path\":%" PRIu64 "}",
 		s->raw_rx_server, s->raw_rx_path);
-	fputs(",\"peers\":[", f);
+	fputs(",\"servers\":[", f);
+	for (unsigned int i = 0; i < server_count(s); i++) {
+		if (i)
+			fputc(',', f);
+		json_server(f, &s->servers[i]);
+	}
+	fputs("],\"peers\":[", f);
 	for (size_t i = 0; i < s->n_peers; i++) {
 		if (i)
 			fputc(',', f);
@@ -329,15 +357,39 @@ static void text_duration(FILE *f, long secs)
 	}
 }
 
+/* With several servers, a line each: how it goes with that one. */
+static void text_server(FILE *f, const struct status_server *sv)
+{
+	char buf[WGP_ENDPOINT_STRLEN];
+
+	fputs("\n  server: ", f);
+	text_sockaddr(f, &sv->addr);
+	fputs(sv->registered ? " (registered" : " (not registered", f);
+	if (sv->silent)
+		fputs(", silent", f);
+	if (sv->rtt_ms >= 0)
+		fprintf(f, ", rtt %" PRId64 " ms", sv->rtt_ms);
+	fputs(", nat ", f);
+	text_string(f, sv->nat ? sv->nat : "unknown");
+	if (sv->self.family == AF_INET || sv->self.family == AF_INET6)
+		fprintf(f, ", sees us at %s", wgp_endpoint_format(&sv->self, buf));
+	fputc(')', f);
+}
+
 static void text_interface(FILE *f, const struct status_snapshot *s)
 {
 	char buf[WGP_ENDPOINT_STRLEN];
 
 	fputs("interface: ", f);
 	text_buf(f, s->ifname, sizeof(s->ifname));
-	fputs("\n  server: ", f);
-	text_sockaddr(f, &s->server);
-	fputs(s->registered ? " (registered)" : " (not registered)", f);
+	if (server_count(s) > 1) {
+		for (unsigned int i = 0; i < server_count(s); i++)
+			text_server(f, &s->servers[i]);
+	} else {
+		fputs("\n  server: ", f);
+		text_sockaddr(f, &s->server);
+		fputs(s->registered ? " (registered)" : " (not registered)", f);
+	}
 	fputs("\n  our mapping: ", f);
 	if (s->self.family == AF_INET || s->self.family == AF_INET6)
 		fputs(wgp_endpoint_format(&s->self, buf), f);

@@ -47,12 +47,26 @@ struct status_peer {
 	unsigned int n_cands;
 	struct status_cand cands[STATUS_MAX_CANDS];
 };
+/* One rendezvous server and how the conversation with it goes. */
+#define STATUS_MAX_SERVERS 8
+struct status_server {
+	struct sockaddr_storage addr;
+	bool registered;
+	bool silent;		/* its REGISTER goes unanswered (or refused) */
+	int64_t rtt_ms;		/* of the last REGISTER answered, -1: none */
+	struct wgp_endpoint self;	/* our mapping as it saw it; family 0: unknown */
+	const char *nat;	/* its mapping check: "cone", "symmetric", "unknown", "untested" */
+};
 struct status_snapshot {
 	char ifname[16];
+	/* The first server's: server, registered and self. */
 	struct sockaddr_storage server;
 	bool registered;
 	struct wgp_endpoint self;	/* our mapping as the server saw it; family 0: unknown */
-	const char *nat;	/* "cone", "symmetric", "unknown", "untested" */
+	const char *nat;	/* "cone", "symmetric", "unknown", "untested":
+				 * the first server's whose check completed */
+	unsigned int n_servers;	/* servers[0..n_servers) */
+	struct status_server servers[STATUS_MAX_SERVERS];
 	/* The port mapping of WireGuard's port on our gateway. */
 	const char *portmap;	/* "off", "trying", "mapped", "none" */
 	const char *portmap_proto;	/* "pcp", "natpmp", "upnp"; NULL */

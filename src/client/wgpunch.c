@@ -65,10 +65,13 @@ static const char usage_text[] =
 "           out when a single daemon runs\n"
 "\n"
 "Options:\n"
-"  -s, --server HOST[:PORT]     rendezvous server (port 49918)\n"
-"  -k, --server-key BASE64      the server's public key\n"
+"  -s, --server HOST[:PORT]     rendezvous server (port 49918); up to 8\n"
+"                               times: registers with every one\n"
+"  -k, --server-key BASE64      the server's public key (once for all\n"
+"                               servers, or once per server, in order)\n"
 "  -K, --server-key-file FILE   ... read from FILE\n"
-"  -p, --probe-port PORT        the server's second port (PORT + 1)\n"
+"  -p, --probe-port PORT        the server's second port (PORT + 1);\n"
+"                               once for all, or once per server\n"
 "  -c, --config FILE            read settings from FILE (key = value);\n"
 "                               default /etc/wgpunch/IFACE.conf, if it exists\n"
 "  -a, --keepalive SECONDS      persistent keepalive to set (default:\n"
@@ -122,6 +125,7 @@ struct cmdline {
 	struct config cli;		/* what the options set */
 	const char *config_file;	/* --config, or NULL */
 	char default_config[PATH_MAX];	/* the interface's, when read */
+	bool file_read;			/* a settings file was read */
 	const char *command;
 	const char *ifname;
 	bool status;			/* the command is "status" */
@@ -192,6 +196,7 @@ static int parse_args(int argc, char *argv[], struct cmdline *cl)
 		['p'] = "probe-port", ['a'] = "keepalive", ['t'] = "timeout",
 		['l'] = "log-level",
 	};
+	char why[200];
 	int opt;
 
 	memset(cl, 0, sizeof(*cl));
@@ -238,30 +243,42 @@ static int parse_args(int argc, char *argv[], struct cmdline *cl)
 			return WGPUNCH_EXIT_USAGE;
 		}
 	}
-	/* Which one wins would be a guess. */
+	/* Which one wins would be a guess; so would pairing a mixed list
+	 * with the servers. */
 	if ((cl->cli.set & CONFIG_SERVER_KEY) && (cl->cli.set & CONFIG_SERVER_KEY_FILE))
 		return usage_error("both --server-key and --server-key-file given: use one");
+	if (cl->cli.n_servers && config_check_servers(&cl->cli, why, sizeof(why)))
+		return usage_error("%s", why);
 	return parse_command(argc - optind, argv + optind, cl);
 }
 
-/* Options override the file: copy each field the options set. */
+/* Options override the file: each field the options set, and each list
+ * (servers, keys, probe ports) as a whole. */
 static void merge(struct config *cfg, const struct config *cli)
 {
 	if (cli->set & CONFIG_SERVER) {
-		memcpy(cfg->server_host, cli->server_host, sizeof(cfg->server_host));
-		cfg->server_port = cli->server_port;
+		memcpy(cfg->servers, cli->servers, sizeof(cfg->servers));
+		cfg->n_servers = cli->n_servers;
 	}
 	/* Either kind of key on the command line replaces either kind in
 	 * the file. */
-	if (cli->set & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE))
+	if (cli->set & (CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE)) {
 		cfg->set &= ~(CONFIG_SERVER_KEY | CONFIG_SERVER_KEY_FILE);
-	if (cli->set & CONFIG_SERVER_KEY)
-		memcpy(cfg->server_key, cli->server_key, sizeof(cfg->server_key));
-	if (cli->set & CONFIG_SERVER_KEY_FILE)
-		memcpy(cfg->server_key_file, cli->server_key_file,
-		       sizeof(cfg->server_key_file));
-	if (cli->set & CONFIG_PROBE_PORT)
-		cfg->probe_port = cli->probe_port;
+		cfg->n_server_keys = cfg->n_server_key_files = 0;
+	}
+	if (cli->set & CONFIG_SERVER_KEY) {
+		memcpy(cfg->server_keys, cli->server_keys, sizeof(cfg->server_keys));
+		cfg->n_server_keys = cli->n_server_keys;
+	}
+	if (cli->set & CONFIG_SERVER_KEY_FILE) {
+		memcpy(cfg->server_key_files, cli->server_key_files,
+		       sizeof(cfg->server_key_files));
+		cfg->n_server_key_files = cli->n_server_key_files;
+	}
+	if (cli->set & CONFIG_PROBE_PORT) {
+		memcpy(cfg->probe_ports, cli->probe_ports, sizeof(cfg->probe_ports));
+		cfg->n_probe_ports = cli->n_probe_ports;
+	}
 	if (cli->set & CONFIG_TIMEOUT)
 		cfg->timeout = cli->timeout;
 	if (cli->set & CONFIG_KEEPALIVE)
@@ -305,10 +322,11 @@ static int resolve_error(const char *host)
 
 /* 0, -EINVAL for text that can never be a server (a usage error), or
  * -ENOENT when resolving failed (DNS may be down: a runtime error). */
-static int resolve_server(const struct config *cfg, struct sockaddr_storage *ss)
+static int resolve_server(const struct config_server *srv,
+			  struct sockaddr_storage *ss)
 {
-	uint16_t port = cfg->server_port ? cfg->server_port : WGP_PORT;
-	const char *host = cfg->server_host;
+	uint16_t port = srv->port ? srv->port : WGP_PORT;
+	const char *host = srv->host;
 	struct addrinfo hints = {
 		.ai_socktype = SOCK_DGRAM,
 		.ai_flags = AI_ADDRCONFIG,
@@ -369,6 +387,45 @@ static int read_config_file(struct cmdline *cl, struct config *cfg)
 		fprintf(stderr, "wgpunch: %s: %s\n", path, err.msg);
 	if (ret < 0)
 		return ret == -EINVAL ? WGPUNCH_EXIT_USAGE : WGPUNCH_EXIT_ERROR;
+	cl->file_read = true;
+	return 0;
+}
+
+/* The command line may have replaced one list and not the other: the
+ * counts must still pair. 0, or the exit status. */
+static int check_pairing(const struct cmdline *cl, const struct config *cfg,
+			 const char *file)
+{
+	char why[200];
+
+	if (!config_check_servers(cfg, why, sizeof(why)))
+		return 0;
+	if (cl->file_read)
+		fprintf(stderr, "wgpunch: %s (the options' lists replace those of "
+			"%s, the others are kept)\n", why, file);
+	else
+		fprintf(stderr, "wgpunch: %s\n", why);
+	return WGPUNCH_EXIT_USAGE;
+}
+
+/* The key files, in order, into the key list. 0, or the exit status. */
+static int read_key_files(struct config *cfg)
+{
+	int ret;
+
+	if (!(cfg->set & CONFIG_SERVER_KEY_FILE))
+		return 0;
+	for (unsigned int i = 0; i < cfg->n_server_key_files; i++) {
+		ret = wgp_key_read_file(cfg->server_keys[i], cfg->server_key_files[i]);
+		if (ret < 0) {
+			fprintf(stderr, "wgpunch: %s: %s\n", cfg->server_key_files[i],
+				ret == -EINVAL ? "not a base64 WireGuard key" :
+				strerror(-ret));
+			return WGPUNCH_EXIT_ERROR;
+		}
+	}
+	cfg->n_server_keys = cfg->n_server_key_files;
+	cfg->set |= CONFIG_SERVER_KEY;
 	return 0;
 }
 
@@ -397,16 +454,46 @@ static int load_settings(struct cmdline *cl, struct config *cfg)
 			"\"server-key-file =\" in %s\n", file);
 		return WGPUNCH_EXIT_USAGE;
 	}
-	if (cfg->set & CONFIG_SERVER_KEY_FILE) {
-		ret = wgp_key_read_file(cfg->server_key, cfg->server_key_file);
-		if (ret < 0) {
-			fprintf(stderr, "wgpunch: %s: %s\n", cfg->server_key_file,
-				ret == -EINVAL ? "not a base64 WireGuard key" :
-				strerror(-ret));
-			return WGPUNCH_EXIT_ERROR;
-		}
-		cfg->set |= CONFIG_SERVER_KEY;
+	ret = check_pairing(cl, cfg, file);
+	if (ret)
+		return ret;
+	return read_key_files(cfg);
+}
+
+/* Entry i of a list that has one entry for all, or one per server. */
+static unsigned int pick(unsigned int n, unsigned int i)
+{
+	return n == 1 ? 0 : i;
+}
+
+/* Server i of the settings: address, probe port and key. 0, or the
+ * exit status. */
+static int build_server(const struct config *cfg, unsigned int i,
+			struct client_server_opts *so)
+{
+	const char *host = cfg->servers[i].host;
+	uint16_t port;
+	int ret;
+
+	ret = resolve_server(&cfg->servers[i], &so->addr);
+	if (ret < 0)
+		return ret == -EINVAL ? WGPUNCH_EXIT_USAGE : WGPUNCH_EXIT_ERROR;
+	port = endpoint_port((struct sockaddr *)&so->addr);
+	if (cfg->n_probe_ports) {
+		so->probe_port = cfg->probe_ports[pick(cfg->n_probe_ports, i)];
+	} else if (port == UINT16_MAX) {
+		fprintf(stderr, "wgpunch: server %s: port 65535: give --probe-port\n",
+			host);
+		return WGPUNCH_EXIT_USAGE;
+	} else {
+		so->probe_port = (uint16_t)(port + 1);
 	}
+	if (so->probe_port == port) {
+		fprintf(stderr, "wgpunch: server %s: the probe port must differ from "
+			"the server port\n", host);
+		return WGPUNCH_EXIT_USAGE;
+	}
+	memcpy(so->key, cfg->server_keys[pick(cfg->n_server_keys, i)], WGP_KEY_LEN);
 	return 0;
 }
 
@@ -414,30 +501,18 @@ static int load_settings(struct cmdline *cl, struct config *cfg)
 static int build_opts(const struct cmdline *cl, const struct config *cfg,
 		      struct client_opts *o)
 {
-	uint16_t port;
 	int ret;
 
 	memset(o, 0, sizeof(*o));
 	o->ifname = cl->ifname;
 	o->daemon = !strcmp(cl->command, "daemon");
 	o->no_seccomp = cl->no_seccomp;
-	ret = resolve_server(cfg, &o->server);
-	if (ret < 0)
-		return ret == -EINVAL ? WGPUNCH_EXIT_USAGE : WGPUNCH_EXIT_ERROR;
-	port = endpoint_port((struct sockaddr *)&o->server);
-	if (cfg->set & CONFIG_PROBE_PORT) {
-		o->probe_port = cfg->probe_port;
-	} else if (port == UINT16_MAX) {
-		fprintf(stderr, "wgpunch: server port 65535: give --probe-port\n");
-		return WGPUNCH_EXIT_USAGE;
-	} else {
-		o->probe_port = (uint16_t)(port + 1);
+	for (unsigned int i = 0; i < cfg->n_servers && i < WGPUNCH_MAX_SERVERS; i++) {
+		ret = build_server(cfg, i, &o->servers[i]);
+		if (ret)
+			return ret;
+		o->n_servers++;
 	}
-	if (o->probe_port == port) {
-		fprintf(stderr, "wgpunch: the probe port must differ from the server port\n");
-		return WGPUNCH_EXIT_USAGE;
-	}
-	memcpy(o->server_key, cfg->server_key, WGP_KEY_LEN);
 	o->status_socket = cl->status_socket;
 	o->keepalive = cfg->set & CONFIG_KEEPALIVE ? cfg->keepalive : 0;
 	o->timeout_s = cfg->set & CONFIG_TIMEOUT ? cfg->timeout : DEFAULT_TIMEOUT;

@@ -43,13 +43,13 @@ static void test_good_file(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&cfg, text, &err), 0);
-	assert_string_equal(cfg.server_host, "198.18.0.1");
-	assert_int_equal(cfg.server_port, 5000);
+	assert_string_equal(cfg.servers[0].host, "198.18.0.1");
+	assert_int_equal(cfg.servers[0].port, 5000);
 	assert_int_equal(wgp_key_from_base64(key, KEY_B64), 0);
-	assert_memory_equal(cfg.server_key, key, WGP_KEY_LEN);
+	assert_memory_equal(cfg.server_keys[0], key, WGP_KEY_LEN);
 	assert_int_equal(cfg.timeout, 7);
 	assert_int_equal(cfg.keepalive, 15);
-	assert_int_equal(cfg.probe_port, 5001);
+	assert_int_equal(cfg.probe_ports[0], 5001);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(cfg.set, CONFIG_SERVER | CONFIG_SERVER_KEY | CONFIG_TIMEOUT |
 			 CONFIG_KEEPALIVE | CONFIG_PROBE_PORT | CONFIG_LOG_LEVEL);
@@ -111,13 +111,72 @@ static void test_errors(void **state)
 		     "both \"server-key\" and \"server-key-file\" given (first on line 1)");
 	expect_error("server-key-file = /k\nserver-key = " KEY_B64 "\n", 2,
 		     "both \"server-key\" and \"server-key-file\" given (first on line 1)");
-	expect_error("server-key-file = /k\nserver-key-file = /j\n", 2, "given twice");
+	expect_error("server-key-file = /k\nserver-key-file = /j\nserver-key = "
+		     KEY_B64 "\n", 3, "both \"server-key\" and \"server-key-file\" "
+		     "given (first on line 1)");
 	expect_error("# ok\nlog-level = info\x1b\n", 2, "control character 0x1b");
 	expect_error("portmap = pcp,\n", 1, "portmap must be");
 	expect_error("portmap = pcp,none\n", 1, "portmap must be");
 	expect_error("portmap = none,pcp\n", 1, "portmap must be");
 	expect_error("portmap = PCP\n", 1, "portmap must be");
 	expect_error("portmap = upnp,,pcp\n", 1, "portmap must be");
+}
+
+/* server, server-key, server-key-file and probe-port repeat, one per
+ * server; keys and probe ports pair with the servers in order, or one
+ * serves all; other counts are an error naming them. */
+static void test_servers(void **state)
+{
+	static const char two[] =
+		"server = 198.18.0.1\n"
+		"server = [2001:db8::2]:7000\n"
+		"server-key-file = /a\n"
+		"server-key-file = /b\n"
+		"probe-port = 5001\n";
+	struct config_error err;
+	struct config cfg;
+	char why[200];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, two, &err), 0);
+	assert_int_equal(cfg.n_servers, 2);
+	assert_string_equal(cfg.servers[0].host, "198.18.0.1");
+	assert_int_equal(cfg.servers[0].port, 0);
+	assert_string_equal(cfg.servers[1].host, "2001:db8::2");
+	assert_int_equal(cfg.servers[1].port, 7000);
+	assert_int_equal(cfg.n_server_key_files, 2);
+	assert_string_equal(cfg.server_key_files[1], "/b");
+	assert_int_equal(cfg.n_probe_ports, 1);
+	assert_int_equal(cfg.set, CONFIG_SERVER | CONFIG_SERVER_KEY_FILE |
+			 CONFIG_PROBE_PORT);
+
+	/* One key for three servers. */
+	assert_int_equal(parse(&cfg, "server = a\nserver = b\nserver = c\n"
+			       "server-key = " KEY_B64 "\n", &err), 0);
+	assert_int_equal(cfg.n_servers, 3);
+	assert_int_equal(cfg.n_server_keys, 1);
+
+	expect_error("server = a\nserver = b\nserver-key = " KEY_B64 "\n"
+		     "server-key = " KEY_B64 "\nserver-key = " KEY_B64 "\n", 0,
+		     "2 servers but 3 server keys: give one server key for every "
+		     "server, or one per server in the same order");
+	expect_error("server = a\nserver = b\nserver = c\nprobe-port = 1\n"
+		     "probe-port = 2\n", 0, "3 servers but 2 probe ports");
+	expect_error("server = a\nserver = b\nserver = c\nserver = d\n"
+		     "server = e\nserver = f\nserver = g\nserver = h\n"
+		     "server = i\n", 9, "server given more than 8 times");
+
+	/* The check alone, as wgpunch runs it after the options. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_servers = 1;
+	cfg.n_server_keys = 2;
+	assert_int_equal(config_check_servers(&cfg, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "1 server but 2 server keys"));
+	cfg.n_servers = 2;
+	assert_int_equal(config_check_servers(&cfg, why, sizeof(why)), 0);
+	cfg.n_probe_ports = 3;
+	assert_int_equal(config_check_servers(&cfg, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "2 servers but 3 probe ports"));
 }
 
 static void test_portmap(void **state)
@@ -158,9 +217,9 @@ static void test_crlf_and_bom(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&cfg, text, &err), 0);
-	assert_string_equal(cfg.server_host, "198.18.0.1");
-	assert_int_equal(cfg.server_port, 5000);
-	assert_string_equal(cfg.server_key_file, "/etc/wgpunch/server.pub");
+	assert_string_equal(cfg.servers[0].host, "198.18.0.1");
+	assert_int_equal(cfg.servers[0].port, 5000);
+	assert_string_equal(cfg.server_key_files[0], "/etc/wgpunch/server.pub");
 	assert_int_equal(cfg.timeout, 7);
 	assert_int_equal(cfg.set, CONFIG_SERVER | CONFIG_SERVER_KEY_FILE | CONFIG_TIMEOUT);
 	/* A line of exactly the limit, plus its CR, is fine. */
@@ -254,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_servers),
 		cmocka_unit_test(test_portmap),
 		cmocka_unit_test(test_crlf_and_bom),
 		cmocka_unit_test(test_nul_and_long),

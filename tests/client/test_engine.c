@@ -5,7 +5,9 @@
  * side of the session, replies sealed by that side and fed back, the
  * time chosen by the test. Registration, the retransmission schedule,
  * ERROR COUNTER / CLOCK, COOKIE, NOTIFY freshness, a LOOKUP answer, the
- * mapping check (PROBE to both server ports) and RELAY grants.
+ * mapping check (PROBE to both server ports) and RELAY grants; with two
+ * servers, REGISTER to each, LOOKUPs answered by either, one server
+ * silent while the other answers, NOTIFY from the second.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +32,7 @@
 
 struct recorded {
 	enum engine_event_type type;
+	struct client_server *srv;
 	struct client_peer *peer;
 	uint8_t flags;
 	struct wgp_endpoint ep;
@@ -38,7 +41,7 @@ struct recorded {
 struct fixture {
 	struct client_opts o;
 	struct client c;
-	struct wgp_session srv;		/* the server's side */
+	struct wgp_session srv[2];	/* each server's side */
 	struct recorded ev[MAX_EVENTS];
 	unsigned int n_ev;
 };
@@ -54,6 +57,7 @@ static void record(struct client *c, const struct engine_event *ev)
 	r = &fx->ev[fx->n_ev++];
 	memset(r, 0, sizeof(*r));
 	r->type = ev->type;
+	r->srv = ev->srv;
 	r->peer = ev->peer;
 	r->flags = ev->flags;
 	if (ev->ep)
@@ -103,34 +107,47 @@ static int peer_cmp(const void *a, const void *b)
 		      ((const struct client_peer *)b)->key, WGP_KEY_LEN);
 }
 
-/* A client of a server at 198.18.0.1 with two present peers (sorted by
- * key, as client.c keeps them), in "up" mode. */
-static int setup(void **state)
+/* Server i of the fixture: 198.18.0.(i + 1), a key of its own, the
+ * sessions of both sides. */
+static void server_setup(struct fixture *f, unsigned int i,
+			 const uint8_t priv[WGP_KEY_LEN])
 {
-	uint8_t srv_priv[WGP_KEY_LEN], srv_pub[WGP_KEY_LEN], priv[WGP_KEY_LEN];
-	struct sockaddr_in *srv;
+	uint8_t srv_priv[WGP_KEY_LEN], srv_pub[WGP_KEY_LEN];
+	struct client_server_opts *so = &f->o.servers[i];
+	struct sockaddr_in *sin = (struct sockaddr_in *)&so->addr;
+
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(WGP_PORT);
+	sin->sin_addr.s_addr = htonl(0xc6120001 + i);	/* 198.18.0.1 + i */
+	so->probe_port = WGP_PROBE_PORT;
+	keypair(srv_priv, srv_pub);
+	memcpy(so->key, srv_pub, WGP_KEY_LEN);
+	assert_int_equal(wgp_session_client(&f->c.srv[i].sess, priv,
+					    f->c.dev.public_key, srv_pub), 0);
+	assert_int_equal(wgp_session_server(&f->srv[i], srv_priv, srv_pub,
+					    f->c.dev.public_key), 0);
+}
+
+/* A client of n servers (at 198.18.0.1, .2) with two present peers
+ * (sorted by key, as client.c keeps them), in "up" mode. */
+static int setup_n(void **state, unsigned int n)
+{
+	uint8_t priv[WGP_KEY_LEN];
 	struct fixture *f;
 
 	assert_int_not_equal(sodium_init(), -1);
 	f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	srv = (struct sockaddr_in *)&f->o.server;
-	srv->sin_family = AF_INET;
-	srv->sin_port = htons(WGP_PORT);
-	assert_int_equal(inet_pton(AF_INET, "198.18.0.1", &srv->sin_addr), 1);
-	f->o.probe_port = WGP_PROBE_PORT;
 	f->o.ifname = "wgtest0";
-	keypair(srv_priv, srv_pub);
-	memcpy(f->o.server_key, srv_pub, WGP_KEY_LEN);
-
+	f->o.n_servers = n;
 	f->c.o = &f->o;
 	f->c.event = record;
 	f->c.hops = -1;
+	engine_init_servers(&f->c);
+	assert_int_equal(f->c.n_srv, n);
 	keypair(priv, f->c.dev.public_key);
-	assert_int_equal(wgp_session_client(&f->c.sess, priv, f->c.dev.public_key,
-					    srv_pub), 0);
-	assert_int_equal(wgp_session_server(&f->srv, srv_priv, srv_pub,
-					    f->c.dev.public_key), 0);
+	for (unsigned int i = 0; i < n; i++)
+		server_setup(f, i, priv);
 	f->c.peers = calloc(2, sizeof(*f->c.peers));
 	assert_non_null(f->c.peers);
 	f->c.num_peers = f->c.peers_cap = 2;
@@ -142,6 +159,16 @@ static int setup(void **state)
 	fx = f;
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_n(state, 1);
+}
+
+static int setup2(void **state)
+{
+	return setup_n(state, 2);
 }
 
 static int teardown(void **state)
@@ -177,7 +204,7 @@ static size_t service(struct fixture *f, struct engine_clock t,
 	if (n && m) {
 		const struct engine_datagram *d = &f->c.out.d[n - 1];
 
-		assert_int_equal(wgp_open(m, d->buf, d->len, &f->srv), 0);
+		assert_int_equal(wgp_open(m, d->buf, d->len, &f->srv[d->server]), 0);
 		assert_int_equal(m->type, d->type);
 		assert_memory_equal(m->key, f->c.dev.public_key, WGP_KEY_LEN);
 	}
@@ -185,15 +212,22 @@ static size_t service(struct fixture *f, struct engine_clock t,
 	return n;
 }
 
-/* Seal m as the server would and feed it to the engine on port. */
+/* Seal m as server i would and feed it to the engine on port. */
+static void answer_from(struct fixture *f, unsigned int i, const struct wgp_msg *m,
+			enum engine_port port, struct engine_clock t)
+{
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	ssize_t len = wgp_seal(buf, sizeof(buf), m, &f->srv[i]);
+
+	assert_true(len > 0);
+	engine_input(&f->c, i, port, buf, (size_t)len, t);
+}
+
+/* The same from the first server. */
 static void answer(struct fixture *f, const struct wgp_msg *m,
 		   enum engine_port port, struct engine_clock t)
 {
-	uint8_t buf[WGP_MAX_MSG_LEN];
-	ssize_t len = wgp_seal(buf, sizeof(buf), m, &f->srv);
-
-	assert_true(len > 0);
-	engine_input(&f->c, port, buf, (size_t)len, t);
+	answer_from(f, 0, m, port, t);
 }
 
 static void reply_to(struct wgp_msg *r, const struct wgp_msg *req, uint8_t type)
@@ -213,7 +247,7 @@ static void test_register(void **state)
 	struct wgp_msg m, r;
 	uint8_t digest[WGP_CONSENT_LEN];
 
-	engine_start_register(&f->c);
+	engine_start_register(&f->c, &f->c.srv[0]);
 	assert_int_equal(service(f, at(0), &m, NULL), 1);
 	assert_int_equal(f->c.out.d[0].port, ENGINE_PORT_MAIN);
 	assert_int_equal(m.type, WGP_REGISTER);
@@ -221,7 +255,7 @@ static void test_register(void **state)
 	assert_int_equal(m.u.reg.counter, T0_NS);
 	wgp_consent_digest(digest, f->c.peers[1].key);
 	assert_memory_equal(m.u.reg.consent[1], digest, WGP_CONSENT_LEN);
-	assert_false(f->c.registered);
+	assert_false(f->c.srv[0].registered);
 
 	reply_to(&r, &m, WGP_REGISTER_REPLY);
 	r.u.reg_reply.ttl = 90;
@@ -233,11 +267,11 @@ static void test_register(void **state)
 	v4_endpoint(&r.u.reg_reply.peers[0].ep, "198.18.1.2", 51820);
 	answer(f, &r, ENGINE_PORT_MAIN, at(40));
 
-	assert_true(f->c.registered);
-	assert_false(f->c.reg.active);
-	assert_int_equal(f->c.ttl, 90);
-	assert_int_equal(f->c.server_rtt_ms, 40);
-	assert_true(wgp_endpoint_equal(&f->c.self_main, &r.u.reg_reply.self));
+	assert_true(f->c.srv[0].registered);
+	assert_false(f->c.srv[0].reg.active);
+	assert_int_equal(f->c.srv[0].ttl, 90);
+	assert_int_equal(f->c.srv[0].rtt_ms, 40);
+	assert_true(wgp_endpoint_equal(&f->c.srv[0].self_main, &r.u.reg_reply.self));
 	assert_int_equal(count_events(ENGINE_EV_ANSWERED), 1);
 	assert_int_equal(count_events(ENGINE_EV_REGISTERED), 1);
 	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 1);
@@ -269,7 +303,7 @@ static void test_retransmit(void **state)
 	uint8_t txid[WGP_TXID_LEN];
 	struct wgp_msg m;
 
-	engine_start_register(&f->c);
+	engine_start_register(&f->c, &f->c.srv[0]);
 	assert_int_equal(service(f, at(0), &m, &next), 1);
 	memcpy(txid, m.txid, WGP_TXID_LEN);
 	last_counter = m.u.reg.counter;
@@ -287,7 +321,7 @@ static void test_retransmit(void **state)
 		assert_memory_equal(m.txid, txid, WGP_TXID_LEN);
 		assert_true(m.u.reg.counter > last_counter);
 		last_counter = m.u.reg.counter;
-		assert_int_equal(f->c.reg.tries, i + 2);
+		assert_int_equal(f->c.srv[0].reg.tries, i + 2);
 		base = base * 2 > RETX_MAX_MS ? RETX_MAX_MS : base * 2;
 	}
 	/* "up" never gives up on its own: no SILENT before its deadline. */
@@ -312,12 +346,12 @@ static void test_error_counter(void **state)
 	uint64_t last = T0_NS + 30 * S, next;
 	struct wgp_msg m, r;
 
-	engine_start_register(&f->c);
+	engine_start_register(&f->c, &f->c.srv[0]);
 	assert_int_equal(service(f, at(0), &m, NULL), 1);
 	error_reply(&r, &m, WGP_ERR_COUNTER, T0_NS, last);
 	answer(f, &r, ENGINE_PORT_MAIN, at(10));
-	assert_int_equal(f->c.counter, last);
-	assert_true(f->c.reg.active);
+	assert_int_equal(f->c.srv[0].counter, last);
+	assert_true(f->c.srv[0].reg.active);
 	assert_int_equal(service(f, at(11), &m, &next), 1);
 	assert_int_equal(m.u.reg.counter, last + 1);
 
@@ -331,7 +365,7 @@ static void test_error_counter(void **state)
 	/* A counter two days ahead of the clock: ignored. */
 	error_reply(&r, &m, WGP_ERR_COUNTER, T0_NS, T0_NS + 2 * 86400 * S);
 	answer(f, &r, ENGINE_PORT_MAIN, at(next - T0_MS + 5));
-	assert_true(f->c.counter < T0_NS + 86400 * S);
+	assert_true(f->c.srv[0].counter < T0_NS + 86400 * S);
 	assert_int_equal(count_events(ENGINE_EV_SILENT), 0);
 }
 
@@ -344,18 +378,18 @@ static void test_error_clock(void **state)
 	uint64_t server_time = T0_NS - 3600 * S;
 	struct wgp_msg m, r;
 
-	engine_start_register(&f->c);
+	engine_start_register(&f->c, &f->c.srv[0]);
 	assert_int_equal(service(f, at(0), &m, NULL), 1);
 	error_reply(&r, &m, WGP_ERR_CLOCK, server_time, 0);
 	answer(f, &r, ENGINE_PORT_MAIN, at(10));
-	assert_int_equal(f->c.clock_offset_ns, -(int64_t)(3600 * S + 10 * 1000000ULL));
+	assert_int_equal(f->c.srv[0].clock_offset_ns, -(int64_t)(3600 * S + 10 * 1000000ULL));
 	assert_int_equal(service(f, at(10), &m, NULL), 1);
 	assert_int_equal(m.u.reg.counter, server_time);
 
 	/* An impossible time (beyond INT64_MAX) changes nothing. */
 	error_reply(&r, &m, WGP_ERR_CLOCK, UINT64_MAX, 0);
 	answer(f, &r, ENGINE_PORT_MAIN, at(20));
-	assert_int_equal(f->c.clock_offset_ns, -(int64_t)(3600 * S + 10 * 1000000ULL));
+	assert_int_equal(f->c.srv[0].clock_offset_ns, -(int64_t)(3600 * S + 10 * 1000000ULL));
 	assert_int_equal(service(f, at(21), NULL, NULL), 0);
 }
 
@@ -370,14 +404,14 @@ static void test_cookie(void **state)
 	size_t len;
 
 	randombytes_buf(cookie, sizeof(cookie));
-	engine_start_register(&f->c);
+	engine_start_register(&f->c, &f->c.srv[0]);
 	assert_int_equal(service(f, at(0), &m, NULL), 1);
 
 	len = wgp_cookie_msg(ck, m.txid, cookie);
-	engine_input(&f->c, ENGINE_PORT_PROBE, ck, len, at(5));
+	engine_input(&f->c, 0, ENGINE_PORT_PROBE, ck, len, at(5));
 	assert_int_equal(service(f, at(6), NULL, NULL), 0);
 
-	engine_input(&f->c, ENGINE_PORT_MAIN, ck, len, at(10));
+	engine_input(&f->c, 0, ENGINE_PORT_MAIN, ck, len, at(10));
 	assert_int_equal(engine_service(&f->c, at(10)) > T0_MS + 10, 1);
 	assert_int_equal(f->c.out.n, 1);
 	d = &f->c.out.d[0];
@@ -385,18 +419,18 @@ static void test_cookie(void **state)
 	assert_int_equal(d->buf[WGP_OFF_COOKIE_FLAG], 1);
 	assert_memory_equal(d->buf + d->len - WGP_COOKIE_LEN, cookie,
 			    WGP_COOKIE_LEN);
-	assert_int_equal(wgp_open(&m, d->buf, d->len, &f->srv), 0);
+	assert_int_equal(wgp_open(&m, d->buf, d->len, &f->srv[0]), 0);
 	f->c.out.n = 0;
 
 	/* Once per request: another COOKIE waits for the schedule. */
-	engine_input(&f->c, ENGINE_PORT_MAIN, ck, len, at(20));
+	engine_input(&f->c, 0, ENGINE_PORT_MAIN, ck, len, at(20));
 	assert_int_equal(service(f, at(21), NULL, NULL), 0);
 
 	/* For a txid not in flight: ignored. */
 	memset(m.txid, 0x5a, WGP_TXID_LEN);
 	len = wgp_cookie_msg(ck, m.txid, cookie);
-	f->c.reg.cookie_resent = false;
-	engine_input(&f->c, ENGINE_PORT_MAIN, ck, len, at(30));
+	f->c.srv[0].reg.cookie_resent = false;
+	engine_input(&f->c, 0, ENGINE_PORT_MAIN, ck, len, at(30));
 	assert_int_equal(service(f, at(31), NULL, NULL), 0);
 	assert_int_equal(f->n_ev, 0);
 }
@@ -459,7 +493,7 @@ static void test_lookup(void **state)
 	const struct recorded *ev;
 	struct wgp_msg m, r;
 
-	client_start_lookup(p);
+	client_start_lookup(&f->c, p);
 	assert_int_equal(service(f, at(0), &m, NULL), 1);
 	assert_int_equal(m.type, WGP_LOOKUP);
 	assert_memory_equal(m.u.lookup.target, p->key, WGP_KEY_LEN);
@@ -470,7 +504,7 @@ static void test_lookup(void **state)
 	r.u.probe_reply.local_port = WGP_PORT;
 	answer(f, &r, ENGINE_PORT_MAIN, at(5));
 	assert_int_equal(f->n_ev, 0);
-	assert_true(p->lookup.active);
+	assert_true(p->lookup[0].active);
 
 	reply_to(&r, &m, WGP_LOOKUP_REPLY);
 	r.u.lookup_reply.status = WGP_LOOKUP_OK;
@@ -479,7 +513,7 @@ static void test_lookup(void **state)
 	v4_endpoint(&r.u.lookup_reply.self, "198.18.0.7", 40000);
 	v4_endpoint(&r.u.lookup_reply.peer, "198.18.2.3", 1234);
 	answer(f, &r, ENGINE_PORT_MAIN, at(10));
-	assert_false(p->lookup.active);
+	assert_false(p->lookup[0].active);
 	assert_int_equal(count_events(ENGINE_EV_ANSWERED), 1);
 	ev = find_event(ENGINE_EV_ENDPOINT);
 	assert_non_null(ev);
@@ -489,13 +523,13 @@ static void test_lookup(void **state)
 	assert_int_equal(service(f, at(1000), NULL, NULL), 0);
 
 	f->n_ev = 0;
-	client_start_lookup(p);
+	client_start_lookup(&f->c, p);
 	assert_int_equal(service(f, at(2000), &m, NULL), 1);
 	reply_to(&r, &m, WGP_LOOKUP_REPLY);
 	r.u.lookup_reply.status = WGP_LOOKUP_UNAVAILABLE;
 	v4_endpoint(&r.u.lookup_reply.self, "198.18.0.7", 40000);
 	answer(f, &r, ENGINE_PORT_MAIN, at(2010));
-	assert_false(p->lookup.active);
+	assert_false(p->lookup[0].active);
 	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 0);
 }
 
@@ -509,26 +543,26 @@ static void test_forged(void **state)
 	uint8_t buf[WGP_MAX_MSG_LEN];
 	ssize_t len;
 
-	engine_start_register(&f->c);
+	engine_start_register(&f->c, &f->c.srv[0]);
 	assert_int_equal(engine_service(&f->c, at(0)) > T0_MS, 1);
 	d = f->c.out.d[0];
 	f->c.out.n = 0;
-	engine_input(&f->c, ENGINE_PORT_MAIN, d.buf, d.len, at(1));
+	engine_input(&f->c, 0, ENGINE_PORT_MAIN, d.buf, d.len, at(1));
 	assert_int_equal(f->n_ev, 0);
-	assert_true(f->c.reg.active);
+	assert_true(f->c.srv[0].reg.active);
 
-	assert_int_equal(wgp_open(&m, d.buf, d.len, &f->srv), 0);
+	assert_int_equal(wgp_open(&m, d.buf, d.len, &f->srv[0]), 0);
 	reply_to(&r, &m, WGP_REGISTER_REPLY);
 	r.u.reg_reply.ttl = 90;
 	v4_endpoint(&r.u.reg_reply.self, "198.18.0.7", 40000);
-	len = wgp_seal(buf, sizeof(buf), &r, &f->srv);
+	len = wgp_seal(buf, sizeof(buf), &r, &f->srv[0]);
 	assert_true(len > 0);
 	buf[len - 1] ^= 1;
-	engine_input(&f->c, ENGINE_PORT_MAIN, buf, (size_t)len, at(2));
-	assert_false(f->c.registered);
+	engine_input(&f->c, 0, ENGINE_PORT_MAIN, buf, (size_t)len, at(2));
+	assert_false(f->c.srv[0].registered);
 	buf[len - 1] ^= 1;
-	engine_input(&f->c, ENGINE_PORT_MAIN, buf, (size_t)len, at(3));
-	assert_true(f->c.registered);
+	engine_input(&f->c, 0, ENGINE_PORT_MAIN, buf, (size_t)len, at(3));
+	assert_true(f->c.srv[0].registered);
 }
 
 /* Service at t, every queued datagram opened, in order, into m[0..max):
@@ -545,7 +579,7 @@ static size_t service_all(struct fixture *f, struct engine_clock t,
 	for (size_t i = 0; i < n; i++) {
 		const struct engine_datagram *d = &f->c.out.d[i];
 
-		assert_int_equal(wgp_open(&m[i], d->buf, d->len, &f->srv), 0);
+		assert_int_equal(wgp_open(&m[i], d->buf, d->len, &f->srv[d->server]), 0);
 		assert_int_equal(m[i].type, d->type);
 	}
 	f->c.out.n = 0;
@@ -557,6 +591,12 @@ static size_t service_all(struct fixture *f, struct engine_clock t,
 static enum engine_port port_of(const struct fixture *f, size_t i)
 {
 	return f->c.out.d[i].port;
+}
+
+/* The server datagram i of the last service_all() went to. */
+static unsigned int port_server(const struct fixture *f, size_t i)
+{
+	return f->c.out.d[i].server;
 }
 
 static void probe_reply(struct wgp_msg *r, const struct wgp_msg *req,
@@ -577,7 +617,7 @@ static void test_mapping_check(void **state)
 	struct wgp_msg m[4], r;
 	const struct wgp_msg *to_main, *to_probe;
 
-	client_start_probe(&f->c);
+	client_start_probe(&f->c.srv[0]);
 	assert_int_equal(service_all(f, at(0), m, 4, NULL), 2);
 	assert_int_equal(m[0].type, WGP_PROBE);
 	assert_int_equal(m[1].type, WGP_PROBE);
@@ -590,21 +630,21 @@ static void test_mapping_check(void **state)
 
 	probe_reply(&r, to_main, "198.18.0.7", 40000, WGP_PORT);
 	answer(f, &r, ENGINE_PORT_MAIN, at(20));
-	assert_true(f->c.have_self_main);
-	assert_false(f->c.have_self_probe);
-	assert_true(wgp_endpoint_equal(&f->c.self_main, &r.u.probe_reply.self));
+	assert_true(f->c.srv[0].have_self_main);
+	assert_false(f->c.srv[0].have_self_probe);
+	assert_true(wgp_endpoint_equal(&f->c.srv[0].self_main, &r.u.probe_reply.self));
 	assert_int_equal(count_events(ENGINE_EV_NAT), 1);
 
 	/* A symmetric NAT: another port toward the probe port. */
 	probe_reply(&r, to_probe, "198.18.0.7", 40001, WGP_PROBE_PORT);
 	answer(f, &r, ENGINE_PORT_PROBE, at(25));
-	assert_true(f->c.have_self_probe);
-	assert_true(wgp_endpoint_equal(&f->c.self_probe, &r.u.probe_reply.self));
+	assert_true(f->c.srv[0].have_self_probe);
+	assert_true(wgp_endpoint_equal(&f->c.srv[0].self_probe, &r.u.probe_reply.self));
 	assert_int_equal(count_events(ENGINE_EV_NAT), 2);
-	assert_false(f->c.probe.active || f->c.probe_main.active);
+	assert_false(f->c.srv[0].probe.active || f->c.srv[0].probe_main.active);
 	/* Answered: nothing more goes out, the verdict is client.c's. */
 	assert_int_equal(service_all(f, at(5000), m, 4, NULL), 0);
-	assert_int_equal(f->c.nat, NAT_UNKNOWN);
+	assert_int_equal(f->c.srv[0].nat, NAT_UNKNOWN);
 	assert_int_equal(count_events(ENGINE_EV_NAT), 2);
 }
 
@@ -616,21 +656,21 @@ static void test_mapping_check_probe_silent(void **state)
 	struct wgp_msg m[4], r;
 	uint64_t next;
 
-	client_start_probe(&f->c);
+	client_start_probe(&f->c.srv[0]);
 	assert_int_equal(service_all(f, at(0), m, 4, NULL), 2);
 	probe_reply(&r, port_of(f, 0) == ENGINE_PORT_MAIN ? &m[0] : &m[1],
 		    "198.18.0.7", 40000, WGP_PORT);
 	answer(f, &r, ENGINE_PORT_MAIN, at(100));
-	assert_int_equal(f->c.probe_giveup_ms, T0_MS + 100 + PROBE_GRACE_MS);
+	assert_int_equal(f->c.srv[0].probe_giveup_ms, T0_MS + 100 + PROBE_GRACE_MS);
 
 	next = engine_service(&f->c, at(101));
 	f->c.out.n = 0;
 	assert_true(next <= T0_MS + 100 + PROBE_GRACE_MS);
-	assert_int_equal(f->c.nat, NAT_UNKNOWN);
+	assert_int_equal(f->c.srv[0].nat, NAT_UNKNOWN);
 	engine_service(&f->c, at(100 + PROBE_GRACE_MS));
 	f->c.out.n = 0;
-	assert_int_equal(f->c.nat, NAT_UNTESTED);
-	assert_false(f->c.probe.active);
+	assert_int_equal(f->c.srv[0].nat, NAT_UNTESTED);
+	assert_false(f->c.srv[0].probe.active);
 	assert_int_equal(count_events(ENGINE_EV_NAT), 2);
 }
 
@@ -642,8 +682,8 @@ static void test_mapping_check_silent(void **state)
 	unsigned int sent = 0, rounds = 0;
 	uint64_t t = 0, next;
 
-	client_start_probe(&f->c);
-	while (f->c.probe_main.active || f->c.probe.active) {
+	client_start_probe(&f->c.srv[0]);
+	while (f->c.srv[0].probe_main.active || f->c.srv[0].probe.active) {
 		assert_true(++rounds < 100);
 		sent += service_all(f, at(t), m, 4, &next);
 		if (next == UINT64_MAX)
@@ -651,7 +691,7 @@ static void test_mapping_check_silent(void **state)
 		t = next - T0_MS;
 	}
 	assert_int_equal(sent, 2 * PROBE_MAX_TRIES);
-	assert_int_equal(f->c.nat, NAT_UNTESTED);
+	assert_int_equal(f->c.srv[0].nat, NAT_UNTESTED);
 	assert_int_equal(count_events(ENGINE_EV_NAT), 1);
 }
 
@@ -679,8 +719,8 @@ static void test_relay(void **state)
 	struct wgp_msg m, g;
 	uint64_t counter;
 
-	client_start_relay(p);
-	client_start_relay(p);		/* one in flight, not two */
+	client_start_relay(&f->c.srv[0], p);
+	client_start_relay(&f->c.srv[0], p);		/* one in flight, not two */
 	assert_int_equal(service(f, at(0), &m, NULL), 1);
 	assert_int_equal(m.type, WGP_RELAY);
 	assert_int_equal(m.version, 2);
@@ -699,7 +739,7 @@ static void test_relay(void **state)
 
 	/* Again: a grant naming the other peer for our txid. */
 	f->n_ev = 0;
-	client_start_relay(p);
+	client_start_relay(&f->c.srv[0], p);
 	assert_int_equal(service(f, at(1000), &m, NULL), 1);
 	assert_true(m.u.relay.counter > counter);
 	relay_grant(&g, &f->c.peers[1], WGP_RELAY_OK);
@@ -745,6 +785,325 @@ static void test_relay_unsolicited(void **state)
 	assert_string_equal(f->c.peers[0].relay_why, "");
 }
 
+/* Several servers. */
+
+/* Register with server i of f: its REGISTER answered with ttl 90. */
+static void register_at(struct fixture *f, unsigned int i, const struct wgp_msg *req,
+			struct engine_clock t)
+{
+	struct wgp_msg r;
+
+	reply_to(&r, req, WGP_REGISTER_REPLY);
+	r.u.reg_reply.ttl = 90;
+	v4_endpoint(&r.u.reg_reply.self, "198.18.0.7", 40000);
+	answer_from(f, i, &r, ENGINE_PORT_MAIN, t);
+}
+
+/* Every server gets a REGISTER of its own, sealed for it alone, with the
+ * same consent list and candidates; one answering registers us there
+ * only. */
+static void test_servers_register(void **state)
+{
+	struct fixture *f = *state;
+	struct wgp_msg m[4];
+	const struct wgp_msg *to[2] = { NULL, NULL };
+	uint8_t digest[WGP_CONSENT_LEN];
+
+	v4_endpoint(&f->c.own_cands[0], "198.18.5.5", 51820);
+	engine_start_register(&f->c, &f->c.srv[0]);
+	engine_start_register(&f->c, &f->c.srv[1]);
+	assert_int_equal(service_all(f, at(0), m, 4, NULL), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct engine_datagram *d = &f->c.out.d[i];
+		struct wgp_msg other;
+
+		assert_int_equal(m[i].type, WGP_REGISTER);
+		assert_int_equal(d->port, ENGINE_PORT_MAIN);
+		assert_null(to[d->server]);
+		to[d->server] = &m[i];
+		/* The other server's session does not open it. */
+		assert_int_not_equal(wgp_open(&other, d->buf, d->len,
+					      &f->srv[1 - d->server]), 0);
+	}
+	assert_non_null(to[0]);
+	assert_non_null(to[1]);
+	wgp_consent_digest(digest, f->c.peers[1].key);
+	for (unsigned int i = 0; i < 2; i++) {
+		assert_int_equal(to[i]->u.reg.n_consent, 2);
+		assert_memory_equal(to[i]->u.reg.consent[1], digest, WGP_CONSENT_LEN);
+		assert_true(wgp_endpoint_equal(&to[i]->u.reg.cands[0],
+					       &f->c.own_cands[0]));
+	}
+
+	/* B answers: registered there, not with A, whose REGISTER goes on. */
+	register_at(f, 1, to[1], at(30));
+	assert_true(f->c.srv[1].registered);
+	assert_false(f->c.srv[1].reg.active);
+	assert_int_equal(f->c.srv[1].rtt_ms, 30);
+	assert_false(f->c.srv[0].registered);
+	assert_true(f->c.srv[0].reg.active);
+	assert_true(client_registered(&f->c));
+	assert_int_equal(client_rtt_ms(&f->c), 30);
+	assert_ptr_equal(find_event(ENGINE_EV_REGISTERED)->srv, &f->c.srv[1]);
+	/* B's reply fed as A's does not open: dropped. */
+	f->n_ev = 0;
+	register_at(f, 0, to[1], at(31));
+	assert_false(f->c.srv[0].registered);
+	assert_int_equal(f->n_ev, 0);
+}
+
+/* A LOOKUP goes to every server; A has not heard of the peer, B has:
+ * B's answer resolves it, and ends A's LOOKUP (the first endpoint
+ * wins), so a late answer from A changes nothing. */
+static void test_servers_lookup_b(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer *p = &f->c.peers[1];
+	const struct wgp_msg *to[2] = { NULL, NULL };
+	const struct recorded *ev;
+	struct wgp_msg m[4], r;
+
+	client_start_lookup(&f->c, p);
+	assert_int_equal(service_all(f, at(0), m, 4, NULL), 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(m[i].type, WGP_LOOKUP);
+		assert_memory_equal(m[i].u.lookup.target, p->key, WGP_KEY_LEN);
+		to[port_server(f, i)] = &m[i];
+	}
+	assert_non_null(to[0]);
+	assert_non_null(to[1]);
+
+	reply_to(&r, to[0], WGP_LOOKUP_REPLY);
+	r.u.lookup_reply.status = WGP_LOOKUP_UNAVAILABLE;
+	v4_endpoint(&r.u.lookup_reply.self, "198.18.0.7", 40000);
+	answer_from(f, 0, &r, ENGINE_PORT_MAIN, at(10));
+	assert_false(p->lookup[0].active);
+	assert_true(p->lookup[1].active);
+	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 0);
+
+	reply_to(&r, to[1], WGP_LOOKUP_REPLY);
+	r.u.lookup_reply.status = WGP_LOOKUP_OK;
+	r.u.lookup_reply.peer_flags = WGP_F_PROBES;
+	v4_endpoint(&r.u.lookup_reply.self, "198.18.0.7", 40000);
+	v4_endpoint(&r.u.lookup_reply.peer, "198.18.2.3", 1234);
+	answer_from(f, 1, &r, ENGINE_PORT_MAIN, at(20));
+	assert_false(p->lookup[1].active);
+	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 1);
+	ev = find_event(ENGINE_EV_ENDPOINT);
+	assert_ptr_equal(ev->peer, p);
+	assert_ptr_equal(ev->srv, &f->c.srv[1]);
+	assert_true(wgp_endpoint_equal(&ev->ep, &r.u.lookup_reply.peer));
+	assert_int_equal(service_all(f, at(5000), m, 4, NULL), 0);
+}
+
+/* Both in flight, B answers first: A's LOOKUP ends unanswered. */
+static void test_servers_first_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer *p = &f->c.peers[0];
+	const struct wgp_msg *to[2] = { NULL, NULL };
+	struct wgp_msg m[4], r;
+
+	client_start_lookup(&f->c, p);
+	assert_int_equal(service_all(f, at(0), m, 4, NULL), 2);
+	to[port_server(f, 0)] = &m[0];
+	to[port_server(f, 1)] = &m[1];
+	reply_to(&r, to[1], WGP_LOOKUP_REPLY);
+	r.u.lookup_reply.status = WGP_LOOKUP_OK;
+	r.u.lookup_reply.peer_flags = WGP_F_PROBES;
+	v4_endpoint(&r.u.lookup_reply.self, "198.18.0.7", 40000);
+	v4_endpoint(&r.u.lookup_reply.peer, "198.18.2.3", 1234);
+	answer_from(f, 1, &r, ENGINE_PORT_MAIN, at(10));
+	assert_false(p->lookup[0].active);
+	assert_false(p->lookup[1].active);
+	/* A's answer now names no request in flight. */
+	memcpy(r.txid, to[0]->txid, WGP_TXID_LEN);
+	answer_from(f, 0, &r, ENGINE_PORT_MAIN, at(20));
+	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 1);
+	assert_int_equal(service_all(f, at(5000), m, 4, NULL), 0);
+}
+
+/* Run the engine from t until server 0's REGISTER has been sent tries
+ * times, or it is silent (tries 0); the time reached. */
+static uint64_t until_tries(struct fixture *f, uint64_t t, unsigned int tries)
+{
+	struct wgp_msg m[8];
+	uint64_t next;
+	unsigned int rounds = 0;
+
+	while (!f->c.srv[0].silent && (!tries || f->c.srv[0].reg.tries < tries)) {
+		assert_true(++rounds < 100);
+		service_all(f, at(t), m, 8, &next);
+		assert_true(next != UINT64_MAX);
+		t = next - T0_MS;
+	}
+	return t;
+}
+
+/* ... until it has gone unanswered RETX_MAX_TRIES times: silent. */
+static uint64_t until_silent(struct fixture *f, uint64_t t)
+{
+	return until_tries(f, t, 0);
+}
+
+/* A stays silent, B answers: A is backed off alone (its LOOKUP in flight
+ * ends, new LOOKUPs go to B only, its REGISTER keeps its own slowing
+ * schedule) and the peer is resolved through B. The daemon hears of A's
+ * silence, about A. */
+static void test_servers_one_silent(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer *p = &f->c.peers[1];
+	const struct recorded *ev;
+	struct wgp_msg m[8], r;
+	uint64_t t, next, gap;
+	size_t n;
+
+	f->o.daemon = true;
+	engine_start_register(&f->c, &f->c.srv[0]);
+	engine_start_register(&f->c, &f->c.srv[1]);
+	n = service_all(f, at(0), m, 8, NULL);
+	assert_int_equal(n, 2);
+	register_at(f, 1, port_server(f, 0) == 1 ? &m[0] : &m[1], at(20));
+	/* Shortly before A turns silent, a LOOKUP to both; B leaves its
+	 * own unanswered a while: A's has to end for silence, not for an
+	 * answer, nor for running out of tries. */
+	t = until_tries(f, 21, RETX_MAX_TRIES);
+	client_start_lookup(&f->c, p);
+	assert_true(p->lookup[0].active && p->lookup[1].active);
+	t = until_silent(f, t);
+	assert_true(f->c.srv[0].silent);
+	assert_false(f->c.srv[1].silent);
+	assert_int_equal(count_events(ENGINE_EV_SILENT), 1);
+	ev = find_event(ENGINE_EV_SILENT);
+	assert_ptr_equal(ev->srv, &f->c.srv[0]);
+	assert_false(p->lookup[0].active);
+	assert_true(p->lookup[1].active);
+
+	/* A new LOOKUP goes to B alone. */
+	p->lookup[1].active = false;
+	client_start_lookup(&f->c, p);
+	assert_false(p->lookup[0].active);
+	n = service_all(f, at(t), m, 8, &next);
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].type != WGP_LOOKUP)
+			continue;
+		assert_int_equal(port_server(f, i), 1);
+		reply_to(&r, &m[i], WGP_LOOKUP_REPLY);
+	}
+	r.u.lookup_reply.status = WGP_LOOKUP_OK;
+	r.u.lookup_reply.peer_flags = WGP_F_PROBES;
+	v4_endpoint(&r.u.lookup_reply.self, "198.18.0.7", 40000);
+	v4_endpoint(&r.u.lookup_reply.peer, "198.18.2.3", 1234);
+	answer_from(f, 1, &r, ENGINE_PORT_MAIN, at(t + 5));
+	ev = find_event(ENGINE_EV_ENDPOINT);
+	assert_non_null(ev);
+	assert_ptr_equal(ev->srv, &f->c.srv[1]);
+	assert_ptr_equal(ev->peer, p);
+
+	/* A's REGISTER still goes, SILENT_RETRY_MS apart, and only to A;
+	 * nothing else goes anywhere. */
+	assert_true(f->c.srv[0].reg.active);
+	assert_int_equal(service_all(f, at(t + 6), m, 8, &next), 0);
+	t = next - T0_MS;
+	n = service_all(f, at(t), m, 8, &next);
+	assert_int_equal(n, 1);
+	assert_int_equal(m[0].type, WGP_REGISTER);
+	assert_int_equal(port_server(f, 0), 0);
+	gap = next - (T0_MS + t);
+	assert_true(gap >= SILENT_RETRY_MS - SILENT_RETRY_MS / 4);
+	assert_true(gap < SILENT_RETRY_MS + SILENT_RETRY_MS / 4);
+	assert_int_equal(count_events(ENGINE_EV_SILENT), 1);
+
+	/* A answers again: asked LOOKUPs again. */
+	register_at(f, 0, &m[0], at(t + 10));
+	assert_false(f->c.srv[0].silent);
+	client_start_lookup(&f->c, p);
+	assert_true(p->lookup[0].active && p->lookup[1].active);
+}
+
+/* "up": a silent A is not reported (up tries until its deadline) but is
+ * still backed off: LOOKUPs go to B only. */
+static void test_servers_one_silent_up(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer *p = &f->c.peers[0];
+	struct wgp_msg m[8];
+
+	engine_start_register(&f->c, &f->c.srv[0]);
+	engine_start_register(&f->c, &f->c.srv[1]);
+	assert_int_equal(service_all(f, at(0), m, 8, NULL), 2);
+	register_at(f, 1, port_server(f, 0) == 1 ? &m[0] : &m[1], at(20));
+	until_silent(f, 21);
+	assert_int_equal(count_events(ENGINE_EV_SILENT), 0);
+	client_start_lookup(&f->c, p);
+	assert_false(p->lookup[0].active);
+	assert_true(p->lookup[1].active);
+	/* Every server silent: asking all beats asking none. */
+	f->c.srv[1].silent = true;
+	p->lookup[1].active = false;
+	client_start_lookup(&f->c, p);
+	assert_true(p->lookup[0].active && p->lookup[1].active);
+}
+
+/* A NOTIFY from B is taken; its freshness is B's own (A's stamps do not
+ * make it stale); sealed by B but arriving as A's, it is dropped. */
+static void test_servers_notify_b(void **state)
+{
+	struct fixture *f = *state;
+	const struct recorded *ev;
+	struct wgp_msg n;
+
+	notify(&n, &f->c.peers[0], T0_NS - S);
+	answer_from(f, 0, &n, ENGINE_PORT_MAIN, at(0));
+	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 1);
+
+	notify(&n, &f->c.peers[1], T0_NS - 2 * S);	/* older than A's */
+	answer_from(f, 1, &n, ENGINE_PORT_MAIN, at(0));
+	assert_int_equal(count_events(ENGINE_EV_ENDPOINT), 2);
+	ev = &f->ev[f->n_ev - 1];
+	assert_int_equal(ev->type, ENGINE_EV_ENDPOINT);
+	assert_ptr_equal(ev->srv, &f->c.srv[1]);
+	assert_ptr_equal(ev->peer, &f->c.peers[1]);
+	assert_true(wgp_endpoint_equal(&ev->ep, &n.u.notify.ep));
+
+	/* B's NOTIFY on A's socket: not authentic for A. */
+	{
+		uint8_t buf[WGP_MAX_MSG_LEN];
+		ssize_t len;
+
+		notify(&n, &f->c.peers[1], T0_NS);
+		len = wgp_seal(buf, sizeof(buf), &n, &f->srv[1]);
+		assert_true(len > 0);
+		engine_input(&f->c, 0, ENGINE_PORT_MAIN, buf, (size_t)len, at(1));
+		assert_int_equal(f->n_ev, 2);
+		/* Nor for a server that does not exist. */
+		engine_input(&f->c, 2, ENGINE_PORT_MAIN, buf, (size_t)len, at(1));
+		assert_int_equal(f->n_ev, 2);
+	}
+}
+
+/* A RELAY goes to the server asked; its grant is about that server. */
+static void test_servers_relay(void **state)
+{
+	struct fixture *f = *state;
+	struct client_peer *p = &f->c.peers[0];
+	struct wgp_msg m, g;
+
+	client_start_relay(&f->c.srv[1], p);
+	assert_int_equal(service(f, at(0), &m, NULL), 1);
+	assert_int_equal(f->c.out.d[0].server, 1);
+	assert_int_equal(m.type, WGP_RELAY);
+	relay_grant(&g, p, WGP_RELAY_OK);
+	memcpy(g.txid, m.txid, WGP_TXID_LEN);
+	/* From A, that txid is not A's request: a stale unsolicited grant. */
+	answer_from(f, 0, &g, ENGINE_PORT_MAIN, at(5));
+	assert_true(p->relay.active);
+	answer_from(f, 1, &g, ENGINE_PORT_MAIN, at(10));
+	assert_false(p->relay.active);
+	assert_ptr_equal(find_event(ENGINE_EV_RELAY_GRANT)->srv, &f->c.srv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +1123,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_unsolicited, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_servers_register, setup2, teardown),
+		cmocka_unit_test_setup_teardown(test_servers_lookup_b, setup2, teardown),
+		cmocka_unit_test_setup_teardown(test_servers_first_wins, setup2,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_servers_one_silent, setup2,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_servers_one_silent_up, setup2,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_servers_notify_b, setup2, teardown),
+		cmocka_unit_test_setup_teardown(test_servers_relay, setup2, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

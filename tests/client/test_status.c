@@ -150,7 +150,7 @@ static void test_json_no_peers(void **state)
 		"\"registered\":true,\"self\":null,\"nat\":\"cone\","
 		"\"portmap\":{\"state\":\"off\",\"protocol\":null,\"external\":null,"
 		"\"lifetime_s\":0,\"error\":null},"
-		"\"raw_rx\":{\"server\":12,\"path\":3},\"peers\":[]}\n");
+		"\"raw_rx\":{\"server\":12,\"path\":3},\"servers\":[],\"peers\":[]}\n");
 	py_check(json, "assert d[\"self\"] is None and d[\"peers\"] == []\n");
 	free(json);
 }
@@ -180,7 +180,7 @@ static void test_json_one_peer(void **state)
 	assert_non_null(strstr(json, "\"rtt_ms\":0.8,\"last_reply_ago_s\":1.2,"));
 	py_check(json,
 		"assert list(d) == [\"interface\", \"server\", \"registered\", \"self\", "
-		"\"nat\", \"portmap\", \"raw_rx\", \"peers\"]\n"
+		"\"nat\", \"portmap\", \"raw_rx\", \"servers\", \"peers\"]\n"
 		"assert d[\"portmap\"] == {\"state\": \"mapped\", \"protocol\": \"pcp\", "
 		"\"external\": \"11.0.0.2:1024\", \"lifetime_s\": 7200, \"error\": None}\n"
 		"assert d[\"self\"] == \"198.18.2.2:51820\"\n"
@@ -329,6 +329,56 @@ static void test_text(void **state)
 	assert_null(strchr(text, '\x01'));
 	/* No advice, no line: the first advice is the second peer's. */
 	assert_true(strstr(text, "advice:") > strstr(text, "peer: IiIi"));
+	free(text);
+}
+
+/* Several servers: one entry each in "servers", and a line each in the
+ * text, where one server keeps the single "server:" line. */
+static void test_servers(void **state)
+{
+	struct status_snapshot s;
+	char *json, *text;
+
+	(void)state;
+	snap_base(&s);
+	s.n_servers = 2;
+	s.servers[0].addr = ep_of("198.18.1.2:49918");
+	s.servers[0].registered = true;
+	s.servers[0].rtt_ms = 12;
+	s.servers[0].nat = "cone";
+	s.servers[0].self.family = AF_INET;
+	s.servers[0].self.port = 51820;
+	memcpy(s.servers[0].self.addr, (uint8_t[]){ 198, 18, 2, 2 }, 4);
+	s.servers[1].addr = ep_of("[2001:db8::5]:7000");
+	s.servers[1].silent = true;
+	s.servers[1].rtt_ms = -1;
+	s.servers[1].nat = "untested";
+	json = render(status_write_json, &s);
+	assert_non_null(strstr(json, "\"servers\":[{\"address\":\"198.18.1.2:49918\","
+			       "\"registered\":true,\"silent\":false,\"rtt_ms\":12,"
+			       "\"self\":\"198.18.2.2:51820\",\"nat\":\"cone\"},"));
+	py_check(json,
+		"v = d[\"servers\"]\n"
+		"assert len(v) == 2\n"
+		"assert list(v[1]) == [\"address\", \"registered\", \"silent\", "
+		"\"rtt_ms\", \"self\", \"nat\"]\n"
+		"assert v[1] == {\"address\": \"[2001:db8::5]:7000\", \"registered\": "
+		"False, \"silent\": True, \"rtt_ms\": None, \"self\": None, "
+		"\"nat\": \"untested\"}\n");
+	free(json);
+
+	text = render(status_write_text, &s);
+	expect_line(text, "  server: 198.18.1.2:49918 (registered, rtt 12 ms, nat "
+		    "cone, sees us at 198.18.2.2:51820)\n");
+	expect_line(text, "  server: [2001:db8::5]:7000 (not registered, silent, "
+		    "nat untested)\n");
+	assert_null(strstr(text, "(registered)"));
+	free(text);
+
+	/* One server: the line as it always was. */
+	s.n_servers = 1;
+	text = render(status_write_text, &s);
+	expect_line(text, "  server: 198.18.1.2:49918 (registered)\n");
 	free(text);
 }
 
@@ -675,6 +725,7 @@ int main(void)
 		cmocka_unit_test(test_json_two_peers_odd_strings),
 		cmocka_unit_test(test_json_candidates_capped),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_servers),
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_stale_socket),

@@ -35,8 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if ((cfg.set & CONFIG_KEEPALIVE) && !cfg.keepalive)
 			abort();
-		if ((cfg.set & CONFIG_SERVER) &&
-		    strnlen(cfg.server_host, CONFIG_HOST_MAX) == CONFIG_HOST_MAX)
+		if (!(cfg.set & CONFIG_SERVER) != !cfg.n_servers ||
+		    cfg.n_servers > CONFIG_MAX_SERVERS)
+			abort();
+		for (unsigned int i = 0; i < cfg.n_servers; i++) {
+			if (strnlen(cfg.servers[i].host, CONFIG_HOST_MAX) == CONFIG_HOST_MAX)
+				abort();
+		}
+		/* Keys and probe ports pair with the servers. */
+		if (config_check_servers(&cfg, err.msg, sizeof(err.msg)))
 			abort();
 	} else {
 		for (size_t i = 0; i < size; i++)

@@ -46,7 +46,7 @@ static void setup(void)
 	static bool ready;
 	uint8_t client_priv[WGP_KEY_LEN], server_priv[WGP_KEY_LEN];
 	uint8_t server_pub[WGP_KEY_LEN];
-	struct sockaddr_in *srv = (struct sockaddr_in *)&opts.server;
+	struct sockaddr_in *srv = (struct sockaddr_in *)&opts.servers[0].addr;
 
 	if (ready)
 		return;
@@ -66,9 +66,10 @@ static void setup(void)
 	srv->sin_family = AF_INET;
 	srv->sin_port = htons(WGP_PORT);
 	srv->sin_addr.s_addr = htonl(0xc6120001);	/* 198.18.0.1 */
-	opts.probe_port = WGP_PROBE_PORT;
+	opts.servers[0].probe_port = WGP_PROBE_PORT;
+	opts.n_servers = 1;
 	opts.ifname = "wgfuzz0";
-	memcpy(opts.server_key, server_pub, WGP_KEY_LEN);
+	memcpy(opts.servers[0].key, server_pub, WGP_KEY_LEN);
 	ready = true;
 }
 
@@ -95,8 +96,10 @@ static void on_event(struct client *c, const struct engine_event *ev)
 			abort();
 		break;
 	case ENGINE_EV_NOT_REGISTERED:
-		if (!c->reg.active)
-			engine_start_register(c);
+		if (!ev->srv || ev->srv != &c->srv[0])
+			abort();
+		if (!c->srv[0].reg.active)
+			engine_start_register(c, &c->srv[0]);
 		break;
 	case ENGINE_EV_ANSWERED:
 	case ENGINE_EV_SILENT:
@@ -112,7 +115,8 @@ static void client_setup(struct client *c, struct client_peer *peers)
 	c->o = &opts;
 	c->event = on_event;
 	c->hops = -1;
-	c->sess = client_sess;
+	engine_init_servers(c);
+	c->srv[0].sess = client_sess;
 	memcpy(c->dev.public_key, client_pub, WGP_KEY_LEN);
 	for (unsigned int i = 0; i < 2; i++) {
 		memcpy(peers[i].key, peer_keys[i], WGP_KEY_LEN);
@@ -127,8 +131,8 @@ static void txid_for(const struct client *c, unsigned int which,
 		     struct engine_clock t, uint8_t txid[WGP_TXID_LEN])
 {
 	const struct request *r[] = {
-		&c->reg, &c->probe_main, &c->probe, &c->peers[0].lookup,
-		&c->peers[1].lookup, &c->peers[0].relay,
+		&c->srv[0].reg, &c->srv[0].probe_main, &c->srv[0].probe,
+		&c->peers[0].lookup[0], &c->peers[1].lookup[0], &c->peers[0].relay,
 	};
 
 	if (which < sizeof(r) / sizeof(r[0]))
@@ -151,7 +155,7 @@ static void sealed(struct client *c, uint8_t op, const uint8_t *b, size_t len,
 	memcpy(&m.u, b, len < sizeof(m.u) ? len : sizeof(m.u));
 	n = wgp_seal(out, sizeof(out), &m, &server_sess);
 	if (n > 0)
-		engine_input(c, ENGINE_PORT_MAIN, out, (size_t)n, t);
+		engine_input(c, 0, ENGINE_PORT_MAIN, out, (size_t)n, t);
 }
 
 static void cookie(struct client *c, uint8_t op, const uint8_t *b, size_t len,
@@ -163,20 +167,20 @@ static void cookie(struct client *c, uint8_t op, const uint8_t *b, size_t len,
 	memcpy(value, b, len < sizeof(value) ? len : sizeof(value));
 	txid_for(c, op >> 5, t, txid);
 	wgp_cookie_msg(out, txid, value);
-	engine_input(c, (op >> 2) & 1 ? ENGINE_PORT_PROBE : ENGINE_PORT_MAIN,
+	engine_input(c, 0, (op >> 2) & 1 ? ENGINE_PORT_PROBE : ENGINE_PORT_MAIN,
 		     out, sizeof(out), t);
 }
 
 static void start(struct client *c, uint8_t bits)
 {
 	if (bits & 1)
-		engine_start_register(c);
+		engine_start_register(c, &c->srv[0]);
 	if (bits & 2)
-		client_start_probe(c);
+		client_start_probe(&c->srv[0]);
 	if (bits & 4)
-		client_start_lookup(&c->peers[bits >> 7]);
+		client_start_lookup(c, &c->peers[bits >> 7]);
 	if (bits & 8)
-		client_start_relay(&c->peers[(bits >> 6) & 1]);
+		client_start_relay(&c->srv[0], &c->peers[(bits >> 6) & 1]);
 }
 
 /* Service, and check that what is queued is ours to send. */
@@ -208,13 +212,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	setup();
 	client_setup(&c, peers);
-	engine_start_register(&c);
-	client_start_probe(&c);
+	engine_start_register(&c, &c.srv[0]);
+	client_start_probe(&c.srv[0]);
 	service(&c, t);
 	while (script_next(&data, &size, &op, &len)) {
 		switch (op & 3) {
 		case 0:
-			engine_input(&c, (op >> 2) & 1 ? ENGINE_PORT_PROBE :
+			engine_input(&c, 0, (op >> 2) & 1 ? ENGINE_PORT_PROBE :
 				     ENGINE_PORT_MAIN, data, len, t);
 			break;
 		case 1:
