@@ -215,7 +215,6 @@ void engine_start_register(struct client *c, struct client_server *s)
 {
 	size_t n = 0;
 
-	c->reg_pending = false;
 	request_start(&s->reg, WGP_REGISTER, ENGINE_PORT_MAIN);
 	/* The consent list is fixed for this transaction: the reply's
 	 * record indices point into it. */

@@ -59,6 +59,35 @@ rm "$tmp/wgx.conf"
 mkdir "$tmp/wgx.conf"
 run 1 "wgpunch: $tmp/wgx.conf: cannot read: Is a directory" up wgx
 
+# Several servers: keys and probe ports once for all, or once per
+# server; any other count is a usage error naming the counts.
+run 1 "no such WireGuard interface" up wgm -s 198.18.0.1 -k "$key" -s 198.18.0.2 -k "$key"
+run 1 "no such WireGuard interface" -s 198.18.0.1 -s 198.18.0.2 -k "$key" up wgm
+run 1 "no such WireGuard interface" -s 198.18.0.1 -s 198.18.0.2 -k "$key" \
+	-p 7001 -p 7002 up wgm
+run 2 "2 servers but 3 server keys" -s 198.18.0.1 -s 198.18.0.2 -k "$key" \
+	-k "$key" -k "$key" up wgm
+run 2 "1 server but 2 server keys" -s 198.18.0.1 -k "$key" -k "$key" up wgm
+run 2 "3 servers but 2 probe ports" -s 198.18.0.1 -s 198.18.0.2 \
+	-s 198.18.0.3 -k "$key" -p 7001 -p 7002 up wgm
+run 2 "server given more than 8 times" $(for i in 1 2 3 4 5 6 7 8 9; do
+	printf -- '-s 198.18.0.%s ' "$i"; done) -k "$key" up wgm
+run 2 "server 198.18.0.2: the probe port must differ from the server port" \
+	-s 198.18.0.1 -s 198.18.0.2:7000 -k "$key" -p 6000 -p 7000 up wgm
+
+# The file's lists pair the same way; an option's list replaces the
+# file's as a whole, and the result must still pair.
+printf 'server = 198.18.0.1\nserver = 198.18.0.2\nserver-key = %s\nserver-key = %s\n' \
+	"$key" "$key" >"$tmp/wgm.conf"
+run 1 "no such WireGuard interface" up wgm
+run 2 "order (the options' lists replace those of $tmp/wgm.conf" \
+	-s 198.18.0.9 up wgm
+run 1 "no such WireGuard interface" -s 198.18.0.9 -k "$key" up wgm
+printf 'server = 198.18.0.1\nserver = 198.18.0.2\nserver-key = %s\nserver-key = %s\nserver-key = %s\n' \
+	"$key" "$key" "$key" >"$tmp/wgm.conf"
+run 2 "wgpunch: $tmp/wgm.conf: 2 servers but 3 server keys" up wgm
+rm "$tmp/wgm.conf"
+
 if [ "$failed" -ne 0 ]; then
 	echo "$failed failed"
 	exit 1
