@@ -1446,6 +1446,94 @@ static void test_daemon_server_states(void **state)
 	unlink(log);
 }
 
+/* A second rendezvous server that never answers (an address of ours
+ * where nothing listens), with a key of its own. */
+#define DEAD "198.18.0.99"
+
+static const char *dead_key(void)
+{
+	static char b64[WGP_KEY_B64_SIZE];
+	uint8_t priv[WGP_KEY_LEN], pub[WGP_KEY_LEN];
+
+	if (!b64[0]) {
+		wgp_key_generate(priv);
+		wgp_key_public(pub, priv);
+		wgp_key_to_base64(b64, pub);
+	}
+	return b64;
+}
+
+/* "up" with two servers, the second dead: every peer resolved and the
+ * first registered us, so it does not wait for the dead one (its
+ * mapping check alone takes about 4 s), and names it in a warning. */
+static void test_up_two_servers(void **state)
+{
+	const char *log = log_path("two");
+	uint64_t t0;
+	char *out;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	assert_int_equal(lab_sh("ip addr replace " DEAD "/32 dev lo"), 0);
+	fake_reset();
+	t0 = now_ms();
+	pid = wgpunch_start(log, "-s", DEAD, "-k", dead_key(), "--timeout", "15",
+			    "--log-level", "info", "up", "wgb", NULL);
+	assert_int_equal(serve_until_exit(pid, 10000), 0);
+	assert_in_range(now_ms() - t0, 0, 2500);
+	/* (Two when the port-mapping news restarts the one in flight.) */
+	assert_in_range(fake.registers, 1, 2);
+	out = slurp(log);
+	expect_in(out, "registered with " SRV ":49918");
+	expect_in(out, "warning: no answer from the rendezvous server at " DEAD
+		  ":49918 (wrong --server-key, server down, or UDP blocked?)");
+	expect_not_in(out, "no answer from the rendezvous server at " SRV);
+	assert_int_equal(count_in(out, "left alone"), 1);
+	unlink(log);
+}
+
+/* The daemon with the same two servers: registered with the first, the
+ * second found silent and backed off alone (the first carries on), and
+ * the status shows one entry each. */
+static void test_daemon_two_servers(void **state)
+{
+	const char *log = log_path("two-daemon");
+	const char *sock = STATUS_DIR "/wgb.sock";
+	char *json = NULL;
+	size_t len = 0;
+	FILE *f;
+	pid_t pid;
+
+	(void)state;
+	NEED_LAB();
+	assert_int_equal(lab_sh("ip addr replace " DEAD "/32 dev lo"), 0);
+	fake_reset();
+	pid = wgpunch_start(log, "-s", DEAD, "-k", dead_key(), "--log-level",
+			    "info", "daemon", "wgb", NULL);
+	if (!log_shows(log, "warning: no answer from the rendezvous server at "
+		       DEAD ":49918 (wrong --server-key, server down, or UDP "
+		       "blocked?); registering again every 2 s until it answers "
+		       "(the other servers carry on)", 20000))
+		fail_msg("no warning about the dead server:\n%s", slurp(log));
+	expect_in(slurp(log), "daemon started: rendezvous servers " SRV
+		  ":49918 (probe port 49919), " DEAD ":49918 (probe port 49919)");
+	expect_in(slurp(log), "registered with " SRV ":49918");
+	f = open_memstream(&json, &len);
+	assert_non_null(f);
+	assert_int_equal(status_fetch(sock, true, f), 0);
+	fclose(f);
+	expect_in(json, "\"server\":\"" SRV ":49918\",\"registered\":true");
+	expect_in(json, "\"servers\":[{\"address\":\"" SRV ":49918\",\"registered\":"
+		  "true,\"silent\":false,\"rtt_ms\":");
+	expect_in(json, "{\"address\":\"" DEAD ":49918\",\"registered\":false,"
+		  "\"silent\":true,\"rtt_ms\":null,\"self\":null,");
+	free(json);
+	kill(pid, SIGTERM);
+	assert_int_equal(serve_until_exit(pid, 2000), 0);
+	unlink(log);
+}
+
 /*
  * A hostile server aims peers at the server itself, at loopback, at a
  * link-local address (a peer without probes: nothing could prove it)
@@ -1650,6 +1738,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_up_stdout_errors, test_teardown),
 		cmocka_unit_test_teardown(test_usage_errors, test_teardown),
 		cmocka_unit_test_teardown(test_daemon_server_states, test_teardown),
+		cmocka_unit_test_teardown(test_up_two_servers, test_teardown),
+		cmocka_unit_test_teardown(test_daemon_two_servers, test_teardown),
 		cmocka_unit_test_teardown(test_up_no_peers, test_teardown),
 		cmocka_unit_test_teardown(test_up_lookup, test_teardown),
 		cmocka_unit_test_teardown(test_up_symmetric, test_teardown),
