@@ -247,7 +247,7 @@ static int parse_args(int argc, char *argv[], struct cmdline *cl)
 	 * with the servers. */
 	if ((cl->cli.set & CONFIG_SERVER_KEY) && (cl->cli.set & CONFIG_SERVER_KEY_FILE))
 		return usage_error("both --server-key and --server-key-file given: use one");
-	if (cl->cli.n_servers && config_check_servers(&cl->cli, why, sizeof(why)))
+	if (cl->cli.n_servers > 1 && config_check_servers(&cl->cli, why, sizeof(why)))
 		return usage_error("%s", why);
 	return parse_command(argc - optind, argv + optind, cl);
 }
@@ -391,6 +391,32 @@ static int read_config_file(struct cmdline *cl, struct config *cfg)
 	return 0;
 }
 
+/*
+ * With one server, a repeated -k, -K or -p replaces the earlier one, as
+ * it always did (scripts append a --server-key to a command line that
+ * has one): the last one given on the command line is kept.
+ */
+static void single_server_last_wins(struct config *cfg, const struct config *cli)
+{
+	if (cfg->n_servers != 1)
+		return;
+	if ((cli->set & CONFIG_SERVER_KEY) && cli->n_server_keys > 1) {
+		memcpy(cfg->server_keys[0], cli->server_keys[cli->n_server_keys - 1],
+		       WGP_KEY_LEN);
+		cfg->n_server_keys = 1;
+	}
+	if ((cli->set & CONFIG_SERVER_KEY_FILE) && cli->n_server_key_files > 1) {
+		memcpy(cfg->server_key_files[0],
+		       cli->server_key_files[cli->n_server_key_files - 1],
+		       sizeof(cfg->server_key_files[0]));
+		cfg->n_server_key_files = 1;
+	}
+	if ((cli->set & CONFIG_PROBE_PORT) && cli->n_probe_ports > 1) {
+		cfg->probe_ports[0] = cli->probe_ports[cli->n_probe_ports - 1];
+		cfg->n_probe_ports = 1;
+	}
+}
+
 /* The command line may have replaced one list and not the other: the
  * counts must still pair. 0, or the exit status. */
 static int check_pairing(const struct cmdline *cl, const struct config *cfg,
@@ -441,6 +467,7 @@ static int load_settings(struct cmdline *cl, struct config *cfg)
 	if (ret)
 		return ret;
 	merge(cfg, &cl->cli);
+	single_server_last_wins(cfg, &cl->cli);
 	file = cl->config_file ? cl->config_file :
 	       cl->default_config[0] ? cl->default_config : "a --config file";
 	if (!(cfg->set & CONFIG_SERVER)) {

@@ -67,7 +67,13 @@ run 1 "no such WireGuard interface" -s 198.18.0.1 -s 198.18.0.2 -k "$key" \
 	-p 7001 -p 7002 up wgm
 run 2 "2 servers but 3 server keys" -s 198.18.0.1 -s 198.18.0.2 -k "$key" \
 	-k "$key" -k "$key" up wgm
-run 2 "1 server but 2 server keys" -s 198.18.0.1 -k "$key" -k "$key" up wgm
+# With one server, the last -k/-K/-p wins, as it always did.
+printf '%s\n' "$key" >"$tmp/good.key"
+run 1 "no such WireGuard interface" -s 198.18.0.1 -K "$tmp/missing.key" \
+	-K "$tmp/good.key" up wgm
+run 1 "$tmp/missing.key: No such file" -s 198.18.0.1 -K "$tmp/good.key" \
+	-K "$tmp/missing.key" up wgm
+run 1 "no such WireGuard interface" -s 198.18.0.1:7000 -k "$key" -p 7000 -p 7001 up wgm
 run 2 "3 servers but 2 probe ports" -s 198.18.0.1 -s 198.18.0.2 \
 	-s 198.18.0.3 -k "$key" -p 7001 -p 7002 up wgm
 run 2 "server given more than 8 times" $(for i in 1 2 3 4 5 6 7 8 9; do
@@ -81,7 +87,8 @@ printf 'server = 198.18.0.1\nserver = 198.18.0.2\nserver-key = %s\nserver-key = 
 	"$key" "$key" >"$tmp/wgm.conf"
 run 1 "no such WireGuard interface" up wgm
 run 2 "order (the options' lists replace those of $tmp/wgm.conf" \
-	-s 198.18.0.9 up wgm
+	-s 198.18.0.9 -s 198.18.0.10 -s 198.18.0.11 up wgm
+run 2 "1 server but 2 server keys" -s 198.18.0.9 up wgm
 run 1 "no such WireGuard interface" -s 198.18.0.9 -k "$key" up wgm
 printf 'server = 198.18.0.1\nserver = 198.18.0.2\nserver-key = %s\nserver-key = %s\nserver-key = %s\n' \
 	"$key" "$key" "$key" >"$tmp/wgm.conf"
