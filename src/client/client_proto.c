@@ -229,6 +229,10 @@ void engine_start_register(struct client *c, struct client_server *s)
 
 void client_start_probe(struct client_server *s)
 {
+	/* A new check is new evidence of whether the server is there: an
+	 * answer from before it stopped must not make its silence look
+	 * like an older wgpunchd's (server_problem()). */
+	s->main_answered = false;
 	request_start(&s->probe_main, WGP_PROBE, ENGINE_PORT_MAIN);
 	request_start(&s->probe, WGP_PROBE, ENGINE_PORT_PROBE);
 	s->probe_giveup_ms = 0;
