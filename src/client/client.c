@@ -604,10 +604,8 @@ void client_start_register(struct client *c)
 	}
 }
 
-static void registered(struct client *c, struct client_server *s,
-		       const struct wgp_register_reply *rr)
+static void registered(struct client *c, struct client_server *s)
 {
-	(void)rr;
 	/* A new peer mapping gets its opener at once, and the opener's
 	 * TTL needs the hops to our NAT. */
 	client_paths_measure_hops(c, &s->reg_self);
@@ -630,7 +628,7 @@ static void client_event(struct client *c, const struct engine_event *ev)
 		client_server_silent(c, ev->srv);
 		break;
 	case ENGINE_EV_REGISTERED:
-		registered(c, ev->srv, ev->reply);
+		registered(c, ev->srv);
 		break;
 	case ENGINE_EV_ENDPOINT:
 		client_offer_endpoint(c, ev->peer, ev->flags, ev->ep, ev->cands,

@@ -225,7 +225,8 @@ struct client_server {
 	struct rawsock main_sock, probe_sock;
 	struct client_cookie main_cookie, probe_cookie;	/* per port */
 	uint64_t register_sent_ms;	/* RTT to the server, for the */
-	unsigned int rtt_ms;		/* pre-punch delay (0: none yet) */
+	unsigned int rtt_ms;		/* pre-punch delay */
+	bool have_rtt;			/* rtt_ms measured */
 
 	uint64_t counter;		/* last REGISTER/LOOKUP counter */
 	uint64_t notify_stamp;		/* last server stamp taken (fresh.h) */

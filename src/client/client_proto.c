@@ -571,8 +571,10 @@ static void handle_register_reply(struct client *c, struct client_server *s,
 	s->reg.active = false;
 	s->refused = false;
 	raise_answered(c, s);
-	if (s->register_sent_ms)
+	if (s->register_sent_ms) {
 		s->rtt_ms = (unsigned int)(t.ms - s->register_sent_ms);
+		s->have_rtt = true;
+	}
 	log_registered(s, rr);
 	s->registered = true;
 	s->registered_flags = s->reg_flags;

@@ -143,7 +143,7 @@ static void fill_server(const struct client_server *cs, struct status_server *ss
 	ss->addr = cs->so->addr;
 	ss->registered = cs->registered;
 	ss->silent = cs->silent;
-	ss->rtt_ms = cs->rtt_ms ? (int64_t)cs->rtt_ms : -1;
+	ss->rtt_ms = cs->have_rtt ? (int64_t)cs->rtt_ms : -1;
 	if (cs->have_reg_self)
 		ss->self = cs->reg_self;
 	ss->nat = nat_name(cs->nat);
