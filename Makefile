@@ -13,7 +13,7 @@
 MESON   ?= meson
 NINJA   ?= ninja
 PREFIX  ?= /usr/local
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 10
 LONG_FUZZ_SECONDS ?= 600
 
 .PHONY: all deps check demo demo-filter bench fuzz install uninstall clean
