@@ -706,6 +706,7 @@ enum {
 	TAG_PROBE = PORT_PROBE,
 	TAG_TIMER,
 	TAG_STOP,
+	TAG_FAILED,
 	TAG_WATCH,
 	TAG_STORE,
 	TAG_RELAY = 16,
@@ -974,6 +975,9 @@ static int run(struct loop *l, int stop_fd, bool is_signalfd)
 			case TAG_STORE:
 				store_input(l);
 				break;
+			case TAG_FAILED:
+				ret = -ECANCELED;
+				goto out;
 			case TAG_STOP:
 				if (!stop_now(l, stop_fd, is_signalfd))
 					break;
@@ -986,6 +990,11 @@ out:
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, stop_fd, NULL);
 	log_stats(l);
 	return ret;
+}
+
+int loop_stop_on(struct loop *l, int fd)
+{
+	return epoll_add(l->epfd, fd, TAG_FAILED);
 }
 
 int loop_run(struct loop *l, int stop_fd)

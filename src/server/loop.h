@@ -79,6 +79,11 @@ void loop_log_group(struct loop *l, const struct server *const *group,
 struct cbpf_prog;
 int loop_steering(struct cbpf_prog *prog, unsigned int n);
 
+/* Also stop, returning -ECANCELED, once fd (an eventfd) is readable:
+ * another worker's loop has failed, and a server missing a worker
+ * would drop its share of the keys unseen. 0 or a negative errno. */
+int loop_stop_on(struct loop *l, int fd);
+
 /* Run until stop_fd becomes readable (a signalfd or eventfd; it is not
  * read). 0, or a negative errno on a fatal error. */
 int loop_run(struct loop *l, int stop_fd);

@@ -182,6 +182,7 @@ struct daemon {
 					 * a semaphore eventfd */
 	atomic_bool go;			/* ... and then run if set */
 	int stop_fd;			/* eventfd: readable = stop */
+	int failed_fd;			/* eventfd: a worker's loop failed */
 	int sfd;			/* signalfd of the main thread */
 	struct store *store;		/* --registry; NULL: none */
 };
@@ -198,6 +199,8 @@ static void daemon_free(struct daemon *d)
 	}
 	if (d->stop_fd >= 0)
 		close(d->stop_fd);
+	if (d->failed_fd >= 0)
+		close(d->failed_fd);
 	if (d->ready_fd >= 0)
 		close(d->ready_fd);
 	if (d->sfd >= 0)
@@ -286,7 +289,7 @@ static int daemon_init(struct daemon *d, struct options *opts,
 	int ret;
 
 	memset(d, 0, sizeof(*d));
-	d->stop_fd = d->ready_fd = d->sfd = -1;
+	d->stop_fd = d->ready_fd = d->failed_fd = d->sfd = -1;
 	d->started = 1;
 	ret = server_group_init(&d->g, n, &opts->cfg, priv, wgp_mono_ms());
 	if (ret < 0) {
@@ -310,7 +313,8 @@ static int daemon_init(struct daemon *d, struct options *opts,
 		return ret;
 	d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
-	if (d->stop_fd < 0 || d->ready_fd < 0) {
+	d->failed_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->stop_fd < 0 || d->ready_fd < 0 || d->failed_fd < 0) {
 		log_error("eventfd: %s", strerror(errno));
 		return -errno;
 	}
@@ -339,8 +343,16 @@ static void *worker_main(void *arg)
 	if (read(d->ready_fd, &one, sizeof(one)) < 0 || !atomic_load(&d->go))
 		return NULL;
 	ret = loop_run(&d->loops[i], d->stop_fd);
-	if (ret < 0)
+	if (ret < 0) {
+		/* The kernel would go on steering this worker's keys to its
+		 * sockets, unread: the whole server stops instead (and is
+		 * restarted, under systemd). */
 		log_error("worker %u: event loop: %s", i, strerror(-ret));
+		one = 1;
+		if (write(d->failed_fd, &one, sizeof(one)) < 0)
+			log_error("worker %u: cannot stop the server: %s", i,
+				  strerror(errno));
+	}
 	return NULL;
 }
 
@@ -485,9 +497,13 @@ static int run(struct options *opts)
 	if (ret == 0)
 		ret = enter_sandbox(&d, opts);
 	release_threads(&d, ret == 0);
+	if (ret == 0)
+		ret = loop_stop_on(&d.loops[0], d.failed_fd);
 	if (ret == 0) {
 		ret = loop_run_signals(&d.loops[0], d.sfd);
-		if (ret < 0)
+		if (ret == -ECANCELED)
+			log_error("stopping: a worker cannot go on");
+		else if (ret < 0)
 			log_error("event loop: %s", strerror(-ret));
 		else
 			log_info("stopping");
