@@ -21,7 +21,7 @@
  * subscribes to, which is what fills the caches. Each server also
  * listens on a channel of its own for NOTIFYs: a peer's NAT only lets
  * in datagrams from the server it registered with, so that server must
- * send them. doc/design.md says what is cached, for how long, and what
+ * send them. doc/scale-out.md says what is cached, for how long, and what
  * a stale entry costs.
  */
 #ifndef WGPUNCHD_STORE_H
