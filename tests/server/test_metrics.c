@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,163 +27,35 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include <sodium.h>
 
+#include "daemon.h"
 #include "metrics.h"
 #include "proto.h"
 #include "refuse.h"
 #include "testclient.h"
 
-#define LOG_TIMEOUT_MS	5000
 #define HTTP_TIMEOUT_MS	3000
 #define RESPONSE_MAX	(64 * 1024)
-
-struct daemon {
-	pid_t pid;
-	int log;		/* its stderr */
-	char text[8192];	/* the log read so far */
-	uint16_t udp_port;
-	uint16_t http_port;	/* 0: no --metrics */
-};
 
 static struct daemon srv = { .pid = -1, .log = -1 };
 static uint8_t server_pub[WGP_KEY_LEN];
 static char key_path[] = "/tmp/wgpunchd-metrics-key-XXXXXX";
-
-/* ---- the daemon ------------------------------------------------------ */
-
-static void daemon_kill(struct daemon *d)
-{
-	int status;
-
-	if (d->pid > 0) {
-		kill(d->pid, SIGKILL);
-		waitpid(d->pid, &status, 0);
-		d->pid = -1;
-	}
-	if (d->log >= 0) {
-		close(d->log);
-		d->log = -1;
-	}
-}
 
 static void kill_at_exit(void)
 {
 	daemon_kill(&srv);
 }
 
-/* Read its log until it holds what (and a newline after it). */
-static const char *log_wait(struct daemon *d, const char *what)
-{
-	struct pollfd pfd = { .fd = d->log, .events = POLLIN };
-	size_t len = strlen(d->text);
-	const char *p;
-	ssize_t n;
-
-	for (;;) {
-		p = strstr(d->text, what);
-		if (p && strchr(p, '\n'))
-			return p;
-		if (len >= sizeof(d->text) - 1 ||
-		    poll(&pfd, 1, LOG_TIMEOUT_MS) != 1)
-			return NULL;
-		n = read(d->log, d->text + len, sizeof(d->text) - 1 - len);
-		if (n <= 0)
-			return NULL;
-		len += (size_t)n;
-		d->text[len] = '\0';
-	}
-}
-
-/* Start wgpunchd with ephemeral UDP ports and the extra arguments
- * (NULL-terminated); with metrics, wait for the listener's line too. */
-static int daemon_start(struct daemon *d, int metrics, ...)
-{
-	const char *argv[24] = {
-		getenv("WGPUNCHD"), "--private-key", key_path, "--port", "0",
-		"--probe-port", "0", "--rate", "0", "--capacity", "100",
-	};
-	int argc = 11, pipefd[2];
-	unsigned int port;
-	const char *p;
-	va_list ap;
-
-	va_start(ap, metrics);
-	while (argc < 23 && (argv[argc] = va_arg(ap, const char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	memset(d, 0, sizeof(*d));
-	d->pid = d->log = -1;
-	if (!argv[0] || pipe2(pipefd, O_CLOEXEC) < 0)
-		return -1;
-	d->pid = fork();
-	if (d->pid < 0)
-		return -1;
-	if (d->pid == 0) {
-		dup2(pipefd[1], STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	d->log = pipefd[0];
-	p = log_wait(d, "listening on :: port ");
-	if (!p || sscanf(p, "listening on :: port %u", &port) != 1)
-		goto fail;
-	d->udp_port = (uint16_t)port;
-	if (!metrics)
-		return 0;
-	p = log_wait(d, "metrics at http://127.0.0.1:");
-	if (!p || sscanf(p, "metrics at http://127.0.0.1:%u/metrics",
-			 &port) != 1 || !port)
-		goto fail;
-	d->http_port = (uint16_t)port;
-	return 0;
-fail:
-	fprintf(stderr, "wgpunchd did not start:\n%s\n", d->text);
-	daemon_kill(d);
-	return -1;
-}
-
-/* SIGTERM must stop it cleanly, with the HTTP listener open. */
-static int daemon_stop(struct daemon *d)
-{
-	int status = -1, i;
-
-	if (d->pid <= 0)
-		return -1;
-	kill(d->pid, SIGTERM);
-	for (i = 0; i < 50; i++) {
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = -1;
-			break;
-		}
-		usleep(100000);
-	}
-	daemon_kill(d);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
 static int setup(void **state)
 {
-	char b64[WGP_KEY_B64_SIZE];
-	uint8_t priv[WGP_KEY_LEN];
-	int fd;
-
 	(void)state;
-	if (sodium_init() < 0)
+	if (sodium_init() < 0 || daemon_key_file(key_path, server_pub) < 0)
 		return -1;
-	wgp_key_generate(priv);
-	wgp_key_public(server_pub, priv);
-	wgp_key_to_base64(b64, priv);
-	fd = mkstemp(key_path);
-	if (fd < 0 || write(fd, b64, 44) != 44 || write(fd, "\n", 1) != 1)
-		return -1;
-	close(fd);
 	atexit(kill_at_exit);
-	return daemon_start(&srv, 1, "--metrics", "127.0.0.1:0", NULL);
+	return daemon_start(&srv, key_path, true, "--metrics", "127.0.0.1:0",
+			    NULL);
 }
 
 static int teardown(void **state)
@@ -656,7 +527,7 @@ static void test_no_option_no_tcp(void **state)
 
 	(void)state;
 	assert_int_equal(tcp_listeners(srv.pid), 1);
-	assert_int_equal(daemon_start(&other, 0, NULL), 0);
+	assert_int_equal(daemon_start(&other, key_path, false, NULL), 0);
 	assert_int_equal(tcp_listeners(other.pid), 0);
 	assert_null(strstr(other.text, "metrics at"));
 	assert_int_equal(daemon_stop(&other), 0);
@@ -675,9 +546,9 @@ static void test_ipv6(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(daemon_start(&other, 0, "--metrics", "[::1]:0",
-				      NULL), 0);
-	p = log_wait(&other, "metrics at http://[::1]:");
+	assert_int_equal(daemon_start(&other, key_path, false, "--metrics",
+				      "[::1]:0", NULL), 0);
+	p = daemon_log_wait(&other, "metrics at http://[::1]:");
 	assert_non_null(p);
 	assert_int_equal(sscanf(p, "metrics at http://[::1]:%u/", &port), 1);
 	sin6.sin6_port = htons((uint16_t)port);

@@ -14,9 +14,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +21,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include <cbpf/prog.h>
 #include <cbpf/socket.h>
 #include <sodium.h>
 
+#include "daemon.h"
 #include "loop.h"
 #include "loopback.h"
 #include "refuse.h"
@@ -124,117 +121,50 @@ static void test_steering_matches_kernel(void **state)
 
 /* ---- the real binary with --workers 2 ---------------------------------- */
 
-static pid_t server_pid = -1;
-static int server_log = -1;
-static uint16_t main_port;
+static struct daemon srv = { .pid = -1, .log = -1 };
 static uint8_t server_pub[32];
 static char key_path[] = "/tmp/wgpunchd-workers-key-XXXXXX";
 
-static void stop_server(void)
+static void kill_at_exit(void)
 {
-	int status;
-
-	if (server_pid > 0) {
-		kill(server_pid, SIGKILL);
-		waitpid(server_pid, &status, 0);
-		server_pid = -1;
-	}
+	daemon_kill(&srv);
 }
 
-/* Read stderr until the "listening on" line, which must say 2 workers. */
-static int wait_listening(void)
-{
-	struct pollfd pfd = { .fd = server_log, .events = POLLIN };
-	char buf[4096];
-	size_t len = 0;
-	unsigned int p, q;
-	char *line;
-	ssize_t n;
-
-	while (len < sizeof(buf) - 1) {
-		if (poll(&pfd, 1, 5000) != 1)
-			return -1;
-		n = read(server_log, buf + len, sizeof(buf) - 1 - len);
-		if (n <= 0)
-			return -1;
-		len += (size_t)n;
-		buf[len] = '\0';
-		line = strstr(buf, "listening on :: port ");
-		if (line && strchr(line, '\n')) {
-			if (sscanf(line, "listening on :: port %u, probe port %u",
-				   &p, &q) != 2 || !strstr(line, ", 2 workers"))
-				return -1;
-			main_port = (uint16_t)p;
-			return 0;
-		}
-	}
-	return -1;
-}
-
+/* Under the seccomp filter, as always: it must let the workers run.
+ * The "listening on" line must say 2 workers. */
 static int start_server(void **state)
 {
-	const char *bin = getenv("WGPUNCHD");
-	char b64[WGP_KEY_B64_SIZE], rate[16];
-	int fd, pipefd[2];
-	uint8_t priv[32];
+	char rate[16];
+	const char *line;
 
 	(void)state;
-	if (!bin)
+	if (daemon_key_file(key_path, server_pub) < 0)
 		return -1;
-	wgp_key_generate(priv);
-	wgp_key_public(server_pub, priv);
-	wgp_key_to_base64(b64, priv);
-	fd = mkstemp(key_path);
-	if (fd < 0 || write(fd, b64, 44) != 44 || write(fd, "\n", 1) != 1)
-		return -1;
-	close(fd);
+	atexit(kill_at_exit);
 	snprintf(rate, sizeof(rate), "%u", RATE);
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
+	if (daemon_start(&srv, key_path, false, "--workers", "2", "--rate",
+			 rate, "--burst", rate, "--dh-rate", "1000",
+			 "--capacity", "1000", NULL) < 0)
 		return -1;
-	server_pid = fork();
-	if (server_pid < 0)
-		return -1;
-	if (server_pid == 0) {
-		dup2(pipefd[1], STDERR_FILENO);
-		/* Under the seccomp filter, as always: it must let the
-		 * workers run. */
-		execl(bin, "wgpunchd", "--private-key", key_path,
-		      "--port", "0", "--probe-port", "0", "--workers", "2",
-		      "--rate", rate, "--burst", rate, "--dh-rate", "1000",
-		      "--capacity", "1000", (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	server_log = pipefd[0];
-	atexit(stop_server);
-	if (wait_listening() < 0) {
-		fprintf(stderr, "wgpunchd --workers 2 did not start\n");
-		stop_server();
+	line = daemon_log_wait(&srv, "listening on :: port ");
+	if (!line || !strstr(line, ", 2 workers")) {
+		fprintf(stderr, "wgpunchd --workers 2 did not start with 2 "
+			"workers:\n%s\n", srv.text);
+		daemon_kill(&srv);
 		return -1;
 	}
 	return 0;
 }
 
+/* Stopped cleanly, every worker joined: not killed by SIGSYS. */
 static int teardown(void **state)
 {
-	int status = -1, i;
+	int ret;
 
 	(void)state;
+	ret = daemon_stop(&srv);
 	unlink(key_path);
-	if (server_pid <= 0)
-		return 0;
-	kill(server_pid, SIGTERM);
-	for (i = 0; i < 50; i++) {
-		if (waitpid(server_pid, &status, WNOHANG) == server_pid) {
-			server_pid = -1;
-			break;
-		}
-		usleep(100000);
-	}
-	stop_server();
-	close(server_log);
-	/* Stopped cleanly, every worker joined: not killed by SIGSYS. */
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return ret;
 }
 
 struct peer {
@@ -264,13 +194,13 @@ static void test_find_across_workers(void **state)
 	peer_on(&b, 1);
 	len = tclient_register(&a.c, buf, sizeof(buf),
 			       (const uint8_t (*)[32])b.c.pub, 1, 0);
-	loopback_send(a.fd, AF_INET, main_port, buf, len);
+	loopback_send(a.fd, AF_INET, srv.udp_port, buf, len);
 	loopback_receive_msg(a.fd, &a.c, WGP_REGISTER_REPLY, &m);
 	assert_int_equal(m.u.reg_reply.available, 0);
 
 	len = tclient_register(&b.c, buf, sizeof(buf),
 			       (const uint8_t (*)[32])a.c.pub, 1, 0);
-	loopback_send(b.fd, AF_INET, main_port, buf, len);
+	loopback_send(b.fd, AF_INET, srv.udp_port, buf, len);
 	loopback_receive_msg(b.fd, &b.c, WGP_REGISTER_REPLY, &m);
 	assert_int_equal(m.u.reg_reply.available, 1);
 	assert_true(wgp_endpoint_equal(&m.u.reg_reply.peers[0].ep, &a.ep));
@@ -279,7 +209,7 @@ static void test_find_across_workers(void **state)
 	assert_true(wgp_endpoint_equal(&m.u.notify.ep, &b.ep));
 
 	len = tclient_lookup(&a.c, buf, sizeof(buf), b.c.pub, 0);
-	loopback_send(a.fd, AF_INET, main_port, buf, len);
+	loopback_send(a.fd, AF_INET, srv.udp_port, buf, len);
 	loopback_receive_msg(a.fd, &a.c, WGP_LOOKUP_REPLY, &m);
 	assert_int_equal(m.u.lookup_reply.status, WGP_LOOKUP_OK);
 	assert_true(wgp_endpoint_equal(&m.u.lookup_reply.peer, &b.ep));
@@ -310,7 +240,7 @@ static void test_source_budget_across_workers(void **state)
 			tclient_init(&c[i], server_pub);
 		while (server_worker_of(c[i].pub, 2) != i % 2);
 		len = tclient_probe(&c[i], buf, sizeof(buf));
-		loopback_send(fd, AF_INET6, main_port, buf, len);
+		loopback_send(fd, AF_INET6, srv.udp_port, buf, len);
 	}
 	while (loopback_receive(fd, buf, sizeof(buf), 300) > 0)
 		answered++;
