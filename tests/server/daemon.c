@@ -93,7 +93,7 @@ static int wait_ports(struct daemon *d, bool metrics)
 	return 0;
 }
 
-int daemon_start(struct daemon *d, const char *key_path, bool metrics, ...)
+int daemon_start(struct daemon *d, bool metrics, const char *key_path, ...)
 {
 	const char *argv[MAX_ARGS] = {
 		getenv("WGPUNCHD"), "--private-key", key_path, "--port", "0",
@@ -102,7 +102,7 @@ int daemon_start(struct daemon *d, const char *key_path, bool metrics, ...)
 	int argc = 11, pipefd[2];
 	va_list ap;
 
-	va_start(ap, metrics);
+	va_start(ap, key_path);
 	while (argc < MAX_ARGS - 1 &&
 	       (argv[argc] = va_arg(ap, const char *)))
 		argc++;

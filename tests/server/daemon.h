@@ -30,9 +30,10 @@ int daemon_key_file(char *path, uint8_t pub[WGP_KEY_LEN]);
  * Start wgpunchd with key_path, ports 0, "--rate 0 --capacity 100" and
  * then the extra arguments (NULL-terminated; later ones win), and wait
  * for its "listening on" line; with metrics, for the listener's line
- * too. 0, or -1 with its log printed and the process killed.
+ * too. 0, or -1 with its log printed and the process killed. (key_path
+ * comes last before the extras: va_start needs an unpromoted type.)
  */
-int daemon_start(struct daemon *d, const char *key_path, bool metrics, ...);
+int daemon_start(struct daemon *d, bool metrics, const char *key_path, ...);
 
 /* Read its log until it holds what and a newline after it: where what
  * starts, or NULL after 5 s or at its end. */

@@ -54,7 +54,7 @@ static int setup(void **state)
 	if (sodium_init() < 0 || daemon_key_file(key_path, server_pub) < 0)
 		return -1;
 	atexit(kill_at_exit);
-	return daemon_start(&srv, key_path, true, "--metrics", "127.0.0.1:0",
+	return daemon_start(&srv, true, key_path, "--metrics", "127.0.0.1:0",
 			    NULL);
 }
 
@@ -527,7 +527,7 @@ static void test_no_option_no_tcp(void **state)
 
 	(void)state;
 	assert_int_equal(tcp_listeners(srv.pid), 1);
-	assert_int_equal(daemon_start(&other, key_path, false, NULL), 0);
+	assert_int_equal(daemon_start(&other, false, key_path, NULL), 0);
 	assert_int_equal(tcp_listeners(other.pid), 0);
 	assert_null(strstr(other.text, "metrics at"));
 	assert_int_equal(daemon_stop(&other), 0);
@@ -546,7 +546,7 @@ static void test_ipv6(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(daemon_start(&other, key_path, false, "--metrics",
+	assert_int_equal(daemon_start(&other, false, key_path, "--metrics",
 				      "[::1]:0", NULL), 0);
 	p = daemon_log_wait(&other, "metrics at http://[::1]:");
 	assert_non_null(p);

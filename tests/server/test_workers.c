@@ -142,7 +142,7 @@ static int start_server(void **state)
 		return -1;
 	atexit(kill_at_exit);
 	snprintf(rate, sizeof(rate), "%u", RATE);
-	if (daemon_start(&srv, key_path, false, "--workers", "2", "--rate",
+	if (daemon_start(&srv, false, key_path, "--workers", "2", "--rate",
 			 rate, "--burst", rate, "--dh-rate", "1000",
 			 "--capacity", "1000", NULL) < 0)
 		return -1;
