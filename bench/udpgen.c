@@ -283,6 +283,100 @@ static void echo_plain(struct echo_thread *t)
 	}
 }
 
+void echo_thread_clients(struct echo_thread *t, const struct client *c,
+			 unsigned int n)
+{
+	unsigned int i, slot;
+
+	memset(t->index, 0, sizeof(t->index));
+	t->clients = c;
+	t->nclients = n;
+	for (i = 0; i < n; i++) {
+		slot = c[i].pub[0];
+		while (t->index[slot])
+			slot = (slot + 1) % ECHO_INDEX;
+		t->index[slot] = (int16_t)(i + 1);
+	}
+}
+
+static const struct client *echo_client(const struct echo_thread *t,
+					const uint8_t *key)
+{
+	unsigned int slot = key[0];
+	const struct client *c;
+
+	while (t->index[slot]) {
+		c = &t->clients[t->index[slot] - 1];
+		if (!memcmp(c->pub, key, WGP_KEY_LEN))
+			return c;
+		slot = (slot + 1) % ECHO_INDEX;
+	}
+	return NULL;
+}
+
+/* Datagram pkt[0..len) from src opened and answered into out: its
+ * length, or 0 for none. */
+static size_t echo_seal_one(struct echo_thread *t, const uint8_t *pkt,
+			    size_t len, const struct sockaddr_in *src,
+			    uint8_t *out)
+{
+	const struct client *c;
+	struct wgp_msg m;
+	ssize_t n;
+
+	if (wgp_parse_header(&m, pkt, len) < 0 ||
+	    !(c = echo_client(t, m.key)) ||
+	    wgp_open_parsed(&m, pkt, len, &c->sess) < 0) {
+		t->forged++;
+		return 0;
+	}
+	m.type = WGP_LOOKUP_REPLY;
+	m.u.lookup_reply = (struct wgp_lookup_reply){
+		.status = WGP_LOOKUP_OK,
+		.ttl = 3600,
+	};
+	wgp_endpoint_from_sockaddr(&m.u.lookup_reply.self,
+				   (const struct sockaddr *)src, sizeof(*src));
+	m.u.lookup_reply.peer = m.u.lookup_reply.self;
+	n = wgp_seal(out, WGP_MAX_MSG_LEN, &m, &c->sess);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* ECHO_BATCHED with a LOOKUP_REPLY sealed for each LOOKUP opened. */
+static void echo_sealed(struct echo_thread *t)
+{
+	unsigned int k;
+	size_t len;
+	int n, i;
+
+	for (;;) {
+		for (i = 0; i < GEN_BATCH; i++) {
+			t->iov[i].iov_base = t->buf[i];
+			t->iov[i].iov_len = sizeof(t->buf[i]);
+			memset(&t->msg[i].msg_hdr, 0, sizeof(t->msg[i].msg_hdr));
+			t->msg[i].msg_hdr.msg_name = &t->from[i];
+			t->msg[i].msg_hdr.msg_namelen = sizeof(t->from[i]);
+			t->msg[i].msg_hdr.msg_iov = &t->iov[i];
+			t->msg[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(t->fd, t->msg, GEN_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (i = 0, k = 0; i < n; i++) {
+			len = echo_seal_one(t, t->buf[i], t->msg[i].msg_len,
+					    &t->from[i], t->out[k]);
+			if (!len)
+				continue;
+			t->iov[k].iov_base = t->out[k];
+			t->iov[k].iov_len = len;
+			t->msg[k].msg_hdr.msg_name = &t->from[i];
+			k++;
+		}
+		if (k)
+			sendmmsg(t->fd, t->msg, k, MSG_DONTWAIT);
+	}
+}
+
 static void *echo_main(void *arg)
 {
 	struct echo_thread *t = arg;
@@ -290,21 +384,27 @@ static void *echo_main(void *arg)
 	pthread_setname_np(pthread_self(), t->name);
 	pin_to_cpu(t->cpu);
 	while (wait_input(t->fd, t->stop)) {
-		if (t->plain)
+		switch (t->kind) {
+		case ECHO_PLAIN:
 			echo_plain(t);
-		else
+			break;
+		case ECHO_SEALED:
+			echo_sealed(t);
+			break;
+		default:
 			echo_batched(t);
+		}
 	}
 	return NULL;
 }
 
 void echo_thread_start(struct echo_thread *t, int fd, int cpu,
-		       const char *name, bool plain)
+		       const char *name, enum echo_kind kind)
 {
 	t->fd = fd;
 	t->cpu = cpu;
 	t->name = name;
-	t->plain = plain;
+	t->kind = kind;
 	t->stop = eventfd(0, EFD_CLOEXEC);
 	if (t->stop < 0)
 		die("eventfd");

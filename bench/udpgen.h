@@ -93,23 +93,44 @@ void loop_thread_start(struct loop_thread *t, struct loop *loop, int cpu,
 		       const char *name);
 void loop_thread_stop(struct loop_thread *t);
 
-/* The baselines: as little as a UDP server can do, in a thread pinned
- * to cpu, on fd (closed by echo_thread_stop()). Batched like wgpunchd
- * (recvmmsg / sendmmsg), or plain: the most trivial UDP echo server
- * there is, one recvfrom() and one sendto() per datagram. */
+/*
+ * The baselines, in a thread pinned to cpu, on fd (closed by
+ * echo_thread_stop()):
+ *   ECHO_BATCHED  as little as a UDP server can do, batched like
+ *                 wgpunchd (recvmmsg / sendmmsg);
+ *   ECHO_PLAIN    the most trivial UDP echo server there is, one
+ *                 recvfrom() and one sendto() per datagram;
+ *   ECHO_SEALED   the batched echo plus the least any server of this
+ *                 protocol must do: open each LOOKUP with its client's
+ *                 session (clients[0..nclients), found by key) and seal
+ *                 a LOOKUP_REPLY of the same size as wgpunchd's. No
+ *                 registry, no counters, no consent: the crypto floor.
+ */
+enum echo_kind { ECHO_BATCHED, ECHO_PLAIN, ECHO_SEALED };
+
+#define ECHO_INDEX 256	/* clients by their key's first byte, probed */
+
 struct echo_thread {
 	int fd, stop, cpu;
-	bool plain;
+	enum echo_kind kind;
 	const char *name;
 	pthread_t tid;
+	const struct client *clients;
+	unsigned int nclients;
+	int16_t index[ECHO_INDEX];	/* ECHO_SEALED: client + 1, 0 empty */
+	uint64_t forged;		/* ECHO_SEALED: did not open */
 	uint8_t buf[GEN_BATCH][2048];
+	uint8_t out[GEN_BATCH][WGP_MAX_MSG_LEN];
 	struct sockaddr_in from[GEN_BATCH];
 	struct mmsghdr msg[GEN_BATCH];
 	struct iovec iov[GEN_BATCH];
 };
 
 void echo_thread_start(struct echo_thread *t, int fd, int cpu,
-		       const char *name, bool plain);
+		       const char *name, enum echo_kind kind);
+/* ECHO_SEALED's sessions: before echo_thread_start(); n <= 128. */
+void echo_thread_clients(struct echo_thread *t, const struct client *c,
+			 unsigned int n);
 void echo_thread_stop(struct echo_thread *t);
 
 /* ---- setup ---------------------------------------------------------- */
