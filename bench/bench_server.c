@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * bench_server — wgpunchd LOOKUPs per second on loopback with 1,000,000
- * registered peers, next to two UDP echo servers driven by the same load
- * generator in the same run: the trivial one (recvfrom/sendto per
- * datagram, the issue's baseline) and a batched one (recvmmsg/sendmmsg,
- * like wgpunchd: the stricter comparison).
+ * registered peers, next to three UDP echo servers driven by the same
+ * load generator in the same run: the trivial one (recvfrom/sendto per
+ * datagram), a batched one (recvmmsg/sendmmsg, like wgpunchd: the
+ * stricter comparison), and the batched one that also opens each LOOKUP
+ * and seals a reply (the "sealed echo": the crypto floor, what any
+ * server of this protocol must spend; udpgen.h).
  *
  * Setup is in-process (1M entries inserted directly, with random session
  * keys: no one ever speaks for them; 64 real clients registered through
@@ -20,15 +22,18 @@
  * machine the generator competes with the server for CPU) and replies
  * per CPU-second of the server thread (the cost of one request, which
  * is mostly the two ChaCha20-Poly1305 operations on top of the same
- * system calls the echo server makes).
+ * system calls the echo server makes). wgpunchd / sealed echo is what
+ * its own work (rate limits, registry, counters, consent) costs; sealed
+ * echo / echo is the ceiling no server of the protocol can pass.
  *
  * Then --workers: for 1, 2, ... N workers (N: the online CPUs, or the
  * third argument), a server group (server.h) with the same peers spread
  * over the workers' partitions, each worker its own loop and SO_REUSEPORT
- * sockets steered by key, beside a batched echo with as many threads on
- * SO_REUSEPORT sockets (spread by the kernel's flow hash: the generator
- * sends from GEN_SOCKETS sockets), rounds alternating, same run. Thread i
- * of either is pinned to CPU (last - i) mod CPUs; the generator to CPU 0.
+ * sockets steered by key, beside a batched and a sealed echo with as many
+ * threads on SO_REUSEPORT sockets (spread by the kernel's flow hash: the
+ * generator sends from GEN_SOCKETS sockets), rounds alternating, same
+ * run. Thread i of any is pinned to CPU (last - i) mod CPUs; the
+ * generator to CPU 0.
  *
  * Usage: bench_server [peers] [seconds per round] [max workers]
  *        (1000000, 2 and the online CPUs)
@@ -50,7 +55,8 @@
 
 #define CLIENTS	64
 #define ROUNDS	3
-#define GEN_SOCKETS 16	/* the generator's sources in the workers part */
+#define GEN_SOCKETS 16	/* the generator's sources in the workers part
+			 * (CLIENTS is a multiple: a client, a socket) */
 
 /* ---- 1..N workers beside an echo with as many threads ----------------- */
 
@@ -65,10 +71,13 @@ static int worker_cpu(unsigned int i)
 }
 
 /*
- * drive() from GEN_SOCKETS sockets, a batch from each in turn, one
- * window over all: the echo group's flow hash needs several sources to
- * spread them (wgpunchd's steering goes by key and would not), and both
- * servers get the very same generator.
+ * drive() from GEN_SOCKETS sockets, one window over all, a batch from
+ * each in turn. Client k always sends from socket k % GEN_SOCKETS (the
+ * load holds client i % CLIENTS's LOOKUPs at i), as a real client sends
+ * from its one NAT mapping: its endpoint stays put, and each socket
+ * hears from only the workers its clients' keys are steered to. The
+ * echo group's flow hash needs the several sources too; both servers
+ * get the very same generator.
  */
 static double drive_multi(const struct load *ld, uint16_t port, double seconds,
 			  size_t *replies_out)
@@ -77,7 +86,7 @@ static double drive_multi(const struct load *ld, uint16_t port, double seconds,
 				  .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct epoll_event ev[GEN_SOCKETS];
-	size_t next = 0, replies = 0, inflight = 0, sent, got;
+	size_t next[GEN_SOCKETS], replies = 0, inflight = 0, sent, got;
 	int fd[GEN_SOCKETS], ep, n, j, turn = 0;
 	double start, end;
 	uint16_t myport;
@@ -88,6 +97,7 @@ static double drive_multi(const struct load *ld, uint16_t port, double seconds,
 	for (j = 0; j < GEN_SOCKETS; j++) {
 		struct epoll_event e = { .events = EPOLLIN, .data.u32 = (uint32_t)j };
 
+		next[j] = (size_t)j;
 		fd[j] = udp_socket(&myport);
 		if (connect(fd[j], (void *)&to, sizeof(to)) < 0 ||
 		    epoll_ctl(ep, EPOLL_CTL_ADD, fd[j], &e) < 0)
@@ -95,14 +105,16 @@ static double drive_multi(const struct load *ld, uint16_t port, double seconds,
 	}
 	start = now_s();
 	end = start + seconds;
-	while (next < ld->n) {
-		while (inflight + GEN_BATCH <= GEN_WINDOW && next < ld->n) {
-			sent = gen_send(fd[turn], ld, next);
-			turn = (turn + 1) % GEN_SOCKETS;
+	while (next[turn] < ld->n) {
+		while (inflight + GEN_BATCH <= GEN_WINDOW &&
+		       next[turn] < ld->n) {
+			sent = gen_send_every(fd[turn], ld, next[turn],
+					      GEN_SOCKETS);
 			if (!sent)
 				break;
-			next += sent;
+			next[turn] += sent * GEN_SOCKETS;
 			inflight += sent;
+			turn = (turn + 1) % GEN_SOCKETS;
 		}
 		n = epoll_wait(ep, ev, GEN_SOCKETS, 20);
 		if (n <= 0) {

@@ -112,13 +112,19 @@ int reuseport_socket(uint16_t *port)
 
 size_t gen_send(int fd, const struct load *ld, size_t next)
 {
+	return gen_send_every(fd, ld, next, 1);
+}
+
+size_t gen_send_every(int fd, const struct load *ld, size_t next,
+		      size_t stride)
+{
 	struct mmsghdr msg[GEN_BATCH];
 	struct iovec iov[GEN_BATCH];
 	unsigned int k = 0;
 	int n;
 
-	for (; k < GEN_BATCH && next + k < ld->n; k++) {
-		iov[k].iov_base = ld->pkt[next + k];
+	for (; k < GEN_BATCH && next + k * stride < ld->n; k++) {
+		iov[k].iov_base = ld->pkt[next + k * stride];
 		iov[k].iov_len = LOOKUP_PKT;
 		memset(&msg[k].msg_hdr, 0, sizeof(msg[k].msg_hdr));
 		msg[k].msg_hdr.msg_iov = &iov[k];
@@ -292,7 +298,8 @@ void echo_thread_clients(struct echo_thread *t, const struct client *c,
 	t->clients = c;
 	t->nclients = n;
 	for (i = 0; i < n; i++) {
-		slot = c[i].pub[0];
+		slot = (c[i].pub[0] | (unsigned int)c[i].pub[1] << 8) %
+		       ECHO_INDEX;
 		while (t->index[slot])
 			slot = (slot + 1) % ECHO_INDEX;
 		t->index[slot] = (int16_t)(i + 1);
@@ -302,7 +309,7 @@ void echo_thread_clients(struct echo_thread *t, const struct client *c,
 static const struct client *echo_client(const struct echo_thread *t,
 					const uint8_t *key)
 {
-	unsigned int slot = key[0];
+	unsigned int slot = (key[0] | (unsigned int)key[1] << 8) % ECHO_INDEX;
 	const struct client *c;
 
 	while (t->index[slot]) {

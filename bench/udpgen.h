@@ -66,6 +66,9 @@ int reuseport_socket(uint16_t *port);
 /* One batch (up to GEN_BATCH) of ld from next on, sent on fd; how many
  * went. / What one recvmmsg on fd brought (without waiting). */
 size_t gen_send(int fd, const struct load *ld, size_t next);
+/* The same with datagrams next, next + stride, next + 2 stride, ... */
+size_t gen_send_every(int fd, const struct load *ld, size_t next,
+		      size_t stride);
 size_t gen_receive(int fd);
 
 /*
@@ -108,7 +111,7 @@ void loop_thread_stop(struct loop_thread *t);
  */
 enum echo_kind { ECHO_BATCHED, ECHO_PLAIN, ECHO_SEALED };
 
-#define ECHO_INDEX 256	/* clients by their key's first byte, probed */
+#define ECHO_INDEX 8192	/* clients by their key's first bytes, probed */
 
 struct echo_thread {
 	int fd, stop, cpu;
@@ -128,7 +131,7 @@ struct echo_thread {
 
 void echo_thread_start(struct echo_thread *t, int fd, int cpu,
 		       const char *name, enum echo_kind kind);
-/* ECHO_SEALED's sessions: before echo_thread_start(); n <= 128. */
+/* ECHO_SEALED's sessions: before echo_thread_start(); n <= 4096. */
 void echo_thread_clients(struct echo_thread *t, const struct client *c,
 			 unsigned int n);
 void echo_thread_stop(struct echo_thread *t);
