@@ -338,40 +338,60 @@ static void bench_workers(unsigned int max, size_t peers, double seconds,
 	       "%zu peers, medians of %d rounds)\n", peers, ROUNDS);
 }
 
-int main(int argc, char *argv[])
+/* ---- one thread each: wgpunchd and the three echoes ------------------ */
+
+enum { ALONE_WGPUNCHD, ALONE_ECHO, ALONE_PLAIN, ALONE_SEALED, ALONE_N };
+
+/* One server of the single-thread part and its rounds. */
+struct alone {
+	const char *name, *unit, *what;
+	uint16_t port;
+	pthread_t tid;
+	double rate[ROUNDS], eff[ROUNDS];	/* per s, per CPU-second */
+};
+
+/* "ratio: x % of <b's words>  y % per CPU-second (note)", medians. */
+static void ratio_line(const char *label, const struct alone *a,
+		       const struct alone *b, const char *of, const char *note)
 {
-	size_t peers = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned long max_workers = argc > 3 ? strtoul(argv[3], NULL, 10) :
-				    (unsigned long)(cpus > 0 ? cpus : 1);
-	double seconds = argc > 2 ? atof(argv[2]) : 2.0, t0;
-	double rate_w[ROUNDS], rate_e[ROUNDS], eff_w[ROUNDS], eff_e[ROUNDS];
-	double rate_p[ROUNDS], eff_p[ROUNDS], rate_s[ROUNDS], eff_s[ROUNDS];
-	struct load ld;
-	static struct client c[CLIENTS];
-	static struct echo_thread echo, plain, sealed;
-	struct loop_thread w;
+	printf("%-9s %10.1f %% of the %-13s %10.1f %% per CPU-second%s%s\n",
+	       label, 100.0 * a->rate[ROUNDS / 2] / b->rate[ROUNDS / 2], of,
+	       100.0 * a->eff[ROUNDS / 2] / b->eff[ROUNDS / 2],
+	       note ? " " : "", note ? note : "");
+}
+
+/* wgpunchd with peers filler entries and the CLIENTS clients c, then
+ * the echoes, each on the server CPU in turn, ROUNDS rounds. */
+static void bench_alone(size_t peers, double seconds, struct client *c)
+{
+	static struct echo_thread echo[ALONE_N];
+	struct alone s[ALONE_N] = {
+		{ "wgpunchd", "lookups/s", "" },
+		{ "echo", "datagrams/s", "(batched: recvmmsg/sendmmsg)" },
+		{ "plain", "datagrams/s", "(trivial: recvfrom/sendto)" },
+		{ "sealed", "datagrams/s",
+		  "(batched echo + AEAD open and seal: the crypto floor)" },
+	};
+	static const enum echo_kind kind[ALONE_N] = {
+		[ALONE_ECHO] = ECHO_BATCHED, [ALONE_PLAIN] = ECHO_PLAIN,
+		[ALONE_SEALED] = ECHO_SEALED,
+	};
 	struct server_config cfg;
+	struct loop_thread w;
 	struct server srv;
 	struct loop loop;
+	struct load ld;
 	uint8_t priv[32];
 	size_t replies, sent, pool;
-	uint16_t echo_port, plain_port, sealed_port;
-	int i;
+	double t0, cpu;
+	int i, k;
 
-	if (sodium_init() < 0)
-		return 1;
-	log_set_level(LOG_LEVEL_WARN);
 	bench_config(&cfg, peers + CLIENTS);
 	wgp_key_generate(priv);
 	if (server_init(&srv, &cfg, priv, wgp_mono_ms()) < 0)
 		die("server_init");
-
 	t0 = now_s();
 	fill(&srv.reg, peers, 0);
-	clients_init(c, CLIENTS);
-	for (i = 0; i < CLIENTS; i++)	/* partners: 0 and 1, 2 and 3, ... */
-		memcpy(c[i].target, c[i ^ 1].pub, sizeof(c[i].target));
 	clients_connect(c, CLIENTS, srv.pub);
 	register_clients(&srv, c, CLIENTS);
 	printf("setup: %zu peers registered in %.2f s, registry %.0f MiB\n",
@@ -379,8 +399,8 @@ int main(int argc, char *argv[])
 	       (double)registry_memory(&srv.reg) / (1 << 20));
 
 	/* Rounds alternate between the servers so drift of a shared
-	 * machine hits both; each wgpunchd round uses a fresh slice of the
-	 * pool (counters keep increasing), echo just reflects. */
+	 * machine hits all; each round uses a fresh slice of the pool
+	 * (counters keep increasing). */
 	pool = (size_t)(seconds * ROUND_POOL_PER_S) * ROUNDS;
 	t0 = now_s();
 	seal_lookups(&ld, c, CLIENTS, pool);
@@ -390,99 +410,93 @@ int main(int argc, char *argv[])
 	if (loop_init(&loop, &srv, "127.0.0.1") < 0)
 		die("loop_init");
 	loop_thread_start(&w, &loop, server_cpu(), "wgpunchd");
-	echo_thread_start(&echo, udp_socket(&echo_port), server_cpu(), "echo",
-			  ECHO_BATCHED);
-	echo_thread_start(&plain, udp_socket(&plain_port), server_cpu(),
-			  "echo-plain", ECHO_PLAIN);
-	echo_thread_clients(&sealed, c, CLIENTS);
-	echo_thread_start(&sealed, udp_socket(&sealed_port), server_cpu(),
-			  "echo-sealed", ECHO_SEALED);
+	s[ALONE_WGPUNCHD].port = loop.port[PORT_MAIN];
+	s[ALONE_WGPUNCHD].tid = w.tid;
+	echo_thread_clients(&echo[ALONE_SEALED], c, CLIENTS);
+	for (k = ALONE_ECHO; k < ALONE_N; k++) {
+		echo_thread_start(&echo[k], udp_socket(&s[k].port),
+				  server_cpu(), s[k].name, kind[k]);
+		s[k].tid = echo[k].tid;
+	}
 
 	for (i = 0; i < ROUNDS; i++) {
 		struct load slice = { ld.pkt + (size_t)i * (pool / ROUNDS),
 				      pool / ROUNDS };
-		uint64_t before = srv.st.lookups;
-		double cpu;
 
-		rate_w[i] = drive(&slice, loop.port[PORT_MAIN], seconds,
-				  &replies, &sent, w.tid, &cpu);
-		eff_w[i] = cpu > 0 ? (double)(srv.st.lookups - before) / cpu : 0;
-		printf("round %d: wgpunchd %8.0f/s (%8.0f per CPU-s)   ",
-		       i + 1, rate_w[i], eff_w[i]);
-		rate_e[i] = drive(&slice, echo_port, seconds, &replies, &sent,
-				  echo.tid, &cpu);
-		eff_e[i] = cpu > 0 ? (double)replies / cpu : 0;
-		printf("echo %8.0f/s (%8.0f per CPU-s)   ", rate_e[i], eff_e[i]);
-		rate_p[i] = drive(&slice, plain_port, seconds, &replies, &sent,
-				  plain.tid, &cpu);
-		eff_p[i] = cpu > 0 ? (double)replies / cpu : 0;
-		printf("plain echo %8.0f/s   ", rate_p[i]);
-		rate_s[i] = drive(&slice, sealed_port, seconds, &replies,
-				  &sent, sealed.tid, &cpu);
-		eff_s[i] = cpu > 0 ? (double)replies / cpu : 0;
-		printf("sealed echo %8.0f/s (%8.0f per CPU-s)\n", rate_s[i],
-		       eff_s[i]);
+		printf("round %d:", i + 1);
+		for (k = 0; k < ALONE_N; k++) {
+			uint64_t before = srv.st.lookups;
+
+			s[k].rate[i] = drive(&slice, s[k].port, seconds,
+					     &replies, &sent, s[k].tid, &cpu);
+			/* wgpunchd's replies include NOTIFYs: count its
+			 * LOOKUPs. */
+			if (k == ALONE_WGPUNCHD)
+				replies = srv.st.lookups - before;
+			s[k].eff[i] = cpu > 0 ? (double)replies / cpu : 0;
+			printf(" %s %.0f/s (%.0f per CPU-s)", s[k].name,
+			       s[k].rate[i], s[k].eff[i]);
+		}
+		printf("\n");
 	}
 	loop_thread_stop(&w);
-	echo_thread_stop(&echo);
-	echo_thread_stop(&plain);
-	echo_thread_stop(&sealed);
-	if (sealed.forged) {
+	for (k = ALONE_ECHO; k < ALONE_N; k++)
+		echo_thread_stop(&echo[k]);
+	if (echo[ALONE_SEALED].forged) {
 		fprintf(stderr, "bench_server: the sealed echo could not open "
-			"%llu LOOKUPs\n", (unsigned long long)sealed.forged);
-		return 1;
+			"%llu LOOKUPs\n",
+			(unsigned long long)echo[ALONE_SEALED].forged);
+		exit(1);
 	}
-	/* Replies include NOTIFYs (a LOOKUP moves the client's endpoint to
-	 * the generator's socket, where its partner's NOTIFYs then go), so
-	 * check the server's own counts: every LOOKUP must have succeeded. */
+	/* Every LOOKUP must have succeeded. */
 	if (srv.st.errors || srv.st.forged || !srv.st.lookups) {
 		fprintf(stderr, "bench_server: server answered with errors "
 			"(lookups %llu, errors %llu, forged %llu)\n",
 			(unsigned long long)srv.st.lookups,
 			(unsigned long long)srv.st.errors,
 			(unsigned long long)srv.st.forged);
-		return 1;
+		exit(1);
 	}
-	qsort(rate_w, ROUNDS, sizeof(double), cmp_double);
-	qsort(rate_e, ROUNDS, sizeof(double), cmp_double);
-	qsort(eff_w, ROUNDS, sizeof(double), cmp_double);
-	qsort(eff_e, ROUNDS, sizeof(double), cmp_double);
-	qsort(rate_p, ROUNDS, sizeof(double), cmp_double);
-	qsort(eff_p, ROUNDS, sizeof(double), cmp_double);
-	qsort(rate_s, ROUNDS, sizeof(double), cmp_double);
-	qsort(eff_s, ROUNDS, sizeof(double), cmp_double);
-	printf("wgpunchd: %10.0f lookups/s    %10.0f per server CPU-second "
-	       "(medians of %d rounds, %zu peers)\n", rate_w[ROUNDS / 2],
-	       eff_w[ROUNDS / 2], ROUNDS, (size_t)srv.reg.live);
-	printf("echo:     %10.0f datagrams/s  %10.0f per server CPU-second "
-	       "(batched: recvmmsg/sendmmsg)\n",
-	       rate_e[ROUNDS / 2], eff_e[ROUNDS / 2]);
-	printf("plain:    %10.0f datagrams/s  %10.0f per server CPU-second "
-	       "(trivial: recvfrom/sendto)\n",
-	       rate_p[ROUNDS / 2], eff_p[ROUNDS / 2]);
-	printf("sealed:   %10.0f datagrams/s  %10.0f per server CPU-second "
-	       "(batched echo + AEAD open and seal: the crypto floor)\n",
-	       rate_s[ROUNDS / 2], eff_s[ROUNDS / 2]);
-	printf("ratio:    %10.1f %% of the batched echo  %10.1f %% per CPU-second\n",
-	       100.0 * rate_w[ROUNDS / 2] / rate_e[ROUNDS / 2],
-	       100.0 * eff_w[ROUNDS / 2] / eff_e[ROUNDS / 2]);
-	printf("ratio:    %10.1f %% of the trivial echo  %10.1f %% per CPU-second "
-	       "(target: >= 70 %% of the echo rate)\n",
-	       100.0 * rate_w[ROUNDS / 2] / rate_p[ROUNDS / 2],
-	       100.0 * eff_w[ROUNDS / 2] / eff_p[ROUNDS / 2]);
-	printf("ratio:    %10.1f %% of the sealed echo   %10.1f %% per CPU-second "
-	       "(what wgpunchd's own work costs)\n",
-	       100.0 * rate_w[ROUNDS / 2] / rate_s[ROUNDS / 2],
-	       100.0 * eff_w[ROUNDS / 2] / eff_s[ROUNDS / 2]);
-	printf("ceiling:  %10.1f %% of the batched echo  %10.1f %% per CPU-second "
-	       "(the sealed echo: no server of this protocol can do better)\n",
-	       100.0 * rate_s[ROUNDS / 2] / rate_e[ROUNDS / 2],
-	       100.0 * eff_s[ROUNDS / 2] / eff_e[ROUNDS / 2]);
-
+	for (k = 0; k < ALONE_N; k++) {
+		median(s[k].rate, ROUNDS);
+		median(s[k].eff, ROUNDS);
+		printf("%-9s %10.0f %-12s %10.0f per server CPU-second %s\n",
+		       s[k].name, s[k].rate[ROUNDS / 2], s[k].unit,
+		       s[k].eff[ROUNDS / 2], s[k].what);
+	}
+	printf("(medians of %d rounds, %zu peers)\n", ROUNDS,
+	       (size_t)srv.reg.live);
+	ratio_line("ratio:", &s[ALONE_WGPUNCHD], &s[ALONE_ECHO],
+		   "batched echo", NULL);
+	ratio_line("ratio:", &s[ALONE_WGPUNCHD], &s[ALONE_PLAIN],
+		   "trivial echo", "(target: >= 70 % of the echo rate)");
+	ratio_line("ratio:", &s[ALONE_WGPUNCHD], &s[ALONE_SEALED],
+		   "sealed echo", "(what wgpunchd's own work costs)");
+	ratio_line("ceiling:", &s[ALONE_SEALED], &s[ALONE_ECHO],
+		   "batched echo", "(the sealed echo: no server of this "
+		   "protocol can do better)");
 	loop_free(&loop);
 	server_free(&srv);
 	free(ld.pkt);
+}
 
+int main(int argc, char *argv[])
+{
+	size_t peers = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned long max_workers = argc > 3 ? strtoul(argv[3], NULL, 10) :
+				    (unsigned long)(cpus > 0 ? cpus : 1);
+	double seconds = argc > 2 ? atof(argv[2]) : 2.0;
+	static struct client c[CLIENTS];
+	int i;
+
+	if (sodium_init() < 0)
+		return 1;
+	log_set_level(LOG_LEVEL_WARN);
+	clients_init(c, CLIENTS);
+	for (i = 0; i < CLIENTS; i++)	/* partners: 0 and 1, 2 and 3, ... */
+		memcpy(c[i].target, c[i ^ 1].pub, sizeof(c[i].target));
+	bench_alone(peers, seconds, c);
 	if (max_workers > SERVER_MAX_WORKERS)
 		max_workers = SERVER_MAX_WORKERS;
 	if (max_workers)

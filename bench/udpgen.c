@@ -247,22 +247,30 @@ static bool wait_input(int fd, int stop)
 	return !pfd[1].revents;
 }
 
+/* One recvmmsg() into t's buffers, sources in t->from. */
+static int echo_receive(struct echo_thread *t)
+{
+	int i;
+
+	for (i = 0; i < GEN_BATCH; i++) {
+		t->iov[i].iov_base = t->buf[i];
+		t->iov[i].iov_len = sizeof(t->buf[i]);
+		memset(&t->msg[i].msg_hdr, 0, sizeof(t->msg[i].msg_hdr));
+		t->msg[i].msg_hdr.msg_name = &t->from[i];
+		t->msg[i].msg_hdr.msg_namelen = sizeof(t->from[i]);
+		t->msg[i].msg_hdr.msg_iov = &t->iov[i];
+		t->msg[i].msg_hdr.msg_iovlen = 1;
+	}
+	return recvmmsg(t->fd, t->msg, GEN_BATCH, MSG_DONTWAIT, NULL);
+}
+
 /* Echo everything fd has, a batch at a time, until it has nothing. */
 static void echo_batched(struct echo_thread *t)
 {
 	int n, i;
 
 	for (;;) {
-		for (i = 0; i < GEN_BATCH; i++) {
-			t->iov[i].iov_base = t->buf[i];
-			t->iov[i].iov_len = sizeof(t->buf[i]);
-			memset(&t->msg[i].msg_hdr, 0, sizeof(t->msg[i].msg_hdr));
-			t->msg[i].msg_hdr.msg_name = &t->from[i];
-			t->msg[i].msg_hdr.msg_namelen = sizeof(t->from[i]);
-			t->msg[i].msg_hdr.msg_iov = &t->iov[i];
-			t->msg[i].msg_hdr.msg_iovlen = 1;
-		}
-		n = recvmmsg(t->fd, t->msg, GEN_BATCH, MSG_DONTWAIT, NULL);
+		n = echo_receive(t);
 		if (n <= 0)
 			break;
 		for (i = 0; i < n; i++)
@@ -357,16 +365,7 @@ static void echo_sealed(struct echo_thread *t)
 	int n, i;
 
 	for (;;) {
-		for (i = 0; i < GEN_BATCH; i++) {
-			t->iov[i].iov_base = t->buf[i];
-			t->iov[i].iov_len = sizeof(t->buf[i]);
-			memset(&t->msg[i].msg_hdr, 0, sizeof(t->msg[i].msg_hdr));
-			t->msg[i].msg_hdr.msg_name = &t->from[i];
-			t->msg[i].msg_hdr.msg_namelen = sizeof(t->from[i]);
-			t->msg[i].msg_hdr.msg_iov = &t->iov[i];
-			t->msg[i].msg_hdr.msg_iovlen = 1;
-		}
-		n = recvmmsg(t->fd, t->msg, GEN_BATCH, MSG_DONTWAIT, NULL);
+		n = echo_receive(t);
 		if (n <= 0)
 			break;
 		for (i = 0, k = 0; i < n; i++) {
