@@ -168,12 +168,16 @@ static void notify(struct ctx *c, struct reg_entry *who,
  * REGISTER captured before a restart is older than the start (up to how
  * far the client's clock runs ahead: doc/protocol.md §6), and one
  * captured before an expiry is out of the window by then (expiry()):
- * neither can recreate the entry.
+ * neither can recreate the entry. With --registry, a counter another
+ * server accepted is a floor too, even for a key held here (share.c).
  */
 static bool counter_ok(struct ctx *c, const struct reg_entry *e,
 		       uint64_t counter)
 {
-	uint64_t last = e ? e->counter : share_counter_floor(c);
+	uint64_t last = share_counter_floor(c);
+
+	if (e && e->counter > last)
+		last = e->counter;
 
 	if (!e && !wgp_in_window(counter, c->now_ns)) {
 		reply_error(c, WGP_ERR_CLOCK, 0);
@@ -373,6 +377,7 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 	struct reg_entry buf;
 	struct wgp_msg m;
 	size_t next_len;
+	int ret;
 
 	if (!counter_ok(c, e, rq->counter))
 		return;
@@ -390,12 +395,16 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 		small_bucket_init(&e->requests, c->srv->cfg.burst, c->now);
 		small_bucket_init(&e->notifies, NOTIFY_BURST, c->now);
 	}
-	if (registry_set_consent(reg, e, rq->consent, rq->n_consent) < 0) {
+	ret = registry_set_consent(reg, e, rq->consent, rq->n_consent);
+	if (ret < 0) {
 		consent_full(c, e, is_new, rq->counter);
 		return;
 	}
 	request_cands(c, rq->cands, cands);
-	changed = is_new || e->flags != rq->flags ||
+	/* A new list is news too: the other servers' copies must follow it
+	 * (a peer taken off must stop finding us there), and a peer it
+	 * made mutual hears of us now. */
+	changed = is_new || ret > 0 || e->flags != rq->flags ||
 		  !wgp_endpoint_equal(&e->ep, &c->rx->src) ||
 		  !cands_equal(e->cands, cands);
 	refresh(c, e, rq->counter, rq->flags, cands);
@@ -437,7 +446,7 @@ static void handle_register(struct ctx *c, struct reg_entry *e)
 		wgp_key_to_base64(k, e->key);
 		log_debug("REGISTER %s at %s%s: %u consent, %u available",
 			  k, wgp_endpoint_format(&e->ep, ep),
-			  is_new ? " (new)" : changed ? " (moved)" : "",
+			  is_new ? " (new)" : changed ? " (changed)" : "",
 			  rq->n_consent,
 			  (unsigned int)__builtin_popcountll(rr->available));
 	}

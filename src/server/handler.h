@@ -41,7 +41,8 @@ void share_write(struct ctx *c, struct reg_entry *e, bool changed,
 /* Ask the server holding peer (a cache entry) to NOTIFY it of who. */
 void share_notify(struct ctx *c, struct reg_entry *who,
 		  const struct reg_entry *peer);
-/* The last counter to beat for the requesting key, held nowhere here. */
+/* The counter the requesting key must beat, whatever this worker holds:
+ * the server's start, or the last one another server accepted. */
 uint64_t share_counter_floor(const struct ctx *c);
 /* Another server's peer by key (by_key) or consent digest (id is
  * either: with a NULL for the one not used, an optimiser that inlines

@@ -237,6 +237,20 @@ static void chain_resize(struct registry *r, struct reg_entry *e,
 	*link = REG_NONE;
 }
 
+/* Does e's list hold exactly the n distinct fingerprints fp? */
+static bool same_set(const struct registry *r, const struct reg_entry *e,
+		     const uint64_t *fp, unsigned int n)
+{
+	unsigned int i;
+
+	if (n != e->n_consent)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!registry_names(r, e, fp[i]))
+			return false;
+	return true;
+}
+
 int registry_set_consent(struct registry *r, struct reg_entry *e,
 			 const uint8_t (*digests)[WGP_CONSENT_LEN],
 			 unsigned int n)
@@ -248,6 +262,8 @@ int registry_set_consent(struct registry *r, struct reg_entry *e,
 	if (n > WGP_MAX_CONSENT)
 		return -EINVAL;
 	n = distinct_fps(r, digests, n, fp);
+	if (same_set(r, e, fp, n))
+		return 0;
 	need = chunks_for(n);
 	have = chunks_for(e->n_consent);
 	/* Grow first, so failure leaves the old list intact. */
@@ -267,7 +283,7 @@ int registry_set_consent(struct registry *r, struct reg_entry *e,
 	}
 	e->n_consent = (uint8_t)n;
 	registry_write_end(r, e);
-	return 0;
+	return 1;
 }
 
 bool registry_names(const struct registry *r, const struct reg_entry *e,

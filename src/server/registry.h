@@ -62,7 +62,7 @@ struct reg_entry {
 	 * to Redis. */
 	uint64_t origin;
 	uint64_t shared_until;
-	uint32_t shared_epoch;		/* store->epoch at that write */
+	uint32_t shared_epoch;		/* store->epoch at the last FULL */
 	struct wgp_endpoint ep;		/* mapping the server saw */
 	struct wgp_endpoint local;	/* server address it reached */
 	/* Host candidates of the latest v2 REGISTER/LOOKUP, unusable
@@ -128,8 +128,10 @@ void registry_remove(struct registry *r, struct reg_entry *e);
 
 /* Replace e's consent list; an entry repeating an earlier one is stored
  * once. A list of up to CONSENT_INLINE distinct entries always fits.
- * 0, or -ENOSPC (a longer list and the shared pool exhausted; the old
- * list is kept) / -EINVAL (n > WGP_MAX_CONSENT). */
+ * 1 if that changed who e names, 0 if the list names the same keys
+ * (in whatever order: e is left alone), or -ENOSPC (a longer list and
+ * the shared pool exhausted; the old list is kept) / -EINVAL
+ * (n > WGP_MAX_CONSENT). */
 int registry_set_consent(struct registry *r, struct reg_entry *e,
 			 const uint8_t (*digests)[WGP_CONSENT_LEN],
 			 unsigned int n);

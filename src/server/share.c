@@ -83,14 +83,18 @@ void share_write(struct ctx *c, struct reg_entry *e, bool changed,
 		memcpy(m->consent, consent, n * sizeof(*consent));
 	store_commit(srv->store, srv->store_w);
 	e->shared_until = e->expires;
-	e->shared_epoch = epoch;
+	/* Only a whole record rewrites what a Redis that came back empty
+	 * lost: after a TOUCH the next REGISTER must still be written. */
+	if (consent)
+		e->shared_epoch = epoch;
 }
 
 /*
- * The last counter of a key this worker holds nothing for: the
- * server's start (below), or, with --registry, the one another server
- * last accepted, if higher: a request captured on its way to one
- * server is no good at another sharing the key.
+ * The floor under the counters of the key of c's request: the server's
+ * start (below), or, with --registry, the one another server last
+ * accepted, if higher: a request captured on its way to one server is
+ * no good at another sharing the key, whether or not this one holds the
+ * key too.
  */
 uint64_t share_counter_floor(const struct ctx *c)
 {

@@ -123,16 +123,24 @@ static void connect_both(struct store *s)
 		store_go_down(s, "cannot connect", ret);
 }
 
+void store_answered(struct store *s)
+{
+	log_info("registry %s: connected%s", s->name,
+		 s->down_logged ? " again" : "");
+	s->down_logged = false;
+	s->backoff = STORE_BACKOFF_MIN_MS;
+}
+
+/* Both connected: what workers write goes out from now on (to a Redis
+ * that may have come back empty: a new epoch). Whether it serves us
+ * shows with the reply to SUBSCRIBE (store_answered()); a Redis that
+ * accepts and drops connections keeps backing off. */
 static void check_connected(struct store *s, uint64_t now)
 {
 	if (s->cmd.connected && s->sub.connected) {
 		s->state = STORE_UP;
-		s->backoff = STORE_BACKOFF_MIN_MS;
 		s->st.connects++;
 		atomic_fetch_add_explicit(&s->epoch, 1, memory_order_relaxed);
-		log_info("registry %s: connected%s", s->name,
-			 s->down_logged ? " again" : "");
-		s->down_logged = false;
 	} else if (now - s->state_since > STORE_CONNECT_TIMEOUT_MS) {
 		store_go_down(s, "cannot connect", -ETIMEDOUT);
 	}
@@ -149,7 +157,7 @@ static int read_replies(struct store *s, struct store_conn *c)
 			ret = store_take_cmd_reply(s, r);
 		} else {
 			s->sub_pings = 0;
-			store_take_message(s, r);
+			ret = store_take_message(s, r);
 		}
 		freeReplyObject(r);
 		if (ret < 0)
@@ -169,7 +177,7 @@ static void conn_io(struct store *s, struct store_conn *c, short revents)
 		ret = read_replies(s, c);
 	if (ret < 0)
 		store_go_down(s, ret == -EPROTO ? "not speaking Redis" :
-			"connection lost", ret);
+			ret == -EACCES ? "refused us" : "connection lost", ret);
 }
 
 /*

@@ -97,6 +97,17 @@ int store_conn_command(struct store_conn *c, int argc, const char **argv,
 	return ret;
 }
 
+size_t store_conn_mark(const struct store_conn *c)
+{
+	return c->out_len;
+}
+
+void store_conn_rewind(struct store_conn *c, size_t mark)
+{
+	if (mark >= c->out_off && mark <= c->out_len)
+		c->out_len = mark;
+}
+
 short store_conn_events(const struct store_conn *c)
 {
 	if (c->fd < 0)
@@ -134,6 +145,11 @@ static int flush_out(struct store_conn *c)
 	return 0;
 }
 
+static size_t unparsed(const struct store_conn *c)
+{
+	return c->reader->len - c->reader->pos;
+}
+
 static int fill_in(struct store_conn *c)
 {
 	char buf[16384];
@@ -147,7 +163,9 @@ static int fill_in(struct store_conn *c)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK)
 			return -ENOMEM;
-		if ((size_t)n < sizeof(buf))
+		/* Enough for now: what is complete gets parsed, and poll()
+		 * brings us back for the rest. */
+		if ((size_t)n < sizeof(buf) || unparsed(c) > STORE_CONN_IN_MAX)
 			return 0;
 	}
 }
@@ -180,6 +198,9 @@ int store_conn_reply(struct store_conn *c, redisReply **reply)
 	if (!c->reader)
 		return 0;
 	if (redisReaderGetReply(c->reader, &r) != REDIS_OK)
+		return -EPROTO;
+	/* Nothing complete in more than the most a reply may take. */
+	if (!r && unparsed(c) > STORE_CONN_IN_MAX)
 		return -EPROTO;
 	*reply = r;
 	return r ? 1 : 0;

@@ -21,6 +21,11 @@
 
 /* Queued output beyond which commands are refused (Redis not reading). */
 #define STORE_CONN_OUT_MAX	(8u << 20)
+/* Bytes received and not yet parsed into a reply. No reply of ours
+ * comes near (a SCAN page is some KiB, a record 1 KiB): more is a
+ * Redis that is not one, or a PUBLISH of junk to our channel, which
+ * must not make every server buffer up to Redis' 512 MB. */
+#define STORE_CONN_IN_MAX	(1u << 20)
 
 struct store_conn {
 	int fd;				/* -1: closed */
@@ -40,6 +45,13 @@ void store_conn_close(struct store_conn *c);
 /* Queue one command. 0, -ENOBUFS (too much queued) or -ENOMEM. */
 int store_conn_command(struct store_conn *c, int argc, const char **argv,
 		       const size_t *argvlen);
+
+/* Where the queued output ends; back to such a mark: what was queued
+ * since is dropped unsent (only store_conn_io() writes, so a mark taken
+ * since the last call to it is always still unsent). For commands that
+ * must go together or not at all. */
+size_t store_conn_mark(const struct store_conn *c);
+void store_conn_rewind(struct store_conn *c, size_t mark);
 
 /* Poll events to wait for: POLLIN, and POLLOUT while connecting or
  * while output is queued. */

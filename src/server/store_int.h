@@ -31,11 +31,15 @@ void store_drain_workers(struct store *s);
 /* One reply on cmd: 0, or -EPROTO when the connection is to be let go. */
 int store_take_cmd_reply(struct store *s, const redisReply *r);
 /* One message on sub (an announcement, a NOTIFY, a reply to SUBSCRIBE
- * or PING). */
-void store_take_message(struct store *s, const redisReply *r);
+ * or PING): 0, or -EACCES when Redis refused the subscription (no
+ * password, an ACL): the connection is to be let go. */
+int store_take_message(struct store *s, const redisReply *r);
 
 /* store.c */
 /* Close both connections, say so (once), retry after the backoff. */
 void store_go_down(struct store *s, const char *what, int err);
+/* Redis confirmed the subscription: it serves us, not only accepts
+ * connections. Say so, once; the backoff starts over. */
+void store_answered(struct store *s);
 
 #endif

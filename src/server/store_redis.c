@@ -82,6 +82,8 @@ static int write_record(struct store *s, const struct store_msg *m,
 	size_t pexpire_len[] = { 7, 0, 0 };
 	const char *publish[] = { "PUBLISH", s->reg_channel, (char *)msg };
 	size_t publish_len[] = { 7, strlen(s->reg_channel), 0 };
+	uint32_t owed;
+	size_t mark;
 	int ret;
 
 	if (m->rec.expires_ms <= now_rt_ms)
@@ -92,12 +94,20 @@ static int write_record(struct store *s, const struct store_msg *m,
 					  m->rec.expires_ms - now_rt_ms);
 	store_rec_encode(rec, &m->rec);
 	publish_len[2] = store_msg_encode(msg, m);
+	mark = store_conn_mark(&s->cmd);
+	owed = s->owed_n;
 	ret = store_command(s, &s->cmd, OWED_ACK,
 		      m->kind == STORE_MSG_FULL ? 6 : 4, hset, hset_len);
 	if (ret == 0)
 		ret = store_command(s, &s->cmd, OWED_ACK, 3, pexpire, pexpire_len);
 	if (ret == 0)
 		ret = store_command(s, &s->cmd, OWED_ACK, 3, publish, publish_len);
+	/* All three or none: an HSET without its PEXPIRE would leave a
+	 * key that never expires. */
+	if (ret < 0) {
+		store_conn_rewind(&s->cmd, mark);
+		s->owed_n = owed;
+	}
 	return ret;
 }
 
@@ -223,27 +233,37 @@ static void subscribed(struct store *s, const redisReply *r)
 	if (r->element[2]->type != REDIS_REPLY_INTEGER ||
 	    r->element[2]->integer != 2)
 		return;		/* the first channel of two */
+	store_answered(s);
 	ret = scan_from(s, "0", 1);
 	if (ret < 0)
 		store_go_down(s, "cannot read the registry back", ret);
 }
 
-void store_take_message(struct store *s, const redisReply *r)
+int store_take_message(struct store *s, const redisReply *r)
 {
 	const redisReply *ch, *payload;
 	struct store_msg m;
 	uint64_t now_rt_ms = wgp_now_ns() / 1000000;
 
+	if (r->type == REDIS_REPLY_ERROR) {
+		/* NOAUTH, NOPERM...: no announcement will ever come. Said
+		 * once, like the going down that follows. */
+		if (s->down_logged)
+			log_debug("registry %s: %s", s->name, r->str);
+		else
+			log_warn("registry %s: %s", s->name, r->str);
+		return -EACCES;
+	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
 	    !is_bulk(r->element[0]))
 		goto bad;
 	if (!strcmp(r->element[0]->str, "pong"))
-		return;		/* tick()'s PING */
+		return 0;	/* tick()'s PING */
 	if (r->elements != 3)
 		goto bad;
 	if (!strcmp(r->element[0]->str, "subscribe")) {
 		subscribed(s, r);
-		return;
+		return 0;
 	}
 	if (strcmp(r->element[0]->str, "message"))
 		goto bad;
@@ -260,9 +280,10 @@ void store_take_message(struct store *s, const redisReply *r)
 		take_record(s, &m, wgp_mono_ms(), now_rt_ms);
 	else
 		goto bad;
-	return;
+	return 0;
 bad:
 	s->st.bad++;
+	return 0;
 }
 
 /* A page of SCAN: [cursor, [key...]]. Fetch each key; go on unless

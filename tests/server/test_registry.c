@@ -124,29 +124,65 @@ static void test_consent_rules(void **state)
 
 	/* A names B only: no pair is mutual yet. */
 	memcpy(list[0], db, 16);
-	assert_int_equal(registry_set_consent(&r, ea, (const void *)list, 1), 0);
+	assert_int_equal(registry_set_consent(&r, ea, (const void *)list, 1), 1);
 	assert_false(registry_mutual(&r, ea, eb));
 	assert_false(registry_mutual(&r, eb, ea));
 	/* B names A: A and B are mutual, in both directions. */
 	memcpy(list[0], da, 16);
-	assert_int_equal(registry_set_consent(&r, eb, (const void *)list, 1), 0);
+	assert_int_equal(registry_set_consent(&r, eb, (const void *)list, 1), 1);
 	assert_true(registry_mutual(&r, ea, eb));
 	assert_true(registry_mutual(&r, eb, ea));
 	/* C names A and B; neither names C. */
 	memcpy(list[0], da, 16);
 	memcpy(list[1], db, 16);
-	assert_int_equal(registry_set_consent(&r, ec, (const void *)list, 2), 0);
+	assert_int_equal(registry_set_consent(&r, ec, (const void *)list, 2), 1);
 	assert_false(registry_mutual(&r, ec, ea));
 	assert_false(registry_mutual(&r, ec, eb));
 	assert_false(registry_mutual(&r, ea, ec));
 	/* Nobody is mutual with itself. */
 	memcpy(list[0], da, 16);
-	assert_int_equal(registry_set_consent(&r, ea, (const void *)list, 1), 0);
+	assert_int_equal(registry_set_consent(&r, ea, (const void *)list, 1), 1);
 	assert_false(registry_mutual(&r, ea, ea));
 	/* A withdraws B: no longer mutual. */
 	assert_false(registry_mutual(&r, ea, eb));
-	assert_int_equal(registry_set_consent(&r, ea, NULL, 0), 0);
+	assert_int_equal(registry_set_consent(&r, ea, NULL, 0), 1);
 	assert_false(registry_names(&r, ea, eb->self_fp));
+	registry_free(&r);
+}
+
+/* registry_set_consent() says whether the list now names other keys:
+ * the same keys in another order, or repeated, are no change. */
+static void test_consent_changed(void **state)
+{
+	uint8_t list[4][WGP_CONSENT_LEN], same[5][WGP_CONSENT_LEN], k[32];
+	struct reg_entry *e;
+	struct registry r;
+
+	(void)state;
+	assert_int_equal(registry_init(&r, 4, 4), 0);
+	randombytes_buf(list, sizeof(list));
+	random_key(k);
+	e = registry_insert(&r, k, 0, 1000);
+	assert_int_equal(registry_set_consent(&r, e, NULL, 0), 0);
+	assert_int_equal(registry_set_consent(&r, e, (const void *)list, 3), 1);
+	assert_int_equal(registry_set_consent(&r, e, (const void *)list, 3), 0);
+	/* 2, 0, 1, 0, 2: the same three. */
+	memcpy(same[0], list[2], WGP_CONSENT_LEN);
+	memcpy(same[1], list[0], WGP_CONSENT_LEN);
+	memcpy(same[2], list[1], WGP_CONSENT_LEN);
+	memcpy(same[3], list[0], WGP_CONSENT_LEN);
+	memcpy(same[4], list[2], WGP_CONSENT_LEN);
+	assert_int_equal(registry_set_consent(&r, e, (const void *)same, 5), 0);
+	assert_int_equal(e->n_consent, 3);
+	/* One swapped for another, one more, one fewer, none. */
+	assert_int_equal(registry_set_consent(&r, e, (const void *)(list + 1),
+					      3), 1);
+	assert_false(registry_names(&r, e, registry_fp(&r, list[0])));
+	assert_true(registry_names(&r, e, registry_fp(&r, list[3])));
+	assert_int_equal(registry_set_consent(&r, e, (const void *)list, 4), 1);
+	assert_int_equal(registry_set_consent(&r, e, (const void *)list, 3), 1);
+	assert_int_equal(registry_set_consent(&r, e, NULL, 0), 1);
+	assert_int_equal(e->n_consent, 0);
 	registry_free(&r);
 }
 
@@ -167,19 +203,19 @@ static void test_consent_pool(void **state)
 		random_key(k[i]);
 		e[i] = registry_insert(&r, k[i], 0, 1000);
 	}
-	assert_int_equal(registry_set_consent(&r, e[0], (const void *)list, 64), 0);
+	assert_int_equal(registry_set_consent(&r, e[0], (const void *)list, 64), 1);
 	assert_int_equal(r.chunks_used, 8);
 	for (i = 0; i < 64; i++)
 		assert_true(registry_names(&r, e[0], registry_fp(&r, list[i])));
-	assert_int_equal(registry_set_consent(&r, e[1], (const void *)list, 64), 0);
-	assert_int_equal(registry_set_consent(&r, e[2], (const void *)list, 9), 0);
+	assert_int_equal(registry_set_consent(&r, e[1], (const void *)list, 64), 1);
+	assert_int_equal(registry_set_consent(&r, e[2], (const void *)list, 9), 1);
 	assert_int_equal(r.chunks_used, 17);
 	/* Pool exhausted: a list of 9 is refused, and the old (empty) list
 	 * stays; a list of 8 fits in the entry itself, always. */
 	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 9),
 			 -ENOSPC);
 	assert_int_equal(e[3]->n_consent, 0);
-	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 8), 0);
+	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 8), 1);
 	assert_true(registry_names(&r, e[3], registry_fp(&r, list[7])));
 	assert_false(registry_names(&r, e[3], registry_fp(&r, list[8])));
 	/* Growing e[3] past 8 is refused too, its list of 8 kept. */
@@ -190,19 +226,19 @@ static void test_consent_pool(void **state)
 	/* Duplicates are stored once: 64 copies of one digest, 1 entry. */
 	for (i = 0; i < WGP_MAX_CONSENT; i++)
 		memcpy(dup[i], list[5], WGP_CONSENT_LEN);
-	assert_int_equal(registry_set_consent(&r, e[2], (const void *)dup, 64), 0);
+	assert_int_equal(registry_set_consent(&r, e[2], (const void *)dup, 64), 1);
 	assert_int_equal(e[2]->n_consent, 1);
 	assert_int_equal(r.chunks_used, 16);
 	assert_true(registry_names(&r, e[2], registry_fp(&r, list[5])));
 	assert_false(registry_names(&r, e[2], registry_fp(&r, list[0])));
 	/* Shrinking returns chunks; removal returns all of them. */
-	assert_int_equal(registry_set_consent(&r, e[0], (const void *)list, 15), 0);
+	assert_int_equal(registry_set_consent(&r, e[0], (const void *)list, 15), 1);
 	assert_int_equal(r.chunks_used, 9);
 	assert_false(registry_names(&r, e[0], registry_fp(&r, list[15])));
 	assert_true(registry_names(&r, e[0], registry_fp(&r, list[14])));
 	registry_remove(&r, e[1]);
 	assert_int_equal(r.chunks_used, 1);
-	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 64), 0);
+	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 64), 1);
 	assert_int_equal(registry_set_consent(&r, e[3], (const void *)list, 65),
 			 -EINVAL);
 	registry_free(&r);
@@ -384,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_capacity_full),
 		cmocka_unit_test(test_consent_rules),
+		cmocka_unit_test(test_consent_changed),
 		cmocka_unit_test(test_consent_pool),
 		cmocka_unit_test(test_100k),
 		cmocka_unit_test(test_hindex_churn),

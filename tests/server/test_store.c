@@ -97,6 +97,21 @@ static long long redis_pttl(const uint8_t *pub)
 	return v;
 }
 
+/* Whether pub's registration in Redis has its consent field. */
+static bool redis_has_consent(const uint8_t *pub)
+{
+	char key[128];
+	redisReply *r;
+	bool v;
+
+	reg_key(pub, key);
+	r = redis("HEXISTS %s consent", key);
+	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+	v = r->integer == 1;
+	freeReplyObject(r);
+	return v;
+}
+
 /* ---- servers -------------------------------------------------------- */
 
 static void node_init(struct node *n, const uint8_t priv[WGP_KEY_LEN],
@@ -339,6 +354,54 @@ static void test_cross_server(void **state)
 	node_del(b);
 }
 
+/* Y's LOOKUPs for X at n until the status is want, or WAIT_MS. */
+static uint8_t lookup_until(struct node *n, struct tclient *y,
+			    struct wgp_endpoint ey, const uint8_t *x,
+			    uint8_t want)
+{
+	struct wgp_msg m;
+	int i;
+
+	for (i = 0; i < WAIT_MS / 20; i++) {
+		lookup_at(n, y, ey, x, &m);
+		if (m.u.lookup_reply.status == want)
+			break;
+		sleep_ms(20);
+	}
+	return m.u.lookup_reply.status;
+}
+
+/* X at A takes Y off its list, in a REGISTER that changes nothing else:
+ * B follows at once (not a quarter TTL later), and Y stops finding X
+ * there; X names Y again, and Y finds X again. */
+static void test_consent_follows(void **state)
+{
+	struct wgp_endpoint ex = client_ep(9, 40009), ey = client_ep(10, 40010);
+	struct tclient x, y;
+	struct node *a, *b;
+
+	(void)state;
+	two_servers(&a, &b, false);
+	tclient_init(&x, a->srv.pub);
+	tclient_init(&y, b->srv.pub);
+	x.version = y.version = 2;
+	do_register(a, &x, ex, y.pub, 0);
+	do_register(b, &y, ey, x.pub, 0);
+	assert_int_equal(lookup_until(b, &y, ey, x.pub, WGP_LOOKUP_OK),
+			 WGP_LOOKUP_OK);
+
+	do_register(a, &x, ex, NULL, 0);
+	assert_int_equal(lookup_until(b, &y, ey, x.pub,
+				      WGP_LOOKUP_UNAVAILABLE),
+			 WGP_LOOKUP_UNAVAILABLE);
+	do_register(a, &x, ex, y.pub, 0);
+	assert_int_equal(lookup_until(b, &y, ey, x.pub, WGP_LOOKUP_OK),
+			 WGP_LOOKUP_OK);
+
+	node_del(a);
+	node_del(b);
+}
+
 /* Redis holds a registration as long as the registry does, and drops
  * it then; the other server's cache forgets it at the same time. */
 static void test_expiry(void **state)
@@ -412,6 +475,45 @@ static void test_replay_across(void **state)
 	node_del(b);
 }
 
+/* The same when B holds the key too (a client of both): B's own last
+ * counter is older than the one A accepted since. */
+static void test_replay_held_here(void **state)
+{
+	struct wgp_endpoint ex = client_ep(11, 40011);
+	uint8_t pkt[WGP_MAX_MSG_LEN];
+	struct tclient x, z;
+	struct node *a, *b;
+	struct wgp_msg m;
+	size_t len;
+
+	(void)state;
+	two_servers(&a, &b, true);
+	tclient_init(&x, a->srv.pub);
+	tclient_init(&z, a->srv.pub);
+	/* B hears A (it caches Z), then A hears B's X: both subscribed,
+	 * B's write of X is in Redis before A's. */
+	do_register(a, &z, client_ep(13, 40013), NULL, 0);
+	assert_true(cached(b, z.pub, true));
+	do_register(b, &x, ex, NULL, 0);
+	assert_true(cached(a, x.pub, true));
+	len = tclient_register(&x, pkt, sizeof(pkt), NULL, 0, 0);
+	deliver(a, pkt, len, ex, 0);
+	assert_int_equal(a->q.n, 1);
+	assert_true(cached(b, x.pub, true));
+
+	deliver(b, pkt, len, client_ep(12, 40012), 0);
+	assert_int_equal(b->q.n, 1);
+	assert_int_equal(tclient_open(&x, &m, b->msgs[0].buf, b->msgs[0].len),
+			 0);
+	assert_int_equal(m.type, WGP_ERROR);
+	assert_int_equal(m.u.error.code, WGP_ERR_COUNTER);
+	assert_int_equal(b->srv.st.registers, 1);
+	assert_int_equal(b->srv.st.replayed, 1);
+
+	node_del(a);
+	node_del(b);
+}
+
 /* Redis goes away: the servers go on answering from what they hold;
  * it comes back empty: the next refresh writes the registration again
  * and the other server learns it again. */
@@ -447,11 +549,15 @@ static void test_redis_restart(void **state)
 	}
 	assert_true(st.connects >= 2);
 	assert_int_equal(redis_pttl(x.pub), -2);	/* Redis came back empty */
-	/* X's next refresh is written again: Redis is a new one. */
+	/* X's next requests are written again: Redis is a new one. A
+	 * LOOKUP first, which carries no consent list: the REGISTER after
+	 * it must still write the whole record. */
+	lookup_at(a, &x, ex, y.pub, &m);
 	do_register(a, &x, ex, y.pub, 0);
-	for (i = 0; i < WAIT_MS / 10 && redis_pttl(x.pub) < 0; i++)
+	for (i = 0; i < WAIT_MS / 10 && !redis_has_consent(x.pub); i++)
 		sleep_ms(10);
 	assert_true(redis_pttl(x.pub) > 0);
+	assert_true(redis_has_consent(x.pub));
 
 	node_del(a);
 	node_del(b);
@@ -490,8 +596,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cross_server),
+		cmocka_unit_test(test_consent_follows),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_replay_across),
+		cmocka_unit_test(test_replay_held_here),
 		cmocka_unit_test(test_redis_restart),
 		cmocka_unit_test(test_redis_hangs),
 	};
