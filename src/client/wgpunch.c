@@ -157,8 +157,10 @@ static int option_value(struct config *cfg, const char *key, const char *value)
 {
 	char why[160];
 
+	/* Several -s or -k may be given: say which one is wrong. None of
+	 * these values is a secret (a key file is named, not read). */
 	if (config_set(cfg, key, value, why, sizeof(why)) < 0)
-		return usage_error("%s", why);
+		return usage_error("%s (not '%s')", why, value);
 	return 0;
 }
 

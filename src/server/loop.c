@@ -277,6 +277,35 @@ static int attach_steering(int fd, unsigned int n)
 	return ret;
 }
 
+static bool have_ipv6(void)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return errno != EAFNOSUPPORT;
+	close(fd);
+	return true;
+}
+
+/*
+ * A group's sockets would join any SO_REUSEPORT group already on the
+ * port under the same user: a second wgpunchd --workers would take over
+ * the first one's steering, and both would answer wrongly. So the first
+ * worker binds once without SO_REUSEPORT: -EADDRINUSE if anyone holds
+ * the port, else the port (*port, chosen now if 0) is free for the
+ * group.
+ */
+static int claim_port(struct sockaddr_storage *ss, socklen_t len,
+		      uint16_t *port)
+{
+	int fd = open_socket(ss, len, port, 0, false);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
 static int open_sockets(struct loop *l, const char *listen)
 {
 	bool group = l->workers > 1;
@@ -287,15 +316,17 @@ static int open_sockets(struct loop *l, const char *listen)
 	ret = parse_listen(listen, &ss, &len);
 	if (ret < 0)
 		return ret;
+	/* "::" on a host without IPv6: IPv4. */
+	if (!listen && !have_ipv6())
+		parse_listen("0.0.0.0", &ss, &len);
 	for (i = 0; i < PORT_COUNT; i++) {
 		l->port[i] = l->srv->cfg.port[i];
-		ret = open_socket(&ss, len, &l->port[i], 8 << 20, group);
-		/* "::" on a host without IPv6: fall back to IPv4. */
-		if (ret == -EAFNOSUPPORT && !listen && i == 0) {
-			parse_listen("0.0.0.0", &ss, &len);
-			ret = open_socket(&ss, len, &l->port[i], 8 << 20,
-					  group);
+		if (group && l->worker == 0) {
+			ret = claim_port(&ss, len, &l->port[i]);
+			if (ret < 0)
+				return ret;
 		}
+		ret = open_socket(&ss, len, &l->port[i], 8 << 20, group);
 		if (ret < 0)
 			return ret;
 		l->fd[i] = ret;
@@ -839,12 +870,8 @@ static void log_relay_stats(const struct server *srv)
 		 (unsigned long long)s->tx_dropped);
 }
 
-/*
- * The counters: this loop's server's, or with loop_log_group() the sum
- * over the group (read while the other workers run: each counter is
- * current to within a batch).
- */
-SERVER_RACY_READER
+/* --registry: the Redis thread's counters and state, read while it
+ * runs (each current to within one of its rounds). */
 SERVER_RACY_READER
 static void log_store_stats(const struct store *st)
 {
@@ -863,6 +890,12 @@ static void log_store_stats(const struct store *st)
 		 (unsigned long long)s.connects);
 }
 
+/*
+ * The counters: this loop's server's, or with loop_log_group() the sum
+ * over the group (read while the other workers run: each counter is
+ * current to within a batch).
+ */
+SERVER_RACY_READER
 static void log_stats(const struct loop *l)
 {
 	const struct server *srv = l->srv;

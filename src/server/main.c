@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -67,8 +68,6 @@ static void log_relay_config(const struct relay_config *rc,
 		 rc->idle_s, mbit, rc->rate ? "" : " (no limit)", rc->per_key);
 }
 
-/* Without --dh-rate, the X25519 budget for unknown keys is half of
- * what this machine measures now (doc/wgpunchd.8). */
 /*
  * The default --dh-rate: half of what the workers can do together. Keys
  * are spread over the workers by the kernel's steering, so each does
@@ -367,6 +366,11 @@ static int start_threads(struct daemon *d)
 	unsigned int i;
 	int ret;
 
+	/* A thread's first allocation, maybe only after the filter is on,
+	 * may take a malloc arena of its own. Past 8 arenas glibc asks how
+	 * many CPUs there are to cap their number, by a call the filter
+	 * forbids (SIGSYS), unless the cap is set: one per thread. */
+	mallopt(M_ARENA_MAX, (int)d->g.n + 2);
 	if (d->store) {
 		ret = store_start(d->store);
 		if (ret < 0)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +50,8 @@ static void usage(FILE *f)
 "      --relay-rate MBIT   per allocation, Mbit/s, 0: off (default %u)\n"
 "      --relay-per-key N   allocations one key may hold (default %u)\n"
 "  -w, --workers N         threads answering, each on its own sockets\n"
-"                          (SO_REUSEPORT), 1..%u (default: one per online\n"
-"                          CPU; 1 with --relay)\n"
+"                          (SO_REUSEPORT), 1..%u (default: one per CPU it\n"
+"                          may run on; 1 with --relay)\n"
 "      --registry URL      share registrations with other servers through\n"
 "                          Redis: redis://HOST[:PORT][/DB] or\n"
 "                          unix:///PATH[?db=N] (default: this server's own)\n"
@@ -466,13 +467,18 @@ int options_parse(struct options *opts, int argc, char *argv[])
 
 unsigned int options_workers(const struct options *opts)
 {
-	long cpus;
+	cpu_set_t set;
+	int cpus;
 
 	if (opts->workers)
 		return opts->workers;
 	if (opts->cfg.relay.first)
 		return 1;
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	/* The CPUs this process may run on (a cpuset, CPUAffinity=, a
+	 * container), not all those online. */
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	cpus = CPU_COUNT(&set);
 	if (cpus < 1)
 		return 1;
 	return cpus > SERVER_MAX_WORKERS ? SERVER_MAX_WORKERS :

@@ -36,7 +36,7 @@ enum { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_EXIT_USAGE };
  * help/version (stdout) or the problem (stderr). */
 int options_parse(struct options *opts, int argc, char *argv[]);
 
-/* The workers to run: --workers, else one per online CPU up to
+/* The workers to run: --workers, else one per CPU in the affinity mask up to
  * SERVER_MAX_WORKERS, and one with --relay (which needs one). */
 unsigned int options_workers(const struct options *opts);
 

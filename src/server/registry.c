@@ -567,9 +567,11 @@ static bool peek(const struct registry *r, const struct hindex *ix,
 		if (!snapshot(r, slot, fp, out, names))
 			continue;
 		/* The slot may have been reused since the index named it:
-		 * the copy itself must be of the entry sought. */
+		 * the copy itself must be of the entry sought. A new entry
+		 * whose owner has not given it a mapping yet (inserted, its
+		 * consent list set, not yet refreshed) is not there yet. */
 		if (!memcmp((const uint8_t *)out + off, c->bytes, len))
-			return registry_live(out, now);
+			return registry_live(out, now) && out->ep.family;
 		if (seq_unchanged(&r->iseq, is))
 			return false;
 	}

@@ -169,8 +169,9 @@ void registry_write_end(struct registry *r, const struct reg_entry *e);
  * From any thread: a consistent copy of the live entry for key (or
  * digest) in r, whose owner may be writing it meanwhile, into out, and
  * whether its consent list names the fingerprint fp (*names). Expired
- * entries are left to the owner. false: no live entry, or none could
- * be copied in REG_PEEK_TRIES tries. Only the fields the owner
+ * entries are left to the owner, and so are entries with no mapping yet
+ * (the owner's REGISTER is half done). false: no such entry, or none
+ * could be copied in REG_PEEK_TRIES tries. Only the fields the owner
  * brackets are meaningful in out: key, digest, self_fp, sess, expires,
  * ep, local, cands, consent_fp, n_consent, flags, version, origin (not
  * the counter or the buckets, which only the owner uses, but for the

@@ -95,6 +95,11 @@ printf 'server = 198.18.0.1\nserver = 198.18.0.2\nserver-key = %s\nserver-key = 
 run 2 "wgpunch: $tmp/wgm.conf: 2 servers but 3 server keys" up wgm
 rm "$tmp/wgm.conf"
 
+# Of several -s or -k, the error names the one that is wrong.
+run 2 "server must be HOST, HOST:PORT or [IPV6]:PORT (not '198.18.0.2:99999')" \
+	-s 198.18.0.1 -s 198.18.0.2:99999 up wgx
+run 2 "(not 'AAAA')" -s 198.18.0.1 -s 198.18.0.2 -k "$key" -k AAAA up wgx
+
 if [ "$failed" -ne 0 ]; then
 	echo "$failed failed"
 	exit 1

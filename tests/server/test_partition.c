@@ -201,6 +201,12 @@ static void test_peek_basics(void **state)
 	e = registry_insert(&r, a, 1000, 5000);
 	wgp_consent_digest(d[0], b);
 	assert_int_equal(registry_set_consent(&r, e, d, 1), 1);
+	/* No mapping yet (a REGISTER half done): not there for others. */
+	assert_false(registry_peek(&r, a, 1000, 0, &copy, &names));
+	registry_write_begin(&r, e);
+	e->ep = (struct wgp_endpoint){ .family = AF_INET, .port = 51820,
+				       .addr = { 198, 18, 0, 7 } };
+	registry_write_end(&r, e);
 	/* Fingerprints agree across partitions that share keys. */
 	assert_true(registry_fp(&other, d[0]) == registry_fp(&r, d[0]));
 	assert_true(registry_peek(&r, a, 1000, registry_fp(&r, d[0]), &copy,

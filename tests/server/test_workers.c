@@ -250,6 +250,46 @@ static void test_source_budget_across_workers(void **state)
 	close(fd);
 }
 
+/*
+ * The most workers there may be, far more than this machine's CPUs:
+ * every thread must be past its first allocation before the seccomp
+ * filter is on (glibc asks how many CPUs there are when a thread needs
+ * a new malloc arena, which the filter does not allow). It answers,
+ * and stops with status 0, not SIGSYS.
+ */
+static void test_many_workers(void **state)
+{
+	static struct daemon many = { .pid = -1, .log = -1 };
+	uint8_t buf[WGP_MAX_MSG_LEN];
+	struct wgp_msg m;
+	struct peer p;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(daemon_start(&many, false, key_path, "--workers",
+				      "64", "--dh-rate", "1000", NULL), 0);
+	peer_on(&p, 0);
+	len = tclient_register(&p.c, buf, sizeof(buf), NULL, 0, 0);
+	loopback_send(p.fd, AF_INET, many.udp_port, buf, len);
+	loopback_receive_msg(p.fd, &p.c, WGP_REGISTER_REPLY, &m);
+	close(p.fd);
+	assert_int_equal(daemon_stop(&many), 0);
+}
+
+/* A second wgpunchd --workers on the running one's port does not join
+ * its SO_REUSEPORT group (taking over its steering): refused. */
+static void test_port_taken(void **state)
+{
+	char err[4096], port[8];
+
+	(void)state;
+	snprintf(port, sizeof(port), "%u", srv.udp_port);
+	assert_int_equal(wgpunchd_refuses(err, sizeof(err), "-k", key_path,
+					  "-p", port, "--workers", "2",
+					  "--dh-rate", "1000", NULL), 1);
+	assert_non_null(strstr(err, "Address already in use"));
+}
+
 /* --workers out of range, or above 1 with --relay: refused, said so. */
 static void test_workers_usage(void **state)
 {
@@ -279,6 +319,8 @@ int main(void)
 	const struct CMUnitTest daemon[] = {
 		cmocka_unit_test(test_find_across_workers),
 		cmocka_unit_test(test_source_budget_across_workers),
+		cmocka_unit_test(test_many_workers),
+		cmocka_unit_test(test_port_taken),
 		cmocka_unit_test(test_workers_usage),
 	};
 
