@@ -526,6 +526,34 @@ static int build_server(const struct config *cfg, unsigned int i,
 	return 0;
 }
 
+/* Server i resolved to the address and port of an earlier one: both
+ * would get the same requests with the same counters, and each would
+ * refuse half of them as replays. 0, or the exit status. */
+static int same_server(const struct client_opts *o, unsigned int i)
+{
+	const struct sockaddr_storage *a = &o->servers[i].addr;
+	struct wgp_endpoint ea, eb;
+
+	if (wgp_endpoint_from_sockaddr(&ea, (const struct sockaddr *)a,
+				       sizeof(*a)) < 0)
+		return 0;
+	for (unsigned int j = 0; j < i; j++) {
+		const struct sockaddr_storage *b = &o->servers[j].addr;
+
+		if (wgp_endpoint_from_sockaddr(&eb, (const struct sockaddr *)b,
+					       sizeof(*b)) == 0 &&
+		    wgp_endpoint_equal(&ea, &eb)) {
+			char at[WGP_ENDPOINT_STRLEN];
+
+			fprintf(stderr, "wgpunch: servers #%u and #%u are both "
+				"%s: give each once\n", j + 1, i + 1,
+				wgp_endpoint_format(&ea, at));
+			return WGPUNCH_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 /* 0, or the exit status. */
 static int build_opts(const struct cmdline *cl, const struct config *cfg,
 		      struct client_opts *o)
@@ -538,6 +566,9 @@ static int build_opts(const struct cmdline *cl, const struct config *cfg,
 	o->no_seccomp = cl->no_seccomp;
 	for (unsigned int i = 0; i < cfg->n_servers && i < WGPUNCH_MAX_SERVERS; i++) {
 		ret = build_server(cfg, i, &o->servers[i]);
+		if (ret)
+			return ret;
+		ret = same_server(o, i);
 		if (ret)
 			return ret;
 		o->n_servers++;

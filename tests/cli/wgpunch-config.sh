@@ -99,6 +99,9 @@ rm "$tmp/wgm.conf"
 run 2 "server must be HOST, HOST:PORT or [IPV6]:PORT (not '198.18.0.2:99999')" \
 	-s 198.18.0.1 -s 198.18.0.2:99999 up wgx
 run 2 "(not 'AAAA')" -s 198.18.0.1 -s 198.18.0.2 -k "$key" -k AAAA up wgx
+# The same server twice (its requests would be refused as replays).
+run 2 "servers #1 and #2 are both 198.18.0.1:49918: give each once" \
+	-s 198.18.0.1 -s 198.18.0.1:49918 -k "$key" up wgd
 
 if [ "$failed" -ne 0 ]; then
 	echo "$failed failed"
