@@ -156,6 +156,11 @@ struct client_peer {
 	uint8_t relay_key[WGP_KEY_LEN];	/* RELAY_BIND key of our side */
 	uint32_t relay_idle_s;
 	uint64_t relay_next_ms;		/* do not ask again before then */
+	/* Servers (bit i: c->srv[i]) that answered UNAVAILABLE for this
+	 * peer, passed over until relay_unavail_ms: the peer may be
+	 * registered with another only, which can grant it. */
+	uint8_t relay_unavail;
+	uint64_t relay_unavail_ms;
 	char relay_why[96];		/* why we asked */
 };
 

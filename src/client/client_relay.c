@@ -18,9 +18,11 @@
  * candidate failed or the path in use was lost.
  *
  * With several servers, we ask the first (in the order given) that
- * registered us, answers, and has not said it runs no relay; a grant
- * the peer asked for comes from whichever server it asked, and the
- * relay is that server's.
+ * registered us, answers, and has not said it runs no relay nor (for a
+ * while) that the peer is unavailable there: a server can grant only
+ * for a peer registered with it, and the peer may use other servers
+ * than ours. A grant the peer asked for comes from whichever server it
+ * asked, and the relay is that server's.
  */
 #include <errno.h>
 #include <string.h>
@@ -47,14 +49,18 @@ void client_relay_reset(struct client_peer *p)
 	p->relay_idle_s = 0;
 }
 
-/* The server to ask for a relay now, or NULL. */
-static struct client_server *relay_server(struct client *c, uint64_t now)
+/* The server to ask for a relay to p now, or NULL. */
+static struct client_server *relay_server(struct client *c,
+					  struct client_peer *p, uint64_t now)
 {
+	if (now >= p->relay_unavail_ms)
+		p->relay_unavail = 0;
 	for (unsigned int i = 0; i < c->n_srv; i++) {
 		struct client_server *s = &c->srv[i];
 
 		if (s->registered && !s->silent && !s->refused &&
-		    now >= s->relay_none_until)
+		    now >= s->relay_none_until &&
+		    !(p->relay_unavail & (1u << i)))
 			return s;
 	}
 	return NULL;
@@ -70,7 +76,7 @@ void client_relay_want(struct client *c, struct client_peer *p, uint64_t now,
 		return;
 	if (p->have_relay || now < p->relay_next_ms)
 		return;
-	s = relay_server(c, now);
+	s = relay_server(c, p, now);
 	if (!s)
 		return;
 	p->relay_next_ms = now + RELAY_ASK_MIN_MS;
@@ -96,7 +102,7 @@ static void relay_refused(struct client *c, struct client_server *s,
 				 endpoint_format((struct sockaddr *)&s->so->addr, ep));
 		s->relay_none_until = now + RELAY_NONE_MS;
 		/* Another server may run one: ask it at once. */
-		if (relay_server(c, now))
+		if (relay_server(c, p, now))
 			p->relay_next_ms = 0;
 		break;
 	case WGP_RELAY_FULL:
@@ -104,9 +110,16 @@ static void relay_refused(struct client *c, struct client_server *s,
 		p->relay_next_ms = now + RELAY_REFUSED_MS;
 		break;
 	default:
-		log_debug("peer %s: no relay: not registered with the server or "
-			  "not listing us", client_peer_b64(p, k));
-		p->relay_next_ms = now + RELAY_REFUSED_MS;
+		log_debug("peer %s: no relay: not registered with the server %s "
+			  "or not listing us", client_peer_b64(p, k),
+			  endpoint_format((struct sockaddr *)&s->so->addr, ep));
+		/* Another server may hold the peer: ask it at once; once
+		 * every one said no, all of them again later. */
+		if (!p->relay_unavail)
+			p->relay_unavail_ms = now + RELAY_REFUSED_MS;
+		p->relay_unavail |= (uint8_t)(1u << (s - c->srv));
+		p->relay_next_ms = relay_server(c, p, now) ? 0 :
+				   p->relay_unavail_ms;
 		break;
 	}
 }
