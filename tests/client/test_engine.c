@@ -1104,6 +1104,24 @@ static void test_servers_relay(void **state)
 	assert_ptr_equal(find_event(ENGINE_EV_RELAY_GRANT)->srv, &f->c.srv[1]);
 }
 
+/* p wants a relay at now (monotonic ms), engine time t: the RELAY goes
+ * to server want, which answers UNAVAILABLE; the client takes that. */
+static void relay_unavailable_from(struct fixture *f, struct client_peer *p,
+				   uint64_t now, uint64_t t, unsigned int want)
+{
+	struct wgp_msg m, g;
+
+	client_relay_want(&f->c, p, now, "test");
+	assert_true(p->relay.active);
+	assert_int_equal(service(f, at(t), &m, NULL), 1);
+	assert_int_equal(f->c.out.d[0].server, want);
+	relay_grant(&g, p, WGP_RELAY_UNAVAILABLE);
+	memcpy(g.txid, m.txid, WGP_TXID_LEN);
+	answer_from(f, want, &g, ENGINE_PORT_MAIN, at(t + 10));
+	assert_false(p->relay.active);
+	client_relay_granted(&f->c, &f->c.srv[want], p, &g.u.relay_grant);
+}
+
 /* The relay server asked next after UNAVAILABLE: that server can grant
  * only for a peer registered with it; the next one may hold the peer.
  * Once every server said no, none is asked until the wait is over. */
@@ -1113,35 +1131,14 @@ static void test_servers_relay_next(void **state)
 	struct client_peer *p = &f->c.peers[0];
 	/* client_relay_granted() reads the monotonic clock itself. */
 	uint64_t t0 = wgp_mono_ms();
-	struct wgp_msg m, g;
 
 	f->c.srv[0].registered = f->c.srv[1].registered = true;
-	client_relay_want(&f->c, p, t0, "test");
-	assert_true(p->relay.active);
-	assert_int_equal(service(f, at(0), &m, NULL), 1);
-	assert_int_equal(f->c.out.d[0].server, 0);
-	relay_grant(&g, p, WGP_RELAY_UNAVAILABLE);
-	memcpy(g.txid, m.txid, WGP_TXID_LEN);
-	answer_from(f, 0, &g, ENGINE_PORT_MAIN, at(10));
-	assert_false(p->relay.active);
-	client_relay_granted(&f->c, &f->c.srv[0], p, &g.u.relay_grant);
-
-	client_relay_want(&f->c, p, t0 + 20, "test");
-	assert_true(p->relay.active);
-	assert_int_equal(service(f, at(20), &m, NULL), 1);
-	assert_int_equal(f->c.out.d[0].server, 1);
-	relay_grant(&g, p, WGP_RELAY_UNAVAILABLE);
-	memcpy(g.txid, m.txid, WGP_TXID_LEN);
-	answer_from(f, 1, &g, ENGINE_PORT_MAIN, at(30));
-	client_relay_granted(&f->c, &f->c.srv[1], p, &g.u.relay_grant);
-
+	relay_unavailable_from(f, p, t0, 0, 0);
+	relay_unavailable_from(f, p, t0 + 20, 20, 1);
 	/* Both said no: 30 s from the first no, then A first again. */
 	client_relay_want(&f->c, p, t0 + 20000, "test");
 	assert_false(p->relay.active);
-	client_relay_want(&f->c, p, t0 + 31000, "test");
-	assert_true(p->relay.active);
-	assert_int_equal(service(f, at(30010), &m, NULL), 1);
-	assert_int_equal(f->c.out.d[0].server, 0);
+	relay_unavailable_from(f, p, t0 + 31000, 31000, 0);
 }
 
 int main(void)
