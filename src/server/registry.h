@@ -62,7 +62,7 @@ struct reg_entry {
 	 * to Redis. */
 	uint64_t origin;
 	uint64_t shared_until;
-	uint32_t shared_epoch;		/* store->epoch at the last FULL */
+	uint32_t shared_epoch;		/* store->epoch at that write */
 	struct wgp_endpoint ep;		/* mapping the server saw */
 	struct wgp_endpoint local;	/* server address it reached */
 	/* Host candidates of the latest v2 REGISTER/LOOKUP, unusable
@@ -79,6 +79,10 @@ struct reg_entry {
 	uint8_t flags;			/* WGP_F_* the client declared */
 	uint8_t version;		/* of the latest REGISTER/LOOKUP: what
 					 * NOTIFYs to it are sealed in */
+	/* --registry: Redis may hold this registration without its
+	 * consent list (a TOUCH was the first write after a
+	 * reconnection): the next REGISTER is written whole. */
+	bool shared_partial;
 };
 
 struct consent_chunk {

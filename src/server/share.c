@@ -70,6 +70,8 @@ void share_write(struct ctx *c, struct reg_entry *e, bool changed,
 	if (!srv->store)
 		return;
 	epoch = atomic_load_explicit(&srv->store->epoch, memory_order_relaxed);
+	if (consent && e->shared_partial)
+		changed = true;
 	if (!changed && e->shared_epoch == epoch &&
 	    e->expires < e->shared_until + ttl_ms(srv) / 4)
 		return;
@@ -83,10 +85,13 @@ void share_write(struct ctx *c, struct reg_entry *e, bool changed,
 		memcpy(m->consent, consent, n * sizeof(*consent));
 	store_commit(srv->store, srv->store_w);
 	e->shared_until = e->expires;
-	/* Only a whole record rewrites what a Redis that came back empty
-	 * lost: after a TOUCH the next REGISTER must still be written. */
+	/* A TOUCH cannot bring back what a Redis that came back empty
+	 * lost: the consent list waits for the next REGISTER. */
 	if (consent)
-		e->shared_epoch = epoch;
+		e->shared_partial = false;
+	else if (e->shared_epoch != epoch)
+		e->shared_partial = true;
+	e->shared_epoch = epoch;
 }
 
 /*
