@@ -185,10 +185,35 @@ static double threads_cpu(const pthread_t *tid, size_t stride, unsigned int n)
 	return sum;
 }
 
+/* The median over the rounds of x[i] / y[i], in %: a and b ran back to
+ * back in each round, so drift of the machine between rounds (this
+ * one swings by tens of percent) cancels out. */
+static double round_ratio(const double *x, const double *y)
+{
+	double r[ROUNDS];
+	int i;
+
+	for (i = 0; i < ROUNDS; i++)
+		r[i] = y[i] > 0 ? 100.0 * x[i] / y[i] : 0;
+	return median(r, ROUNDS);
+}
+
+/* The median of the ROUNDS values v, v left as it is. */
+static double median_of(const double *v)
+{
+	double copy[ROUNDS];
+
+	memcpy(copy, v, sizeof(copy));
+	return median(copy, ROUNDS);
+}
+
 struct workers_result {
 	double w, e, s;		/* LOOKUPs/s, echoes/s, sealed echoes/s */
 	double w_eff, e_eff, s_eff;	/* the same per CPU-second of the
 					 * servers */
+	/* round_ratio()s: wgpunchd / echo, wgpunchd / sealed, sealed /
+	 * echo; the first two per CPU-second too */
+	double we, ws, se, we_eff, ws_eff;
 };
 
 /* One round of drive_multi() at port; *eff: replies per CPU-second of
@@ -299,12 +324,17 @@ static void run_workers(unsigned int n, size_t peers, double seconds,
 			(unsigned long long)lookups, (unsigned long long)bad);
 		exit(1);
 	}
-	res->w = median(rate_w, ROUNDS);
-	res->e = median(rate_e, ROUNDS);
-	res->w_eff = median(eff_w, ROUNDS);
-	res->e_eff = median(eff_e, ROUNDS);
-	res->s = median(rate_s, ROUNDS);
-	res->s_eff = median(eff_s, ROUNDS);
+	res->we = round_ratio(rate_w, rate_e);
+	res->ws = round_ratio(rate_w, rate_s);
+	res->se = round_ratio(rate_s, rate_e);
+	res->we_eff = round_ratio(eff_w, eff_e);
+	res->ws_eff = round_ratio(eff_w, eff_s);
+	res->w = median_of(rate_w);
+	res->e = median_of(rate_e);
+	res->w_eff = median_of(eff_w);
+	res->e_eff = median_of(eff_e);
+	res->s = median_of(rate_s);
+	res->s_eff = median_of(eff_s);
 	server_group_free(&g);
 	free(ld.pkt);
 	free(loops);
@@ -328,14 +358,13 @@ static void bench_workers(unsigned int max, size_t peers, double seconds,
 	for (n = 1; n <= max; n++)
 		printf("%7u  %18.0f   %16.0f   %5.1f %%  %11.0f   %5.1f %%  "
 		       "%5.1f %%   %24.0f %8.0f %8.0f   %5.1f %%   %5.1f %%\n",
-		       n, r[n].w, r[n].e, 100.0 * r[n].w / r[n].e, r[n].s,
-		       100.0 * r[n].w / r[n].s, 100.0 * r[n].s / r[n].e,
-		       r[n].w_eff, r[n].e_eff, r[n].s_eff,
-		       100.0 * r[n].w_eff / r[n].e_eff,
-		       100.0 * r[n].w_eff / r[n].s_eff);
+		       n, r[n].w, r[n].e, r[n].we, r[n].s, r[n].ws, r[n].se,
+		       r[n].w_eff, r[n].e_eff, r[n].s_eff, r[n].we_eff,
+		       r[n].ws_eff);
 	printf("(ratio: wgpunchd / echo, then / sealed echo; ceiling: sealed "
 	       "echo / echo, the most any server of this protocol can reach; "
-	       "%zu peers, medians of %d rounds)\n", peers, ROUNDS);
+	       "%zu peers, medians of %d rounds; a ratio is the median of the "
+	       "rounds' ratios)\n", peers, ROUNDS);
 }
 
 /* ---- one thread each: wgpunchd and the three echoes ------------------ */
@@ -350,15 +379,16 @@ struct alone {
 	double rate[ROUNDS], eff[ROUNDS];	/* per s, per CPU-second */
 };
 
-/* "ratio: x % of <b's words>  y % per CPU-second (note)", medians. */
+/* "ratio: x % of <b's words>  y % per CPU-second (note)". */
 static void ratio_line(const char *label, const struct alone *a,
 		       const struct alone *b, const char *of, const char *note)
 {
 	printf("%-9s %10.1f %% of the %-13s %10.1f %% per CPU-second%s%s\n",
-	       label, 100.0 * a->rate[ROUNDS / 2] / b->rate[ROUNDS / 2], of,
-	       100.0 * a->eff[ROUNDS / 2] / b->eff[ROUNDS / 2],
-	       note ? " " : "", note ? note : "");
+	       label, round_ratio(a->rate, b->rate), of,
+	       round_ratio(a->eff, b->eff), note ? " " : "",
+	       note ? note : "");
 }
+
 
 /* wgpunchd with peers filler entries and the CLIENTS clients c, then
  * the echoes, each on the server CPU in turn, ROUNDS rounds. */
@@ -457,15 +487,12 @@ static void bench_alone(size_t peers, double seconds, struct client *c)
 			(unsigned long long)srv.st.forged);
 		exit(1);
 	}
-	for (k = 0; k < ALONE_N; k++) {
-		median(s[k].rate, ROUNDS);
-		median(s[k].eff, ROUNDS);
+	for (k = 0; k < ALONE_N; k++)
 		printf("%-9s %10.0f %-12s %10.0f per server CPU-second %s\n",
-		       s[k].name, s[k].rate[ROUNDS / 2], s[k].unit,
-		       s[k].eff[ROUNDS / 2], s[k].what);
-	}
-	printf("(medians of %d rounds, %zu peers)\n", ROUNDS,
-	       (size_t)srv.reg.live);
+		       s[k].name, median_of(s[k].rate), s[k].unit,
+		       median_of(s[k].eff), s[k].what);
+	printf("(medians of %d rounds, %zu peers; a ratio is the median of "
+	       "the rounds' ratios)\n", ROUNDS, (size_t)srv.reg.live);
 	ratio_line("ratio:", &s[ALONE_WGPUNCHD], &s[ALONE_ECHO],
 		   "batched echo", NULL);
 	ratio_line("ratio:", &s[ALONE_WGPUNCHD], &s[ALONE_PLAIN],
