@@ -389,7 +389,6 @@ static void ratio_line(const char *label, const struct alone *a,
 	       note ? note : "");
 }
 
-
 /* wgpunchd with peers filler entries and the CLIENTS clients c, then
  * the echoes, each on the server CPU in turn, ROUNDS rounds. */
 static void bench_alone(size_t peers, double seconds, struct client *c)

@@ -304,7 +304,6 @@ void echo_thread_clients(struct echo_thread *t, const struct client *c,
 
 	memset(t->index, 0, sizeof(t->index));
 	t->clients = c;
-	t->nclients = n;
 	for (i = 0; i < n; i++) {
 		slot = (c[i].pub[0] | (unsigned int)c[i].pub[1] << 8) %
 		       ECHO_INDEX;

@@ -105,9 +105,10 @@ void loop_thread_stop(struct loop_thread *t);
  *                 recvfrom() and one sendto() per datagram;
  *   ECHO_SEALED   the batched echo plus the least any server of this
  *                 protocol must do: open each LOOKUP with its client's
- *                 session (clients[0..nclients), found by key) and seal
- *                 a LOOKUP_REPLY of the same size as wgpunchd's. No
- *                 registry, no counters, no consent: the crypto floor.
+ *                 session (found by key among echo_thread_clients()'s)
+ *                 and seal a LOOKUP_REPLY of the same size as
+ *                 wgpunchd's. No registry, no counters, no consent:
+ *                 the crypto floor.
  */
 enum echo_kind { ECHO_BATCHED, ECHO_PLAIN, ECHO_SEALED };
 
@@ -119,7 +120,6 @@ struct echo_thread {
 	const char *name;
 	pthread_t tid;
 	const struct client *clients;
-	unsigned int nclients;
 	int16_t index[ECHO_INDEX];	/* ECHO_SEALED: client + 1, 0 empty */
 	uint64_t forged;		/* ECHO_SEALED: did not open */
 	uint8_t buf[GEN_BATCH][2048];
